@@ -1,0 +1,98 @@
+"""Shapes shared by the three custom resources: references, RBAC subjects, conditions, metadata."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Annotated, Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field
+
+from switchboard_api._base import (
+    CAMEL_IDENT,
+    MAX_NAME,
+    ApiModel,
+    ObjectName,
+    cel,
+    list_map,
+    validations,
+)
+
+
+class SecretKeyRef(ApiModel):
+    """A key of a Secret in the object's namespace. Credentials are never inlined in specs."""
+
+    name: ObjectName
+    key: Annotated[str, Field(min_length=1, max_length=MAX_NAME, pattern=r"^[-._a-zA-Z0-9]+$")]
+
+
+class ConfigMapKeyRef(ApiModel):
+    """A key of a ConfigMap in the object's namespace."""
+
+    name: ObjectName
+    key: Annotated[str, Field(min_length=1, max_length=MAX_NAME, pattern=r"^[-._a-zA-Z0-9]+$")]
+
+
+class Subject(
+    ApiModel,
+    json_schema_extra=validations(
+        cel(
+            "self.kind != 'ServiceAccount' || has(self.namespace)",
+            message="a ServiceAccount subject needs a namespace",
+            field_path=".namespace",
+            reason="FieldValueRequired",
+        ),
+    ),
+):
+    """An RBAC subject (user, group or service account), as in `rbac.authorization.k8s.io/v1`."""
+
+    kind: Literal["User", "Group", "ServiceAccount"]
+    name: Annotated[str, Field(min_length=1, max_length=MAX_NAME)]
+    namespace: Annotated[str, Field(max_length=63)] | None = None
+
+
+ConditionStatus = Literal["True", "False", "Unknown"]
+
+
+class Condition(ApiModel):
+    """A `metav1.Condition`: one observation of one aspect of an object's state."""
+
+    type: Annotated[str, Field(min_length=1, max_length=316, pattern=CAMEL_IDENT)]
+    status: ConditionStatus
+    observed_generation: Annotated[int, Field(ge=0)] | None = None
+    last_transition_time: datetime
+    reason: Annotated[
+        str,
+        Field(min_length=1, max_length=1024, pattern=r"^[A-Za-z]([A-Za-z0-9_,:]*[A-Za-z0-9_])?$"),
+    ]
+    message: Annotated[str, Field(max_length=32768)] = ""
+
+
+Conditions = Annotated[
+    list[Condition],
+    Field(max_length=16, json_schema_extra=list_map("type")),
+]
+
+
+class ResourceStatus(ApiModel):
+    """Status fields every custom resource carries (kstatus-compatible, no `phase`)."""
+
+    observed_generation: Annotated[int, Field(ge=0)] | None = None
+    conditions: Conditions = []
+
+
+class ObjectMeta(BaseModel):
+    """The parts of `metav1.ObjectMeta` that our code reads; the rest passes through untouched."""
+
+    model_config = ConfigDict(extra="allow", populate_by_name=True, frozen=True)
+
+    name: str = ""
+    namespace: str | None = None
+    uid: str | None = None
+    generation: int | None = None
+    resource_version: str | None = Field(default=None, alias="resourceVersion")
+    labels: dict[str, str] = {}
+    annotations: dict[str, str] = {}
+
+    def to_wire(self) -> dict[str, Any]:
+        """Return the metadata as the API server expects it."""
+        return self.model_dump(mode="json", by_alias=True, exclude_none=True)

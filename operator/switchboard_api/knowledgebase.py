@@ -1,0 +1,192 @@
+"""The `KnowledgeBase` resource: sources indexed by a Job into a versioned hybrid index."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Annotated, Literal
+
+from pydantic import Field
+
+from switchboard_api._base import (
+    MAX_TEXT,
+    ApiModel,
+    ObjectName,
+    ShortName,
+    cel,
+    list_map,
+    validations,
+)
+from switchboard_api.common import ResourceStatus, SecretKeyRef
+from switchboard_api.pipeline import ModelName
+
+PACKAGED_EMBEDDING_MODEL = "all-MiniLM-L6-v2"
+
+
+class InlineSource(ApiModel):
+    """Text kept in the manifest itself (small documents, FAQs)."""
+
+    text: Annotated[str, Field(min_length=1, max_length=65_536)]
+    title: Annotated[str, Field(max_length=256)] | None = None
+    format: Literal["text", "markdown", "html"] = "text"
+
+
+class ConfigMapSource(ApiModel):
+    """Documents in a ConfigMap of the same namespace: one key, or every key when unset."""
+
+    name: ObjectName
+    key: Annotated[str, Field(max_length=253)] | None = None
+
+
+class UrlSource(ApiModel):
+    """A document fetched over HTTP(S)."""
+
+    url: Annotated[str, Field(max_length=2048, pattern=r"^https?://[^\s]+$")]
+    headers_secret_ref: SecretKeyRef | None = None
+
+
+class S3Source(ApiModel):
+    """Objects in S3-compatible storage under a prefix."""
+
+    bucket: Annotated[str, Field(min_length=3, max_length=63)]
+    prefix: Annotated[str, Field(max_length=1024)] = ""
+    endpoint: Annotated[str, Field(max_length=2048, pattern=r"^https?://[^\s]+$")] | None = None
+    region: Annotated[str, Field(max_length=64)] | None = None
+    credentials_secret_ref: SecretKeyRef | None = None
+
+
+class KnowledgeSource(
+    ApiModel,
+    json_schema_extra=validations(
+        cel(
+            "[has(self.inline), has(self.configMapRef), has(self.url), has(self.s3)]"
+            ".filter(x, x).size() == 1",
+            message="set exactly one of inline, configMapRef, url or s3",
+        ),
+    ),
+):
+    """One named source of documents."""
+
+    name: ShortName
+    inline: InlineSource | None = None
+    config_map_ref: ConfigMapSource | None = None
+    url: UrlSource | None = None
+    s3: S3Source | None = None
+    failure_policy: Literal["fail", "skip"] = "fail"
+
+
+class ParsingSpec(ApiModel):
+    """Document parsing limits and options."""
+
+    max_document_bytes: Annotated[int, Field(ge=1024, le=512 * 1024 * 1024)] = 20 * 1024 * 1024
+    html_main_content_only: bool = True
+
+
+class ChunkingSpec(
+    ApiModel,
+    json_schema_extra=validations(
+        cel(
+            "self.overlapTokens < self.sizeTokens",
+            message="overlapTokens must be below sizeTokens",
+            field_path=".overlapTokens",
+        ),
+    ),
+):
+    """How documents are split: token-aware, with overlap between neighbours."""
+
+    strategy: Literal["recursive", "sentence", "fixed"] = "recursive"
+    size_tokens: Annotated[int, Field(ge=32, le=8192)] = 256
+    overlap_tokens: Annotated[int, Field(ge=0, le=4096)] = 32
+
+
+class EmbeddingSpec(ApiModel):
+    """The embedding model, recorded in every index version it builds."""
+
+    model: ModelName = PACKAGED_EMBEDDING_MODEL
+    batch_size: Annotated[int, Field(ge=1, le=1024)] = 32
+
+
+class PostgresStore(ApiModel):
+    """A PostgreSQL+pgvector database; the Secret key holds a libpq connection URI."""
+
+    connection_secret_ref: SecretKeyRef
+
+
+class StoreSpec(
+    ApiModel,
+    json_schema_extra=validations(
+        cel(
+            "(self.type == 'postgres') == has(self.postgres)",
+            message="postgres settings are required for type postgres and forbidden otherwise",
+            field_path=".postgres",
+        ),
+    ),
+):
+    """Where the index lives; `default` uses the store configured at install time."""
+
+    type: Literal["default", "sqlite", "postgres"] = "default"
+    postgres: PostgresStore | None = None
+
+
+class RefreshSpec(ApiModel):
+    """Re-indexing: on a cron schedule, and whenever `reindexToken` changes."""
+
+    schedule: Annotated[
+        str,
+        Field(
+            max_length=128,
+            pattern=r"^(@(yearly|annually|monthly|weekly|daily|midnight|hourly)|(\S+\s+){4}\S+)$",
+        ),
+    ] | None = None
+    reindex_token: Annotated[str, Field(max_length=128)] | None = None
+
+
+class RetrievalSpec(ApiModel):
+    """How agents query the index."""
+
+    top_k: Annotated[int, Field(ge=1, le=50)] = 4
+    mode: Literal["hybrid", "vector", "keyword"] = "hybrid"
+    fusion: Literal["rrf", "weighted"] = "rrf"
+    vector_weight: Annotated[float, Field(ge=0, le=1)] = 0.5
+    score_threshold: Annotated[float, Field(ge=0, le=1)] = 0.0
+
+
+class KnowledgeBaseSpec(ApiModel):
+    """Sources, parsing, chunking, embedding, store, refresh and retrieval settings."""
+
+    sources: Annotated[
+        list[KnowledgeSource],
+        Field(min_length=1, max_length=64, json_schema_extra=list_map("name")),
+    ]
+    parsing: ParsingSpec = ParsingSpec()
+    chunking: ChunkingSpec = ChunkingSpec()
+    embedding: EmbeddingSpec = (
+        EmbeddingSpec()
+    )
+    store: StoreSpec = StoreSpec()
+    refresh: RefreshSpec = RefreshSpec()
+    retrieval: RetrievalSpec = (
+        RetrievalSpec()
+    )
+
+
+class JobRef(ApiModel):
+    """An indexing Job and how it ended."""
+
+    name: ObjectName
+    result: Literal["Running", "Succeeded", "Failed"] = "Running"
+    start_time: datetime | None = None
+    completion_time: datetime | None = None
+
+
+class KnowledgeBaseStatus(ResourceStatus):
+    """Observed state: the live index version (never a half-built one), counts and jobs."""
+
+    index_version: Annotated[str, Field(max_length=MAX_TEXT)] | None = None
+    documents: Annotated[int, Field(ge=0)] = 0
+    chunks: Annotated[int, Field(ge=0)] = 0
+    last_indexed_time: datetime | None = None
+    current_job: JobRef | None = None
+    last_job: JobRef | None = None
+
+
+KNOWLEDGEBASE_CONDITIONS = ("Ready", "Reconciling", "Stalled", "Indexed")

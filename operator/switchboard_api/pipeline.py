@@ -1,0 +1,191 @@
+"""The conversation pipeline of a VoiceAgent: VAD, turn-taking, ASR, LLM and TTS choices.
+
+Stages are whole objects: a Tenant's `defaults.pipeline.asr` replaces an agent's missing `asr`
+as a unit, never field by field, so what an agent runs is always one coherent choice.
+"""
+
+from __future__ import annotations
+
+from typing import Annotated, Literal
+
+from pydantic import Field
+
+from switchboard_api._base import ApiModel, cel, validations
+from switchboard_api.common import SecretKeyRef
+
+ModelName = Annotated[
+    str, Field(min_length=1, max_length=256, pattern=r"^[A-Za-z0-9][-A-Za-z0-9_.:/@]*$")
+]
+
+#: Models that ship as PyPI packages and run on any CPU (ARCHITECTURE §7).
+PACKAGED_ASR_MODEL = "whisper-base"
+PACKAGED_LLM_MODEL = "smollm2-135m-instruct"
+PACKAGED_TTS_VOICE = "en_US-joe-medium"
+
+
+class VadSpec(ApiModel):
+    """Voice activity detection (Silero, 32 ms windows)."""
+
+    engine: Literal["silero"] = "silero"
+    threshold: Annotated[float, Field(gt=0, lt=1)] = 0.5
+    min_speech_ms: Annotated[int, Field(ge=32, le=2000)] = 96
+
+
+class TurnSpec(
+    ApiModel,
+    json_schema_extra=validations(
+        cel(
+            "self.strategy == 'smart-turn' || !has(self.smartTurnThreshold)",
+            message="smartTurnThreshold applies only to strategy smart-turn",
+            field_path=".smartTurnThreshold",
+            reason="FieldValueForbidden",
+        ),
+        cel(
+            "self.endpointingSilenceMs < self.maxEndpointingSilenceMs",
+            message="endpointingSilenceMs must be below maxEndpointingSilenceMs",
+            field_path=".endpointingSilenceMs",
+        ),
+    ),
+):
+    """End-of-turn detection: silence threshold, optionally refined by the Smart Turn model."""
+
+    strategy: Literal["silence", "smart-turn"] = "silence"
+    endpointing_silence_ms: Annotated[int, Field(ge=100, le=5000)] = 500
+    max_endpointing_silence_ms: Annotated[int, Field(ge=200, le=10000)] = 2000
+    smart_turn_threshold: Annotated[float, Field(gt=0, lt=1)] | None = None
+
+
+class AsrSpec(
+    ApiModel,
+    json_schema_extra=validations(
+        cel(
+            "self.engine != 'deepgram' || has(self.apiKeySecretRef)",
+            message="engine deepgram needs apiKeySecretRef",
+            field_path=".apiKeySecretRef",
+            reason="FieldValueRequired",
+        ),
+        cel(
+            "self.engine != 'deepgram' || self.device == 'auto'",
+            message="device applies only to self-hosted engines",
+            field_path=".device",
+            reason="FieldValueForbidden",
+        ),
+    ),
+):
+    """Speech recognition: faster-whisper (self-hosted) or Deepgram (cloud)."""
+
+    engine: Literal["faster-whisper", "deepgram"] = "faster-whisper"
+    model: ModelName = PACKAGED_ASR_MODEL
+    language: Annotated[str, Field(pattern=r"^[a-z]{2,3}(-[A-Z]{2})?$")] | None = "en"
+    device: Literal["auto", "cpu", "cuda"] = "auto"
+    max_utterance_seconds: Annotated[int, Field(ge=1, le=120)] = 30
+    api_key_secret_ref: SecretKeyRef | None = None
+
+
+class LlmEndpoint(ApiModel):
+    """An OpenAI-compatible HTTP endpoint (OpenAI, Ollama, a vLLM server, ...)."""
+
+    url: Annotated[str, Field(max_length=2048, pattern=r"^https?://[^\s]+$")]
+    api_key_secret_ref: SecretKeyRef | None = None
+    timeout_ms: Annotated[int, Field(ge=100, le=120_000)] = 10_000
+
+
+class LlmSpec(
+    ApiModel,
+    json_schema_extra=validations(
+        cel(
+            "(self.provider == 'openai-compatible') == has(self.endpoint)",
+            message="endpoint is required for provider openai-compatible and forbidden otherwise",
+            field_path=".endpoint",
+        ),
+        cel(
+            "self.provider == 'vllm' ? self.gpus >= 1 : self.gpus == 0",
+            message_expression=(
+                "self.provider == 'vllm' ? 'provider vllm needs gpus >= 1' : "
+                "'gpus applies only to provider vllm, not ' + self.provider"
+            ),
+            field_path=".gpus",
+        ),
+        cel(
+            "self.maxTokens < self.contextTokens",
+            message="maxTokens must be below contextTokens",
+            field_path=".maxTokens",
+        ),
+    ),
+):
+    """The language model: llama.cpp on CPU, vLLM on GPU, or an OpenAI-compatible remote."""
+
+    provider: Literal["llamacpp", "vllm", "openai-compatible"] = "llamacpp"
+    model: ModelName = PACKAGED_LLM_MODEL
+    endpoint: LlmEndpoint | None = None
+    temperature: Annotated[float, Field(ge=0, le=2)] = 0.6
+    max_tokens: Annotated[int, Field(ge=1, le=8192)] = 200
+    context_tokens: Annotated[int, Field(ge=256, le=131_072)] = 2048
+    gpus: Annotated[int, Field(ge=0, le=8)] = 0
+
+
+class TtsSpec(
+    ApiModel,
+    json_schema_extra=validations(
+        cel(
+            "self.engine != 'deepgram-aura' || has(self.apiKeySecretRef)",
+            message="engine deepgram-aura needs apiKeySecretRef",
+            field_path=".apiKeySecretRef",
+            reason="FieldValueRequired",
+        ),
+    ),
+):
+    """Speech synthesis: Piper (CPU), Kokoro (GPU) or Deepgram Aura (cloud)."""
+
+    engine: Literal["piper", "kokoro", "deepgram-aura"] = "piper"
+    voice: ModelName = PACKAGED_TTS_VOICE
+    speed: Annotated[float, Field(ge=0.5, le=2.0)] = 1.0
+    max_characters: Annotated[int, Field(ge=1, le=10_000)] = 2000
+    api_key_secret_ref: SecretKeyRef | None = None
+
+
+class PipelineSpec(ApiModel):
+    """Per-stage choices. A stage left out comes from the Tenant's defaults, then built-ins."""
+
+    vad: VadSpec | None = None
+    turn: TurnSpec | None = None
+    asr: AsrSpec | None = None
+    llm: LlmSpec | None = None
+    tts: TtsSpec | None = None
+
+
+class ResolvedPipeline(ApiModel):
+    """A pipeline with every stage chosen (after Tenant defaults and built-ins)."""
+
+    vad: VadSpec = VadSpec()
+    turn: TurnSpec = TurnSpec()
+    asr: AsrSpec = AsrSpec()
+    llm: LlmSpec = LlmSpec()
+    tts: TtsSpec = TtsSpec()
+
+
+def resolve_pipeline(agent: PipelineSpec, tenant_defaults: PipelineSpec | None) -> ResolvedPipeline:
+    """Choose each stage: the agent's own, else the tenant's default, else the built-in."""
+    tenant = tenant_defaults or PipelineSpec()
+    chosen = {
+        stage: getattr(agent, stage) or getattr(tenant, stage)
+        for stage in ResolvedPipeline.model_fields
+    }
+    return ResolvedPipeline(**{k: v for k, v in chosen.items() if v is not None})
+
+
+__all__ = [
+    "PACKAGED_ASR_MODEL",
+    "PACKAGED_LLM_MODEL",
+    "PACKAGED_TTS_VOICE",
+    "AsrSpec",
+    "LlmEndpoint",
+    "LlmSpec",
+    "ModelName",
+    "PipelineSpec",
+    "ResolvedPipeline",
+    "TtsSpec",
+    "TurnSpec",
+    "VadSpec",
+    "resolve_pipeline",
+]

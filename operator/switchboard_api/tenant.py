@@ -1,0 +1,173 @@
+"""The `Tenant` resource (cluster-scoped): a namespace with quotas, isolation and credentials."""
+
+from __future__ import annotations
+
+from typing import Annotated, Literal
+
+from pydantic import Field
+
+from switchboard_api._base import (
+    DNS_LABEL,
+    ApiModel,
+    Quantity,
+    ShortName,
+    cel,
+    list_map,
+    validations,
+)
+from switchboard_api.common import ResourceStatus, SecretKeyRef, Subject
+from switchboard_api.pipeline import ModelName, PipelineSpec
+
+
+class TenantNamespace(
+    ApiModel,
+    json_schema_extra=validations(
+        cel("self == oldSelf", message="namespace is immutable once set"),
+    ),
+):
+    """The namespace the tenant's agents live in; created by the operator unless `create: false`."""
+
+    name: Annotated[
+        str,
+        Field(
+            min_length=1,
+            max_length=63,
+            pattern=DNS_LABEL,
+            json_schema_extra=validations(
+                cel(
+                    "!(self in ['default', 'kube-system', 'kube-public', 'kube-node-lease'])",
+                    message="a tenant cannot own a system namespace",
+                ),
+            ),
+        ),
+    ]
+    create: bool = True
+
+
+_QUOTA_KEY = r"^[a-z0-9]([-a-z0-9.]*[a-z0-9])?(/[-a-zA-Z0-9_.]+)?$"
+
+
+class TenantQuotas(ApiModel):
+    """Limits on what a tenant may run. Unset means unlimited, bounded by the cluster."""
+
+    max_concurrent_calls: Annotated[int, Field(ge=0, le=1_000_000)] | None = None
+    max_voice_agents: Annotated[int, Field(ge=0, le=10_000)] | None = None
+    max_knowledge_bases: Annotated[int, Field(ge=0, le=10_000)] | None = None
+    gpus: Annotated[int, Field(ge=0, le=1024)] = 0
+    resource_quota: Annotated[
+        dict[Annotated[str, Field(max_length=253, pattern=_QUOTA_KEY)], Quantity],
+        Field(
+            max_length=32,
+            description="`ResourceQuota.spec.hard` of the tenant namespace (e.g. `limits.cpu: 16`).",
+        ),
+    ] = {}
+
+
+class AllowedModels(ApiModel):
+    """Models agents of this tenant may use, per stage. An empty list allows any."""
+
+    asr: Annotated[list[ModelName], Field(max_length=64)] = []
+    llm: Annotated[list[ModelName], Field(max_length=64)] = []
+    tts: Annotated[list[ModelName], Field(max_length=64)] = []
+
+
+class TenantDefaults(ApiModel):
+    """Presets merged into the tenant's agents, stage by stage."""
+
+    pipeline: PipelineSpec = PipelineSpec()
+
+
+Cidr = Annotated[
+    str,
+    Field(
+        max_length=64,
+        json_schema_extra=validations(cel("isCIDR(self)", message="must be a CIDR such as 10.0.0.0/8")),
+    ),
+]
+
+
+class EgressSpec(ApiModel):
+    """Outbound traffic the tenant's pods may send beyond the model pool and DNS."""
+
+    allow_cidrs: Annotated[list[Cidr], Field(max_length=64, alias="allowCIDRs")] = []
+
+
+class NetworkSpec(
+    ApiModel,
+    json_schema_extra=validations(
+        cel(
+            "self.isolation == 'strict' || size(self.allowIngressFromNamespaces) == 0",
+            message="allowIngressFromNamespaces only narrows strict isolation",
+            field_path=".allowIngressFromNamespaces",
+            reason="FieldValueForbidden",
+        ),
+    ),
+):
+    """Network isolation: default-deny plus explicit allows (`strict`), or none."""
+
+    isolation: Literal["strict", "none"] = "strict"
+    allow_ingress_from_namespaces: Annotated[
+        list[Annotated[str, Field(max_length=63, pattern=DNS_LABEL)]], Field(max_length=64)
+    ] = []
+    egress: EgressSpec = EgressSpec()
+
+
+class ProviderCredential(ApiModel):
+    """A cloud provider's API key, kept in a Secret of the tenant namespace."""
+
+    name: ShortName
+    provider: Literal["openai", "deepgram", "twilio", "anthropic", "other"]
+    secret_ref: SecretKeyRef
+
+
+class TenantSecrets(ApiModel):
+    """Credentials agents may refer to by name."""
+
+    provider_credentials: Annotated[
+        list[ProviderCredential], Field(max_length=32, json_schema_extra=list_map("name"))
+    ] = []
+
+
+class RetentionSpec(ApiModel):
+    """How long call data is kept. 0 keeps none."""
+
+    transcripts_days: Annotated[int, Field(ge=0, le=3650)] = 30
+    recordings_days: Annotated[int, Field(ge=0, le=3650)] = 7
+
+
+class TenantSpec(ApiModel):
+    """A tenant: its namespace, admins, quotas, allowed models, defaults, network and retention."""
+
+    namespace: TenantNamespace
+    admins: Annotated[list[Subject], Field(max_length=64)] = []
+    quotas: TenantQuotas = TenantQuotas()
+    allowed_models: AllowedModels = (
+        AllowedModels()
+    )
+    defaults: TenantDefaults = (
+        TenantDefaults()
+    )
+    network: NetworkSpec = NetworkSpec()
+    secrets: TenantSecrets = TenantSecrets()
+    retention: RetentionSpec = (
+        RetentionSpec()
+    )
+    suspend: bool = False
+
+
+class TenantUsage(ApiModel):
+    """What the tenant uses now."""
+
+    voice_agents: Annotated[int, Field(ge=0)] = 0
+    knowledge_bases: Annotated[int, Field(ge=0)] = 0
+    active_calls: Annotated[int, Field(ge=0)] = 0
+
+
+class TenantStatus(ResourceStatus):
+    """Observed state: conditions Ready, Reconciling, Stalled, NamespaceReady, ModelPoolReady."""
+
+    namespace: Annotated[str, Field(max_length=63)] | None = None
+    usage: TenantUsage | None = None
+
+
+TENANT_CONDITIONS = ("Ready", "Reconciling", "Stalled", "NamespaceReady", "ModelPoolReady")

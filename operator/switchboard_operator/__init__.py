@@ -1,0 +1,1 @@
+"""The Switchboard operator: kopf handlers reconciling Tenant, VoiceAgent and KnowledgeBase."""

@@ -1,0 +1,96 @@
+"""Fixtures of the `cluster` tier: one real API server per session with all CRDs installed."""
+
+from __future__ import annotations
+
+import os
+import time
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+import yaml
+from kubernetes import client, config, dynamic
+
+from tests.cluster.apiserver import REPO_ROOT, ApiServer, running_apiserver
+
+FIELD_MANAGER = "switchboard-tests"
+
+
+def shared_crd_dir() -> Path:
+    """Upstream CRDs (KubeRay, KEDA, prometheus-operator) from ../shared/fixtures/crds."""
+    shared = Path(os.environ.get("SWITCHBOARD_SHARED_DIR", REPO_ROOT.parent / "shared"))
+    return shared / "fixtures" / "crds"
+
+
+def our_crd_files() -> list[Path]:
+    """The committed CRDs, exactly what users apply."""
+    return sorted((REPO_ROOT / "crds").glob("*.yaml"))
+
+
+def upstream_crd_files() -> list[Path]:
+    """Every upstream CRD fixture."""
+    files = sorted(shared_crd_dir().rglob("*.yaml"))
+    if not files:
+        raise FileNotFoundError(f"no upstream CRDs under {shared_crd_dir()}")
+    return files
+
+
+def server_side_apply(dyn: dynamic.DynamicClient, manifest: dict[str, Any]) -> Any:
+    """Apply with a fixed field manager (what the operator will do)."""
+    resource = dyn.resources.get(api_version=manifest["apiVersion"], kind=manifest["kind"])
+    return dyn.server_side_apply(
+        resource, body=manifest, field_manager=FIELD_MANAGER, force_conflicts=True
+    )
+
+
+def wait_established(api: client.ApiextensionsV1Api, name: str, timeout: float = 30) -> None:
+    """Block until a CRD reports Established=True."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        crd = api.read_custom_resource_definition(name)
+        for condition in (crd.status and crd.status.conditions) or []:
+            if condition.type == "Established" and condition.status == "True":
+                return
+        time.sleep(0.1)
+    raise TimeoutError(f"CRD {name} not established within {timeout} s")
+
+
+@pytest.fixture(scope="session")
+def apiserver(tmp_path_factory: pytest.TempPathFactory) -> Iterator[ApiServer]:
+    with running_apiserver(tmp_path_factory.mktemp("apiserver")) as server:
+        yield server
+
+
+@pytest.fixture(scope="session")
+def api_client(apiserver: ApiServer) -> client.ApiClient:
+    return config.new_client_from_config(config_file=str(apiserver.kubeconfig))
+
+
+@pytest.fixture(scope="session")
+def installed_crds(api_client: client.ApiClient) -> dict[str, dict[str, Any]]:
+    """Install our CRDs and the upstream ones (server-side apply); return them by name."""
+    dyn = dynamic.DynamicClient(api_client)
+    extensions = client.ApiextensionsV1Api(api_client)
+    installed: dict[str, dict[str, Any]] = {}
+    for path in [*our_crd_files(), *upstream_crd_files()]:
+        manifest = yaml.safe_load(path.read_text())
+        server_side_apply(dyn, manifest)
+        installed[manifest["metadata"]["name"]] = manifest
+    for name in installed:
+        wait_established(extensions, name)
+    # Discovery caches resources; a fresh client sees the new kinds.
+    return installed
+
+
+@pytest.fixture(scope="session")
+def dyn(api_client: client.ApiClient, installed_crds: dict[str, Any]) -> dynamic.DynamicClient:
+    return dynamic.DynamicClient(api_client)
+
+
+@pytest.fixture(scope="session")
+def tenant_namespace(api_client: client.ApiClient) -> str:
+    """The namespace the namespaced examples live in (`acme`)."""
+    name = "acme"
+    client.CoreV1Api(api_client).create_namespace({"metadata": {"name": name}})
+    return name

@@ -1,0 +1,47 @@
+"""Test tiers: every test carries exactly one tier marker; a per-tier report is written for CI."""
+
+from __future__ import annotations
+
+import json
+import os
+from collections import Counter
+from pathlib import Path
+
+import pytest
+
+TIERS = ("unit", "models", "cluster", "e2e", "browser", "gpu")
+_counts: dict[str, Counter[str]] = {tier: Counter() for tier in TIERS}
+
+
+def _tier(item: pytest.Item) -> str:
+    tiers = [m.name for m in item.iter_markers() if m.name in TIERS]
+    if len(tiers) != 1:
+        raise pytest.UsageError(f"{item.nodeid} needs exactly one tier marker of {TIERS}, has {tiers}")
+    return tiers[0]
+
+
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    for item in items:
+        _tier(item)
+
+
+def pytest_runtest_logreport(report: pytest.TestReport) -> None:
+    tier = next((k for k in report.keywords if k in TIERS), None)
+    if tier is None:
+        return
+    if report.when == "call" or (report.when == "setup" and report.outcome != "passed"):
+        outcome = "error" if report.when == "setup" and report.failed else report.outcome
+        _counts[tier][outcome] += 1
+
+
+def pytest_terminal_summary(terminalreporter: pytest.TerminalReporter) -> None:
+    terminalreporter.section("tests per tier")
+    for tier in TIERS:
+        c = _counts[tier]
+        terminalreporter.write_line(
+            f"{tier:8s} passed={c['passed']} failed={c['failed']} "
+            f"skipped={c['skipped']} errors={c['error']}"
+        )
+    report = os.environ.get("SWITCHBOARD_TIER_REPORT")
+    if report:
+        Path(report).write_text(json.dumps({t: dict(c) for t, c in _counts.items()}, indent=2))

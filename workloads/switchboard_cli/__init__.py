@@ -1,0 +1,1 @@
+"""The `switchboard` command line: generate CRDs, validate manifests (and later run locally)."""

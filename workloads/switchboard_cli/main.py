@@ -1,0 +1,77 @@
+"""Entry point of the `switchboard` console script."""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from collections.abc import Sequence
+from pathlib import Path
+
+from switchboard_api.crdgen import stale_crds, write_crds
+from switchboard_api.manifests import ManifestError, load_manifests
+
+DEFAULT_CRD_DIRS = (Path("crds"), Path("charts/switchboard/crds"))
+
+
+def _crds(args: argparse.Namespace) -> int:
+    directories = [Path(d) for d in args.out] if args.out else list(DEFAULT_CRD_DIRS)
+    if args.check:
+        stale = stale_crds(directories)
+        for path in stale:
+            print(f"stale or missing: {path}", file=sys.stderr)
+        if stale:
+            print("run `switchboard crds` to regenerate", file=sys.stderr)
+            return 1
+        print(f"CRDs up to date in {', '.join(map(str, directories))}")
+        return 0
+    for path in write_crds(directories):
+        print(f"wrote {path}")
+    return 0
+
+
+def _validate(args: argparse.Namespace) -> int:
+    try:
+        loaded = load_manifests(Path(p) for p in args.paths)
+    except ManifestError as error:
+        print(f"invalid: {error}", file=sys.stderr)
+        return 1
+    for item in loaded:
+        meta = item.resource.metadata
+        where = f"{meta.namespace}/{meta.name}" if meta.namespace else meta.name
+        print(f"valid: {item.path}: {item.resource.kind} {where}")
+    if not loaded:
+        print("no manifests found", file=sys.stderr)
+        return 1
+    return 0
+
+
+def build_parser() -> argparse.ArgumentParser:
+    """The argument parser of the `switchboard` command."""
+    parser = argparse.ArgumentParser(prog="switchboard", description=__doc__)
+    commands = parser.add_subparsers(dest="command", required=True)
+
+    crds = commands.add_parser("crds", help="generate the CRD YAML from the API models")
+    crds.add_argument(
+        "--out",
+        action="append",
+        metavar="DIR",
+        help="directory to write (repeatable; default: crds/ and charts/switchboard/crds/)",
+    )
+    crds.add_argument("--check", action="store_true", help="fail if committed CRDs are stale")
+    crds.set_defaults(handler=_crds)
+
+    validate = commands.add_parser("validate", help="validate Switchboard manifests offline")
+    validate.add_argument("paths", nargs="+", metavar="PATH", help="YAML files or directories")
+    validate.set_defaults(handler=_validate)
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Run the command line; return the process exit code."""
+    args = build_parser().parse_args(argv)
+    code: int = args.handler(args)
+    return code
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

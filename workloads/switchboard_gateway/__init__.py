@@ -1,0 +1,1 @@
+"""The call gateway: transports and the per-call conversation loop."""

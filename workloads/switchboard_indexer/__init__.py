@@ -1,0 +1,1 @@
+"""Knowledge-base ingestion: the indexing Job entrypoint and the library local mode uses."""

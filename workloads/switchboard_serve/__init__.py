@@ -1,0 +1,1 @@
+"""The model plane: Ray Serve deployments for ASR, LLM, TTS and embeddings."""
