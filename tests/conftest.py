@@ -16,7 +16,9 @@ _counts: dict[str, Counter[str]] = {tier: Counter() for tier in TIERS}
 def _tier(item: pytest.Item) -> str:
     tiers = [m.name for m in item.iter_markers() if m.name in TIERS]
     if len(tiers) != 1:
-        raise pytest.UsageError(f"{item.nodeid} needs exactly one tier marker of {TIERS}, has {tiers}")
+        raise pytest.UsageError(
+            f"{item.nodeid} needs exactly one tier marker of {TIERS}, has {tiers}"
+        )
     return tiers[0]
 
 

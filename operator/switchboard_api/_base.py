@@ -6,6 +6,7 @@ from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, WithJsonSchema
 from pydantic.alias_generators import to_camel
+from pydantic_core import PydanticCustomError
 
 GROUP = "switchboard.dev"
 VERSION = "v1alpha1"
@@ -57,6 +58,23 @@ def cel(
     if reason is not None:
         entry["reason"] = reason
     return entry
+
+
+def check(rule: dict[str, str], holds: bool) -> None:
+    """Enforce a CEL rule locally (in a model validator), with the server's message and path.
+
+    The rule's predicate is written twice, in CEL for the API server and in Python here; the
+    shared table of invalid objects in the tests holds both to the same answers.
+    """
+    if not holds:
+        raise PydanticCustomError(
+            "cel_rule",
+            "{message}",
+            {
+                "message": rule.get("message", f"violates {rule['rule']}"),
+                "field_path": rule.get("fieldPath", ""),
+            },
+        )
 
 
 def validations(*rules: dict[str, str]) -> dict[str, Any]:

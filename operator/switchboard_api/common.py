@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 from switchboard_api._base import (
     CAMEL_IDENT,
@@ -13,6 +13,7 @@ from switchboard_api._base import (
     ApiModel,
     ObjectName,
     cel,
+    check,
     list_map,
     validations,
 )
@@ -32,22 +33,25 @@ class ConfigMapKeyRef(ApiModel):
     key: Annotated[str, Field(min_length=1, max_length=MAX_NAME, pattern=r"^[-._a-zA-Z0-9]+$")]
 
 
-class Subject(
-    ApiModel,
-    json_schema_extra=validations(
-        cel(
-            "self.kind != 'ServiceAccount' || has(self.namespace)",
-            message="a ServiceAccount subject needs a namespace",
-            field_path=".namespace",
-            reason="FieldValueRequired",
-        ),
-    ),
-):
+_SA_NAMESPACE = cel(
+    "self.kind != 'ServiceAccount' || has(self.namespace)",
+    message="a ServiceAccount subject needs a namespace",
+    field_path=".namespace",
+    reason="FieldValueRequired",
+)
+
+
+class Subject(ApiModel, json_schema_extra=validations(_SA_NAMESPACE)):
     """An RBAC subject (user, group or service account), as in `rbac.authorization.k8s.io/v1`."""
 
     kind: Literal["User", "Group", "ServiceAccount"]
     name: Annotated[str, Field(min_length=1, max_length=MAX_NAME)]
     namespace: Annotated[str, Field(max_length=63)] | None = None
+
+    @model_validator(mode="after")
+    def _rules(self) -> Subject:
+        check(_SA_NAMESPACE, self.kind != "ServiceAccount" or self.namespace is not None)
+        return self
 
 
 ConditionStatus = Literal["True", "False", "Unknown"]

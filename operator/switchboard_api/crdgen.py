@@ -1,9 +1,10 @@
 """Generate CustomResourceDefinitions from the pydantic models.
 
-pydantic emits JSON Schema 2020-12; the API server wants a *structural* OpenAPI v3.0 schema. The
-conversion inlines `$ref`s, drops what the server rejects or ignores (`title`, `additionalProperties`
-beside `properties`, `propertyNames`), rewrites numeric exclusive bounds to the v3.0 form, turns
-`Optional[X]` into `X` and carries our extensions (defaults, CEL rules, list map keys).
+pydantic emits JSON Schema 2020-12; the API server wants a *structural* OpenAPI v3.0 schema.
+The conversion inlines `$ref`s, drops what the server rejects or ignores (`title`,
+`additionalProperties` beside `properties`, `propertyNames`, `patternProperties` become CEL),
+rewrites numeric exclusive bounds to the v3.0 form, turns `Optional[X]` into `X` and carries our
+extensions (defaults, CEL rules, list map keys).
 
 Optional fields are deliberately not `nullable`: the server prunes an explicit `null`, so a field
 is either set or absent, exactly like `exclude_none` on our side, and `has()` in a CEL rule
@@ -46,7 +47,7 @@ def _merge(base: Schema, extra: Schema) -> Schema:
     return merged
 
 
-def _without_nulls(value: Any) -> Any:
+def _without_nulls(value: object) -> object:
     """A default as the server stores it: unset optional fields are absent, not null."""
     if isinstance(value, dict):
         return {k: _without_nulls(v) for k, v in value.items() if v is not None}
@@ -225,7 +226,7 @@ def crd_manifest(resource: type[BaseModel]) -> Schema:
 class _NoAliasDumper(yaml.SafeDumper):
     """Writes repeated sub-trees out in full: anchors would make the YAML hard to read."""
 
-    def ignore_aliases(self, data: Any) -> bool:
+    def ignore_aliases(self, data: object) -> bool:
         return True
 
 

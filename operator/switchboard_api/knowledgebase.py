@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Annotated, Literal
 
-from pydantic import Field
+from pydantic import Field, model_validator
 
 from switchboard_api._base import (
     MAX_TEXT,
@@ -13,6 +13,7 @@ from switchboard_api._base import (
     ObjectName,
     ShortName,
     cel,
+    check,
     list_map,
     validations,
 )
@@ -54,16 +55,14 @@ class S3Source(ApiModel):
     credentials_secret_ref: SecretKeyRef | None = None
 
 
-class KnowledgeSource(
-    ApiModel,
-    json_schema_extra=validations(
-        cel(
-            "[has(self.inline), has(self.configMapRef), has(self.url), has(self.s3)]"
-            ".filter(x, x).size() == 1",
-            message="set exactly one of inline, configMapRef, url or s3",
-        ),
-    ),
-):
+_ONE_SOURCE_KIND = cel(
+    "[has(self.inline), has(self.configMapRef), has(self.url), has(self.s3)]"
+    ".filter(x, x).size() == 1",
+    message="set exactly one of inline, configMapRef, url or s3",
+)
+
+
+class KnowledgeSource(ApiModel, json_schema_extra=validations(_ONE_SOURCE_KIND)):
     """One named source of documents."""
 
     name: ShortName
@@ -73,6 +72,12 @@ class KnowledgeSource(
     s3: S3Source | None = None
     failure_policy: Literal["fail", "skip"] = "fail"
 
+    @model_validator(mode="after")
+    def _rules(self) -> KnowledgeSource:
+        kinds = (self.inline, self.config_map_ref, self.url, self.s3)
+        check(_ONE_SOURCE_KIND, sum(k is not None for k in kinds) == 1)
+        return self
+
 
 class ParsingSpec(ApiModel):
     """Document parsing limits and options."""
@@ -81,21 +86,24 @@ class ParsingSpec(ApiModel):
     html_main_content_only: bool = True
 
 
-class ChunkingSpec(
-    ApiModel,
-    json_schema_extra=validations(
-        cel(
-            "self.overlapTokens < self.sizeTokens",
-            message="overlapTokens must be below sizeTokens",
-            field_path=".overlapTokens",
-        ),
-    ),
-):
+_OVERLAP_BELOW_SIZE = cel(
+    "self.overlapTokens < self.sizeTokens",
+    message="overlapTokens must be below sizeTokens",
+    field_path=".overlapTokens",
+)
+
+
+class ChunkingSpec(ApiModel, json_schema_extra=validations(_OVERLAP_BELOW_SIZE)):
     """How documents are split: token-aware, with overlap between neighbours."""
 
     strategy: Literal["recursive", "sentence", "fixed"] = "recursive"
     size_tokens: Annotated[int, Field(ge=32, le=8192)] = 256
     overlap_tokens: Annotated[int, Field(ge=0, le=4096)] = 32
+
+    @model_validator(mode="after")
+    def _rules(self) -> ChunkingSpec:
+        check(_OVERLAP_BELOW_SIZE, self.overlap_tokens < self.size_tokens)
+        return self
 
 
 class EmbeddingSpec(ApiModel):
@@ -111,32 +119,38 @@ class PostgresStore(ApiModel):
     connection_secret_ref: SecretKeyRef
 
 
-class StoreSpec(
-    ApiModel,
-    json_schema_extra=validations(
-        cel(
-            "(self.type == 'postgres') == has(self.postgres)",
-            message="postgres settings are required for type postgres and forbidden otherwise",
-            field_path=".postgres",
-        ),
-    ),
-):
+_POSTGRES_IFF_TYPE = cel(
+    "(self.type == 'postgres') == has(self.postgres)",
+    message="postgres settings are required for type postgres and forbidden otherwise",
+    field_path=".postgres",
+)
+
+
+class StoreSpec(ApiModel, json_schema_extra=validations(_POSTGRES_IFF_TYPE)):
     """Where the index lives; `default` uses the store configured at install time."""
 
     type: Literal["default", "sqlite", "postgres"] = "default"
     postgres: PostgresStore | None = None
 
+    @model_validator(mode="after")
+    def _rules(self) -> StoreSpec:
+        check(_POSTGRES_IFF_TYPE, (self.type == "postgres") == (self.postgres is not None))
+        return self
+
 
 class RefreshSpec(ApiModel):
     """Re-indexing: on a cron schedule, and whenever `reindexToken` changes."""
 
-    schedule: Annotated[
-        str,
-        Field(
-            max_length=128,
-            pattern=r"^(@(yearly|annually|monthly|weekly|daily|midnight|hourly)|(\S+\s+){4}\S+)$",
-        ),
-    ] | None = None
+    schedule: (
+        Annotated[
+            str,
+            Field(
+                max_length=128,
+                pattern=r"^(@(yearly|annually|monthly|weekly|daily|midnight|hourly)|(\S+\s+){4}\S+)$",
+            ),
+        ]
+        | None
+    ) = None
     reindex_token: Annotated[str, Field(max_length=128)] | None = None
 
 
@@ -159,14 +173,10 @@ class KnowledgeBaseSpec(ApiModel):
     ]
     parsing: ParsingSpec = ParsingSpec()
     chunking: ChunkingSpec = ChunkingSpec()
-    embedding: EmbeddingSpec = (
-        EmbeddingSpec()
-    )
+    embedding: EmbeddingSpec = EmbeddingSpec()
     store: StoreSpec = StoreSpec()
     refresh: RefreshSpec = RefreshSpec()
-    retrieval: RetrievalSpec = (
-        RetrievalSpec()
-    )
+    retrieval: RetrievalSpec = RetrievalSpec()
 
 
 class JobRef(ApiModel):

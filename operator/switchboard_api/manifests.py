@@ -40,7 +40,12 @@ def _field_path(loc: tuple[int | str, ...]) -> str:
 def _describe(error: ValidationError) -> str:
     lines = []
     for item in error.errors():
-        lines.append(f"{_field_path(item['loc'])}: {item['msg']}")
+        path = _field_path(item["loc"])
+        if item["type"] == "cel_rule":
+            # A cross-field rule reports on the object; fieldPath narrows it, as on the server.
+            relative = str(item.get("ctx", {}).get("field_path", ""))
+            path = f"{path}{relative}" if path else relative.lstrip(".")
+        lines.append(f"{path}: {item['msg']}")
     return "; ".join(lines)
 
 

@@ -8,9 +8,9 @@ from __future__ import annotations
 
 from typing import Annotated, Literal
 
-from pydantic import Field
+from pydantic import Field, model_validator
 
-from switchboard_api._base import ApiModel, cel, validations
+from switchboard_api._base import ApiModel, cel, check, validations
 from switchboard_api.common import SecretKeyRef
 
 ModelName = Annotated[
@@ -31,21 +31,21 @@ class VadSpec(ApiModel):
     min_speech_ms: Annotated[int, Field(ge=32, le=2000)] = 96
 
 
+_THRESHOLD_NEEDS_SMART_TURN = cel(
+    "self.strategy == 'smart-turn' || !has(self.smartTurnThreshold)",
+    message="smartTurnThreshold applies only to strategy smart-turn",
+    field_path=".smartTurnThreshold",
+    reason="FieldValueForbidden",
+)
+_ENDPOINTING_BELOW_MAX = cel(
+    "self.endpointingSilenceMs < self.maxEndpointingSilenceMs",
+    message="endpointingSilenceMs must be below maxEndpointingSilenceMs",
+    field_path=".endpointingSilenceMs",
+)
+
+
 class TurnSpec(
-    ApiModel,
-    json_schema_extra=validations(
-        cel(
-            "self.strategy == 'smart-turn' || !has(self.smartTurnThreshold)",
-            message="smartTurnThreshold applies only to strategy smart-turn",
-            field_path=".smartTurnThreshold",
-            reason="FieldValueForbidden",
-        ),
-        cel(
-            "self.endpointingSilenceMs < self.maxEndpointingSilenceMs",
-            message="endpointingSilenceMs must be below maxEndpointingSilenceMs",
-            field_path=".endpointingSilenceMs",
-        ),
-    ),
+    ApiModel, json_schema_extra=validations(_THRESHOLD_NEEDS_SMART_TURN, _ENDPOINTING_BELOW_MAX)
 ):
     """End-of-turn detection: silence threshold, optionally refined by the Smart Turn model."""
 
@@ -54,32 +54,50 @@ class TurnSpec(
     max_endpointing_silence_ms: Annotated[int, Field(ge=200, le=10000)] = 2000
     smart_turn_threshold: Annotated[float, Field(gt=0, lt=1)] | None = None
 
+    @model_validator(mode="after")
+    def _rules(self) -> TurnSpec:
+        check(
+            _THRESHOLD_NEEDS_SMART_TURN,
+            self.strategy == "smart-turn" or self.smart_turn_threshold is None,
+        )
+        check(_ENDPOINTING_BELOW_MAX, self.endpointing_silence_ms < self.max_endpointing_silence_ms)
+        return self
+
+
+_DEEPGRAM_NEEDS_KEY = cel(
+    "self.engine != 'deepgram' || has(self.apiKeySecretRef)",
+    message="engine deepgram needs apiKeySecretRef",
+    field_path=".apiKeySecretRef",
+    reason="FieldValueRequired",
+)
+_DEVICE_ONLY_SELF_HOSTED = cel(
+    "self.engine != 'deepgram' || self.device == 'auto'",
+    message="device applies only to self-hosted engines",
+    field_path=".device",
+    reason="FieldValueForbidden",
+)
+
 
 class AsrSpec(
-    ApiModel,
-    json_schema_extra=validations(
-        cel(
-            "self.engine != 'deepgram' || has(self.apiKeySecretRef)",
-            message="engine deepgram needs apiKeySecretRef",
-            field_path=".apiKeySecretRef",
-            reason="FieldValueRequired",
-        ),
-        cel(
-            "self.engine != 'deepgram' || self.device == 'auto'",
-            message="device applies only to self-hosted engines",
-            field_path=".device",
-            reason="FieldValueForbidden",
-        ),
-    ),
+    ApiModel, json_schema_extra=validations(_DEEPGRAM_NEEDS_KEY, _DEVICE_ONLY_SELF_HOSTED)
 ):
     """Speech recognition: faster-whisper (self-hosted) or Deepgram (cloud)."""
 
     engine: Literal["faster-whisper", "deepgram"] = "faster-whisper"
     model: ModelName = PACKAGED_ASR_MODEL
-    language: Annotated[str, Field(pattern=r"^[a-z]{2,3}(-[A-Z]{2})?$")] | None = "en"
+    language: Annotated[str, Field(max_length=16, pattern=r"^[a-z]{2,3}(-[A-Z]{2})?$")] | None = (
+        "en"
+    )
     device: Literal["auto", "cpu", "cuda"] = "auto"
     max_utterance_seconds: Annotated[int, Field(ge=1, le=120)] = 30
     api_key_secret_ref: SecretKeyRef | None = None
+
+    @model_validator(mode="after")
+    def _rules(self) -> AsrSpec:
+        deepgram = self.engine == "deepgram"
+        check(_DEEPGRAM_NEEDS_KEY, not deepgram or self.api_key_secret_ref is not None)
+        check(_DEVICE_ONLY_SELF_HOSTED, not deepgram or self.device == "auto")
+        return self
 
 
 class LlmEndpoint(ApiModel):
@@ -90,27 +108,34 @@ class LlmEndpoint(ApiModel):
     timeout_ms: Annotated[int, Field(ge=100, le=120_000)] = 10_000
 
 
+_ENDPOINT_IFF_REMOTE = cel(
+    "(self.provider == 'openai-compatible') == has(self.endpoint)",
+    message="endpoint is required for provider openai-compatible and forbidden otherwise",
+    field_path=".endpoint",
+)
+_VLLM_NEEDS_GPUS = cel(
+    "self.provider != 'vllm' || self.gpus >= 1",
+    message="provider vllm needs gpus >= 1",
+    field_path=".gpus",
+)
+_GPUS_ONLY_FOR_VLLM = cel(
+    "self.provider == 'vllm' || self.gpus == 0",
+    message="gpus applies only to provider vllm",
+    message_expression="'gpus applies only to provider vllm, not ' + self.provider",
+    field_path=".gpus",
+    reason="FieldValueForbidden",
+)
+_MAX_TOKENS_BELOW_CONTEXT = cel(
+    "self.maxTokens < self.contextTokens",
+    message="maxTokens must be below contextTokens",
+    field_path=".maxTokens",
+)
+
+
 class LlmSpec(
     ApiModel,
     json_schema_extra=validations(
-        cel(
-            "(self.provider == 'openai-compatible') == has(self.endpoint)",
-            message="endpoint is required for provider openai-compatible and forbidden otherwise",
-            field_path=".endpoint",
-        ),
-        cel(
-            "self.provider == 'vllm' ? self.gpus >= 1 : self.gpus == 0",
-            message_expression=(
-                "self.provider == 'vllm' ? 'provider vllm needs gpus >= 1' : "
-                "'gpus applies only to provider vllm, not ' + self.provider"
-            ),
-            field_path=".gpus",
-        ),
-        cel(
-            "self.maxTokens < self.contextTokens",
-            message="maxTokens must be below contextTokens",
-            field_path=".maxTokens",
-        ),
+        _ENDPOINT_IFF_REMOTE, _VLLM_NEEDS_GPUS, _GPUS_ONLY_FOR_VLLM, _MAX_TOKENS_BELOW_CONTEXT
     ),
 ):
     """The language model: llama.cpp on CPU, vLLM on GPU, or an OpenAI-compatible remote."""
@@ -123,18 +148,27 @@ class LlmSpec(
     context_tokens: Annotated[int, Field(ge=256, le=131_072)] = 2048
     gpus: Annotated[int, Field(ge=0, le=8)] = 0
 
+    @model_validator(mode="after")
+    def _rules(self) -> LlmSpec:
+        check(
+            _ENDPOINT_IFF_REMOTE,
+            (self.provider == "openai-compatible") == (self.endpoint is not None),
+        )
+        check(_VLLM_NEEDS_GPUS, self.provider != "vllm" or self.gpus >= 1)
+        check(_GPUS_ONLY_FOR_VLLM, self.provider == "vllm" or self.gpus == 0)
+        check(_MAX_TOKENS_BELOW_CONTEXT, self.max_tokens < self.context_tokens)
+        return self
 
-class TtsSpec(
-    ApiModel,
-    json_schema_extra=validations(
-        cel(
-            "self.engine != 'deepgram-aura' || has(self.apiKeySecretRef)",
-            message="engine deepgram-aura needs apiKeySecretRef",
-            field_path=".apiKeySecretRef",
-            reason="FieldValueRequired",
-        ),
-    ),
-):
+
+_AURA_NEEDS_KEY = cel(
+    "self.engine != 'deepgram-aura' || has(self.apiKeySecretRef)",
+    message="engine deepgram-aura needs apiKeySecretRef",
+    field_path=".apiKeySecretRef",
+    reason="FieldValueRequired",
+)
+
+
+class TtsSpec(ApiModel, json_schema_extra=validations(_AURA_NEEDS_KEY)):
     """Speech synthesis: Piper (CPU), Kokoro (GPU) or Deepgram Aura (cloud)."""
 
     engine: Literal["piper", "kokoro", "deepgram-aura"] = "piper"
@@ -142,6 +176,13 @@ class TtsSpec(
     speed: Annotated[float, Field(ge=0.5, le=2.0)] = 1.0
     max_characters: Annotated[int, Field(ge=1, le=10_000)] = 2000
     api_key_secret_ref: SecretKeyRef | None = None
+
+    @model_validator(mode="after")
+    def _rules(self) -> TtsSpec:
+        check(
+            _AURA_NEEDS_KEY, self.engine != "deepgram-aura" or self.api_key_secret_ref is not None
+        )
+        return self
 
 
 class PipelineSpec(ApiModel):

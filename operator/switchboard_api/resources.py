@@ -5,9 +5,10 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Annotated, ClassVar, Literal
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, model_validator
+from pydantic_core import PydanticCustomError
 
-from switchboard_api._base import API_VERSION, GROUP, VERSION
+from switchboard_api._base import GROUP, VERSION
 from switchboard_api.common import ObjectMeta
 from switchboard_api.knowledgebase import KnowledgeBaseSpec, KnowledgeBaseStatus
 from switchboard_api.tenant import TenantSpec, TenantStatus
@@ -73,9 +74,23 @@ class _Resource(BaseModel):
 
     crd: ClassVar[CrdInfo]
     api_version: Annotated[Literal["switchboard.dev/v1alpha1"], Field(alias="apiVersion")] = (
-        API_VERSION
+        "switchboard.dev/v1alpha1"
     )
     metadata: ObjectMeta = ObjectMeta()
+
+    @model_validator(mode="after")
+    def _name_fits(self) -> _Resource:
+        limit = self.crd.max_name_length
+        if limit is not None and len(self.metadata.name) > limit:
+            raise PydanticCustomError(
+                "cel_rule",
+                "{message}",
+                {
+                    "message": f"must have at most {limit} characters",
+                    "field_path": ".metadata.name",
+                },
+            )
+        return self
 
 
 class Tenant(_Resource):

@@ -2,9 +2,10 @@
 
 from __future__ import annotations
 
+import ipaddress
 from typing import Annotated, Literal
 
-from pydantic import Field
+from pydantic import AfterValidator, Field, field_validator, model_validator
 
 from switchboard_api._base import (
     DNS_LABEL,
@@ -12,11 +13,18 @@ from switchboard_api._base import (
     Quantity,
     ShortName,
     cel,
+    check,
     list_map,
     validations,
 )
 from switchboard_api.common import ResourceStatus, SecretKeyRef, Subject
 from switchboard_api.pipeline import ModelName, PipelineSpec
+
+_SYSTEM_NAMESPACES = ("default", "kube-system", "kube-public", "kube-node-lease")
+_NOT_SYSTEM = cel(
+    "!(self in ['default', 'kube-system', 'kube-public', 'kube-node-lease'])",
+    message="a tenant cannot own a system namespace",
+)
 
 
 class TenantNamespace(
@@ -33,15 +41,16 @@ class TenantNamespace(
             min_length=1,
             max_length=63,
             pattern=DNS_LABEL,
-            json_schema_extra=validations(
-                cel(
-                    "!(self in ['default', 'kube-system', 'kube-public', 'kube-node-lease'])",
-                    message="a tenant cannot own a system namespace",
-                ),
-            ),
+            json_schema_extra=validations(_NOT_SYSTEM),
         ),
     ]
     create: bool = True
+
+    @field_validator("name")
+    @classmethod
+    def _not_system(cls, name: str) -> str:
+        check(_NOT_SYSTEM, name not in _SYSTEM_NAMESPACES)
+        return name
 
 
 _QUOTA_KEY = r"^[a-z0-9]([-a-z0-9.]*[a-z0-9])?(/[-a-zA-Z0-9_.]+)?$"
@@ -58,7 +67,7 @@ class TenantQuotas(ApiModel):
         dict[Annotated[str, Field(max_length=253, pattern=_QUOTA_KEY)], Quantity],
         Field(
             max_length=32,
-            description="`ResourceQuota.spec.hard` of the tenant namespace (e.g. `limits.cpu: 16`).",
+            description="`ResourceQuota.spec.hard` of the tenant namespace (`limits.cpu: 16`).",
         ),
     ] = {}
 
@@ -77,12 +86,21 @@ class TenantDefaults(ApiModel):
     pipeline: PipelineSpec = PipelineSpec()
 
 
+_IS_CIDR = cel("isCIDR(self)", message="must be a CIDR such as 10.0.0.0/8")
+
+
+def _cidr(value: str) -> str:
+    try:
+        ipaddress.ip_network(value, strict=False)
+    except ValueError:
+        check(_IS_CIDR, False)
+    return value
+
+
 Cidr = Annotated[
     str,
-    Field(
-        max_length=64,
-        json_schema_extra=validations(cel("isCIDR(self)", message="must be a CIDR such as 10.0.0.0/8")),
-    ),
+    Field(max_length=64, json_schema_extra=validations(_IS_CIDR)),
+    AfterValidator(_cidr),
 ]
 
 
@@ -92,17 +110,15 @@ class EgressSpec(ApiModel):
     allow_cidrs: Annotated[list[Cidr], Field(max_length=64, alias="allowCIDRs")] = []
 
 
-class NetworkSpec(
-    ApiModel,
-    json_schema_extra=validations(
-        cel(
-            "self.isolation == 'strict' || size(self.allowIngressFromNamespaces) == 0",
-            message="allowIngressFromNamespaces only narrows strict isolation",
-            field_path=".allowIngressFromNamespaces",
-            reason="FieldValueForbidden",
-        ),
-    ),
-):
+_ALLOW_NEEDS_STRICT = cel(
+    "self.isolation == 'strict' || size(self.allowIngressFromNamespaces) == 0",
+    message="allowIngressFromNamespaces only narrows strict isolation",
+    field_path=".allowIngressFromNamespaces",
+    reason="FieldValueForbidden",
+)
+
+
+class NetworkSpec(ApiModel, json_schema_extra=validations(_ALLOW_NEEDS_STRICT)):
     """Network isolation: default-deny plus explicit allows (`strict`), or none."""
 
     isolation: Literal["strict", "none"] = "strict"
@@ -110,6 +126,14 @@ class NetworkSpec(
         list[Annotated[str, Field(max_length=63, pattern=DNS_LABEL)]], Field(max_length=64)
     ] = []
     egress: EgressSpec = EgressSpec()
+
+    @model_validator(mode="after")
+    def _rules(self) -> NetworkSpec:
+        check(
+            _ALLOW_NEEDS_STRICT,
+            self.isolation == "strict" or not self.allow_ingress_from_namespaces,
+        )
+        return self
 
 
 class ProviderCredential(ApiModel):
@@ -141,17 +165,11 @@ class TenantSpec(ApiModel):
     namespace: TenantNamespace
     admins: Annotated[list[Subject], Field(max_length=64)] = []
     quotas: TenantQuotas = TenantQuotas()
-    allowed_models: AllowedModels = (
-        AllowedModels()
-    )
-    defaults: TenantDefaults = (
-        TenantDefaults()
-    )
+    allowed_models: AllowedModels = AllowedModels()
+    defaults: TenantDefaults = TenantDefaults()
     network: NetworkSpec = NetworkSpec()
     secrets: TenantSecrets = TenantSecrets()
-    retention: RetentionSpec = (
-        RetentionSpec()
-    )
+    retention: RetentionSpec = RetentionSpec()
     suspend: bool = False
 
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Annotated, Any, Literal
 
-from pydantic import Field
+from pydantic import Field, model_validator
 
 from switchboard_api._base import (
     MAX_TEXT,
@@ -13,6 +13,7 @@ from switchboard_api._base import (
     ShortName,
     Text,
     cel,
+    check,
     list_map,
     validations,
 )
@@ -22,16 +23,14 @@ from switchboard_api.pipeline import PipelineSpec
 BUILTIN_TOOLS = ("end_call", "transfer_call", "search_knowledge_base")
 
 
-class PromptSpec(
-    ApiModel,
-    json_schema_extra=validations(
-        cel(
-            "has(self.system) != has(self.configMapKeyRef)",
-            message="set exactly one of system or configMapKeyRef",
-            reason="FieldValueRequired",
-        ),
-    ),
-):
+_ONE_PROMPT_SOURCE = cel(
+    "has(self.system) != has(self.configMapKeyRef)",
+    message="set exactly one of system or configMapKeyRef",
+    reason="FieldValueRequired",
+)
+
+
+class PromptSpec(ApiModel, json_schema_extra=validations(_ONE_PROMPT_SOURCE)):
     """The system prompt (inline or from a ConfigMap), greeting and template variables."""
 
     system: Annotated[str, Field(min_length=1, max_length=32_768)] | None = None
@@ -41,6 +40,11 @@ class PromptSpec(
         dict[Annotated[str, Field(pattern=r"^[A-Za-z_][A-Za-z0-9_]*$", max_length=64)], Text],
         Field(max_length=64),
     ] = {}
+
+    @model_validator(mode="after")
+    def _rules(self) -> PromptSpec:
+        check(_ONE_PROMPT_SOURCE, (self.system is None) != (self.config_map_key_ref is None))
+        return self
 
 
 class HttpToolSpec(ApiModel):
@@ -53,17 +57,16 @@ class HttpToolSpec(ApiModel):
     signing_secret_ref: SecretKeyRef | None = None
 
 
-class ToolSpec(
-    ApiModel,
-    json_schema_extra=validations(
-        cel(
-            "!(self.name in ['end_call', 'transfer_call', 'search_knowledge_base'])",
-            message_expression="'tool name ' + self.name + ' is reserved for a built-in tool'",
-            field_path=".name",
-            reason="FieldValueForbidden",
-        ),
-    ),
-):
+_NOT_A_BUILTIN = cel(
+    "!(self.name in ['end_call', 'transfer_call', 'search_knowledge_base'])",
+    message="this tool name is reserved for a built-in tool",
+    message_expression="'tool name ' + self.name + ' is reserved for a built-in tool'",
+    field_path=".name",
+    reason="FieldValueForbidden",
+)
+
+
+class ToolSpec(ApiModel, json_schema_extra=validations(_NOT_A_BUILTIN)):
     """A function the LLM may call, described by a JSON schema and executed as a webhook."""
 
     name: Annotated[str, Field(min_length=1, max_length=64, pattern=r"^[a-zA-Z_][a-zA-Z0-9_]*$")]
@@ -81,6 +84,11 @@ class ToolSpec(
     http: HttpToolSpec
     filler: Annotated[str, Field(max_length=200)] | None = None
 
+    @model_validator(mode="after")
+    def _rules(self) -> ToolSpec:
+        check(_NOT_A_BUILTIN, self.name not in BUILTIN_TOOLS)
+        return self
+
 
 class KnowledgeBaseRef(ApiModel):
     """A KnowledgeBase in the same namespace that the agent may search."""
@@ -92,8 +100,12 @@ class KnowledgeBaseRef(ApiModel):
 class HandoffSpec(ApiModel):
     """When and where to transfer the caller to a human."""
 
-    keywords: Annotated[list[Annotated[str, Field(min_length=1, max_length=64)]], Field(max_length=32)] = []
-    transfer_to: Annotated[str, Field(min_length=1, max_length=256, pattern=r"^(\+[1-9][0-9]{6,14}|sips?:[^\s]+)$")]
+    keywords: Annotated[
+        list[Annotated[str, Field(min_length=1, max_length=64)]], Field(max_length=32)
+    ] = []
+    transfer_to: Annotated[
+        str, Field(min_length=1, max_length=256, pattern=r"^(\+[1-9][0-9]{6,14}|sips?:[^\s]+)$")
+    ]
 
 
 class ChannelToggle(ApiModel):
@@ -102,21 +114,24 @@ class ChannelToggle(ApiModel):
     enabled: bool = True
 
 
-class TwilioChannel(
-    ApiModel,
-    json_schema_extra=validations(
-        cel(
-            "!self.enabled || has(self.authTokenSecretRef)",
-            message="an enabled twilio channel needs authTokenSecretRef (to validate X-Twilio-Signature)",
-            field_path=".authTokenSecretRef",
-            reason="FieldValueRequired",
-        ),
-    ),
-):
+_TWILIO_NEEDS_TOKEN = cel(
+    "!self.enabled || has(self.authTokenSecretRef)",
+    message="an enabled twilio channel needs authTokenSecretRef (to check X-Twilio-Signature)",
+    field_path=".authTokenSecretRef",
+    reason="FieldValueRequired",
+)
+
+
+class TwilioChannel(ApiModel, json_schema_extra=validations(_TWILIO_NEEDS_TOKEN)):
     """Twilio Media Streams: the account's auth token validates webhook signatures."""
 
     enabled: bool = False
     auth_token_secret_ref: SecretKeyRef | None = None
+
+    @model_validator(mode="after")
+    def _rules(self) -> TwilioChannel:
+        check(_TWILIO_NEEDS_TOKEN, not self.enabled or self.auth_token_secret_ref is not None)
+        return self
 
 
 class JambonzChannel(ApiModel):
@@ -125,21 +140,25 @@ class JambonzChannel(ApiModel):
     enabled: bool = False
 
 
-class ChannelsSpec(
-    ApiModel,
-    json_schema_extra=validations(
-        cel(
-            "self.grpc.enabled || self.websocket.enabled || self.twilio.enabled || self.jambonz.enabled",
-            message="enable at least one channel",
-        ),
-    ),
-):
+_SOME_CHANNEL = cel(
+    "self.grpc.enabled || self.websocket.enabled || self.twilio.enabled || self.jambonz.enabled",
+    message="enable at least one channel",
+)
+
+
+class ChannelsSpec(ApiModel, json_schema_extra=validations(_SOME_CHANNEL)):
     """How callers reach the agent."""
 
     grpc: ChannelToggle = ChannelToggle()
     websocket: ChannelToggle = ChannelToggle()
     twilio: TwilioChannel = TwilioChannel()
     jambonz: JambonzChannel = JambonzChannel()
+
+    @model_validator(mode="after")
+    def _rules(self) -> ChannelsSpec:
+        channels = (self.grpc, self.websocket, self.twilio, self.jambonz)
+        check(_SOME_CHANNEL, any(c.enabled for c in channels))
+        return self
 
 
 class BargeInSpec(ApiModel):
@@ -150,22 +169,25 @@ class BargeInSpec(ApiModel):
     min_words: Annotated[int, Field(ge=0, le=10)] = 0
 
 
-class CallPolicySpec(
-    ApiModel,
-    json_schema_extra=validations(
-        cel(
-            "self.idleTimeoutSeconds < self.maxCallDurationSeconds",
-            message="idleTimeoutSeconds must be below maxCallDurationSeconds",
-            field_path=".idleTimeoutSeconds",
-        ),
-    ),
-):
+_IDLE_BELOW_MAX = cel(
+    "self.idleTimeoutSeconds < self.maxCallDurationSeconds",
+    message="idleTimeoutSeconds must be below maxCallDurationSeconds",
+    field_path=".idleTimeoutSeconds",
+)
+
+
+class CallPolicySpec(ApiModel, json_schema_extra=validations(_IDLE_BELOW_MAX)):
     """Limits and behaviour of every call."""
 
     max_call_duration_seconds: Annotated[int, Field(ge=30, le=14_400)] = 1800
     idle_timeout_seconds: Annotated[int, Field(ge=5, le=3600)] = 30
     barge_in: BargeInSpec = BargeInSpec()
     recording: bool = False
+
+    @model_validator(mode="after")
+    def _rules(self) -> CallPolicySpec:
+        check(_IDLE_BELOW_MAX, self.idle_timeout_seconds < self.max_call_duration_seconds)
+        return self
 
 
 _MIN_LE_MAX = cel(
@@ -183,6 +205,11 @@ class GatewayScalingSpec(ApiModel, json_schema_extra=validations(_MIN_LE_MAX)):
     target_active_calls_per_replica: Annotated[int, Field(ge=1, le=1000)] = 20
     backend: Literal["keda", "hpa", "none"] = "keda"
 
+    @model_validator(mode="after")
+    def _rules(self) -> GatewayScalingSpec:
+        check(_MIN_LE_MAX, self.min_replicas <= self.max_replicas)
+        return self
+
 
 class ModelScalingSpec(ApiModel, json_schema_extra=validations(_MIN_LE_MAX)):
     """Ray Serve autoscaling of one model deployment, tuned for voice (small queues)."""
@@ -190,6 +217,11 @@ class ModelScalingSpec(ApiModel, json_schema_extra=validations(_MIN_LE_MAX)):
     min_replicas: Annotated[int, Field(ge=0, le=1000)] = 1
     max_replicas: Annotated[int, Field(ge=1, le=1000)] = 4
     target_ongoing_requests: Annotated[float, Field(gt=0, le=64)] = 2.0
+
+    @model_validator(mode="after")
+    def _rules(self) -> ModelScalingSpec:
+        check(_MIN_LE_MAX, self.min_replicas <= self.max_replicas)
+        return self
 
 
 class ModelsScalingSpec(ApiModel):
@@ -203,12 +235,8 @@ class ModelsScalingSpec(ApiModel):
 class ScalingSpec(ApiModel):
     """Scaling of the agent's gateway and model deployments."""
 
-    gateway: GatewayScalingSpec = (
-        GatewayScalingSpec()
-    )
-    models: ModelsScalingSpec = (
-        ModelsScalingSpec()
-    )
+    gateway: GatewayScalingSpec = GatewayScalingSpec()
+    models: ModelsScalingSpec = ModelsScalingSpec()
 
 
 class DrainSpec(ApiModel):
@@ -230,25 +258,24 @@ class SloSpec(ApiModel):
     time_to_first_audio_ms: Annotated[int, Field(ge=100, le=10_000)] = 1200
 
 
-class VoiceAgentSpec(
-    ApiModel,
-    json_schema_extra=validations(
-        cel(
-            "self.scaling.gateway.targetActiveCallsPerReplica <= "
-            "self.gateway.maxConcurrentCallsPerReplica",
-            message=(
-                "scaling.gateway.targetActiveCallsPerReplica must not exceed "
-                "gateway.maxConcurrentCallsPerReplica"
-            ),
-            field_path=".scaling.gateway.targetActiveCallsPerReplica",
-        ),
-        cel(
-            "!has(self.handoff) || self.channels.twilio.enabled || self.channels.jambonz.enabled",
-            message="handoff needs a telephony channel (twilio or jambonz)",
-            field_path=".handoff",
-            reason="FieldValueForbidden",
-        ),
+_TARGET_WITHIN_CAPACITY = cel(
+    "self.scaling.gateway.targetActiveCallsPerReplica <= self.gateway.maxConcurrentCallsPerReplica",
+    message=(
+        "scaling.gateway.targetActiveCallsPerReplica must not exceed "
+        "gateway.maxConcurrentCallsPerReplica"
     ),
+    field_path=".scaling.gateway.targetActiveCallsPerReplica",
+)
+_HANDOFF_NEEDS_TELEPHONY = cel(
+    "!has(self.handoff) || self.channels.twilio.enabled || self.channels.jambonz.enabled",
+    message="handoff needs a telephony channel (twilio or jambonz)",
+    field_path=".handoff",
+    reason="FieldValueForbidden",
+)
+
+
+class VoiceAgentSpec(
+    ApiModel, json_schema_extra=validations(_TARGET_WITHIN_CAPACITY, _HANDOFF_NEEDS_TELEPHONY)
 ):
     """What an agent is: prompt, pipeline, tools, knowledge, channels and scaling."""
 
@@ -260,9 +287,7 @@ class VoiceAgentSpec(
     ] = []
     handoff: HandoffSpec | None = None
     channels: ChannelsSpec = ChannelsSpec()
-    call_policy: CallPolicySpec = (
-        CallPolicySpec()
-    )
+    call_policy: CallPolicySpec = CallPolicySpec()
     scaling: ScalingSpec = ScalingSpec()
     gateway: GatewaySpec = GatewaySpec()
     slo: SloSpec = SloSpec()
@@ -278,6 +303,17 @@ class VoiceAgentSpec(
             ),
         ),
     ] = 1
+
+    @model_validator(mode="after")
+    def _rules(self) -> VoiceAgentSpec:
+        check(
+            _TARGET_WITHIN_CAPACITY,
+            self.scaling.gateway.target_active_calls_per_replica
+            <= self.gateway.max_concurrent_calls_per_replica,
+        )
+        telephony = self.channels.twilio.enabled or self.channels.jambonz.enabled
+        check(_HANDOFF_NEEDS_TELEPHONY, self.handoff is None or telephony)
+        return self
 
 
 class AgentEndpoints(ApiModel):
@@ -312,4 +348,11 @@ class VoiceAgentStatus(ResourceStatus):
     revision: RevisionStatus | None = None
 
 
-VOICEAGENT_CONDITIONS = ("Ready", "Reconciling", "Stalled", "ModelsReady", "GatewayReady", "KnowledgeReady")
+VOICEAGENT_CONDITIONS = (
+    "Ready",
+    "Reconciling",
+    "Stalled",
+    "ModelsReady",
+    "GatewayReady",
+    "KnowledgeReady",
+)

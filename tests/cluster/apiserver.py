@@ -34,7 +34,7 @@ BUILD_SCRIPT = REPO_ROOT / "tests" / "cluster" / "build_binaries.sh"
 STARTUP_TIMEOUT_S = 90.0
 
 
-class ApiServerUnavailable(RuntimeError):
+class ApiServerUnavailableError(RuntimeError):
     """The binaries are missing or the server did not become ready; the message says why."""
 
 
@@ -152,14 +152,18 @@ def _wait_until(check: object, what: str, timeout: float, logs: list[Path]) -> N
             last_error = str(error)
         time.sleep(0.25)
     tails = "\n".join(f"--- {p.name} ---\n{p.read_text()[-3000:]}" for p in logs if p.exists())
-    raise ApiServerUnavailable(f"{what} not ready after {timeout:.0f} s ({last_error})\n{tails}")
+    raise ApiServerUnavailableError(
+        f"{what} not ready after {timeout:.0f} s ({last_error})\n{tails}"
+    )
 
 
 def _write_kubeconfig(path: Path, url: str, ca_file: Path, token: str) -> None:
     config = {
         "apiVersion": "v1",
         "kind": "Config",
-        "clusters": [{"name": "test", "cluster": {"server": url, "certificate-authority": str(ca_file)}}],
+        "clusters": [
+            {"name": "test", "cluster": {"server": url, "certificate-authority": str(ca_file)}}
+        ],
         "users": [{"name": "admin", "user": {"token": token}}],
         "contexts": [{"name": "test", "context": {"cluster": "test", "user": "admin"}}],
         "current-context": "test",
@@ -184,7 +188,7 @@ def running_apiserver(workdir: Path) -> Iterator[ApiServer]:
     etcd_bin, apiserver_bin = bins / "etcd", bins / "kube-apiserver"
     for binary in (etcd_bin, apiserver_bin):
         if not binary.exists():
-            raise ApiServerUnavailable(f"{binary} is missing: run {BUILD_SCRIPT} first")
+            raise ApiServerUnavailableError(f"{binary} is missing: run {BUILD_SCRIPT} first")
     workdir.mkdir(parents=True, exist_ok=True)
     _write_certificates(workdir)
     token = secrets.token_urlsafe(24)
@@ -196,7 +200,7 @@ def running_apiserver(workdir: Path) -> Iterator[ApiServer]:
     try:
         with etcd_log.open("wb") as log:
             processes.append(
-                subprocess.Popen(  # noqa: S603 - fixed argv of our own build
+                subprocess.Popen(
                     [
                         str(etcd_bin),
                         "--name=test",
@@ -222,7 +226,7 @@ def running_apiserver(workdir: Path) -> Iterator[ApiServer]:
         url = f"https://127.0.0.1:{api_port}"
         with api_log.open("wb") as log:
             processes.append(
-                subprocess.Popen(  # noqa: S603
+                subprocess.Popen(
                     [
                         str(apiserver_bin),
                         f"--etcd-servers={etcd_url}",
@@ -251,12 +255,14 @@ def running_apiserver(workdir: Path) -> Iterator[ApiServer]:
         ca_file = workdir / "ca.crt"
         kubeconfig = workdir / "kubeconfig"
         _write_kubeconfig(kubeconfig, url, ca_file, token)
-        server = ApiServer(url=url, token=token, kubeconfig=kubeconfig, ca_file=ca_file, workdir=workdir)
+        server = ApiServer(
+            url=url, token=token, kubeconfig=kubeconfig, ca_file=ca_file, workdir=workdir
+        )
 
         def apiserver_ready() -> bool:
-            for process in processes:
+            for name, process in zip(("etcd", "kube-apiserver"), processes, strict=True):
                 if process.poll() is not None:
-                    raise ApiServerUnavailable(f"{process.args[0]} exited with {process.returncode}")
+                    raise ApiServerUnavailableError(f"{name} exited with {process.returncode}")
             status, _ = server.get("/readyz", timeout=2)
             return status == 200
 

@@ -92,5 +92,6 @@ def dyn(api_client: client.ApiClient, installed_crds: dict[str, Any]) -> dynamic
 def tenant_namespace(api_client: client.ApiClient) -> str:
     """The namespace the namespaced examples live in (`acme`)."""
     name = "acme"
-    client.CoreV1Api(api_client).create_namespace({"metadata": {"name": name}})
+    namespace = client.V1Namespace(metadata=client.V1ObjectMeta(name=name))
+    client.CoreV1Api(api_client).create_namespace(namespace)
     return name
