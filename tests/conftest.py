@@ -37,6 +37,10 @@ def pytest_runtest_logreport(report: pytest.TestReport) -> None:
 
 
 def pytest_terminal_summary(terminalreporter: pytest.TerminalReporter) -> None:
+    report = os.environ.get("SWITCHBOARD_TIER_REPORT")
+    if report:  # CI prints its own annotated table from the report
+        Path(report).write_text(json.dumps({t: dict(c) for t, c in _counts.items()}, indent=2))
+        return
     terminalreporter.section("tests per tier")
     for tier in TIERS:
         c = _counts[tier]
@@ -44,6 +48,3 @@ def pytest_terminal_summary(terminalreporter: pytest.TerminalReporter) -> None:
             f"{tier:8s} passed={c['passed']} failed={c['failed']} "
             f"skipped={c['skipped']} errors={c['error']}"
         )
-    report = os.environ.get("SWITCHBOARD_TIER_REPORT")
-    if report:
-        Path(report).write_text(json.dumps({t: dict(c) for t, c in _counts.items()}, indent=2))
