@@ -93,8 +93,6 @@ def _structural(node: Schema, defs: dict[str, Schema]) -> Schema:
         options = [o for o in node.pop("anyOf") if o != {"type": "null"}]
         if len(options) != 1:
             raise SchemaConversionError(f"anyOf over {options} is not structural")
-        if node.get("default", ...) is None:
-            del node["default"]
         return _merge(_structural(options[0], defs), _structural(node, defs))
 
     out: Schema = {}

@@ -4,13 +4,20 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 from pathlib import Path
-from typing import Any
+from typing import Annotated, Any
 
 import pytest
 import yaml
+from pydantic import BaseModel, Field
 
 from switchboard_api import RESOURCES
-from switchboard_api.crdgen import crd_files, crd_manifest, stale_crds, structural_schema
+from switchboard_api.crdgen import (
+    SchemaConversionError,
+    crd_files,
+    crd_manifest,
+    stale_crds,
+    structural_schema,
+)
 
 pytestmark = pytest.mark.unit
 
@@ -137,3 +144,23 @@ def test_crd_names_scope_and_subresources() -> None:
         assert manifest["spec"]["names"]["categories"] == ["voice"]
         assert "status" in manifest["spec"]["versions"][0]["subresources"]
         yaml.safe_dump(manifest)  # serialisable without custom tags
+
+
+def test_a_union_the_server_cannot_express_is_refused() -> None:
+    class Ambiguous(BaseModel):
+        value: int | list[int]
+
+    with pytest.raises(SchemaConversionError, match="not structural"):
+        structural_schema(Ambiguous)
+
+
+def test_dict_key_constraints_become_cel_rules() -> None:
+    class Labels(BaseModel):
+        labels: dict[Annotated[str, Field(pattern="^[a-z]+$", max_length=8)], str] = {}
+
+    schema = structural_schema(Labels)["properties"]["labels"]
+    assert schema["additionalProperties"] == {"type": "string"}
+    assert {r["rule"] for r in schema["x-kubernetes-validations"]} == {
+        'self.all(k, k.matches("^[a-z]+$"))',
+        "self.all(k, size(k) <= 8)",
+    }
