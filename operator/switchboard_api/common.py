@@ -19,18 +19,17 @@ from switchboard_api._base import (
 )
 
 
-class SecretKeyRef(ApiModel):
+class _KeyRef(ApiModel):
+    name: ObjectName
+    key: Annotated[str, Field(min_length=1, max_length=MAX_NAME, pattern=r"^[-._a-zA-Z0-9]+$")]
+
+
+class SecretKeyRef(_KeyRef):
     """A key of a Secret in the object's namespace. Credentials are never inlined in specs."""
 
-    name: ObjectName
-    key: Annotated[str, Field(min_length=1, max_length=MAX_NAME, pattern=r"^[-._a-zA-Z0-9]+$")]
 
-
-class ConfigMapKeyRef(ApiModel):
+class ConfigMapKeyRef(_KeyRef):
     """A key of a ConfigMap in the object's namespace."""
-
-    name: ObjectName
-    key: Annotated[str, Field(min_length=1, max_length=MAX_NAME, pattern=r"^[-._a-zA-Z0-9]+$")]
 
 
 _SA_NAMESPACE = cel(
