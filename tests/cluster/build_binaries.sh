@@ -17,6 +17,15 @@ BIN="$CACHE/bin"
 mkdir -p "$BIN"
 
 log() { printf '[build_binaries] %s\n' "$*" >&2; }
+# Run a noisy go command; show its output only when it fails.
+quiet() {
+  local out
+  if ! out=$("$@" 2>&1); then
+    printf '%s\n' "$out" | tail -40 >&2
+    log "failed: $*"
+    return 1
+  fi
+}
 
 build_kube_apiserver() {
   local out="$BIN/kube-apiserver-$KUBE_VERSION"
@@ -26,23 +35,27 @@ build_kube_apiserver() {
   rm -rf "$work" && mkdir -p "$work" && cd "$work"
   local start=$SECONDS
   log "building kube-apiserver $KUBE_VERSION (staging modules $staging)"
-  go mod init switchboard.local/kube-apiserver-build >/dev/null 2>&1
+  quiet go mod init switchboard.local/kube-apiserver-build
   # Read the staging module names from kubernetes' own go.mod.
   local gomod
-  gomod=$(go mod download -json "k8s.io/kubernetes@$KUBE_VERSION" | python3 -c 'import json,sys; print(json.load(sys.stdin)["GoMod"])')
+  gomod=$(go mod download -json "k8s.io/kubernetes@$KUBE_VERSION" | python3 -c '
+import json, sys
+info = json.load(sys.stdin)
+sys.exit(info.get("Error")) if "GoMod" not in info else print(info["GoMod"])')
   {
     echo "require k8s.io/kubernetes $KUBE_VERSION"
     grep -oE '^\s*k8s\.io/[a-z0-9-]+ => \./staging/src/k8s\.io/[a-z0-9-]+' "$gomod" \
       | awk -v v="$staging" '{print "replace " $1 " => " $1 " " v}'
   } >>go.mod
+  # A placeholder import, so that `go mod tidy` records every dependency of kube-apiserver.
   cat >main.go <<'GO'
 package main
 
 import _ "k8s.io/kubernetes/cmd/kube-apiserver/app"
 GO
-  GOFLAGS=-mod=mod go mod tidy >/dev/null 2>&1 || true
+  quiet env GOFLAGS=-mod=mod go mod tidy
   rm -f main.go
-  GOFLAGS=-mod=mod CGO_ENABLED=0 go build -trimpath -ldflags='-s -w' -o "$out.tmp" k8s.io/kubernetes/cmd/kube-apiserver
+  quiet env GOFLAGS=-mod=mod CGO_ENABLED=0 go build -trimpath -ldflags='-s -w' -o "$out.tmp" k8s.io/kubernetes/cmd/kube-apiserver
   mv "$out.tmp" "$out"
   log "kube-apiserver built in $((SECONDS - start)) s, $(du -h "$out" | cut -f1)"
 }
@@ -54,7 +67,7 @@ build_etcd() {
   rm -rf "$work" && mkdir -p "$work" && cd "$work"
   local start=$SECONDS
   log "building etcd $ETCD_VERSION"
-  go mod init switchboard.local/etcd-build >/dev/null 2>&1
+  quiet go mod init switchboard.local/etcd-build
   cat >main.go <<'GO'
 // Command etcd runs etcd's own entry point; this wrapper exists only so that the server module
 // can be built without its replace directives.
@@ -68,9 +81,9 @@ import (
 
 func main() { etcdmain.Main(os.Args) }
 GO
-  go get "go.etcd.io/etcd/server/v3@$ETCD_VERSION" >/dev/null 2>&1
-  GOFLAGS=-mod=mod go mod tidy >/dev/null 2>&1
-  CGO_ENABLED=0 go build -trimpath -ldflags='-s -w' -o "$out.tmp" .
+  quiet go get "go.etcd.io/etcd/server/v3@$ETCD_VERSION"
+  quiet env GOFLAGS=-mod=mod go mod tidy
+  quiet env CGO_ENABLED=0 go build -trimpath -ldflags="-s -w" -o "$out.tmp" .
   mv "$out.tmp" "$out"
   log "etcd built in $((SECONDS - start)) s, $(du -h "$out" | cut -f1)"
 }
