@@ -111,7 +111,9 @@ def _structural(node: Schema, defs: dict[str, Schema]) -> Schema:
             out["additionalProperties"] = _structural(sub, defs)
             key_rules.extend(_key_rules({"pattern": pattern}))
         elif key == "additionalProperties":
-            if isinstance(value, dict) and "properties" not in node:
+            if value is True:  # free-form JSON (`extra="allow"`, `dict[str, Any]`)
+                out["x-kubernetes-preserve-unknown-fields"] = True
+            elif isinstance(value, dict) and "properties" not in node:
                 out[key] = _structural(value, defs)
         elif key == "default":
             if value is not None:
@@ -126,8 +128,6 @@ def _structural(node: Schema, defs: dict[str, Schema]) -> Schema:
             out[key] = value
     if key_rules:
         out["x-kubernetes-validations"] = [*key_rules, *out.get("x-kubernetes-validations", [])]
-    if out.get("x-kubernetes-preserve-unknown-fields"):
-        out.pop("additionalProperties", None)
     return out
 
 

@@ -197,6 +197,3 @@ class KnowledgeBaseStatus(ResourceStatus):
     last_indexed_time: datetime | None = None
     current_job: JobRef | None = None
     last_job: JobRef | None = None
-
-
-KNOWLEDGEBASE_CONDITIONS = ("Ready", "Reconciling", "Stalled", "Indexed")

@@ -186,6 +186,3 @@ class TenantStatus(ResourceStatus):
 
     namespace: Annotated[str, Field(max_length=63)] | None = None
     usage: TenantUsage | None = None
-
-
-TENANT_CONDITIONS = ("Ready", "Reconciling", "Stalled", "NamespaceReady", "ModelPoolReady")

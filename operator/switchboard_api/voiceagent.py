@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Annotated, Any, Literal
 
-from pydantic import Field, model_validator
+from pydantic import ConfigDict, Field, model_validator
 
 from switchboard_api._base import (
     MAX_TEXT,
@@ -66,21 +66,22 @@ _NOT_A_BUILTIN = cel(
 )
 
 
+class ToolParameters(ApiModel):
+    """The JSON schema of a tool's arguments: an object schema (other keywords pass through)."""
+
+    model_config = ConfigDict(extra="allow")
+
+    type: Literal["object"] = "object"
+    properties: Annotated[dict[str, dict[str, Any]], Field(max_length=64)] = {}
+    required: Annotated[list[Annotated[str, Field(max_length=64)]], Field(max_length=64)] = []
+
+
 class ToolSpec(ApiModel, json_schema_extra=validations(_NOT_A_BUILTIN)):
     """A function the LLM may call, described by a JSON schema and executed as a webhook."""
 
     name: Annotated[str, Field(min_length=1, max_length=64, pattern=r"^[a-zA-Z_][a-zA-Z0-9_]*$")]
     description: Annotated[str, Field(min_length=1, max_length=1024)]
-    parameters: Annotated[
-        dict[str, Any],
-        Field(
-            json_schema_extra={
-                "type": "object",
-                "x-kubernetes-preserve-unknown-fields": True,
-                "description": "JSON schema of the arguments (an object schema).",
-            }
-        ),
-    ] = {"type": "object", "properties": {}}
+    parameters: ToolParameters = ToolParameters()
     http: HttpToolSpec
     filler: Annotated[str, Field(max_length=200)] | None = None
 
@@ -346,13 +347,3 @@ class VoiceAgentStatus(ResourceStatus):
     active_calls: Annotated[int, Field(ge=0)] = 0
     gateway: GatewayStatus | None = None
     revision: RevisionStatus | None = None
-
-
-VOICEAGENT_CONDITIONS = (
-    "Ready",
-    "Reconciling",
-    "Stalled",
-    "ModelsReady",
-    "GatewayReady",
-    "KnowledgeReady",
-)

@@ -222,6 +222,13 @@ CASES: tuple[InvalidCase, ...] = (
         rule="!(self.name in ['end_call', 'transfer_call', 'search_knowledge_base'])",
     ),
     InvalidCase(
+        "tool-parameters-object",
+        TOOLS_AGENT,
+        {"spec.tools[1].parameters": {"type": "array"}},
+        "spec.tools[1].parameters.type",
+        "Unsupported value",
+    ),
+    InvalidCase(
         "twilio-needs-auth-token",
         AGENT,
         {"spec.channels": {"twilio": {"enabled": True}}},
