@@ -1,0 +1,195 @@
+"""The model plane as data: which model deployments a set of agents needs, and the Serve config.
+
+Agents that use the same model share one deployment (the point of a tenant model pool). The
+config produced here is what `serve.run` uses locally and what the operator writes into
+`RayService.spec.serveConfigV2`; its `args` are parsed by `switchboard_serve.app:build_app`.
+Serve's own config keys are snake_case, so these models are too.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import math
+import re
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import Any, Literal
+
+from pydantic import BaseModel, ConfigDict
+
+from switchboard_api.pipeline import AsrSpec, LlmSpec, ResolvedPipeline, TtsSpec
+from switchboard_api.voiceagent import ModelScalingSpec, ModelsScalingSpec
+
+SERVE_IMPORT_PATH = "switchboard_serve.app:build_app"
+INGRESS_DEPLOYMENT = "ingress"
+Stage = Literal["asr", "llm", "tts"]
+
+#: Voice traffic is bursty and latency-bound: scale up after seconds, down after minutes.
+UPSCALE_DELAY_S = 3.0
+DOWNSCALE_DELAY_S = 120.0
+METRICS_INTERVAL_S = 2.0
+LOOK_BACK_PERIOD_S = 10.0
+
+
+class _ServeModel(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+class AsrDeployment(_ServeModel):
+    """One shared ASR model deployment."""
+
+    name: str
+    spec: AsrSpec
+    scaling: ModelScalingSpec
+
+
+class LlmDeployment(_ServeModel):
+    """One shared LLM deployment."""
+
+    name: str
+    spec: LlmSpec
+    scaling: ModelScalingSpec
+
+
+class TtsDeployment(_ServeModel):
+    """One shared TTS deployment."""
+
+    name: str
+    spec: TtsSpec
+    scaling: ModelScalingSpec
+
+
+class AgentModels(_ServeModel):
+    """The deployments one agent's calls use, by name."""
+
+    asr: str
+    llm: str
+    tts: str
+
+
+class ModelPlaneArgs(_ServeModel):
+    """The `args` of the Serve application: its deployments and which agent uses which."""
+
+    asr: list[AsrDeployment] = []
+    llm: list[LlmDeployment] = []
+    tts: list[TtsDeployment] = []
+    agents: dict[str, AgentModels] = {}
+
+    def deployments(self) -> list[AsrDeployment | LlmDeployment | TtsDeployment]:
+        """Every model deployment, ASR first."""
+        return [*self.asr, *self.llm, *self.tts]
+
+
+@dataclass(frozen=True)
+class AgentModelRequest:
+    """What one agent asks of the model plane (after Tenant defaults are applied)."""
+
+    key: str
+    pipeline: ResolvedPipeline
+    scaling: ModelsScalingSpec
+
+
+def deployment_name(stage: Stage, spec: AsrSpec | LlmSpec | TtsSpec) -> str:
+    """A stable, readable name: stage, model, and a hash of the whole spec."""
+    identity = json.dumps(spec.to_wire(), sort_keys=True)
+    digest = hashlib.sha256(identity.encode()).hexdigest()[:8]
+    model = spec.voice if isinstance(spec, TtsSpec) else spec.model
+    slug = re.sub(r"[^a-z0-9]+", "-", model.lower()).strip("-")[:40]
+    return f"{stage}-{slug}-{digest}"
+
+
+def _merged(scalings: list[ModelScalingSpec]) -> ModelScalingSpec:
+    """Scaling of a shared deployment that honours every agent sharing it.
+
+    The largest floor and ceiling, and the smallest (most latency-conservative) target.
+    """
+    return ModelScalingSpec(
+        min_replicas=max(s.min_replicas for s in scalings),
+        max_replicas=max(s.max_replicas for s in scalings),
+        target_ongoing_requests=min(s.target_ongoing_requests for s in scalings),
+    )
+
+
+def model_plane(requests: Sequence[AgentModelRequest]) -> ModelPlaneArgs:
+    """Deduplicate the agents' model choices into shared deployments."""
+    specs: dict[str, tuple[Stage, AsrSpec | LlmSpec | TtsSpec]] = {}
+    scalings: dict[str, list[ModelScalingSpec]] = {}
+    agents: dict[str, AgentModels] = {}
+    for request in requests:
+        names = {}
+        for stage in ("asr", "llm", "tts"):
+            spec = getattr(request.pipeline, stage)
+            name = deployment_name(stage, spec)
+            specs[name] = (stage, spec)
+            scalings.setdefault(name, []).append(getattr(request.scaling, stage))
+            names[stage] = name
+        agents[request.key] = AgentModels(**names)
+    grouped: dict[Stage, list[Any]] = {"asr": [], "llm": [], "tts": []}
+    kinds = {"asr": AsrDeployment, "llm": LlmDeployment, "tts": TtsDeployment}
+    for name in sorted(specs):
+        stage, spec = specs[name]
+        grouped[stage].append(kinds[stage](name=name, spec=spec, scaling=_merged(scalings[name])))
+    return ModelPlaneArgs(asr=grouped["asr"], llm=grouped["llm"], tts=grouped["tts"], agents=agents)
+
+
+def actor_resources(deployment: AsrDeployment | LlmDeployment | TtsDeployment) -> dict[str, float]:
+    """Ray actor resources for one replica, from the engine choice."""
+    spec = deployment.spec
+    if isinstance(spec, LlmSpec):
+        if spec.provider == "vllm":
+            return {"num_cpus": 1, "num_gpus": spec.gpus}
+        if spec.provider == "openai-compatible":
+            return {"num_cpus": 0.1}
+        return {"num_cpus": 1}
+    if isinstance(spec, AsrSpec):
+        if spec.engine == "deepgram":
+            return {"num_cpus": 0.1}
+        return {"num_cpus": 1, "num_gpus": 0.25} if spec.device == "cuda" else {"num_cpus": 1}
+    if spec.engine == "deepgram-aura":
+        return {"num_cpus": 0.1}
+    return {"num_cpus": 1, "num_gpus": 0.25} if spec.engine == "kokoro" else {"num_cpus": 1}
+
+
+def deployment_options(deployment: AsrDeployment | LlmDeployment | TtsDeployment) -> dict[str, Any]:
+    """Serve options of one model deployment: resources and voice-tuned autoscaling."""
+    scaling = deployment.scaling
+    return {
+        "name": deployment.name,
+        "max_ongoing_requests": max(1, math.ceil(2 * scaling.target_ongoing_requests)),
+        "autoscaling_config": {
+            "min_replicas": scaling.min_replicas,
+            "initial_replicas": max(1, scaling.min_replicas),
+            "max_replicas": scaling.max_replicas,
+            "target_ongoing_requests": scaling.target_ongoing_requests,
+            "upscale_delay_s": UPSCALE_DELAY_S,
+            "downscale_delay_s": DOWNSCALE_DELAY_S,
+            "metrics_interval_s": METRICS_INTERVAL_S,
+            "look_back_period_s": LOOK_BACK_PERIOD_S,
+        },
+        "ray_actor_options": actor_resources(deployment),
+        "health_check_period_s": 10.0,
+        "health_check_timeout_s": 30.0,
+        "graceful_shutdown_timeout_s": 20.0,
+    }
+
+
+def serve_config(
+    args: ModelPlaneArgs, app_name: str = "models", route_prefix: str = "/"
+) -> dict[str, Any]:
+    """The Serve deploy config (`serveConfigV2`) of one tenant's model plane."""
+    deployments = [deployment_options(d) for d in args.deployments()]
+    deployments.append(
+        {"name": INGRESS_DEPLOYMENT, "num_replicas": 1, "ray_actor_options": {"num_cpus": 0.1}}
+    )
+    return {
+        "applications": [
+            {
+                "name": app_name,
+                "route_prefix": route_prefix,
+                "import_path": SERVE_IMPORT_PATH,
+                "args": args.model_dump(mode="json", by_alias=True, exclude_none=True),
+                "deployments": deployments,
+            }
+        ]
+    }

@@ -1,0 +1,103 @@
+"""The model plane as data: shared deployments, resources, autoscaling, Ray's own schema."""
+
+from __future__ import annotations
+
+import pytest
+from ray.serve.schema import ServeDeploySchema
+
+from switchboard_api.pipeline import LlmSpec, ResolvedPipeline, TtsSpec
+from switchboard_api.serving import (
+    SERVE_IMPORT_PATH,
+    AgentModelRequest,
+    ModelPlaneArgs,
+    deployment_name,
+    model_plane,
+    serve_config,
+)
+from switchboard_api.voiceagent import ModelScalingSpec, ModelsScalingSpec
+
+pytestmark = pytest.mark.unit
+
+DEFAULT = ModelsScalingSpec()
+
+
+def _request(
+    key: str, pipeline: ResolvedPipeline | None = None, scaling: ModelsScalingSpec = DEFAULT
+) -> AgentModelRequest:
+    return AgentModelRequest(key, pipeline or ResolvedPipeline(), scaling)
+
+
+def test_agents_with_the_same_models_share_one_deployment_per_model() -> None:
+    args = model_plane([_request("acme/front-desk"), _request("acme/night-desk")])
+    assert (len(args.asr), len(args.llm), len(args.tts)) == (1, 1, 1)
+    assert args.agents["acme/front-desk"] == args.agents["acme/night-desk"]
+    assert args.agents["acme/front-desk"].llm == args.llm[0].name
+
+
+def test_a_different_setting_is_a_different_deployment() -> None:
+    faster = ResolvedPipeline(tts=TtsSpec(speed=1.25))
+    args = model_plane([_request("a/one"), _request("a/two", faster)])
+    assert len(args.tts) == 2
+    assert len(args.asr) == len(args.llm) == 1
+    assert args.agents["a/one"].tts != args.agents["a/two"].tts
+
+
+def test_shared_scaling_takes_the_largest_bounds_and_the_smallest_target() -> None:
+    busy = ModelsScalingSpec(
+        llm=ModelScalingSpec(min_replicas=2, max_replicas=3, target_ongoing_requests=4)
+    )
+    strict = ModelsScalingSpec(
+        llm=ModelScalingSpec(min_replicas=1, max_replicas=8, target_ongoing_requests=1)
+    )
+    args = model_plane([_request("a/busy", scaling=busy), _request("a/strict", scaling=strict)])
+    assert args.llm[0].scaling == ModelScalingSpec(
+        min_replicas=2, max_replicas=8, target_ongoing_requests=1
+    )
+
+
+def test_deployment_names_are_stable_short_and_readable() -> None:
+    spec = LlmSpec()
+    assert deployment_name("llm", spec) == deployment_name("llm", LlmSpec())
+    assert deployment_name("llm", spec) != deployment_name("llm", LlmSpec(temperature=0.1))
+    name = deployment_name(
+        "llm", LlmSpec(provider="vllm", model="meta-llama/Llama-3.1-8B-Instruct", gpus=1)
+    )
+    assert name.startswith("llm-meta-llama-llama-3-1-8b-instruct-")
+    assert len(name) <= 63
+
+
+def test_a_gpu_agent_renders_gpu_resources() -> None:
+    vllm = ResolvedPipeline(llm=LlmSpec(provider="vllm", model="Qwen/Qwen2.5-7B-Instruct", gpus=2))
+    config = serve_config(model_plane([_request("a/gpu", vllm)]))
+    deployments = {d["name"]: d for d in config["applications"][0]["deployments"]}
+    llm = next(d for name, d in deployments.items() if name.startswith("llm-"))
+    assert llm["ray_actor_options"] == {"num_cpus": 1, "num_gpus": 2}
+    asr = next(d for name, d in deployments.items() if name.startswith("asr-"))
+    assert "num_gpus" not in asr["ray_actor_options"]
+
+
+def test_autoscaling_is_voice_tuned() -> None:
+    config = serve_config(model_plane([_request("a/x")]))
+    for deployment in config["applications"][0]["deployments"]:
+        autoscaling = deployment.get("autoscaling_config")
+        if autoscaling is None:
+            continue
+        assert autoscaling["target_ongoing_requests"] <= 64, "never Ray Serve LLM's 1e9"
+        assert autoscaling["upscale_delay_s"] <= 5
+        assert autoscaling["downscale_delay_s"] >= 60
+        assert deployment["max_ongoing_requests"] >= autoscaling["target_ongoing_requests"]
+
+
+def test_the_config_passes_rays_own_schema_and_round_trips_its_args() -> None:
+    pipelines = [
+        ResolvedPipeline(),
+        ResolvedPipeline(llm=LlmSpec(provider="vllm", model="m", gpus=1)),
+    ]
+    args = model_plane([_request(f"t/agent-{i}", p) for i, p in enumerate(pipelines)])
+    config = serve_config(args)
+    schema = ServeDeploySchema.model_validate(config)
+    application = schema.applications[0]
+    assert application.import_path == SERVE_IMPORT_PATH
+    assert ModelPlaneArgs.model_validate(application.args) == args
+    names = {d.name for d in application.deployments}
+    assert names == {d.name for d in args.deployments()} | {"ingress"}
