@@ -1,0 +1,122 @@
+"""Serve deployment classes: plain classes holding one shared engine each.
+
+`app.build_app` applies `serve.deployment(...)` with options computed from the config, so nothing
+here fixes resources at import time. Engine calls are blocking and run in worker threads; each
+replica's event loop stays free for health checks and other requests.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from collections.abc import AsyncIterator
+from dataclasses import asdict
+from typing import Any
+
+import numpy as np
+import numpy.typing as npt
+
+from switchboard_api.serving import AsrDeployment, LlmDeployment, TtsDeployment
+from switchboard_serve.asr.base import ASR_SAMPLE_RATE
+from switchboard_serve.audio import AudioFormatError, float_to_pcm16, mulaw_encode, resample
+from switchboard_serve.engines import make_asr, make_llm, make_tts
+from switchboard_serve.llm.base import ChatMessage, LlmEvent, ToolDefinition
+from switchboard_serve.threads import iterate_in_thread
+
+HEALTH_PROBE_INTERVAL_S = 60.0
+
+
+class AsrServer:
+    """One ASR model, shared by every call of every agent that uses it."""
+
+    def __init__(self, deployment: dict[str, Any]) -> None:
+        self.config = AsrDeployment.model_validate(deployment)
+        self._engine = make_asr(self.config.spec)
+        self._probed_at = 0.0
+
+    async def transcribe(
+        self, audio: npt.NDArray[np.float32], language: str | None = None
+    ) -> dict[str, Any]:
+        """Transcribe one utterance (mono float32 at 16 kHz)."""
+        limit = self.config.spec.max_utterance_seconds
+        if audio.size > limit * ASR_SAMPLE_RATE:
+            raise AudioFormatError(
+                f"audio is {audio.size / ASR_SAMPLE_RATE:.1f} s, over the {limit} s limit"
+            )
+        transcript = await asyncio.to_thread(self._engine.transcribe, audio, language=language)
+        return asdict(transcript)
+
+    async def check_health(self) -> None:
+        """Exercise the engine on a short silence at most once a minute."""
+        if time.monotonic() - self._probed_at < HEALTH_PROBE_INTERVAL_S:
+            return
+        await asyncio.to_thread(self._engine.transcribe, np.zeros(ASR_SAMPLE_RATE // 4, np.float32))
+        self._probed_at = time.monotonic()
+
+
+class LlmServer:
+    """One LLM, shared across conversations; streams typed events."""
+
+    def __init__(self, deployment: dict[str, Any]) -> None:
+        self.config = LlmDeployment.model_validate(deployment)
+        self._engine = make_llm(self.config.spec)
+        self._probed_at = 0.0
+
+    async def stream_chat(
+        self,
+        messages: list[ChatMessage],
+        tools: list[dict[str, Any]] | None = None,
+        max_tokens: int | None = None,
+        temperature: float | None = None,
+    ) -> AsyncIterator[LlmEvent]:
+        """Stream the events of one completion."""
+        definitions = [ToolDefinition(**tool) for tool in tools or []]
+        events = iterate_in_thread(
+            lambda: self._engine.stream_chat(
+                messages, definitions, max_tokens=max_tokens, temperature=temperature
+            )
+        )
+        async for event in events:
+            yield event
+
+    async def check_health(self) -> None:
+        """Generate one token at most once a minute."""
+        if time.monotonic() - self._probed_at < HEALTH_PROBE_INTERVAL_S:
+            return
+        probe: list[ChatMessage] = [{"role": "user", "content": "Hi"}]
+        async for _ in self.stream_chat(probe, max_tokens=1):
+            pass
+        self._probed_at = time.monotonic()
+
+
+class TtsServer:
+    """One voice, shared across calls; streams audio sentence by sentence."""
+
+    def __init__(self, deployment: dict[str, Any]) -> None:
+        self.config = TtsDeployment.model_validate(deployment)
+        self._engine = make_tts(self.config.spec)
+        self._probed_at = 0.0
+
+    async def synthesize(
+        self, text: str, sample_rate: int, encoding: str = "pcm16"
+    ) -> AsyncIterator[bytes]:
+        """Stream `text` as PCM16 (little-endian) or G.711 μ-law at `sample_rate`."""
+        if not text.strip():
+            raise ValueError("input text is empty")
+        limit = self.config.spec.max_characters
+        if len(text) > limit:
+            raise ValueError(f"input text has {len(text)} characters, over the {limit} limit")
+        if encoding not in ("pcm16", "mulaw"):
+            raise ValueError(f"unsupported encoding {encoding!r}")
+        resample(np.zeros(0, np.float32), self._engine.sample_rate, sample_rate)  # rate check
+        async for chunk in iterate_in_thread(lambda: self._engine.synthesize(text)):
+            audio = resample(chunk, self._engine.sample_rate, sample_rate)
+            yield mulaw_encode(audio) if encoding == "mulaw" else float_to_pcm16(audio)
+
+    async def check_health(self) -> None:
+        """Synthesise one word at most once a minute."""
+        if time.monotonic() - self._probed_at < HEALTH_PROBE_INTERVAL_S:
+            return
+        async for _ in self.synthesize("ok", self._engine.sample_rate):
+            pass
+        self._probed_at = time.monotonic()

@@ -1,0 +1,46 @@
+"""Engine construction from specs: the only place that knows which engine serves which choice."""
+
+from __future__ import annotations
+
+import os
+
+from switchboard_api.pipeline import AsrSpec, LlmSpec, TtsSpec
+from switchboard_serve.asr.base import AsrEngine
+from switchboard_serve.llm.base import LlmEngine
+from switchboard_serve.packaged import gguf_path, piper_voice_path, whisper_model_dir
+from switchboard_serve.tts.base import TtsEngine
+
+
+class UnsupportedEngineError(RuntimeError):
+    """The spec names an engine this build of the model plane cannot run."""
+
+
+def _threads() -> int:
+    return int(os.environ.get("SWITCHBOARD_ENGINE_THREADS", "0")) or (os.cpu_count() or 1)
+
+
+def make_asr(spec: AsrSpec) -> AsrEngine:
+    """The ASR engine for a spec."""
+    if spec.engine == "faster-whisper":
+        from switchboard_serve.asr.faster_whisper import FasterWhisperEngine
+
+        return FasterWhisperEngine(spec, whisper_model_dir(spec.model), cpu_threads=_threads())
+    raise UnsupportedEngineError(f"ASR engine {spec.engine!r} is not available in this build")
+
+
+def make_llm(spec: LlmSpec) -> LlmEngine:
+    """The LLM engine for a spec."""
+    if spec.provider == "llamacpp":
+        from switchboard_serve.llm.llamacpp import LlamaCppEngine
+
+        return LlamaCppEngine(spec, gguf_path(spec.model), threads=_threads())
+    raise UnsupportedEngineError(f"LLM provider {spec.provider!r} is not available in this build")
+
+
+def make_tts(spec: TtsSpec) -> TtsEngine:
+    """The TTS engine for a spec."""
+    if spec.engine == "piper":
+        from switchboard_serve.tts.piper import PiperEngine
+
+        return PiperEngine(spec, piper_voice_path(spec.voice))
+    raise UnsupportedEngineError(f"TTS engine {spec.engine!r} is not available in this build")

@@ -1,0 +1,315 @@
+"""The model plane's HTTP surface, OpenAI-compatible where a standard exists.
+
+`POST /v1/audio/transcriptions` (multipart WAV), `POST /v1/chat/completions` (SSE streaming,
+tools), `POST /v1/audio/speech` (chunked PCM16 / μ-law, or WAV), `GET /healthz`. Every bad
+request gets a 4xx with an OpenAI-style JSON error and never reaches a model replica.
+"""
+
+# No `from __future__ import annotations`: FastAPI must see the real `Request` type through the
+# signature rewrite that `serve.ingress` applies to methods.
+import json
+import time
+import uuid
+from collections.abc import AsyncIterator
+from typing import Any, Literal, cast
+
+import numpy as np
+from fastapi import FastAPI, Request
+from pydantic import BaseModel, ConfigDict, Field, ValidationError
+from ray import serve
+from ray.serve.handle import DeploymentHandle, DeploymentResponseGenerator
+from starlette.datastructures import UploadFile
+from starlette.responses import JSONResponse, Response, StreamingResponse
+
+from switchboard_api.serving import ModelPlaneArgs
+from switchboard_serve.asr.base import ASR_SAMPLE_RATE
+from switchboard_serve.audio import (
+    SUPPORTED_RATES,
+    AudioFormatError,
+    decode_wav,
+    encode_wav,
+    pcm16_to_float,
+    resample,
+)
+from switchboard_serve.llm.base import Finished, TextDelta, ToolCall
+
+api = FastAPI(title="Switchboard model plane", docs_url=None, redoc_url=None)
+
+
+class ApiError(Exception):
+    """A request the API refuses; rendered as an OpenAI-style error body."""
+
+    def __init__(self, status: int, message: str, code: str, param: str | None = None) -> None:
+        super().__init__(message)
+        self.status, self.code, self.param = status, code, param
+
+    def response(self) -> JSONResponse:
+        """The JSON error response."""
+        kind = "invalid_request_error" if self.status < 500 else "server_error"
+        body = {"message": str(self), "type": kind, "param": self.param, "code": self.code}
+        return JSONResponse({"error": body}, status_code=self.status)
+
+
+class _Message(BaseModel):
+    model_config = ConfigDict(extra="allow")
+    role: Literal["system", "user", "assistant", "tool"]
+    content: str | None = None
+
+
+class _Function(BaseModel):
+    name: str = Field(pattern=r"^[a-zA-Z0-9_-]{1,64}$")
+    description: str = ""
+    parameters: dict[str, Any] = {"type": "object"}
+
+
+class _Tool(BaseModel):
+    type: Literal["function"] = "function"
+    function: _Function
+
+
+class ChatRequest(BaseModel):
+    """The subset of OpenAI's chat completion request the model plane honours."""
+
+    model: str | None = None
+    messages: list[_Message] = Field(min_length=1)
+    tools: list[_Tool] = []
+    stream: bool = False
+    max_tokens: int | None = Field(default=None, ge=1, le=8192)
+    temperature: float | None = Field(default=None, ge=0, le=2)
+
+
+class SpeechRequest(BaseModel):
+    """OpenAI's speech request, plus `sample_rate` and the `mulaw` format for telephony."""
+
+    model: str | None = None
+    voice: str | None = None
+    input: str = Field(min_length=1)
+    response_format: Literal["pcm", "wav", "mulaw"] = "pcm"
+    sample_rate: int = 24_000
+
+
+def _invalid(error: ValidationError) -> ApiError:
+    first = error.errors()[0]
+    where = ".".join(str(p) for p in first["loc"])
+    return ApiError(400, f"{where}: {first['msg']}", "invalid_request", param=where or None)
+
+
+async def _json(request: Request) -> object:
+    raw = await request.body()
+    if not raw:
+        raise ApiError(400, "request body is empty", "empty_body")
+    try:
+        return json.loads(raw)
+    except (json.JSONDecodeError, UnicodeDecodeError) as error:
+        raise ApiError(400, f"malformed JSON: {error}", "invalid_json") from None
+
+
+def _sse(payload: dict[str, Any] | str) -> bytes:
+    data = payload if isinstance(payload, str) else json.dumps(payload, separators=(",", ":"))
+    return f"data: {data}\n\n".encode()
+
+
+@serve.ingress(api)
+class ModelPlaneApi:
+    """Routes requests to the shared model deployments."""
+
+    def __init__(
+        self,
+        asr: dict[str, DeploymentHandle[Any]],
+        llm: dict[str, DeploymentHandle[Any]],
+        tts: dict[str, DeploymentHandle[Any]],
+        plane: dict[str, Any],
+    ) -> None:
+        self._handles = {"asr": asr, "llm": llm, "tts": tts}
+        self._plane = ModelPlaneArgs.model_validate(plane)
+
+    def _pick(self, stage: str, model: str | None) -> tuple[Any, DeploymentHandle[Any]]:
+        deployments = getattr(self._plane, stage)
+        if not deployments:
+            raise ApiError(404, f"no {stage} model is deployed", "model_not_found")
+        for deployment in deployments:
+            spec = deployment.spec
+            names = {deployment.name, getattr(spec, "model", None), getattr(spec, "voice", None)}
+            if model is None or model in names:
+                return deployment, self._handles[stage][deployment.name]
+        raise ApiError(404, f"model {model!r} is not deployed", "model_not_found", "model")
+
+    @api.get("/healthz")
+    async def healthz(self) -> dict[str, Any]:
+        """Liveness of the ingress and the deployments it routes to."""
+        return {"status": "ok", "deployments": [d.name for d in self._plane.deployments()]}
+
+    @api.post("/v1/audio/transcriptions")
+    async def transcriptions(self, request: Request) -> Response:
+        """Transcribe an uploaded WAV (`file`), OpenAI-style."""
+        try:
+            form = await request.form()
+        except Exception as error:  # any parse failure is the client's
+            return ApiError(
+                400, f"expected multipart/form-data: {error}", "invalid_form"
+            ).response()
+        upload = form.get("file")
+        if not isinstance(upload, UploadFile):
+            return ApiError(400, "the `file` field is required", "missing_file", "file").response()
+        data = await upload.read()
+        if not data:
+            return ApiError(400, "the uploaded file is empty", "empty_file", "file").response()
+        model = form.get("model")
+        try:
+            deployment, handle = self._pick("asr", model if isinstance(model, str) else None)
+            samples, rate = decode_wav(data)
+        except AudioFormatError as error:
+            return ApiError(400, str(error), "invalid_audio", "file").response()
+        except ApiError as error:
+            return error.response()
+        seconds, limit = samples.size / rate, deployment.spec.max_utterance_seconds
+        if seconds > limit:
+            message = f"audio is {seconds:.1f} s, over the {limit} s limit"
+            return ApiError(413, message, "audio_too_long", "file").response()
+        language = form.get("language")
+        audio = resample(samples, rate, ASR_SAMPLE_RATE)
+        result = await handle.transcribe.remote(
+            audio, language if isinstance(language, str) else None
+        )
+        if form.get("response_format") == "verbose_json":
+            return JSONResponse(
+                {
+                    "text": result["text"],
+                    "language": result["language"],
+                    "duration": result["audio_seconds"],
+                    "confidence": result["confidence"],
+                    "words": [
+                        {
+                            "word": w["text"],
+                            "start": w["start"],
+                            "end": w["end"],
+                            "probability": w["probability"],
+                        }
+                        for w in result["words"]
+                    ],
+                }
+            )
+        return JSONResponse({"text": result["text"]})
+
+    @api.post("/v1/chat/completions")
+    async def chat_completions(self, request: Request) -> Response:
+        """Chat completion; `stream: true` answers with server-sent events."""
+        try:
+            chat = ChatRequest.model_validate(await _json(request))
+            deployment, handle = self._pick("llm", chat.model)
+        except ValidationError as error:
+            return _invalid(error).response()
+        except ApiError as error:
+            return error.response()
+        messages = [m.model_dump(exclude_none=True) for m in chat.messages]
+        tools = [t.function.model_dump() for t in chat.tools]
+        events = cast(
+            DeploymentResponseGenerator[Any],
+            handle.options(stream=True).stream_chat.remote(
+                messages, tools, chat.max_tokens, chat.temperature
+            ),
+        )
+        completion_id = f"chatcmpl-{uuid.uuid4().hex[:24]}"
+        model_name = deployment.spec.model
+        if chat.stream:
+            return StreamingResponse(
+                self._sse_chunks(events, completion_id, model_name), media_type="text/event-stream"
+            )
+        return JSONResponse(await self._whole(events, completion_id, model_name))
+
+    @staticmethod
+    def _chunk(
+        completion_id: str, model: str, delta: dict[str, Any], finish: str | None
+    ) -> dict[str, Any]:
+        return {
+            "id": completion_id,
+            "object": "chat.completion.chunk",
+            "created": int(time.time()),
+            "model": model,
+            "choices": [{"index": 0, "delta": delta, "finish_reason": finish}],
+        }
+
+    async def _sse_chunks(
+        self, events: DeploymentResponseGenerator[Any], completion_id: str, model: str
+    ) -> AsyncIterator[bytes]:
+        yield _sse(self._chunk(completion_id, model, {"role": "assistant"}, None))
+        async for event in events:
+            if isinstance(event, TextDelta):
+                yield _sse(self._chunk(completion_id, model, {"content": event.text}, None))
+            elif isinstance(event, ToolCall):
+                call = {
+                    "index": 0,
+                    "id": event.id,
+                    "type": "function",
+                    "function": {"name": event.name, "arguments": event.arguments},
+                }
+                yield _sse(self._chunk(completion_id, model, {"tool_calls": [call]}, None))
+            elif isinstance(event, Finished):
+                chunk = self._chunk(completion_id, model, {}, event.reason)
+                chunk["usage"] = {"completion_tokens": event.completion_tokens}
+                yield _sse(chunk)
+        yield _sse("[DONE]")
+
+    @staticmethod
+    async def _whole(
+        events: DeploymentResponseGenerator[Any], completion_id: str, model: str
+    ) -> dict[str, Any]:
+        text, calls, finish, tokens = "", [], "stop", 0
+        async for event in events:
+            if isinstance(event, TextDelta):
+                text += event.text
+            elif isinstance(event, ToolCall):
+                calls.append(
+                    {
+                        "id": event.id,
+                        "type": "function",
+                        "function": {"name": event.name, "arguments": event.arguments},
+                    }
+                )
+            elif isinstance(event, Finished):
+                finish, tokens = event.reason, event.completion_tokens
+        message: dict[str, Any] = {"role": "assistant", "content": text or None}
+        if calls:
+            message["tool_calls"] = calls
+        return {
+            "id": completion_id,
+            "object": "chat.completion",
+            "created": int(time.time()),
+            "model": model,
+            "choices": [{"index": 0, "message": message, "finish_reason": finish}],
+            "usage": {"completion_tokens": tokens},
+        }
+
+    @api.post("/v1/audio/speech")
+    async def speech(self, request: Request) -> Response:
+        """Synthesise `input`; PCM16 and μ-law stream sentence by sentence."""
+        try:
+            speech = SpeechRequest.model_validate(await _json(request))
+            deployment, handle = self._pick("tts", speech.voice or speech.model)
+        except ValidationError as error:
+            return _invalid(error).response()
+        except ApiError as error:
+            return error.response()
+        limit = deployment.spec.max_characters
+        if len(speech.input) > limit:
+            message = f"input has {len(speech.input)} characters, over the {limit} limit"
+            return ApiError(400, message, "input_too_long", "input").response()
+        if speech.sample_rate not in SUPPORTED_RATES:
+            message = f"unsupported sample_rate {speech.sample_rate}; supported: {SUPPORTED_RATES}"
+            return ApiError(400, message, "unsupported_sample_rate", "sample_rate").response()
+        encoding = "mulaw" if speech.response_format == "mulaw" else "pcm16"
+        chunks = cast(
+            DeploymentResponseGenerator[bytes],
+            handle.options(stream=True).synthesize.remote(
+                speech.input, speech.sample_rate, encoding
+            ),
+        )
+        headers = {"X-Sample-Rate": str(speech.sample_rate)}
+        if speech.response_format == "wav":
+            pcm = b"".join([chunk async for chunk in chunks])
+            wav = encode_wav(
+                pcm16_to_float(pcm) if pcm else np.zeros(0, np.float32), speech.sample_rate
+            )
+            return Response(wav, media_type="audio/wav", headers=headers)
+        media = "audio/basic" if encoding == "mulaw" else "audio/pcm"
+        return StreamingResponse(chunks, media_type=media, headers=headers)
