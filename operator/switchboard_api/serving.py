@@ -18,7 +18,8 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict
 
-from switchboard_api.pipeline import AsrSpec, LlmSpec, ResolvedPipeline, TtsSpec
+from switchboard_api.pipeline import AsrSpec, LlmSpec, ResolvedPipeline, TtsSpec, resolve_pipeline
+from switchboard_api.resources import Tenant, VoiceAgent
 from switchboard_api.voiceagent import ModelScalingSpec, ModelsScalingSpec
 
 SERVE_IMPORT_PATH = "switchboard_serve.app:build_app"
@@ -88,6 +89,15 @@ class AgentModelRequest:
     key: str
     pipeline: ResolvedPipeline
     scaling: ModelsScalingSpec
+
+
+def agent_request(agent: VoiceAgent, tenant: Tenant | None = None) -> AgentModelRequest:
+    """What an agent needs from its tenant's pool, after the tenant's pipeline defaults."""
+    defaults = tenant.spec.defaults.pipeline if tenant is not None else None
+    key = f"{agent.metadata.namespace or 'default'}/{agent.metadata.name}"
+    return AgentModelRequest(
+        key, resolve_pipeline(agent.spec.pipeline, defaults), agent.spec.scaling.models
+    )
 
 
 def deployment_name(stage: Stage, spec: AsrSpec | LlmSpec | TtsSpec) -> str:

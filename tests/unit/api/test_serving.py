@@ -5,16 +5,20 @@ from __future__ import annotations
 import pytest
 from ray.serve.schema import ServeDeploySchema
 
+from switchboard_api.manifests import parse_manifest
 from switchboard_api.pipeline import LlmSpec, ResolvedPipeline, TtsSpec
+from switchboard_api.resources import Tenant, VoiceAgent
 from switchboard_api.serving import (
     SERVE_IMPORT_PATH,
     AgentModelRequest,
     ModelPlaneArgs,
+    agent_request,
     deployment_name,
     model_plane,
     serve_config,
 )
 from switchboard_api.voiceagent import ModelScalingSpec, ModelsScalingSpec
+from tests.cases.invalid import example, with_changes
 
 pytestmark = pytest.mark.unit
 
@@ -101,3 +105,30 @@ def test_the_config_passes_rays_own_schema_and_round_trips_its_args() -> None:
     assert ModelPlaneArgs.model_validate(application.args) == args
     names = {d.name for d in application.deployments}
     assert names == {d.name for d in args.deployments()} | {"ingress"}
+
+
+def test_agents_resolved_against_their_tenant_share_the_tenants_default_llm() -> None:
+    remote = {
+        "provider": "openai-compatible",
+        "model": "gpt-4o-mini",
+        "endpoint": {"url": "https://llm.example/v1"},
+    }
+    tenant = parse_manifest(
+        with_changes(example("tenant.yaml"), {"spec.defaults": {"pipeline": {"llm": remote}}}), "t"
+    )
+    first = parse_manifest(example("receptionist.yaml"), "a")
+    second = parse_manifest(
+        with_changes(example("receptionist.yaml"), {"metadata.name": "night", "spec.pipeline": {}}),
+        "b",
+    )
+    assert isinstance(tenant, Tenant)
+    assert isinstance(first, VoiceAgent)
+    assert isinstance(second, VoiceAgent)
+    requests = [agent_request(first, tenant), agent_request(second, tenant)]
+    assert [r.key for r in requests] == ["acme/receptionist", "acme/night"]
+    args = model_plane(requests)
+    assert sorted(d.spec.provider for d in args.llm) == ["llamacpp", "openai-compatible"]
+    assert args.agents["acme/night"].llm == next(
+        d.name for d in args.llm if d.spec.provider != "llamacpp"
+    )
+    assert args.agents["acme/receptionist"].asr == args.agents["acme/night"].asr
