@@ -99,3 +99,13 @@ class ObjectMeta(BaseModel):
     def to_wire(self) -> dict[str, Any]:
         """Return the metadata as the API server expects it."""
         return self.model_dump(mode="json", by_alias=True, exclude_none=True)
+
+
+def secret_env_name(ref: SecretKeyRef) -> str:
+    """The environment variable a workload reads a referenced Secret key from.
+
+    The operator projects each referenced key into the pods under this name; locally the user
+    exports it. Keys never travel inside configs.
+    """
+    raw = f"{ref.name}_{ref.key}".upper()
+    return "SWITCHBOARD_SECRET_" + "".join(c if c.isalnum() else "_" for c in raw)

@@ -34,6 +34,10 @@ def make_llm(spec: LlmSpec) -> LlmEngine:
         from switchboard_serve.llm.llamacpp import LlamaCppEngine
 
         return LlamaCppEngine(spec, gguf_path(spec.model), threads=_threads())
+    if spec.provider == "openai-compatible":
+        from switchboard_serve.llm.openai_compatible import OpenAICompatibleEngine
+
+        return OpenAICompatibleEngine(spec)
     raise UnsupportedEngineError(f"LLM provider {spec.provider!r} is not available in this build")
 
 

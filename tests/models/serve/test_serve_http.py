@@ -16,12 +16,14 @@ import pytest
 import ray
 from ray import serve
 
-from switchboard_api.pipeline import ResolvedPipeline
+from switchboard_api.pipeline import LlmEndpoint, LlmSpec, ResolvedPipeline
 from switchboard_api.serving import AgentModelRequest, model_plane, serve_config
 from switchboard_api.voiceagent import ModelsScalingSpec
 from switchboard_serve.app import build_app
 from switchboard_serve.audio import encode_wav, mulaw_decode
 from switchboard_serve.evaluation import word_error_rate
+from switchboard_serve.llm.base import ChatMessage, Finished, TextDelta, ToolCall, ToolDefinition
+from switchboard_serve.llm.openai_compatible import OpenAICompatibleEngine
 from tests.models.serve.test_round_trip import SENTENCES
 
 pytestmark = pytest.mark.models
@@ -296,3 +298,34 @@ def test_bad_input_gets_a_4xx_json_error_and_the_next_request_succeeds(
     healthy = http.post("/v1/audio/speech", json={"input": "Still here.", "response_format": "wav"})
     assert healthy.status_code == 200
     assert http.get("/healthz").json()["status"] == "ok"
+
+
+def test_the_openai_compatible_engine_talks_to_a_real_openai_compatible_server(
+    base_url: str,
+) -> None:
+    """Our remote-LLM client against our own model plane: both ends of the protocol are real."""
+    spec = LlmSpec(
+        provider="openai-compatible",
+        model="smollm2-135m-instruct",
+        endpoint=LlmEndpoint(url=f"{base_url}/v1", timeout_ms=30_000),
+    )
+    engine = OpenAICompatibleEngine(spec)
+    events = list(
+        engine.stream_chat([{"role": "user", "content": "Say hello to me."}], max_tokens=20)
+    )
+    assert sum(isinstance(e, TextDelta) for e in events) >= 3
+    assert isinstance(events[-1], Finished)
+    weather = ToolDefinition(
+        "get_weather",
+        "Get the current weather for a city",
+        {"type": "object", "properties": {"city": {"type": "string"}}, "required": ["city"]},
+    )
+    question: list[ChatMessage] = [
+        {"role": "system", "content": "You are a helpful assistant."},
+        {"role": "user", "content": "What is the weather in Paris?"},
+    ]
+    events = list(engine.stream_chat(question, [weather], temperature=0.0))
+    call = next(e for e in events if isinstance(e, ToolCall))
+    assert call.name == "get_weather"
+    assert "paris" in json.loads(call.arguments)["city"].lower()
+    assert events[-1] == Finished("tool_calls", 0)
