@@ -26,13 +26,29 @@ from switchboard_serve.threads import iterate_in_thread
 HEALTH_PROBE_INTERVAL_S = 60.0
 
 
+class _Throttle:
+    """Lets an engine health probe run at most once per interval."""
+
+    def __init__(self, interval_s: float = HEALTH_PROBE_INTERVAL_S) -> None:
+        self._interval_s = interval_s
+        self._last = -interval_s
+
+    def due(self) -> bool:
+        """Whether the probe should run now."""
+        return time.monotonic() - self._last >= self._interval_s
+
+    def ran(self) -> None:
+        """Record a successful probe."""
+        self._last = time.monotonic()
+
+
 class AsrServer:
     """One ASR model, shared by every call of every agent that uses it."""
 
     def __init__(self, deployment: dict[str, Any]) -> None:
         self.config = AsrDeployment.model_validate(deployment)
         self._engine = make_asr(self.config.spec)
-        self._probed_at = 0.0
+        self._probe = _Throttle()
 
     async def transcribe(
         self, audio: npt.NDArray[np.float32], language: str | None = None
@@ -48,10 +64,10 @@ class AsrServer:
 
     async def check_health(self) -> None:
         """Exercise the engine on a short silence at most once a minute."""
-        if time.monotonic() - self._probed_at < HEALTH_PROBE_INTERVAL_S:
+        if not self._probe.due():
             return
         await asyncio.to_thread(self._engine.transcribe, np.zeros(ASR_SAMPLE_RATE // 4, np.float32))
-        self._probed_at = time.monotonic()
+        self._probe.ran()
 
 
 class LlmServer:
@@ -60,7 +76,7 @@ class LlmServer:
     def __init__(self, deployment: dict[str, Any]) -> None:
         self.config = LlmDeployment.model_validate(deployment)
         self._engine = make_llm(self.config.spec)
-        self._probed_at = 0.0
+        self._probe = _Throttle()
 
     async def stream_chat(
         self,
@@ -81,12 +97,12 @@ class LlmServer:
 
     async def check_health(self) -> None:
         """Generate one token at most once a minute."""
-        if time.monotonic() - self._probed_at < HEALTH_PROBE_INTERVAL_S:
+        if not self._probe.due():
             return
         probe: list[ChatMessage] = [{"role": "user", "content": "Hi"}]
         async for _ in self.stream_chat(probe, max_tokens=1):
             pass
-        self._probed_at = time.monotonic()
+        self._probe.ran()
 
 
 class TtsServer:
@@ -95,7 +111,7 @@ class TtsServer:
     def __init__(self, deployment: dict[str, Any]) -> None:
         self.config = TtsDeployment.model_validate(deployment)
         self._engine = make_tts(self.config.spec)
-        self._probed_at = 0.0
+        self._probe = _Throttle()
 
     async def synthesize(
         self, text: str, sample_rate: int, encoding: str = "pcm16"
@@ -115,8 +131,8 @@ class TtsServer:
 
     async def check_health(self) -> None:
         """Synthesise one word at most once a minute."""
-        if time.monotonic() - self._probed_at < HEALTH_PROBE_INTERVAL_S:
+        if not self._probe.due():
             return
         async for _ in self.synthesize("ok", self._engine.sample_rate):
             pass
-        self._probed_at = time.monotonic()
+        self._probe.ran()
