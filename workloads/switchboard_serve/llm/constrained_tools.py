@@ -20,7 +20,12 @@ _HEAD = re.compile(r'\s*\{\s*"(reply|tool)"\s*:\s*')
 
 
 def _unicode_escape(buf: str, i: int) -> tuple[str, int]:
-    r"""Decode `\uXXXX` at `buf[i]` (joining a UTF-16 surrogate pair); width 0 = incomplete."""
+    """Decode a JSON unicode escape (backslash, `u`, four hex digits) at `buf[i]`.
+
+    A UTF-16 surrogate pair (two escapes) becomes one character.
+
+    Returns the text and the escape's width; width 0 means the escape is still incomplete.
+    """
     if i + 6 > len(buf):
         return "", 0
     unit = int(buf[i + 2 : i + 6], 16)
