@@ -18,18 +18,18 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict
 
+from switchboard_api.knowledgebase import EmbeddingSpec
 from switchboard_api.pipeline import AsrSpec, LlmSpec, ResolvedPipeline, TtsSpec, resolve_pipeline
-from switchboard_api.resources import Tenant, VoiceAgent
+from switchboard_api.resources import KnowledgeBase, Tenant, VoiceAgent
 from switchboard_api.voiceagent import ModelScalingSpec, ModelsScalingSpec
 
 SERVE_IMPORT_PATH = "switchboard_serve.app:build_app"
 INGRESS_DEPLOYMENT = "ingress"
-Stage = Literal["asr", "llm", "tts"]
+Stage = Literal["asr", "llm", "tts", "embed"]
 
 #: Voice traffic is bursty and latency-bound: scale up after seconds, down after minutes.
 UPSCALE_DELAY_S = 3.0
 DOWNSCALE_DELAY_S = 120.0
-METRICS_INTERVAL_S = 2.0
 LOOK_BACK_PERIOD_S = 10.0
 
 
@@ -61,6 +61,17 @@ class TtsDeployment(_ServeModel):
     scaling: ModelScalingSpec
 
 
+class EmbedDeployment(_ServeModel):
+    """One shared embedding model deployment (knowledge-base indexing and retrieval)."""
+
+    name: str
+    spec: EmbeddingSpec
+    scaling: ModelScalingSpec = ModelScalingSpec()
+
+
+ModelDeployment = AsrDeployment | LlmDeployment | TtsDeployment | EmbedDeployment
+
+
 class AgentModels(_ServeModel):
     """The deployments one agent's calls use, by name."""
 
@@ -75,11 +86,14 @@ class ModelPlaneArgs(_ServeModel):
     asr: list[AsrDeployment] = []
     llm: list[LlmDeployment] = []
     tts: list[TtsDeployment] = []
+    embed: list[EmbedDeployment] = []
     agents: dict[str, AgentModels] = {}
+    #: Knowledge base (`namespace/name`) → the embedding deployment its index was built with.
+    knowledge_bases: dict[str, str] = {}
 
-    def deployments(self) -> list[AsrDeployment | LlmDeployment | TtsDeployment]:
+    def deployments(self) -> list[ModelDeployment]:
         """Every model deployment, ASR first."""
-        return [*self.asr, *self.llm, *self.tts]
+        return [*self.asr, *self.llm, *self.tts, *self.embed]
 
 
 @dataclass(frozen=True)
@@ -100,7 +114,7 @@ def agent_request(agent: VoiceAgent, tenant: Tenant | None = None) -> AgentModel
     )
 
 
-def deployment_name(stage: Stage, spec: AsrSpec | LlmSpec | TtsSpec) -> str:
+def deployment_name(stage: Stage, spec: AsrSpec | LlmSpec | TtsSpec | EmbeddingSpec) -> str:
     """A stable, readable name: stage, model, and a hash of the whole spec."""
     identity = json.dumps(spec.to_wire(), sort_keys=True)
     digest = hashlib.sha256(identity.encode()).hexdigest()[:8]
@@ -121,8 +135,10 @@ def _merged(scalings: list[ModelScalingSpec]) -> ModelScalingSpec:
     )
 
 
-def model_plane(requests: Sequence[AgentModelRequest]) -> ModelPlaneArgs:
-    """Deduplicate the agents' model choices into shared deployments."""
+def model_plane(
+    requests: Sequence[AgentModelRequest], knowledge_bases: Sequence[KnowledgeBase] = ()
+) -> ModelPlaneArgs:
+    """Deduplicate the agents' and knowledge bases' model choices into shared deployments."""
     specs: dict[str, tuple[Stage, AsrSpec | LlmSpec | TtsSpec]] = {}
     scalings: dict[str, list[ModelScalingSpec]] = {}
     agents: dict[str, AgentModels] = {}
@@ -140,12 +156,27 @@ def model_plane(requests: Sequence[AgentModelRequest]) -> ModelPlaneArgs:
     for name in sorted(specs):
         stage, spec = specs[name]
         grouped[stage].append(kinds[stage](name=name, spec=spec, scaling=_merged(scalings[name])))
-    return ModelPlaneArgs(asr=grouped["asr"], llm=grouped["llm"], tts=grouped["tts"], agents=agents)
+    embedders: dict[str, EmbeddingSpec] = {}
+    kb_models: dict[str, str] = {}
+    for kb in knowledge_bases:
+        name = deployment_name("embed", kb.spec.embedding)
+        embedders[name] = kb.spec.embedding
+        kb_models[f"{kb.metadata.namespace or 'default'}/{kb.metadata.name}"] = name
+    return ModelPlaneArgs(
+        asr=grouped["asr"],
+        llm=grouped["llm"],
+        tts=grouped["tts"],
+        embed=[EmbedDeployment(name=n, spec=embedders[n]) for n in sorted(embedders)],
+        agents=agents,
+        knowledge_bases=kb_models,
+    )
 
 
-def actor_resources(deployment: AsrDeployment | LlmDeployment | TtsDeployment) -> dict[str, float]:
+def actor_resources(deployment: ModelDeployment) -> dict[str, float]:
     """Ray actor resources for one replica, from the engine choice."""
     spec = deployment.spec
+    if isinstance(spec, EmbeddingSpec):
+        return {"num_cpus": 1}
     if isinstance(spec, LlmSpec):
         if spec.provider == "vllm":
             return {"num_cpus": 1, "num_gpus": spec.gpus}
@@ -161,7 +192,7 @@ def actor_resources(deployment: AsrDeployment | LlmDeployment | TtsDeployment) -
     return {"num_cpus": 1, "num_gpus": 0.25} if spec.engine == "kokoro" else {"num_cpus": 1}
 
 
-def deployment_options(deployment: AsrDeployment | LlmDeployment | TtsDeployment) -> dict[str, Any]:
+def deployment_options(deployment: ModelDeployment) -> dict[str, Any]:
     """Serve options of one model deployment: resources and voice-tuned autoscaling."""
     scaling = deployment.scaling
     return {
@@ -174,7 +205,6 @@ def deployment_options(deployment: AsrDeployment | LlmDeployment | TtsDeployment
             "target_ongoing_requests": scaling.target_ongoing_requests,
             "upscale_delay_s": UPSCALE_DELAY_S,
             "downscale_delay_s": DOWNSCALE_DELAY_S,
-            "metrics_interval_s": METRICS_INTERVAL_S,
             "look_back_period_s": LOOK_BACK_PERIOD_S,
         },
         "ray_actor_options": actor_resources(deployment),

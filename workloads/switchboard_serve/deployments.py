@@ -16,14 +16,17 @@ from typing import Any
 import numpy as np
 import numpy.typing as npt
 
-from switchboard_api.serving import AsrDeployment, LlmDeployment, TtsDeployment
+from switchboard_api.serving import AsrDeployment, EmbedDeployment, LlmDeployment, TtsDeployment
 from switchboard_serve.asr.base import ASR_SAMPLE_RATE
 from switchboard_serve.audio import AudioFormatError, float_to_pcm16, mulaw_encode, resample
-from switchboard_serve.engines import make_asr, make_llm, make_tts
+from switchboard_serve.engines import make_asr, make_embedder, make_llm, make_tts
 from switchboard_serve.llm.base import ChatMessage, LlmEvent, ToolDefinition
 from switchboard_serve.threads import iterate_in_thread
 
 HEALTH_PROBE_INTERVAL_S = 60.0
+#: Per-request bounds of the embedding server (OpenAI allows 2048 inputs per request).
+MAX_EMBED_INPUTS = 2048
+MAX_EMBED_INPUT_CHARACTERS = 32_768
 
 
 class _Throttle:
@@ -135,4 +138,35 @@ class TtsServer:
             return
         async for _ in self.synthesize("ok", self._engine.sample_rate):
             pass
+        self._probe.ran()
+
+
+class EmbedServer:
+    """One embedding model, shared by indexing jobs and knowledge-base searches."""
+
+    def __init__(self, deployment: dict[str, Any]) -> None:
+        self.config = EmbedDeployment.model_validate(deployment)
+        self._engine = make_embedder(self.config.spec)
+        self._probe = _Throttle()
+
+    async def embed(self, texts: list[str]) -> dict[str, Any]:
+        """Unit-length vectors (float32 rows) for `texts`, and how many tokens the model saw."""
+        if not texts:
+            raise ValueError("input is empty")
+        if len(texts) > MAX_EMBED_INPUTS:
+            raise ValueError(f"{len(texts)} inputs, over the {MAX_EMBED_INPUTS} limit")
+        longest = max(len(t) for t in texts)
+        if longest > MAX_EMBED_INPUT_CHARACTERS:
+            raise ValueError(
+                f"an input has {longest} characters, over the {MAX_EMBED_INPUT_CHARACTERS} limit"
+            )
+        vectors = await asyncio.to_thread(self._engine.embed, texts)
+        tokens = await asyncio.to_thread(self._engine.count_tokens, texts)
+        return {"vectors": vectors, "tokens": tokens, "dimensions": self._engine.dimensions}
+
+    async def check_health(self) -> None:
+        """Embed one word at most once a minute."""
+        if not self._probe.due():
+            return
+        await self.embed(["ok"])
         self._probe.ran()

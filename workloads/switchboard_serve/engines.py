@@ -4,10 +4,17 @@ from __future__ import annotations
 
 import os
 
+from switchboard_api.knowledgebase import EmbeddingSpec
 from switchboard_api.pipeline import AsrSpec, LlmSpec, TtsSpec
 from switchboard_serve.asr.base import AsrEngine
+from switchboard_serve.embed.base import EmbedEngine
 from switchboard_serve.llm.base import LlmEngine
-from switchboard_serve.packaged import gguf_path, piper_voice_path, whisper_model_dir
+from switchboard_serve.packaged import (
+    embedding_model_dir,
+    gguf_path,
+    piper_voice_path,
+    whisper_model_dir,
+)
 from switchboard_serve.tts.base import TtsEngine
 
 
@@ -48,3 +55,10 @@ def make_tts(spec: TtsSpec) -> TtsEngine:
 
         return PiperEngine(spec, piper_voice_path(spec.voice))
     raise UnsupportedEngineError(f"TTS engine {spec.engine!r} is not available in this build")
+
+
+def make_embedder(spec: EmbeddingSpec) -> EmbedEngine:
+    """The embedding engine for a spec (sentence-transformers; packaged models only for now)."""
+    from switchboard_serve.embed.sentence_transformers import SentenceTransformersEngine
+
+    return SentenceTransformersEngine(spec, embedding_model_dir(spec.model))

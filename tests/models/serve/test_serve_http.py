@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import base64
 import io
 import json
 import socket
@@ -17,6 +18,7 @@ import ray
 from ray import serve
 
 from switchboard_api.pipeline import LlmEndpoint, LlmSpec, ResolvedPipeline
+from switchboard_api.resources import KnowledgeBase
 from switchboard_api.serving import AgentModelRequest, model_plane, serve_config
 from switchboard_api.voiceagent import ModelsScalingSpec
 from switchboard_serve.app import build_app
@@ -36,18 +38,45 @@ def _free_port() -> int:
         return port
 
 
+def _wait_until_running(app: str, timeout_s: float) -> None:
+    """Fail with Serve's own status, not hang, when a deployment cannot start or be placed."""
+    deadline = time.monotonic() + timeout_s
+    while time.monotonic() < deadline:
+        status = serve.status().applications.get(app)
+        if status is not None and status.status == "RUNNING":
+            return
+        if status is not None and status.status == "DEPLOY_FAILED":
+            pytest.fail(f"Serve app {app} failed to deploy: {status.message}")
+        time.sleep(0.5)
+    pytest.fail(f"Serve app {app} not running after {timeout_s} s: {serve.status()}")
+
+
 @pytest.fixture(scope="module")
 def base_url() -> Iterator[str]:
     port = _free_port()
-    ray.init(num_cpus=4, include_dashboard=False, log_to_driver=False)
+    ray.init(num_cpus=6, include_dashboard=False, log_to_driver=False)
     try:
         serve.start(http_options={"host": "127.0.0.1", "port": port})
         agents = [
             AgentModelRequest(f"acme/{name}", ResolvedPipeline(), ModelsScalingSpec())
             for name in ("front-desk", "night-desk")
         ]
-        application = serve_config(model_plane(agents))["applications"][0]
-        serve.run(build_app(application["args"]), name=application["name"], route_prefix="/")
+        handbook = KnowledgeBase.model_validate(
+            {
+                "metadata": {"name": "handbook", "namespace": "acme"},
+                "spec": {"sources": [{"name": "faq", "inline": {"text": "Open 9 to 5."}}]},
+            }
+        )
+        plane = model_plane(agents, [handbook])
+        application = serve_config(plane)["applications"][0]
+        # Not serve.run: it waits without a bound; a replica that cannot be placed would hang CI.
+        serve._run(
+            build_app(application["args"]),
+            name=application["name"],
+            route_prefix="/",
+            _blocking=False,
+        )
+        _wait_until_running(application["name"], timeout_s=300)
         yield f"http://127.0.0.1:{port}"
     finally:
         serve.shutdown()
@@ -70,7 +99,7 @@ def _speech_wav(http: httpx.Client, text: str, rate: int = 16_000) -> bytes:
 
 def test_two_agents_with_the_same_models_run_one_deployment_per_model(base_url: str) -> None:
     deployments = serve.status().applications["models"].deployments
-    assert len(deployments) == 4, sorted(deployments)  # asr, llm, tts, ingress
+    assert len(deployments) == 5, sorted(deployments)  # asr, llm, tts, embed, ingress
     assert all(d.status == "HEALTHY" for d in deployments.values())
 
 
@@ -182,6 +211,46 @@ def test_mulaw_8khz_speech_has_the_duration_of_the_pcm_version(http: httpx.Clien
     assert decoded.size / 8000 == pytest.approx(expected, rel=0.05)
 
 
+def _embed(http: httpx.Client, texts: list[str], **extra: Any) -> np.ndarray:
+    response = http.post("/v1/embeddings", json={"input": texts, **extra})
+    assert response.status_code == 200, response.text
+    body = response.json()
+    assert body["object"] == "list"
+    assert body["model"] == "all-MiniLM-L6-v2"
+    assert body["usage"]["prompt_tokens"] >= len(texts)
+    assert [d["index"] for d in body["data"]] == list(range(len(texts)))
+    if extra.get("encoding_format") == "base64":
+        rows = [np.frombuffer(base64.b64decode(d["embedding"]), "<f4") for d in body["data"]]
+    else:
+        rows = [np.asarray(d["embedding"], np.float32) for d in body["data"]]
+    return np.stack(rows)
+
+
+PARAPHRASES = [
+    (
+        "I would like to book a table for two tonight.",
+        "Can I reserve a table for two this evening?",
+    ),
+    ("What time do you open on Saturday?", "When are you open at the weekend?"),
+    ("My order arrived damaged.", "The package I received was broken."),
+    ("How do I reset my password?", "I forgot my password and cannot log in."),
+]
+
+
+def test_paraphrases_embed_closer_than_unrelated_sentences(http: httpx.Client) -> None:
+    texts = [t for pair in PARAPHRASES for t in pair]
+    vectors = _embed(http, texts)
+    assert vectors.shape == (len(texts), 384)
+    assert np.allclose(np.linalg.norm(vectors, axis=1), 1.0, atol=1e-4)
+    similarity = vectors @ vectors.T
+    for i in range(len(PARAPHRASES)):
+        paraphrase = similarity[2 * i, 2 * i + 1]
+        unrelated = [similarity[2 * i, 2 * j + 1] for j in range(len(PARAPHRASES)) if j != i]
+        assert paraphrase > max(unrelated) + 0.1, (PARAPHRASES[i], paraphrase, unrelated)
+    as_base64 = _embed(http, texts[:2], encoding_format="base64")
+    assert np.allclose(as_base64, vectors[:2], atol=1e-6)
+
+
 def _wav_bytes(seconds: float, rate: int = 16_000) -> bytes:
     return encode_wav(np.zeros(int(seconds * rate), np.float32), rate)
 
@@ -277,6 +346,24 @@ BAD_REQUESTS: list[tuple[str, str, dict[str, Any], int, str]] = [
         {"json": {"input": "Hello.", "response_format": "mp3"}},
         400,
         "invalid_request",
+    ),
+    ("embed-empty-body", "/v1/embeddings", {"content": b""}, 400, "empty_body"),
+    ("embed-no-input", "/v1/embeddings", {"json": {"input": []}}, 400, "invalid_request"),
+    ("embed-blank-input", "/v1/embeddings", {"json": {"input": ["ok", " "]}}, 400, "empty_input"),
+    ("embed-token-ids", "/v1/embeddings", {"json": {"input": [[1, 2]]}}, 400, "invalid_request"),
+    (
+        "embed-too-long",
+        "/v1/embeddings",
+        {"json": {"input": "word " * 10_000}},
+        400,
+        "input_too_long",
+    ),
+    (
+        "embed-unknown-model",
+        "/v1/embeddings",
+        {"json": {"input": "x", "model": "text-embedding-3-large"}},
+        404,
+        "model_not_found",
     ),
 ]
 

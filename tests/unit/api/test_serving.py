@@ -7,7 +7,7 @@ from ray.serve.schema import ServeDeploySchema
 
 from switchboard_api.manifests import parse_manifest
 from switchboard_api.pipeline import LlmSpec, ResolvedPipeline, TtsSpec
-from switchboard_api.resources import Tenant, VoiceAgent
+from switchboard_api.resources import KnowledgeBase, Tenant, VoiceAgent
 from switchboard_api.serving import (
     SERVE_IMPORT_PATH,
     AgentModelRequest,
@@ -105,6 +105,32 @@ def test_the_config_passes_rays_own_schema_and_round_trips_its_args() -> None:
     assert ModelPlaneArgs.model_validate(application.args) == args
     names = {d.name for d in application.deployments}
     assert names == {d.name for d in args.deployments()} | {"ingress"}
+
+
+def _knowledge_base(name: str, embedding: dict[str, object] | None = None) -> KnowledgeBase:
+    kb = with_changes(example("knowledgebase.yaml"), {"metadata.name": name})
+    if embedding is not None:
+        kb = with_changes(kb, {"spec.embedding": embedding})
+    parsed = parse_manifest(kb, name)
+    assert isinstance(parsed, KnowledgeBase)
+    return parsed
+
+
+def test_knowledge_bases_with_the_same_embedding_model_share_one_deployment() -> None:
+    kbs = [
+        _knowledge_base("handbook"),
+        _knowledge_base("prices"),
+        _knowledge_base("bulk", {"batchSize": 128}),
+    ]
+    args = model_plane([_request("acme/desk")], kbs)
+    assert len(args.embed) == 2
+    assert args.knowledge_bases["acme/handbook"] == args.knowledge_bases["acme/prices"]
+    assert args.knowledge_bases["acme/bulk"] != args.knowledge_bases["acme/handbook"]
+    assert all(name.startswith("embed-all-minilm-l6-v2-") for name in args.knowledge_bases.values())
+    config = serve_config(args)
+    ServeDeploySchema.model_validate(config)
+    names = {d["name"] for d in config["applications"][0]["deployments"]}
+    assert set(args.knowledge_bases.values()) <= names
 
 
 def test_agents_resolved_against_their_tenant_share_the_tenants_default_llm() -> None:

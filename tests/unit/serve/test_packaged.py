@@ -7,7 +7,12 @@ from pathlib import Path
 
 import pytest
 
-from switchboard_serve.packaged import PackagedModelError, SplitModel, assemble
+from switchboard_serve.packaged import (
+    PackagedModelError,
+    SplitModel,
+    assemble,
+    embedding_model_dir,
+)
 
 pytestmark = pytest.mark.unit
 
@@ -64,3 +69,10 @@ def test_a_missing_part_is_refused_by_size(tmp_path: Path) -> None:
     parts, sides = _inputs(tmp_path, (PARTS[0],))
     with pytest.raises(PackagedModelError, match="bytes, want"):
         assemble(parts, sides, _model(), tmp_path / "cache" / "tiny")
+
+
+def test_the_packaged_embedding_model_is_found_and_unknown_ones_are_named() -> None:
+    path = embedding_model_dir()
+    assert (path / "model.safetensors").stat().st_size > 80_000_000
+    with pytest.raises(PackagedModelError, match="no packaged embedding model 'e5-large'"):
+        embedding_model_dir("e5-large")

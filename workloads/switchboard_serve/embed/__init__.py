@@ -1,0 +1,1 @@
+"""Text embedding engines (knowledge-base indexing and retrieval)."""
