@@ -18,6 +18,7 @@ import numpy.typing as npt
 
 from switchboard_api.serving import AsrDeployment, EmbedDeployment, LlmDeployment, TtsDeployment
 from switchboard_serve.asr.base import ASR_SAMPLE_RATE
+from switchboard_serve.asr.partial import PartialState, PartialTranscript, transcribe_partial
 from switchboard_serve.audio import AudioFormatError, float_to_pcm16, mulaw_encode, resample
 from switchboard_serve.engines import make_asr, make_embedder, make_llm, make_tts
 from switchboard_serve.llm.base import ChatMessage, LlmEvent, ToolDefinition
@@ -53,17 +54,33 @@ class AsrServer:
         self._engine = make_asr(self.config.spec)
         self._probe = _Throttle()
 
-    async def transcribe(
-        self, audio: npt.NDArray[np.float32], language: str | None = None
-    ) -> dict[str, Any]:
-        """Transcribe one utterance (mono float32 at 16 kHz)."""
+    def _check_length(self, audio: npt.NDArray[np.float32]) -> None:
         limit = self.config.spec.max_utterance_seconds
         if audio.size > limit * ASR_SAMPLE_RATE:
             raise AudioFormatError(
                 f"audio is {audio.size / ASR_SAMPLE_RATE:.1f} s, over the {limit} s limit"
             )
+
+    async def transcribe(
+        self, audio: npt.NDArray[np.float32], language: str | None = None
+    ) -> dict[str, Any]:
+        """Transcribe one utterance (mono float32 at 16 kHz)."""
+        self._check_length(audio)
         transcript = await asyncio.to_thread(self._engine.transcribe, audio, language=language)
         return asdict(transcript)
+
+    async def transcribe_partial(
+        self,
+        audio: npt.NDArray[np.float32],
+        state: PartialState | None = None,
+        language: str | None = None,
+        final: bool = False,
+    ) -> PartialTranscript:
+        """Text of the utterance so far; pass back the returned `state` with the grown buffer."""
+        self._check_length(audio)
+        return await asyncio.to_thread(
+            transcribe_partial, self._engine, audio, state, language=language, final=final
+        )
 
     async def check_health(self) -> None:
         """Exercise the engine on a short silence at most once a minute."""

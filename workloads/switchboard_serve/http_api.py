@@ -16,6 +16,7 @@ from collections.abc import AsyncIterator
 from typing import Any, Literal, cast
 
 import numpy as np
+import numpy.typing as npt
 from fastapi import FastAPI, Request
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 from ray import serve
@@ -25,6 +26,7 @@ from starlette.responses import JSONResponse, Response, StreamingResponse
 
 from switchboard_api.serving import ModelPlaneArgs
 from switchboard_serve.asr.base import ASR_SAMPLE_RATE
+from switchboard_serve.asr.partial import PartialTranscript, state_from_json, state_to_json
 from switchboard_serve.audio import (
     SUPPORTED_RATES,
     AudioFormatError,
@@ -151,35 +153,40 @@ class ModelPlaneApi:
         """Liveness of the ingress and the deployments it routes to."""
         return {"status": "ok", "deployments": [d.name for d in self._plane.deployments()]}
 
+    async def _utterance(
+        self, request: Request
+    ) -> tuple[Any, DeploymentHandle[Any], npt.NDArray[np.float32], Any]:
+        """The uploaded WAV as 16 kHz float32, the ASR deployment it is for, and the form."""
+        try:
+            form = await request.form()
+        except Exception as error:  # any parse failure is the client's
+            raise ApiError(400, f"expected multipart/form-data: {error}", "invalid_form") from None
+        upload = form.get("file")
+        if not isinstance(upload, UploadFile):
+            raise ApiError(400, "the `file` field is required", "missing_file", "file")
+        data = await upload.read()
+        if not data:
+            raise ApiError(400, "the uploaded file is empty", "empty_file", "file")
+        model = form.get("model")
+        deployment, handle = self._pick("asr", model if isinstance(model, str) else None)
+        try:
+            samples, rate = decode_wav(data)
+        except AudioFormatError as error:
+            raise ApiError(400, str(error), "invalid_audio", "file") from None
+        seconds, limit = samples.size / rate, deployment.spec.max_utterance_seconds
+        if seconds > limit:
+            message = f"audio is {seconds:.1f} s, over the {limit} s limit"
+            raise ApiError(413, message, "audio_too_long", "file")
+        return deployment, handle, resample(samples, rate, ASR_SAMPLE_RATE), form
+
     @api.post("/v1/audio/transcriptions")
     async def transcriptions(self, request: Request) -> Response:
         """Transcribe an uploaded WAV (`file`), OpenAI-style."""
         try:
-            form = await request.form()
-        except Exception as error:  # any parse failure is the client's
-            return ApiError(
-                400, f"expected multipart/form-data: {error}", "invalid_form"
-            ).response()
-        upload = form.get("file")
-        if not isinstance(upload, UploadFile):
-            return ApiError(400, "the `file` field is required", "missing_file", "file").response()
-        data = await upload.read()
-        if not data:
-            return ApiError(400, "the uploaded file is empty", "empty_file", "file").response()
-        model = form.get("model")
-        try:
-            deployment, handle = self._pick("asr", model if isinstance(model, str) else None)
-            samples, rate = decode_wav(data)
-        except AudioFormatError as error:
-            return ApiError(400, str(error), "invalid_audio", "file").response()
+            _, handle, audio, form = await self._utterance(request)
         except ApiError as error:
             return error.response()
-        seconds, limit = samples.size / rate, deployment.spec.max_utterance_seconds
-        if seconds > limit:
-            message = f"audio is {seconds:.1f} s, over the {limit} s limit"
-            return ApiError(413, message, "audio_too_long", "file").response()
         language = form.get("language")
-        audio = resample(samples, rate, ASR_SAMPLE_RATE)
         result = await handle.transcribe.remote(
             audio, language if isinstance(language, str) else None
         )
@@ -202,6 +209,41 @@ class ModelPlaneApi:
                 }
             )
         return JSONResponse({"text": result["text"]})
+
+    @api.post("/v1/audio/transcriptions/partial")
+    async def partial_transcription(self, request: Request) -> Response:
+        """Text of a growing utterance (Switchboard extension, no OpenAI equivalent).
+
+        Form: `file` (WAV of the utterance from its start), `state` (the previous response's,
+        absent on the first pass), `final` ("true" on the last pass), `language`, `model`.
+        """
+        try:
+            _, handle, audio, form = await self._utterance(request)
+            raw_state = form.get("state")
+            state = state_from_json(raw_state) if isinstance(raw_state, str) else None
+        except ValidationError:
+            return ApiError(400, "malformed `state`", "invalid_state", "state").response()
+        except ApiError as error:
+            return error.response()
+        if state is not None and audio.size / ASR_SAMPLE_RATE < state.seen_seconds:
+            message = "the audio is shorter than the state's: start a new utterance without state"
+            return ApiError(400, message, "invalid_state", "state").response()
+        language = form.get("language")
+        partial: PartialTranscript = await handle.transcribe_partial.remote(
+            audio,
+            state,
+            language if isinstance(language, str) else None,
+            form.get("final") == "true",
+        )
+        return JSONResponse(
+            {
+                "text": partial.text,
+                "stable": partial.stable,
+                "unstable": partial.unstable,
+                "final": partial.final,
+                "state": state_to_json(partial.state),
+            }
+        )
 
     @api.post("/v1/chat/completions")
     async def chat_completions(self, request: Request) -> Response:

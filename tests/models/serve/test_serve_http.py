@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import base64
 import io
+import itertools
 import json
 import socket
 import time
@@ -118,6 +119,45 @@ def test_speech_round_trips_through_transcription_with_low_wer(http: httpx.Clien
         assert body["words"]
         pairs.append((sentence, body["text"]))
     assert word_error_rate(pairs) <= 0.15, pairs
+
+
+def test_partial_transcripts_of_a_growing_buffer_converge_on_the_words(
+    http: httpx.Client,
+) -> None:
+    text = " ".join(SENTENCES[:2])
+    with wave.open(io.BytesIO(_speech_wav(http, text))) as reader:
+        pcm = reader.readframes(reader.getnframes())
+    samples = (np.frombuffer(pcm, "<i2") / 32768).astype(np.float32)
+    state: str | None = None
+    stables: list[str] = []
+    stable_seconds: list[float] = []
+    step = 16_000
+    ends = [*range(step, samples.size, step), samples.size]
+    for i, end in enumerate(ends):
+        final = i == len(ends) - 1
+        data = {"final": "true" if final else "false", **({"state": state} if state else {})}
+        response = http.post(
+            "/v1/audio/transcriptions/partial",
+            files={"file": ("so-far.wav", encode_wav(samples[:end], 16_000), "audio/wav")},
+            data=data,
+        )
+        assert response.status_code == 200, response.text
+        body = response.json()
+        state = body["state"]
+        stables.append(body["stable"])
+        stable_seconds.append(json.loads(state)["stable_until"])
+    for earlier, later in itertools.pairwise(stables):
+        assert later.startswith(earlier), (earlier, later)
+    assert max(stable_seconds[:-1]) > 0, "passes agreed on words before the end of speech"
+    assert body["final"]
+    assert word_error_rate([(text, body["text"])]) <= 0.15, body["text"]
+    stale = http.post(
+        "/v1/audio/transcriptions/partial",
+        files={"file": ("short.wav", encode_wav(samples[:step], 16_000), "audio/wav")},
+        data={"state": state},
+    )
+    assert stale.status_code == 400
+    assert stale.json()["error"]["code"] == "invalid_state"
 
 
 def _sse_events(response: httpx.Response) -> list[Any]:
@@ -330,6 +370,13 @@ BAD_REQUESTS: list[tuple[str, str, dict[str, Any], int, str]] = [
         {"files": {"file": ("a.wav", _wav_bytes(31.0), "audio/wav")}},
         413,
         "audio_too_long",
+    ),
+    (
+        "partial-bad-state",
+        "/v1/audio/transcriptions/partial",
+        {"files": {"file": ("a.wav", _wav_bytes(1.0), "audio/wav")}, "data": {"state": "{"}},
+        400,
+        "invalid_state",
     ),
     ("tts-empty-input", "/v1/audio/speech", {"json": {"input": ""}}, 400, "invalid_request"),
     ("tts-too-long", "/v1/audio/speech", {"json": {"input": "word " * 500}}, 400, "input_too_long"),

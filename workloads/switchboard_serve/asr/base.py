@@ -37,7 +37,14 @@ class AsrEngine(Protocol):
     """Transcribes one utterance (mono float32 at 16 kHz). Blocking: run it off the event loop."""
 
     def transcribe(
-        self, audio: npt.NDArray[np.float32], *, language: str | None = None
+        self,
+        audio: npt.NDArray[np.float32],
+        *,
+        language: str | None = None,
+        prompt: str | None = None,
     ) -> Transcript:
-        """Transcribe `audio`; `language` overrides the engine's configured language."""
+        """Transcribe `audio`; `language` overrides the configured one.
+
+        `prompt` is text that precedes the audio (earlier words of the same utterance).
+        """
         ...

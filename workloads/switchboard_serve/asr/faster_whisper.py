@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 import math
+import threading
 from pathlib import Path
 
+import ctranslate2
 import numpy as np
 import numpy.typing as npt
 from faster_whisper import WhisperModel
@@ -12,10 +14,48 @@ from faster_whisper import WhisperModel
 from switchboard_api.pipeline import AsrSpec
 from switchboard_serve.asr.base import ASR_SAMPLE_RATE, Transcript, Word
 
+#: Audio after the end of the utterance that the `fit` window keeps; with less, whisper-base
+#: starts to hallucinate on short utterances (1 s: repeated words; 2 s: none in our set).
+FIT_PADDING_S = 2.0
+_FRAMES_PER_SECOND = 100
+#: Speech runs at ~3 words (~5 tokens) per second; a decode allowed far more than that is a
+#: hallucination loop, which on CPU costs seconds (seen: 12 s for 0.5 s of audio).
+_TOKENS_PER_SECOND_BOUND = 8
+_TOKENS_SLACK = 12
+_FULL_WINDOW_FRAMES = 3000
+
+
+def fit_window_frames(audio_seconds: float) -> int:
+    """Encoder input frames for the `fit` window: even (the encoder halves it), at most 30 s."""
+    frames = math.ceil((audio_seconds + FIT_PADDING_S) * _FRAMES_PER_SECOND / 2) * 2
+    return min(_FULL_WINDOW_FRAMES, frames)
+
+
+class _WindowedWhisperModel(WhisperModel):  # type: ignore[misc]
+    """faster-whisper pads every segment's features to 30 s; this encodes only a window of them.
+
+    The window is per call and per thread, because one model serves concurrent calls.
+    """
+
+    def __init__(self, model_dir: str, device: str, compute_type: str, cpu_threads: int) -> None:
+        super().__init__(
+            model_dir, device=device, compute_type=compute_type, cpu_threads=cpu_threads
+        )
+        self._window = threading.local()
+
+    def set_window(self, frames: int | None) -> None:
+        """Frames the encoder sees on this thread's next calls (`None`: the full 30 s)."""
+        self._window.frames = frames
+
+    def encode(self, features: np.ndarray) -> ctranslate2.StorageView:
+        """Encode only the window's leading frames of the padded features."""
+        frames = getattr(self._window, "frames", None)
+        if frames is not None and features.shape[-1] > frames:
+            features = np.ascontiguousarray(features[..., :frames])
+        return super().encode(features)
+
 
 def _cuda_available() -> bool:
-    import ctranslate2
-
     return bool(ctranslate2.get_cuda_device_count() > 0)
 
 
@@ -29,23 +69,35 @@ class FasterWhisperEngine:
         compute_type = "float16" if device == "cuda" else "int8"
         self._spec = spec
         self.device = device
-        self._model = WhisperModel(
+        self._model = _WindowedWhisperModel(
             str(model_dir), device=device, compute_type=compute_type, cpu_threads=cpu_threads
         )
 
     def transcribe(
-        self, audio: npt.NDArray[np.float32], *, language: str | None = None
+        self,
+        audio: npt.NDArray[np.float32],
+        *,
+        language: str | None = None,
+        prompt: str | None = None,
     ) -> Transcript:
         """Greedy decoding with word timestamps; our own VAD already cut the utterance."""
+        seconds = audio.size / ASR_SAMPLE_RATE
+        fit = self._spec.encoder_window == "fit"
+        self._model.set_window(fit_window_frames(seconds) if fit else None)
         segments, info = self._model.transcribe(
             audio,
             language=language or self._spec.language,
+            initial_prompt=prompt,
             beam_size=1,
+            # One greedy pass, no temperature fallback: predictable latency matters more in a
+            # call than the rare repetition the fallback fixes (bounded by max_new_tokens).
+            temperature=0.0,
+            max_new_tokens=math.ceil(seconds * _TOKENS_PER_SECOND_BOUND) + _TOKENS_SLACK,
             word_timestamps=True,
             condition_on_previous_text=False,
             vad_filter=False,
         )
-        segments = list(segments)
+        segments = list(segments)  # decoding happens here, on this thread
         words = tuple(
             Word(
                 w.word.strip(),

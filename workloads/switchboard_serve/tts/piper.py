@@ -17,7 +17,9 @@ class PiperEngine:
 
     def __init__(self, spec: TtsSpec, voice_path: Path) -> None:
         self._voice = PiperVoice.load(str(voice_path))
-        self._config = SynthesisConfig(length_scale=1.0 / spec.speed)
+        # No random phoneme-duration noise: the same text always lasts as long, so playback
+        # positions, barge-in truncation and cached phrases are reproducible.
+        self._config = SynthesisConfig(length_scale=1.0 / spec.speed, noise_w_scale=0.0)
 
     @property
     def sample_rate(self) -> int:
