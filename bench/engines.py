@@ -4,7 +4,8 @@
 
 Prints one JSON object: medians of ASR seconds per audio second, LLM time to first token for a
 cold and a warm (same conversation, next turn) prompt and tokens/s, TTS time to first audio and
-real-time factor. Results go to docs/benchmarks.md by hand, with the machine and date.
+real-time factor, partial transcription of a growing buffer against re-transcribing it, and
+embeddings per second. Results go to docs/benchmarks.md by hand, with the machine and date.
 """
 
 from __future__ import annotations
@@ -16,13 +17,22 @@ import statistics
 import time
 
 import numpy as np
+import torch
 
+from switchboard_api.knowledgebase import EmbeddingSpec
 from switchboard_api.pipeline import AsrSpec, LlmSpec, TtsSpec
 from switchboard_serve.asr.faster_whisper import FasterWhisperEngine
+from switchboard_serve.asr.partial import PartialState, transcribe_partial
 from switchboard_serve.audio import resample
+from switchboard_serve.embed.sentence_transformers import SentenceTransformersEngine
 from switchboard_serve.llm.base import ChatMessage, TextDelta
 from switchboard_serve.llm.llamacpp import LlamaCppEngine
-from switchboard_serve.packaged import gguf_path, piper_voice_path, whisper_model_dir
+from switchboard_serve.packaged import (
+    embedding_model_dir,
+    gguf_path,
+    piper_voice_path,
+    whisper_model_dir,
+)
 from switchboard_serve.tts.piper import PiperEngine
 
 UTTERANCES = (
@@ -71,6 +81,66 @@ def bench_asr(asr: FasterWhisperEngine, audio: list[np.ndarray], rate: int) -> d
         seconds.append(elapsed)
         per_second.append(elapsed / (pcm.size / 16_000))
     return {"asr_seconds": _median(seconds), "asr_seconds_per_audio_second": _median(per_second)}
+
+
+def _growing_buffer_s(
+    asr: FasterWhisperEngine, pcm: np.ndarray, step_s: float
+) -> tuple[float, float, float]:
+    """Seconds to follow `pcm` growing by `step_s`: re-transcribing, partial passes, final pass."""
+    step = int(step_s * 16_000)
+    ends = [*range(step, pcm.size, step), pcm.size]
+    started = time.perf_counter()
+    for end in ends:
+        asr.transcribe(pcm[:end])
+    naive = time.perf_counter() - started
+    state: PartialState | None = None
+    started = time.perf_counter()
+    for end in ends[:-1]:
+        state = transcribe_partial(asr, pcm[:end], state).state
+    before_final = time.perf_counter()
+    transcribe_partial(asr, pcm, state, final=True)
+    done = time.perf_counter()
+    return naive, done - started, done - before_final
+
+
+def bench_partial(
+    asr: FasterWhisperEngine, audio: list[np.ndarray], rate: int, step_s: float = 0.5
+) -> dict[str, float]:
+    """Following a growing buffer every `step_s`: local agreement vs re-decoding it all.
+
+    Over the 4-6 s utterances, and over one ~15 s utterance (all three joined).
+    """
+    utterances = [resample(a, rate, 16_000) for a in audio[: len(UTTERANCES)]]
+    short = [_growing_buffer_s(asr, pcm, step_s) for pcm in utterances]
+    long_naive, long_partial, long_final = _growing_buffer_s(
+        asr, np.concatenate(utterances), step_s
+    )
+    return {
+        "asr_growing_short_retranscribe_s": _median([s[0] for s in short]),
+        "asr_growing_short_partial_s": _median([s[1] for s in short]),
+        "asr_growing_short_final_pass_s": _median([s[2] for s in short]),
+        "asr_growing_long_retranscribe_s": round(long_naive, 3),
+        "asr_growing_long_partial_s": round(long_partial, 3),
+        "asr_growing_long_final_pass_s": round(long_final, 3),
+    }
+
+
+def bench_embed(embedder: SentenceTransformersEngine, repeats: int) -> dict[str, float]:
+    """Latency of one short query and throughput of chunk-sized batches."""
+    chunk = " ".join([SYSTEM] * 3)  # ~200 tokens, a typical knowledge-base chunk
+    single, rates = [], []
+    for _ in range(repeats):
+        for text in UTTERANCES:
+            started = time.perf_counter()
+            embedder.embed([text])
+            single.append(time.perf_counter() - started)
+        started = time.perf_counter()
+        embedder.embed([chunk] * 64)
+        rates.append(64 / (time.perf_counter() - started))
+    return {
+        "embed_query_latency_s": _median(single),
+        "embed_chunks_per_s": round(statistics.median(rates), 1),
+    }
 
 
 def _ttft(llm: LlamaCppEngine, messages: list[ChatMessage]) -> tuple[float, str, float]:
@@ -122,11 +192,15 @@ def main() -> None:
     tts = PiperEngine(TtsSpec(), piper_voice_path())
     asr = FasterWhisperEngine(AsrSpec(), whisper_model_dir(), cpu_threads=args.threads)
     llm = LlamaCppEngine(LlmSpec(), gguf_path(), threads=args.threads)
+    torch.set_num_threads(args.threads)
+    embedder = SentenceTransformersEngine(EmbeddingSpec(), embedding_model_dir())
     results: dict[str, object] = {"machine": f"{platform.machine()} x{args.threads} threads"}
     tts_results, audio = bench_tts(tts, args.repeats)
     results.update(tts_results)
     results.update(bench_asr(asr, audio, tts.sample_rate))
+    results.update(bench_partial(asr, audio, tts.sample_rate))
     results.update(bench_llm(llm, args.repeats))
+    results.update(bench_embed(embedder, args.repeats))
     print(json.dumps(results, indent=2))
 
 
