@@ -172,24 +172,29 @@ def model_plane(
     )
 
 
+def hosted_remotely(spec: AsrSpec | LlmSpec | TtsSpec | EmbeddingSpec) -> bool:
+    """Whether the model runs at a provider (the replica only relays requests)."""
+    if isinstance(spec, LlmSpec):
+        return spec.provider == "openai-compatible"
+    if isinstance(spec, AsrSpec):
+        return spec.engine == "deepgram"
+    if isinstance(spec, TtsSpec):
+        return spec.engine == "deepgram-aura"
+    return False
+
+
 def actor_resources(deployment: ModelDeployment) -> dict[str, float]:
     """Ray actor resources for one replica, from the engine choice."""
     spec = deployment.spec
-    if isinstance(spec, EmbeddingSpec):
-        return {"num_cpus": 1}
-    if isinstance(spec, LlmSpec):
-        if spec.provider == "vllm":
-            return {"num_cpus": 1, "num_gpus": spec.gpus}
-        if spec.provider == "openai-compatible":
-            return {"num_cpus": 0.1}
-        return {"num_cpus": 1}
-    if isinstance(spec, AsrSpec):
-        if spec.engine == "deepgram":
-            return {"num_cpus": 0.1}
-        return {"num_cpus": 1, "num_gpus": 0.25} if spec.device == "cuda" else {"num_cpus": 1}
-    if spec.engine == "deepgram-aura":
+    if hosted_remotely(spec):
         return {"num_cpus": 0.1}
-    return {"num_cpus": 1, "num_gpus": 0.25} if spec.engine == "kokoro" else {"num_cpus": 1}
+    if isinstance(spec, LlmSpec) and spec.provider == "vllm":
+        return {"num_cpus": 1, "num_gpus": spec.gpus}
+    if isinstance(spec, AsrSpec) and spec.device == "cuda":
+        return {"num_cpus": 1, "num_gpus": 0.25}
+    if isinstance(spec, TtsSpec) and spec.engine == "kokoro":
+        return {"num_cpus": 1, "num_gpus": 0.25}
+    return {"num_cpus": 1}
 
 
 def deployment_options(deployment: ModelDeployment) -> dict[str, Any]:

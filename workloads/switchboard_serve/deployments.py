@@ -16,7 +16,15 @@ from typing import Any
 import numpy as np
 import numpy.typing as npt
 
-from switchboard_api.serving import AsrDeployment, EmbedDeployment, LlmDeployment, TtsDeployment
+from switchboard_api.knowledgebase import EmbeddingSpec
+from switchboard_api.pipeline import AsrSpec, LlmSpec, TtsSpec
+from switchboard_api.serving import (
+    AsrDeployment,
+    EmbedDeployment,
+    LlmDeployment,
+    TtsDeployment,
+    hosted_remotely,
+)
 from switchboard_serve.asr.base import ASR_SAMPLE_RATE
 from switchboard_serve.asr.partial import PartialState, PartialTranscript, transcribe_partial
 from switchboard_serve.audio import AudioFormatError, float_to_pcm16, mulaw_encode, resample
@@ -24,6 +32,7 @@ from switchboard_serve.engines import make_asr, make_embedder, make_llm, make_tt
 from switchboard_serve.llm.base import ChatMessage, LlmEvent, ToolDefinition
 from switchboard_serve.threads import iterate_in_thread
 
+ModelSpec = AsrSpec | LlmSpec | TtsSpec | EmbeddingSpec
 HEALTH_PROBE_INTERVAL_S = 60.0
 #: Per-request bounds of the embedding server (OpenAI allows 2048 inputs per request).
 MAX_EMBED_INPUTS = 2048
@@ -31,15 +40,20 @@ MAX_EMBED_INPUT_CHARACTERS = 32_768
 
 
 class _Throttle:
-    """Lets an engine health probe run at most once per interval."""
+    """Lets an engine health probe run at most once per interval.
 
-    def __init__(self, interval_s: float = HEALTH_PROBE_INTERVAL_S) -> None:
+    Engines hosted by a provider are never probed: a paid request per replica per minute proves
+    little, and the provider's outage should fail calls, not restart replicas.
+    """
+
+    def __init__(self, spec: ModelSpec, interval_s: float = HEALTH_PROBE_INTERVAL_S) -> None:
         self._interval_s = interval_s
         self._last = -interval_s
+        self._remote = hosted_remotely(spec)
 
     def due(self) -> bool:
         """Whether the probe should run now."""
-        return time.monotonic() - self._last >= self._interval_s
+        return not self._remote and time.monotonic() - self._last >= self._interval_s
 
     def ran(self) -> None:
         """Record a successful probe."""
@@ -52,7 +66,7 @@ class AsrServer:
     def __init__(self, deployment: dict[str, Any]) -> None:
         self.config = AsrDeployment.model_validate(deployment)
         self._engine = make_asr(self.config.spec)
-        self._probe = _Throttle()
+        self._probe = _Throttle(self.config.spec)
 
     def _check_length(self, audio: npt.NDArray[np.float32]) -> None:
         limit = self.config.spec.max_utterance_seconds
@@ -96,7 +110,7 @@ class LlmServer:
     def __init__(self, deployment: dict[str, Any]) -> None:
         self.config = LlmDeployment.model_validate(deployment)
         self._engine = make_llm(self.config.spec)
-        self._probe = _Throttle()
+        self._probe = _Throttle(self.config.spec)
 
     async def stream_chat(
         self,
@@ -131,7 +145,7 @@ class TtsServer:
     def __init__(self, deployment: dict[str, Any]) -> None:
         self.config = TtsDeployment.model_validate(deployment)
         self._engine = make_tts(self.config.spec)
-        self._probe = _Throttle()
+        self._probe = _Throttle(self.config.spec)
 
     async def synthesize(
         self, text: str, sample_rate: int, encoding: str = "pcm16"
@@ -164,7 +178,7 @@ class EmbedServer:
     def __init__(self, deployment: dict[str, Any]) -> None:
         self.config = EmbedDeployment.model_validate(deployment)
         self._engine = make_embedder(self.config.spec)
-        self._probe = _Throttle()
+        self._probe = _Throttle(self.config.spec)
 
     async def embed(self, texts: list[str]) -> dict[str, Any]:
         """Unit-length vectors (float32 rows) for `texts`, and how many tokens the model saw."""

@@ -32,6 +32,10 @@ def make_asr(spec: AsrSpec) -> AsrEngine:
         from switchboard_serve.asr.faster_whisper import FasterWhisperEngine
 
         return FasterWhisperEngine(spec, whisper_model_dir(spec.model), cpu_threads=_threads())
+    if spec.engine == "deepgram":
+        from switchboard_serve.asr.deepgram import DeepgramAsrEngine
+
+        return DeepgramAsrEngine(spec)
     raise UnsupportedEngineError(f"ASR engine {spec.engine!r} is not available in this build")
 
 
@@ -54,6 +58,10 @@ def make_tts(spec: TtsSpec) -> TtsEngine:
         from switchboard_serve.tts.piper import PiperEngine
 
         return PiperEngine(spec, piper_voice_path(spec.voice))
+    if spec.engine == "deepgram-aura":
+        from switchboard_serve.tts.deepgram_aura import DeepgramAuraEngine
+
+        return DeepgramAuraEngine(spec)
     raise UnsupportedEngineError(f"TTS engine {spec.engine!r} is not available in this build")
 
 

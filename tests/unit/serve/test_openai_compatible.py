@@ -12,6 +12,7 @@ from switchboard_api.common import SecretKeyRef, secret_env_name
 from switchboard_api.pipeline import LlmEndpoint, LlmSpec
 from switchboard_serve.llm.base import Finished, TextDelta, ToolCall
 from switchboard_serve.llm.openai_compatible import OpenAICompatibleEngine, RemoteLlmError
+from switchboard_serve.secrets import MissingCredentialError
 
 pytestmark = pytest.mark.unit
 
@@ -141,7 +142,7 @@ def test_the_api_key_comes_from_the_referenced_secrets_environment_variable(
         endpoint=LlmEndpoint(url="http://llm.test/v1", api_key_secret_ref=ref),
     )
     assert secret_env_name(ref) == "SWITCHBOARD_SECRET_PROVIDER_KEYS_OPENAI"
-    with pytest.raises(RemoteLlmError, match="SWITCHBOARD_SECRET_PROVIDER_KEYS_OPENAI"):
+    with pytest.raises(MissingCredentialError, match="SWITCHBOARD_SECRET_PROVIDER_KEYS_OPENAI"):
         _engine(lambda r: httpx.Response(200), spec)
     monkeypatch.setenv("SWITCHBOARD_SECRET_PROVIDER_KEYS_OPENAI", "sk-test")
     seen = []

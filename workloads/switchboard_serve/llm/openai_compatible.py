@@ -7,15 +7,12 @@ caller: a retry after that would make the agent say things twice.
 from __future__ import annotations
 
 import json
-import os
-import time
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
 import httpx
 
-from switchboard_api.common import secret_env_name
 from switchboard_api.pipeline import LlmSpec
 from switchboard_serve.llm.base import (
     ChatMessage,
@@ -25,11 +22,11 @@ from switchboard_serve.llm.base import (
     ToolCall,
     ToolDefinition,
 )
+from switchboard_serve.remote import RemoteError, RetryPolicy, stream_items
+from switchboard_serve.secrets import api_key
 
-RETRYABLE_STATUS = frozenset({408, 409, 429, 500, 502, 503, 504})
 
-
-class RemoteLlmError(RuntimeError):
+class RemoteLlmError(RemoteError):
     """The endpoint refused or failed the request (after any retries allowed)."""
 
 
@@ -56,12 +53,9 @@ class OpenAICompatibleEngine:
         self._url = spec.endpoint.url.rstrip("/") + "/chat/completions"
         self._timeout = httpx.Timeout(spec.endpoint.timeout_ms / 1000)
         self._client = client or httpx.Client()
-        self._max_retries, self._backoff_s = max_retries, backoff_s
+        self._policy = RetryPolicy(max_retries, backoff_s)
         ref = spec.endpoint.api_key_secret_ref
-        key = os.environ.get(secret_env_name(ref)) if ref is not None else None
-        if ref is not None and not key:
-            raise RemoteLlmError(f"the API key is not set ({secret_env_name(ref)})")
-        self._headers = {"Authorization": f"Bearer {key}"} if key else {}
+        self._headers = {"Authorization": f"Bearer {api_key(ref)}"} if ref is not None else {}
 
     def _body(
         self,
@@ -100,30 +94,20 @@ class OpenAICompatibleEngine:
         temperature: float | None = None,
     ) -> Iterator[LlmEvent]:
         """Stream one completion; retry transient failures until the first token only."""
-        body = self._body(messages, tools, max_tokens, temperature)
-        for attempt in range(self._max_retries + 1):
-            emitted = False
-            try:
-                with self._client.stream(
-                    "POST", self._url, json=body, headers=self._headers, timeout=self._timeout
-                ) as response:
-                    if response.status_code >= 400:
-                        detail = response.read().decode(errors="replace")[:300]
-                        error = RemoteLlmError(
-                            f"endpoint answered {response.status_code}: {detail}"
-                        )
-                        if response.status_code in RETRYABLE_STATUS and attempt < self._max_retries:
-                            time.sleep(self._backoff_s * 2**attempt)
-                            continue
-                        raise error
-                    for event in self._events(response.iter_lines()):
-                        emitted = True
-                        yield event
-                    return
-            except httpx.TransportError as error:
-                if emitted or attempt >= self._max_retries:
-                    raise RemoteLlmError(f"endpoint unreachable: {error}") from error
-                time.sleep(self._backoff_s * 2**attempt)
+        request = {
+            "method": "POST",
+            "url": self._url,
+            "json": self._body(messages, tools, max_tokens, temperature),
+            "headers": self._headers,
+            "timeout": self._timeout,
+        }
+        yield from stream_items(
+            self._client,
+            request,
+            lambda response: self._events(response.iter_lines()),
+            self._policy,
+            RemoteLlmError,
+        )
 
     @staticmethod
     def _events(lines: Iterator[str]) -> Iterator[LlmEvent]:

@@ -1,0 +1,68 @@
+"""Streaming HTTP calls to cloud providers, retried only before the first item is delivered.
+
+A retry after the caller has seen output would make the agent say (or hear) things twice, so
+transient failures — a retryable status, a connection error — are retried with exponential
+backoff only while nothing has been yielded.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
+from typing import Any, TypeVar
+
+import httpx
+
+T = TypeVar("T")
+
+RETRYABLE_STATUS = frozenset({408, 409, 429, 500, 502, 503, 504})
+
+
+class RemoteError(RuntimeError):
+    """The provider refused or failed the request (after any retries allowed)."""
+
+
+@dataclass(frozen=True)
+class RetryPolicy:
+    """How often and how patiently to retry before the first item."""
+
+    max_retries: int = 2
+    backoff_s: float = 0.2
+
+    def delay(self, attempt: int) -> float:
+        """Seconds to wait before retry number `attempt + 1`."""
+        return self.backoff_s * float(2**attempt)
+
+
+DEFAULT_RETRY = RetryPolicy()
+DEEPGRAM_URL = "https://api.deepgram.com"
+
+
+def stream_items(
+    client: httpx.Client,
+    request: dict[str, Any],
+    items: Callable[[httpx.Response], Iterator[T]],
+    policy: RetryPolicy,
+    error: type[RemoteError] = RemoteError,
+) -> Iterator[T]:
+    """Send `request` (arguments of `client.stream`) and yield `items(response)`."""
+    for attempt in range(policy.max_retries + 1):
+        emitted = False
+        try:
+            with client.stream(**request) as response:
+                if response.status_code >= 400:
+                    detail = response.read().decode(errors="replace")[:300]
+                    retryable = response.status_code in RETRYABLE_STATUS
+                    if retryable and attempt < policy.max_retries:
+                        time.sleep(policy.delay(attempt))
+                        continue
+                    raise error(f"endpoint answered {response.status_code}: {detail}")
+                for item in items(response):
+                    emitted = True
+                    yield item
+                return
+        except httpx.TransportError as failure:
+            if emitted or attempt >= policy.max_retries:
+                raise error(f"endpoint unreachable: {failure}") from failure
+            time.sleep(policy.delay(attempt))
