@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import time
 from collections.abc import Callable, Iterator
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any, TypeVar
 
 import httpx
@@ -37,6 +37,25 @@ class RetryPolicy:
 
 DEFAULT_RETRY = RetryPolicy()
 DEEPGRAM_URL = "https://api.deepgram.com"
+
+
+@dataclass(frozen=True)
+class Provider:
+    """Where a provider's API is and how patiently to talk to it."""
+
+    base_url: str
+    client: httpx.Client = field(default_factory=httpx.Client)
+    policy: RetryPolicy = DEFAULT_RETRY
+    timeout_s: float = 10.0
+
+    def url(self, path: str) -> str:
+        """The absolute URL of an API path."""
+        return self.base_url.rstrip("/") + path
+
+    @property
+    def timeout(self) -> httpx.Timeout:
+        """The timeout of each request."""
+        return httpx.Timeout(self.timeout_s)
 
 
 def stream_items(

@@ -16,7 +16,7 @@ from switchboard_serve.asr.deepgram import DeepgramAsrEngine, DeepgramError
 from switchboard_serve.audio import float_to_pcm16, pcm16_to_float
 from switchboard_serve.deployments import AsrServer, TtsServer
 from switchboard_serve.engines import make_asr, make_tts
-from switchboard_serve.remote import RetryPolicy
+from switchboard_serve.remote import Provider, RetryPolicy
 from switchboard_serve.secrets import MissingCredentialError
 from switchboard_serve.tts.deepgram_aura import AuraError, DeepgramAuraEngine, sentences
 
@@ -59,8 +59,9 @@ def _key(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("SWITCHBOARD_SECRET_DEEPGRAM_API_KEY", "dg-secret")
 
 
-def _client(handler: Callable[[httpx.Request], httpx.Response]) -> httpx.Client:
-    return httpx.Client(transport=httpx.MockTransport(handler))
+def _dg(handler: Callable[[httpx.Request], httpx.Response]) -> Provider:
+    client = httpx.Client(transport=httpx.MockTransport(handler))
+    return Provider("http://dg.test", client, NO_WAIT)
 
 
 def test_an_utterance_is_sent_as_pcm16_and_the_answer_parsed() -> None:
@@ -71,7 +72,7 @@ def test_an_utterance_is_sent_as_pcm16_and_the_answer_parsed() -> None:
         return httpx.Response(200, json=LISTEN)
 
     audio = np.linspace(-0.5, 0.5, 16_000, dtype=np.float32)
-    engine = DeepgramAsrEngine(ASR, _client(handler), base_url="http://dg.test", policy=NO_WAIT)
+    engine = DeepgramAsrEngine(ASR, _dg(handler))
     transcript = engine.transcribe(audio)
     request = seen[0]
     assert request.url.path == "/v1/listen"
@@ -98,7 +99,7 @@ def test_transient_failures_are_retried_and_client_errors_are_not() -> None:
         status = next(statuses)
         return httpx.Response(status, json=LISTEN if status == 200 else {"err": "busy"})
 
-    engine = DeepgramAsrEngine(ASR, _client(flaky), policy=NO_WAIT)
+    engine = DeepgramAsrEngine(ASR, _dg(flaky))
     assert engine.transcribe(np.zeros(1600, np.float32)).text == "hello there"
 
     calls = []
@@ -107,21 +108,17 @@ def test_transient_failures_are_retried_and_client_errors_are_not() -> None:
         calls.append(request)
         return httpx.Response(401, json={"err_msg": "Invalid credentials."})
 
-    engine = DeepgramAsrEngine(ASR, _client(unauthorised), policy=NO_WAIT)
+    engine = DeepgramAsrEngine(ASR, _dg(unauthorised))
     with pytest.raises(DeepgramError, match=r"401.*Invalid credentials"):
         engine.transcribe(np.zeros(1600, np.float32))
     assert len(calls) == 1
 
 
 def test_an_unexpected_answer_is_a_clear_error() -> None:
-    engine = DeepgramAsrEngine(
-        ASR, _client(lambda r: httpx.Response(200, json={"results": {}})), policy=NO_WAIT
-    )
+    engine = DeepgramAsrEngine(ASR, _dg(lambda r: httpx.Response(200, json={"results": {}})))
     with pytest.raises(DeepgramError, match="unexpected response shape"):
         engine.transcribe(np.zeros(1600, np.float32))
-    engine = DeepgramAsrEngine(
-        ASR, _client(lambda r: httpx.Response(200, content=b"<html>")), policy=NO_WAIT
-    )
+    engine = DeepgramAsrEngine(ASR, _dg(lambda r: httpx.Response(200, content=b"<html>")))
     with pytest.raises(DeepgramError, match="not JSON"):
         engine.transcribe(np.zeros(1600, np.float32))
 
@@ -163,7 +160,7 @@ def test_aura_streams_each_sentence_and_rejoins_split_samples() -> None:
         assert request.headers["authorization"] == "Token dg-secret"
         return _split_stream(pcm, 1001)  # an odd cut splits a sample in two
 
-    engine = DeepgramAuraEngine(TTS, _client(handler), base_url="http://dg.test", policy=NO_WAIT)
+    engine = DeepgramAuraEngine(TTS, _dg(handler))
     chunks = list(engine.synthesize("Good morning. How can I help?"))
     assert [s["text"] for s in seen] == ["Good morning.", "How can I help?"]
     assert seen[0]["params"] == {
@@ -185,7 +182,7 @@ def test_aura_retries_a_sentence_that_failed_before_any_audio() -> None:
         status = next(statuses)
         return httpx.Response(status, content=b"\x00\x10" * 100 if status == 200 else b"")
 
-    engine = DeepgramAuraEngine(TTS, _client(handler), policy=NO_WAIT)
+    engine = DeepgramAuraEngine(TTS, _dg(handler))
     audio = np.concatenate(list(engine.synthesize("One. Two.")))
     assert audio.size == 200
 
@@ -193,9 +190,7 @@ def test_aura_retries_a_sentence_that_failed_before_any_audio() -> None:
 def test_aura_refuses_a_speed_it_cannot_honour_and_reports_errors() -> None:
     with pytest.raises(ValueError, match="speed"):
         DeepgramAuraEngine(TTS.model_copy(update={"speed": 1.5}))
-    engine = DeepgramAuraEngine(
-        TTS, _client(lambda r: httpx.Response(400, text="bad voice")), policy=NO_WAIT
-    )
+    engine = DeepgramAuraEngine(TTS, _dg(lambda r: httpx.Response(400, text="bad voice")))
     with pytest.raises(AuraError, match=r"400.*bad voice"):
         list(engine.synthesize("Hello."))
 

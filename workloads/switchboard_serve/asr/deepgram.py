@@ -16,13 +16,7 @@ import numpy.typing as npt
 from switchboard_api.pipeline import AsrSpec
 from switchboard_serve.asr.base import ASR_SAMPLE_RATE, Transcript, Word
 from switchboard_serve.audio import float_to_pcm16
-from switchboard_serve.remote import (
-    DEEPGRAM_URL,
-    DEFAULT_RETRY,
-    RemoteError,
-    RetryPolicy,
-    stream_items,
-)
+from switchboard_serve.remote import DEEPGRAM_URL, Provider, RemoteError, stream_items
 from switchboard_serve.secrets import api_key
 
 
@@ -58,25 +52,15 @@ def parse_listen_response(body: dict[str, Any], audio_seconds: float, language: 
 class DeepgramAsrEngine:
     """One utterance per request; `spec.model` is a Deepgram model such as `nova-3`."""
 
-    def __init__(
-        self,
-        spec: AsrSpec,
-        client: httpx.Client | None = None,
-        base_url: str = DEEPGRAM_URL,
-        policy: RetryPolicy = DEFAULT_RETRY,
-        timeout_s: float = 10.0,
-    ) -> None:
+    def __init__(self, spec: AsrSpec, provider: Provider | None = None) -> None:
         if spec.api_key_secret_ref is None:
             raise ValueError("engine deepgram needs apiKeySecretRef")
         self._spec = spec
-        self._client = client or httpx.Client()
-        self._url = base_url.rstrip("/") + "/v1/listen"
+        self._provider = provider or Provider(DEEPGRAM_URL)
         self._headers = {
             "Authorization": f"Token {api_key(spec.api_key_secret_ref)}",
             "Content-Type": "application/octet-stream",
         }
-        self._policy = policy
-        self._timeout = httpx.Timeout(timeout_s)
 
     def transcribe(
         self,
@@ -98,11 +82,11 @@ class DeepgramAsrEngine:
         }
         request = {
             "method": "POST",
-            "url": self._url,
+            "url": self._provider.url("/v1/listen"),
             "params": params,
             "content": float_to_pcm16(audio),
             "headers": self._headers,
-            "timeout": self._timeout,
+            "timeout": self._provider.timeout,
         }
 
         def body(response: httpx.Response) -> Iterator[dict[str, Any]]:
@@ -111,5 +95,6 @@ class DeepgramAsrEngine:
             except ValueError as error:
                 raise DeepgramError(f"response is not JSON: {error}") from None
 
-        (result,) = stream_items(self._client, request, body, self._policy, DeepgramError)
+        provider = self._provider
+        (result,) = stream_items(provider.client, request, body, provider.policy, DeepgramError)
         return parse_listen_response(result, audio.size / ASR_SAMPLE_RATE, language)

@@ -11,13 +11,7 @@ import numpy.typing as npt
 
 from switchboard_api.pipeline import TtsSpec
 from switchboard_serve.audio import pcm16_to_float
-from switchboard_serve.remote import (
-    DEEPGRAM_URL,
-    DEFAULT_RETRY,
-    RemoteError,
-    RetryPolicy,
-    stream_items,
-)
+from switchboard_serve.remote import DEEPGRAM_URL, Provider, RemoteError, stream_items
 from switchboard_serve.secrets import api_key
 
 AURA_SAMPLE_RATE = 24_000
@@ -36,24 +30,14 @@ def sentences(text: str) -> list[str]:
 class DeepgramAuraEngine:
     """One request per sentence, so the first sentence plays while the next is synthesised."""
 
-    def __init__(
-        self,
-        spec: TtsSpec,
-        client: httpx.Client | None = None,
-        base_url: str = DEEPGRAM_URL,
-        policy: RetryPolicy = DEFAULT_RETRY,
-        timeout_s: float = 10.0,
-    ) -> None:
+    def __init__(self, spec: TtsSpec, provider: Provider | None = None) -> None:
         if spec.api_key_secret_ref is None:
             raise ValueError("engine deepgram-aura needs apiKeySecretRef")
         if spec.speed != 1.0:
             raise ValueError("engine deepgram-aura does not support speed other than 1.0")
         self._voice = spec.voice
-        self._client = client or httpx.Client()
-        self._url = base_url.rstrip("/") + "/v1/speak"
+        self._provider = provider or Provider(DEEPGRAM_URL)
         self._headers = {"Authorization": f"Token {api_key(spec.api_key_secret_ref)}"}
-        self._policy = policy
-        self._timeout = httpx.Timeout(timeout_s)
 
     @property
     def sample_rate(self) -> int:
@@ -65,7 +49,7 @@ class DeepgramAuraEngine:
         for sentence in sentences(text):
             request = {
                 "method": "POST",
-                "url": self._url,
+                "url": self._provider.url("/v1/speak"),
                 "params": {
                     "model": self._voice,
                     "encoding": "linear16",
@@ -74,9 +58,10 @@ class DeepgramAuraEngine:
                 },
                 "json": {"text": sentence},
                 "headers": self._headers,
-                "timeout": self._timeout,
+                "timeout": self._provider.timeout,
             }
-            yield from stream_items(self._client, request, _pcm_chunks, self._policy, AuraError)
+            client, policy = self._provider.client, self._provider.policy
+            yield from stream_items(client, request, _pcm_chunks, policy, AuraError)
 
 
 def _pcm_chunks(response: httpx.Response) -> Iterator[npt.NDArray[np.float32]]:
