@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+from typing import assert_never
 
 from switchboard_api.knowledgebase import EmbeddingSpec
 from switchboard_api.pipeline import AsrSpec, LlmSpec, TtsSpec
@@ -16,10 +17,6 @@ from switchboard_serve.packaged import (
     whisper_model_dir,
 )
 from switchboard_serve.tts.base import TtsEngine
-
-
-class UnsupportedEngineError(RuntimeError):
-    """The spec names an engine this build of the model plane cannot run."""
 
 
 def _threads() -> int:
@@ -36,7 +33,7 @@ def make_asr(spec: AsrSpec) -> AsrEngine:
         from switchboard_serve.asr.deepgram import DeepgramAsrEngine
 
         return DeepgramAsrEngine(spec)
-    raise UnsupportedEngineError(f"ASR engine {spec.engine!r} is not available in this build")
+    assert_never(spec.engine)
 
 
 def make_llm(spec: LlmSpec) -> LlmEngine:
@@ -45,11 +42,15 @@ def make_llm(spec: LlmSpec) -> LlmEngine:
         from switchboard_serve.llm.llamacpp import LlamaCppEngine
 
         return LlamaCppEngine(spec, gguf_path(spec.model), threads=_threads())
+    if spec.provider == "vllm":
+        from switchboard_serve.llm.vllm import VllmEngine
+
+        return VllmEngine(spec)
     if spec.provider == "openai-compatible":
         from switchboard_serve.llm.openai_compatible import OpenAICompatibleEngine
 
         return OpenAICompatibleEngine(spec)
-    raise UnsupportedEngineError(f"LLM provider {spec.provider!r} is not available in this build")
+    assert_never(spec.provider)
 
 
 def make_tts(spec: TtsSpec) -> TtsEngine:
@@ -58,11 +59,15 @@ def make_tts(spec: TtsSpec) -> TtsEngine:
         from switchboard_serve.tts.piper import PiperEngine
 
         return PiperEngine(spec, piper_voice_path(spec.voice))
+    if spec.engine == "kokoro":
+        from switchboard_serve.tts.kokoro import KokoroEngine
+
+        return KokoroEngine(spec)
     if spec.engine == "deepgram-aura":
         from switchboard_serve.tts.deepgram_aura import DeepgramAuraEngine
 
         return DeepgramAuraEngine(spec)
-    raise UnsupportedEngineError(f"TTS engine {spec.engine!r} is not available in this build")
+    assert_never(spec.engine)
 
 
 def make_embedder(spec: EmbeddingSpec) -> EmbedEngine:
