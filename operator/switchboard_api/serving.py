@@ -30,7 +30,10 @@ Stage = Literal["asr", "llm", "tts", "embed"]
 #: Voice traffic is bursty and latency-bound: scale up after seconds, down after minutes.
 UPSCALE_DELAY_S = 3.0
 DOWNSCALE_DELAY_S = 120.0
-LOOK_BACK_PERIOD_S = 10.0
+#: Replicas and handles push load metrics every 2 s (Serve's default is 10 s, too slow for
+#: bursts of calls); the look-back window must stay longer than Serve's configured interval.
+METRICS_PUSH_INTERVAL_S = 2.0
+LOOK_BACK_PERIOD_S = 15.0
 
 
 class _ServeModel(BaseModel):
@@ -224,6 +227,7 @@ def serve_config(
 ) -> dict[str, Any]:
     """The Serve deploy config (`serveConfigV2`) of one tenant's model plane."""
     deployments = [deployment_options(d) for d in args.deployments()]
+    push = str(METRICS_PUSH_INTERVAL_S)
     deployments.append(
         {"name": INGRESS_DEPLOYMENT, "num_replicas": 1, "ray_actor_options": {"num_cpus": 0.1}}
     )
@@ -233,6 +237,12 @@ def serve_config(
                 "name": app_name,
                 "route_prefix": route_prefix,
                 "import_path": SERVE_IMPORT_PATH,
+                "runtime_env": {
+                    "env_vars": {
+                        "RAY_SERVE_REPLICA_AUTOSCALING_METRIC_PUSH_INTERVAL_S": push,
+                        "RAY_SERVE_HANDLE_AUTOSCALING_METRIC_PUSH_INTERVAL_S": push,
+                    }
+                },
                 "args": args.model_dump(mode="json", by_alias=True, exclude_none=True),
                 "deployments": deployments,
             }

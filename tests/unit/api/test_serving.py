@@ -90,6 +90,10 @@ def test_autoscaling_is_voice_tuned() -> None:
         assert autoscaling["upscale_delay_s"] <= 5
         assert autoscaling["downscale_delay_s"] >= 60
         assert deployment["max_ongoing_requests"] >= autoscaling["target_ongoing_requests"]
+        assert autoscaling["look_back_period_s"] > 10, "Serve's metrics interval is 10 s"
+    env = config["applications"][0]["runtime_env"]["env_vars"]
+    assert float(env["RAY_SERVE_REPLICA_AUTOSCALING_METRIC_PUSH_INTERVAL_S"]) <= 2
+    assert float(env["RAY_SERVE_HANDLE_AUTOSCALING_METRIC_PUSH_INTERVAL_S"]) <= 2
 
 
 def test_the_config_passes_rays_own_schema_and_round_trips_its_args() -> None:
