@@ -1,0 +1,90 @@
+"""A call's conversation history, trimmed to the context window and to what was heard.
+
+The model sees the newest turns that fit; when the caller interrupts, the agent's reply is cut
+to the part that was actually played.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+Message = dict[str, Any]
+
+
+def approximate_tokens(message: Message) -> int:
+    """A tokenizer-free estimate (~4 characters per token, plus per-message overhead)."""
+    text = str(message.get("content") or "")
+    for call in message.get("tool_calls") or []:
+        text += str(call.get("function", {}).get("arguments", ""))
+    return len(text) // 4 + 4
+
+
+@dataclass(frozen=True, slots=True)
+class SpokenPiece:
+    """One piece of the agent's reply as synthesised: its text and audio length."""
+
+    text: str
+    seconds: float
+
+
+def played_text(pieces: Sequence[SpokenPiece], played_seconds: float) -> str:
+    """The part of the reply the caller heard after `played_seconds` of its audio.
+
+    Whole pieces up to the playback position, then the share of the next piece's words that
+    its played share of audio suggests (speech rate within one sentence is near constant).
+    """
+    heard, elapsed = [], 0.0
+    for piece in pieces:
+        if elapsed + piece.seconds <= played_seconds + 1e-9:
+            heard.append(piece.text)
+            elapsed += piece.seconds
+            continue
+        if piece.seconds > 0 and played_seconds > elapsed:
+            words = piece.text.split()
+            share = (played_seconds - elapsed) / piece.seconds
+            partial = words[: int(len(words) * share)]
+            if partial:
+                heard.append(" ".join(partial) + "…")
+        break
+    return " ".join(heard)
+
+
+@dataclass
+class ConversationHistory:
+    """System prompt plus the turns of one call."""
+
+    system: str
+    context_tokens: int
+    reply_tokens: int
+    count: Callable[[Message], int] = approximate_tokens
+    messages: list[Message] = field(default_factory=list)
+
+    def add(self, message: Message) -> None:
+        """Append a user, assistant or tool message."""
+        self.messages.append(message)
+
+    def truncate_last_assistant(self, heard: str) -> None:
+        """Replace the last assistant reply with the part the caller heard (barge-in)."""
+        for message in reversed(self.messages):
+            if message["role"] == "assistant" and not message.get("tool_calls"):
+                message["content"] = heard or "…"
+                return
+
+    def for_model(self) -> list[Message]:
+        """System prompt and the newest turns that fit beside a full reply.
+
+        Whole turns are dropped from the oldest end, starting at user messages, so an assistant
+        tool call is never separated from its tool result. The newest turn is always kept.
+        """
+        system: Message = {"role": "system", "content": self.system}
+        budget = self.context_tokens - self.reply_tokens - self.count(system)
+        starts = [i for i, m in enumerate(self.messages) if m["role"] == "user"] or [0]
+        kept = self.messages[starts[-1] :] if self.messages else []
+        for start in reversed(starts[:-1]):
+            candidate = self.messages[start:]
+            if sum(self.count(m) for m in candidate) > budget:
+                break
+            kept = candidate
+        return [system, *kept]
