@@ -1,0 +1,1 @@
+"""Where a call's speech recognition, replies and speech come from."""

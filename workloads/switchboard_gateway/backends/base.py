@@ -1,0 +1,67 @@
+"""What the conversation loop needs from a model backend, in the gateway's own terms."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator, Sequence
+from dataclasses import dataclass
+from typing import Any, Protocol
+
+
+class BackendError(RuntimeError):
+    """A model backend failed a request (after the retries allowed before any output)."""
+
+
+@dataclass(frozen=True, slots=True)
+class PartialText:
+    """The caller's utterance so far: text, its stable prefix, and the state for the next pass."""
+
+    text: str
+    stable: str
+    final: bool
+    state: str
+
+
+@dataclass(frozen=True, slots=True)
+class ReplyText:
+    """A piece of the agent's reply as the LLM streams it."""
+
+    text: str
+
+
+@dataclass(frozen=True, slots=True)
+class ToolRequest:
+    """The LLM asks for a tool call (OpenAI format: arguments are a JSON string)."""
+
+    id: str
+    name: str
+    arguments: str
+
+
+@dataclass(frozen=True, slots=True)
+class ReplyDone:
+    """The end of one LLM completion."""
+
+    reason: str
+
+
+ReplyEvent = ReplyText | ToolRequest | ReplyDone
+
+
+class ModelBackend(Protocol):
+    """ASR per utterance, LLM per turn, TTS per sentence."""
+
+    async def transcribe(
+        self, pcm16: bytes, sample_rate: int, state: str | None, *, final: bool
+    ) -> PartialText:
+        """Transcribe the utterance so far (`pcm16` from its start)."""
+        ...
+
+    def reply(
+        self, messages: Sequence[dict[str, Any]], tools: Sequence[dict[str, Any]]
+    ) -> AsyncIterator[ReplyEvent]:
+        """Stream the agent's next reply."""
+        ...
+
+    def speak(self, text: str, sample_rate: int) -> AsyncIterator[bytes]:
+        """Stream `text` as PCM16 at `sample_rate`."""
+        ...
