@@ -184,6 +184,13 @@ class CallPolicySpec(ApiModel, json_schema_extra=validations(_IDLE_BELOW_MAX)):
     idle_timeout_seconds: Annotated[int, Field(ge=5, le=3600)] = 30
     barge_in: BargeInSpec = BargeInSpec()
     recording: bool = False
+    end_call_tool: Annotated[
+        bool,
+        Field(
+            description="Offer the built-in end_call tool, so the agent may hang up after a "
+            "goodbye. Very small models call it too eagerly; turn it off for them."
+        ),
+    ] = True
 
     @model_validator(mode="after")
     def _rules(self) -> CallPolicySpec:

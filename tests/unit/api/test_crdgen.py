@@ -125,6 +125,7 @@ def test_nested_objects_carry_complete_defaults() -> None:
         "idleTimeoutSeconds": 30,
         "bargeIn": {"enabled": True, "minSpeechMs": 200, "minWords": 0},
         "recording": False,
+        "endCallTool": True,
     }
     # Unset optional stages are absent from the default, never null.
     assert spec["properties"]["pipeline"]["default"] == {}

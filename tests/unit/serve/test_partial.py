@@ -14,6 +14,7 @@ from switchboard_serve.asr.partial import (
     KEEP_TAIL_S,
     PartialState,
     agree,
+    drop_repeated_prefix,
     state_from_json,
     state_to_json,
     transcribe_partial,
@@ -154,3 +155,17 @@ def test_state_round_trips_through_json() -> None:
         state = transcribe_partial(engine, _buffer(seconds), state).state
     assert state is not None
     assert state_from_json(state_to_json(state)) == state
+
+
+def test_a_word_heard_again_at_the_cut_is_dropped() -> None:
+    def words(*texts: str) -> tuple[Word, ...]:
+        return tuple(Word(t, 0, 0, 1) for t in texts)
+
+    assert drop_repeated_prefix(words("Is"), words("Is", "there", "parking")) == words(
+        "there", "parking"
+    )
+    assert drop_repeated_prefix(words("I", "would", "like"), words("would", "like", "to")) == (
+        words("to")
+    )
+    assert drop_repeated_prefix(words("Hello"), words("there")) == words("there")
+    assert drop_repeated_prefix((), words("a")) == words("a")

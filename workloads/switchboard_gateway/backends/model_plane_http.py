@@ -39,7 +39,10 @@ def wav_bytes(pcm16: bytes, sample_rate: int) -> bytes:
 
 
 class ModelPlaneHttp:
-    """One agent's models (by deployment or model name) behind the model plane's HTTP API."""
+    """One agent's models (by deployment or model name) behind the model plane's HTTP API.
+
+    `max_tokens` and `temperature` are the agent's: deployments are shared between agents.
+    """
 
     def __init__(
         self,
@@ -48,12 +51,15 @@ class ModelPlaneHttp:
         asr: str | None = None,
         llm: str | None = None,
         tts: str | None = None,
+        max_tokens: int | None = None,
+        temperature: float | None = None,
         client: httpx.AsyncClient | None = None,
         timeout_s: float = 10.0,
         max_retries: int = 2,
         backoff_s: float = 0.1,
     ) -> None:
         self._models = {"asr": asr, "llm": llm, "tts": tts}
+        self._sampling = {"max_tokens": max_tokens, "temperature": temperature}
         self._client = client or httpx.AsyncClient(base_url=base_url, timeout=timeout_s)
         self._max_retries, self._backoff_s = max_retries, backoff_s
 
@@ -110,6 +116,7 @@ class ModelPlaneHttp:
     ) -> AsyncIterator[ReplyEvent]:
         """Stream a chat completion (OpenAI SSE) as reply events."""
         body: dict[str, Any] = {"messages": list(messages), "stream": True}
+        body.update({k: v for k, v in self._sampling.items() if v is not None})
         if tools:
             body["tools"] = [{"type": "function", "function": t} for t in tools]
         if self._models["llm"]:

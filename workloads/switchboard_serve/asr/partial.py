@@ -74,6 +74,18 @@ def agree(previous: tuple[Word, ...], current: tuple[Word, ...]) -> int:
     return count
 
 
+def drop_repeated_prefix(stable: tuple[Word, ...], words: tuple[Word, ...]) -> tuple[Word, ...]:
+    """Drop the tail's first words when they repeat the stable text's last ones.
+
+    Word timestamps are approximate, so the tail cut at the last stable word sometimes still
+    holds part of it, and whisper hears it again ("Is Is there parking").
+    """
+    for size in range(min(3, len(stable), len(words)), 0, -1):
+        if [_normalised(w) for w in stable[-size:]] == [_normalised(w) for w in words[:size]]:
+            return words[size:]
+    return words
+
+
 def _text(words: tuple[Word, ...]) -> str:
     return " ".join(w.text for w in words)
 
@@ -124,7 +136,7 @@ def transcribe_partial(
     tail = audio[int(state.stable_until * ASR_SAMPLE_RATE) :]
     prompt = _text(state.stable)[-PROMPT_CHARACTERS:] or None
     transcript = engine.transcribe(tail, language=language or state.language or None, prompt=prompt)
-    words = _shifted(transcript, state.stable_until)
+    words = drop_repeated_prefix(state.stable, _shifted(transcript, state.stable_until))
     after = advance(state, words, seconds, final=final)
     if not after.language:
         after = PartialState(

@@ -1,0 +1,93 @@
+"""A whole call in-process: the conversation loop against the real model plane."""
+
+from __future__ import annotations
+
+import asyncio
+
+import pytest
+
+from switchboard_api.manifests import parse_manifest
+from switchboard_api.resources import VoiceAgent
+from switchboard_gateway.agent import AgentConfig
+from switchboard_gateway.backends.model_plane_http import ModelPlaneHttp
+from switchboard_gateway.events import (
+    AgentAudioEvent,
+    AgentTextEvent,
+    CallEndedEvent,
+    CallerAudio,
+    CallerHangup,
+    CallStarted,
+    EndReason,
+    OutboundEvent,
+    StartCall,
+    TurnLatencyEvent,
+)
+from switchboard_gateway.session import CallSession
+from switchboard_serve.evaluation import word_error_rate
+from tests.cases.invalid import example, with_changes
+from tests.models.gateway.scripted_caller import ScriptedCaller, synthesise
+
+pytestmark = pytest.mark.models
+
+UTTERANCES = [
+    "What time do you open on Saturday?",
+    "Is there parking near the clinic?",
+    "Thank you very much.",
+]
+
+
+def agent_config(**changes: object) -> AgentConfig:
+    """The example receptionist with short replies (a 135M model rambles otherwise)."""
+    manifest = with_changes(
+        example("receptionist.yaml"), {"spec.pipeline.llm.maxTokens": 40, **changes}
+    )
+    agent = parse_manifest(manifest, "receptionist")
+    assert isinstance(agent, VoiceAgent)
+    return AgentConfig.from_resource(agent)
+
+
+def test_a_three_turn_call_in_process(base_url: str) -> None:
+    speech = synthesise(UTTERANCES)
+
+    async def call() -> tuple[ScriptedCaller, CallEndedEvent]:
+        config = agent_config()
+        backend = ModelPlaneHttp(
+            base_url, max_tokens=config.llm.max_tokens, temperature=0.3, timeout_s=60
+        )
+        caller: ScriptedCaller
+
+        async def send(event: OutboundEvent) -> None:
+            caller.on_event(event)
+
+        session = CallSession(config, backend, StartCall(agent="acme/receptionist"), send, "call-1")
+        caller = ScriptedCaller(lambda data: session.inbound.put(CallerAudio(data)))
+        running = asyncio.create_task(session.run())
+        try:
+            await caller.hold_conversation(speech)
+            await session.inbound.put(CallerHangup("done"))
+            ended = await asyncio.wait_for(running, 10)
+        finally:
+            running.cancel()
+            await backend.aclose()
+        return caller, ended
+
+    caller, ended = asyncio.run(call())
+    assert ended.reason is EndReason.CALLER_HANGUP
+    events = [e for _, e in caller.seen.events]
+    assert isinstance(events[0], CallStarted)
+    assert isinstance(events[-1], CallEndedEvent)
+    texts = caller.seen.of(AgentTextEvent)
+    assert "Acme Dental" in texts[0].text  # type: ignore[attr-defined]
+    finals = caller.finals()
+    assert len(finals) == 3, finals
+    assert word_error_rate(list(zip(UTTERANCES, finals, strict=True))) <= 0.2, finals
+    latencies = caller.seen.of(TurnLatencyEvent)
+    assert len(latencies) == 3
+    for latency in latencies:
+        assert latency.voice_to_voice_ms > 0  # type: ignore[attr-defined]
+        assert latency.asr_final_ms > 0  # type: ignore[attr-defined]
+        assert latency.llm_ttft_ms > 0  # type: ignore[attr-defined]
+    replies = {e.turn for e in caller.seen.of(AgentAudioEvent)}  # type: ignore[attr-defined]
+    assert {0, 1, 2, 3} <= replies, "greeting and three replies were spoken"
+    sequences = [e.sequence for e in caller.seen.of(AgentAudioEvent)]  # type: ignore[attr-defined]
+    assert sequences == list(range(1, len(sequences) + 1))

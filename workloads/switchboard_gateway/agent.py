@@ -1,0 +1,107 @@
+"""An agent as one call sees it: resolved from the VoiceAgent resource (and Tenant defaults)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+from switchboard_api.pipeline import LlmSpec, TurnSpec, VadSpec, resolve_pipeline
+from switchboard_api.resources import Tenant, VoiceAgent
+from switchboard_api.voiceagent import CallPolicySpec, ToolSpec
+from switchboard_gateway.prompt import placeholders, render
+
+#: Built-in tools every agent may call; `search_knowledge_base` joins with knowledge bases.
+END_CALL_TOOL: dict[str, Any] = {
+    "name": "end_call",
+    "description": "End the call after saying goodbye, when the caller has nothing more to ask.",
+    "parameters": {"type": "object", "properties": {}, "required": []},
+}
+TRANSFER_CALL_TOOL: dict[str, Any] = {
+    "name": "transfer_call",
+    "description": "Transfer the caller to a human when they ask for one.",
+    "parameters": {
+        "type": "object",
+        "properties": {"reason": {"type": "string"}},
+        "required": ["reason"],
+    },
+}
+
+
+class AgentConfigError(ValueError):
+    """The agent cannot take calls as configured (e.g. a prompt variable has no value)."""
+
+
+@dataclass(frozen=True)
+class AgentConfig:
+    """Everything the conversation loop needs to know about one agent."""
+
+    key: str
+    system_template: str
+    greeting_template: str | None
+    variables: dict[str, str]
+    vad: VadSpec
+    turn: TurnSpec
+    llm: LlmSpec
+    call_policy: CallPolicySpec
+    tools: tuple[ToolSpec, ...]
+    transfer_target: str | None = None
+
+    @classmethod
+    def from_resource(cls, agent: VoiceAgent, tenant: Tenant | None = None) -> AgentConfig:
+        """Resolve an agent (inline prompts only: ConfigMap prompts are mounted by the operator)."""
+        spec = agent.spec
+        if spec.prompt.system is None:
+            raise AgentConfigError("the gateway needs an inline prompt.system or a mounted one")
+        defaults = tenant.spec.defaults.pipeline if tenant is not None else None
+        pipeline = resolve_pipeline(spec.pipeline, defaults)
+        return cls(
+            key=f"{agent.metadata.namespace or 'default'}/{agent.metadata.name}",
+            system_template=spec.prompt.system,
+            greeting_template=spec.prompt.greeting,
+            variables=dict(spec.prompt.variables),
+            vad=pipeline.vad,
+            turn=pipeline.turn,
+            llm=pipeline.llm,
+            call_policy=spec.call_policy,
+            tools=tuple(spec.tools),
+            transfer_target=spec.handoff.transfer_to if spec.handoff is not None else None,
+        )
+
+    def variables_for(self, caller: dict[str, str]) -> dict[str, str]:
+        """The agent's variables, overridden by the caller's metadata."""
+        return {**self.variables, **caller}
+
+    def system_prompt(self, caller: dict[str, str]) -> str:
+        """The rendered system prompt for one call."""
+        return render(self.system_template, self.variables_for(caller))
+
+    def greeting(self, caller: dict[str, str]) -> str | None:
+        """The rendered greeting, if the agent has one."""
+        if self.greeting_template is None:
+            return None
+        return render(self.greeting_template, self.variables_for(caller))
+
+    def check(self) -> None:
+        """Fail at load, not mid-call, when a template names an unknown variable."""
+        templates = [self.system_template, self.greeting_template or ""]
+        missing = set().union(*(placeholders(t) for t in templates)) - set(self.variables)
+        if missing:
+            raise AgentConfigError(
+                f"{self.key}: prompt variables without a default: {', '.join(sorted(missing))}"
+            )
+
+    def tool_definitions(self) -> list[dict[str, Any]]:
+        """The tools offered to the LLM, in OpenAI function format."""
+        tools: list[dict[str, Any]] = [
+            {
+                "name": t.name,
+                "description": t.description,
+                "parameters": t.parameters.model_dump(mode="json", by_alias=True),
+            }
+            for t in self.tools
+        ]
+        if self.call_policy.end_call_tool:
+            tools.append(END_CALL_TOOL)
+        if self.transfer_target is not None:
+            tools.append(TRANSFER_CALL_TOOL)
+        return tools

@@ -1,0 +1,200 @@
+"""The call's events in the gateway's own terms; each transport maps them to its wire format."""
+
+from __future__ import annotations
+
+import enum
+from dataclasses import dataclass, field
+
+
+class Encoding(enum.Enum):
+    """Audio sample encodings a transport may carry."""
+
+    PCM16 = "pcm16"
+    MULAW = "mulaw"
+
+
+SUPPORTED_RATES = (8_000, 16_000, 24_000, 48_000)
+
+
+@dataclass(frozen=True, slots=True)
+class AudioFormat:
+    """Mono audio at `sample_rate` in `encoding`."""
+
+    sample_rate: int = 16_000
+    encoding: Encoding = Encoding.PCM16
+
+
+# --- from the caller --------------------------------------------------------------------------
+
+
+@dataclass(frozen=True, slots=True)
+class StartCall:
+    """The first event of every call."""
+
+    agent: str
+    api_key: str = ""
+    input_format: AudioFormat = AudioFormat()
+    output_format: AudioFormat = AudioFormat()
+    variables: dict[str, str] = field(default_factory=dict)
+    client_reference: str = ""
+
+
+@dataclass(frozen=True, slots=True)
+class CallerAudio:
+    """Caller audio in the call's input format."""
+
+    data: bytes
+
+
+@dataclass(frozen=True, slots=True)
+class CallerText:
+    """A typed caller turn."""
+
+    text: str
+
+
+@dataclass(frozen=True, slots=True)
+class CallerDtmf:
+    """Keypad digits."""
+
+    digits: str
+
+
+@dataclass(frozen=True, slots=True)
+class CallerHangup:
+    """The caller ended the call."""
+
+    reason: str = ""
+
+
+InboundEvent = CallerAudio | CallerText | CallerDtmf | CallerHangup
+
+
+class ProtocolError(ValueError):
+    """The client broke the protocol; the call ends with this message, the process does not."""
+
+
+# --- to the caller ----------------------------------------------------------------------------
+
+
+class EndReason(enum.Enum):
+    """Why a call ended (the proto's `CallEnded.Reason`)."""
+
+    CALLER_HANGUP = "caller_hangup"
+    AGENT_ENDED = "agent_ended"
+    TRANSFERRED = "transferred"
+    IDLE_TIMEOUT = "idle_timeout"
+    MAX_DURATION = "max_duration"
+    PROTOCOL_ERROR = "protocol_error"
+    UNAUTHENTICATED = "unauthenticated"
+    UNKNOWN_AGENT = "unknown_agent"
+    OVERLOADED = "overloaded"
+    SHUTTING_DOWN = "shutting_down"
+    INTERNAL_ERROR = "internal_error"
+
+
+@dataclass(frozen=True, slots=True)
+class CallStarted:
+    """The call is accepted."""
+
+    call_id: str
+    agent: str
+    output_format: AudioFormat
+
+
+@dataclass(frozen=True, slots=True)
+class TranscriptEvent:
+    """What the caller said so far (`final` once per turn)."""
+
+    turn: int
+    text: str
+    final: bool
+
+
+@dataclass(frozen=True, slots=True)
+class AgentTextEvent:
+    """One piece of the agent's reply, as it goes to TTS."""
+
+    turn: int
+    text: str
+
+
+@dataclass(frozen=True, slots=True)
+class AgentAudioEvent:
+    """One frame of agent audio in the output format."""
+
+    turn: int
+    sequence: int
+    data: bytes
+
+
+@dataclass(frozen=True, slots=True)
+class ClearEvent:
+    """Barge-in: drop queued agent audio after `after_sequence`."""
+
+    turn: int
+    after_sequence: int
+
+
+@dataclass(frozen=True, slots=True)
+class ToolCallEvent:
+    """The agent calls a tool."""
+
+    turn: int
+    id: str
+    name: str
+    arguments_json: str
+
+
+@dataclass(frozen=True, slots=True)
+class ToolResultEvent:
+    """How a tool call ended (no payload: results may be private)."""
+
+    turn: int
+    id: str
+    ok: bool
+    error: str
+    latency_ms: int
+
+
+@dataclass(frozen=True, slots=True)
+class TurnLatencyEvent:
+    """Where one turn's time went, in milliseconds (0: the stage did not run)."""
+
+    turn: int
+    endpointing_ms: int = 0
+    asr_final_ms: int = 0
+    llm_ttft_ms: int = 0
+    tts_ttfb_ms: int = 0
+    voice_to_voice_ms: int = 0
+    interrupted: bool = False
+
+
+@dataclass(frozen=True, slots=True)
+class TransferEvent:
+    """The agent hands the call to `target`."""
+
+    target: str
+    reason: str
+
+
+@dataclass(frozen=True, slots=True)
+class CallEndedEvent:
+    """The last event of every call."""
+
+    reason: EndReason
+    detail: str = ""
+
+
+OutboundEvent = (
+    CallStarted
+    | TranscriptEvent
+    | AgentTextEvent
+    | AgentAudioEvent
+    | ClearEvent
+    | ToolCallEvent
+    | ToolResultEvent
+    | TurnLatencyEvent
+    | TransferEvent
+    | CallEndedEvent
+)

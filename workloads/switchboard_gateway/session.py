@@ -1,0 +1,477 @@
+"""One call: the conversation loop between a caller and an agent.
+
+Caller audio flows through VAD, the speech detector and the endpointing policy; the utterance is
+transcribed while the caller speaks (partial passes) and finished with a short final pass at the
+end of the turn. A turn worker then streams the LLM reply through the sentence splitter into TTS
+and out through the pacer. Caller speech over the agent interrupts it (barge-in): the reply task
+is cancelled, the client is told to `clear`, and the history keeps only what was heard.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import json
+import logging
+import time
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass, field
+
+import numpy as np
+
+from switchboard_gateway.agent import AgentConfig
+from switchboard_gateway.audio import PIPELINE_RATE, Float32, decode, encode_pcm16
+from switchboard_gateway.backends.base import (
+    BackendError,
+    ModelBackend,
+    PartialText,
+    ReplyText,
+    ToolRequest,
+)
+from switchboard_gateway.events import (
+    AgentTextEvent,
+    CallEndedEvent,
+    CallerAudio,
+    CallerDtmf,
+    CallerHangup,
+    CallerText,
+    CallStarted,
+    ClearEvent,
+    EndReason,
+    InboundEvent,
+    OutboundEvent,
+    ProtocolError,
+    StartCall,
+    ToolCallEvent,
+    ToolResultEvent,
+    TranscriptEvent,
+    TransferEvent,
+    TurnLatencyEvent,
+)
+from switchboard_gateway.history import ConversationHistory, SpokenPiece, played_text
+from switchboard_gateway.pacer import Clock, MonotonicClock, OutputPacer
+from switchboard_gateway.text import SentenceSplitter
+from switchboard_gateway.turn_taking import (
+    BargeInPolicy,
+    SilenceEndpointing,
+    SpeechDetector,
+    SpeechStarted,
+    SpeechStopped,
+)
+from switchboard_gateway.vad import StreamingVad
+
+log = logging.getLogger(__name__)
+
+PRE_ROLL_S = 0.3
+PARTIAL_EVERY_S = 0.6
+TRAILING_SILENCE_S = 0.25
+MAX_TOOL_ROUNDS = 3
+TICK_S = 0.25
+APOLOGY = "Sorry, I'm having trouble right now. Could you say that again?"
+
+Send = Callable[[OutboundEvent], Awaitable[None]]
+
+
+@dataclass
+class _Utterance:
+    """Caller audio of the turn being captured, and what partial passes made of it."""
+
+    audio: list[Float32] = field(default_factory=list)
+    seconds: float = 0.0
+    #: Call audio time of the utterance's first sample.
+    starts_at: float = 0.0
+    state: str | None = None
+    partial_at: float = 0.0
+    over_agent: bool = False
+    words: int = 0
+
+    def pcm16(self, until: float | None = None) -> bytes:
+        """The audio as PCM16, optionally only up to call audio time `until`."""
+        samples = np.concatenate(self.audio) if self.audio else np.zeros(0, np.float32)
+        if until is not None:
+            samples = samples[: max(0, int((until - self.starts_at) * PIPELINE_RATE))]
+        return bytes(np.clip(np.round(samples * 32768), -32768, 32767).astype("<i2").tobytes())
+
+
+@dataclass
+class _Turn:
+    """Timing of one caller turn, for its latency event."""
+
+    number: int
+    speech_end_wall: float
+    decided_wall: float
+    endpointing_ms: int
+    asr_final_ms: int = 0
+    llm_ttft_ms: int = 0
+    tts_ttfb_ms: int = 0
+    voice_to_voice_ms: int = 0
+
+
+class CallSession:
+    """Runs one call until it ends; `inbound` receives the caller's events (None: gone)."""
+
+    def __init__(
+        self,
+        config: AgentConfig,
+        backend: ModelBackend,
+        start: StartCall,
+        send: Send,
+        call_id: str,
+        clock: Clock | None = None,
+    ) -> None:
+        self.config, self._backend, self._start, self._send = config, backend, start, send
+        self.call_id = call_id
+        self._clock = clock or MonotonicClock()
+        self.inbound: asyncio.Queue[InboundEvent | None] = asyncio.Queue(maxsize=500)
+        caller = dict(start.variables)
+        self.history = ConversationHistory(
+            config.system_prompt(caller), config.llm.context_tokens, config.llm.max_tokens
+        )
+        self._greeting = config.greeting(caller)
+        self._pacer = OutputPacer(send, start.output_format, self._clock)
+        self._vad = StreamingVad()
+        self._detector = SpeechDetector(config.vad.threshold, config.vad.min_speech_ms / 1000)
+        self._endpointing = SilenceEndpointing(config.turn.endpointing_silence_ms / 1000)
+        policy = config.call_policy.barge_in
+        self._barge_in = BargeInPolicy(
+            policy.enabled, policy.min_speech_ms / 1000, policy.min_words
+        )
+        self._audio_time = 0.0
+        self._wall_at_audio = self._clock.now()
+        self._recent: list[Float32] = []
+        self._utterance: _Utterance | None = None
+        self._onset: float | None = None
+        self._speech_end = 0.0
+        self._turns: asyncio.Queue[_Turn | str | None] = asyncio.Queue()
+        self._current: asyncio.Task[None] | None = None
+        self._partial: asyncio.Task[None] | None = None
+        self._replying = False
+        self._turn_number = 0
+        self._spoken: list[SpokenPiece] = []
+        self._ending: CallEndedEvent | None = None
+        self._pending_end = EndReason.AGENT_ENDED
+        self._last_activity = self._clock.now()
+        self.latencies: list[TurnLatencyEvent] = []
+
+    # --- the call ---------------------------------------------------------------------------
+
+    async def run(self) -> CallEndedEvent:
+        """Greet, converse, and end with exactly one `CallEndedEvent` sent."""
+        await self._send(CallStarted(self.call_id, self.config.key, self._start.output_format))
+        worker = asyncio.create_task(self._turn_worker(), name=f"turns-{self.call_id}")
+        if self._greeting:
+            self._turns.put_nowait(self._greeting)
+        policy = self.config.call_policy
+        deadline = self._clock.now() + policy.max_call_duration_seconds
+        try:
+            while self._ending is None:
+                now = self._clock.now()
+                if now >= deadline:
+                    self._end(EndReason.MAX_DURATION)
+                    break
+                if self._idle_for(now) >= policy.idle_timeout_seconds:
+                    self._end(EndReason.IDLE_TIMEOUT)
+                    break
+                try:
+                    event = await asyncio.wait_for(self.inbound.get(), TICK_S)
+                except TimeoutError:
+                    continue
+                if event is None:
+                    self._end(EndReason.CALLER_HANGUP, "the client closed the stream")
+                    break
+                await self._handle(event)
+        except ProtocolError as error:
+            self._end(EndReason.PROTOCOL_ERROR, str(error))
+        finally:
+            self._turns.put_nowait(None)
+            for task in (self._partial, self._current, worker):
+                if task is not None and not task.done():
+                    task.cancel()
+            await asyncio.gather(
+                *(t for t in (self._partial, self._current, worker) if t), return_exceptions=True
+            )
+        ended = self._ending or CallEndedEvent(EndReason.INTERNAL_ERROR, "ended without a reason")
+        await self._send(ended)
+        return ended
+
+    def _end(self, reason: EndReason, detail: str = "") -> None:
+        if self._ending is None:
+            self._ending = CallEndedEvent(reason, detail)
+
+    def _idle_for(self, now: float) -> float:
+        if self._replying or self._pacer.speaking or self._detector.speaking:
+            self._last_activity = now
+        return now - self._last_activity
+
+    async def _handle(self, event: InboundEvent) -> None:
+        if isinstance(event, CallerAudio):
+            await self._on_audio(decode(event.data, self._start.input_format))
+        elif isinstance(event, CallerText):
+            text = event.text.strip()
+            if text:
+                self._last_activity = self._clock.now()
+                await self._interrupt()
+                self._turn_number += 1
+                await self._send(TranscriptEvent(self._turn_number, text, final=True))
+                self.history.add({"role": "user", "content": text})
+                now = self._clock.now()
+                self._turns.put_nowait(_Turn(self._turn_number, now, now, 0))
+        elif isinstance(event, CallerHangup):
+            self._end(EndReason.CALLER_HANGUP, event.reason[:200])
+        elif isinstance(event, CallerDtmf):
+            if not all(c in "0123456789*#ABCD" for c in event.digits):
+                raise ProtocolError("DTMF digits must be 0-9, *, # or A-D")
+            self._last_activity = self._clock.now()
+
+    # --- caller audio -----------------------------------------------------------------------
+
+    async def _on_audio(self, samples: Float32) -> None:
+        self._audio_time += samples.size / PIPELINE_RATE
+        self._wall_at_audio = self._clock.now()
+        self._recent.append(samples)
+        while sum(s.size for s in self._recent) > PRE_ROLL_S * PIPELINE_RATE * 2:
+            self._recent.pop(0)
+        if self._utterance is not None:
+            self._utterance.audio.append(samples)
+            self._utterance.seconds += samples.size / PIPELINE_RATE
+        for window in self._vad.feed(samples):
+            change = self._detector.update(window)
+            if isinstance(change, SpeechStarted):
+                self._on_speech_started(change.at)
+            elif isinstance(change, SpeechStopped):
+                self._endpointing.speech_stopped(change.at)
+                self._speech_end, self._onset = change.at, None
+            agent_active = self._replying or self._pacer.speaking
+            words = self._utterance.words if self._utterance else 0
+            if self._detector.speaking and self._barge_in.should_interrupt(
+                agent_active, self._onset, window.end, words
+            ):
+                await self._interrupt()
+                if self._utterance is not None:
+                    self._utterance.over_agent = False
+            if self._utterance is not None and self._endpointing.turn_ended(window.end):
+                await self._end_of_turn()
+        utterance = self._utterance
+        if (
+            utterance is not None
+            and utterance.seconds - utterance.partial_at >= PARTIAL_EVERY_S
+            and (self._partial is None or self._partial.done())
+        ):
+            utterance.partial_at = utterance.seconds
+            self._partial = asyncio.create_task(self._partial_pass(utterance))
+
+    def _on_speech_started(self, at: float) -> None:
+        self._endpointing.speech_started(at)
+        self._onset = at
+        self._last_activity = self._clock.now()
+        if self._utterance is None:
+            pre_roll = np.concatenate(self._recent) if self._recent else np.zeros(0, np.float32)
+            keep = int((self._audio_time - at + PRE_ROLL_S) * PIPELINE_RATE)
+            start = pre_roll[-keep:] if keep > 0 else pre_roll[:0]
+            seconds = start.size / PIPELINE_RATE
+            self._utterance = _Utterance(
+                [start], seconds, self._audio_time - seconds, over_agent=self._replying
+            )
+
+    async def _partial_pass(self, utterance: _Utterance) -> None:
+        try:
+            partial = await self._backend.transcribe(
+                utterance.pcm16(), PIPELINE_RATE, utterance.state, final=False
+            )
+        except BackendError as error:
+            log.warning("partial transcription failed: %s", type(error).__name__)
+            return
+        if utterance is not self._utterance:
+            return
+        utterance.state, utterance.words = partial.state, len(partial.text.split())
+        if partial.text:
+            await self._send(TranscriptEvent(self._turn_number + 1, partial.text, final=False))
+
+    async def _end_of_turn(self) -> None:
+        utterance, self._utterance = self._utterance, None
+        if utterance is None:
+            return
+        if utterance.over_agent:
+            return  # a backchannel ("mm-hm") while the agent spoke, not a turn
+        decided = self._clock.now()
+        speech_end_wall = self._wall_at_audio - (self._audio_time - self._speech_end)
+        if self._partial is not None and not self._partial.done():
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._partial
+        try:
+            started = self._clock.now()
+            # Only up to shortly after the speech ended: whisper invents words in long silence.
+            audio = utterance.pcm16(until=self._speech_end + TRAILING_SILENCE_S)
+            final: PartialText = await self._backend.transcribe(
+                audio, PIPELINE_RATE, utterance.state, final=True
+            )
+        except BackendError as error:
+            log.warning("final transcription failed: %s", type(error).__name__)
+            return
+        asr_ms = int((self._clock.now() - started) * 1000)
+        if not final.text.strip():
+            return
+        self._turn_number += 1
+        await self._send(TranscriptEvent(self._turn_number, final.text, final=True))
+        self.history.add({"role": "user", "content": final.text})
+        endpointing_ms = int(max(0.0, decided - speech_end_wall) * 1000)
+        turn = _Turn(self._turn_number, speech_end_wall, decided, endpointing_ms, asr_ms)
+        self._turns.put_nowait(turn)
+
+    # --- the agent's side -------------------------------------------------------------------
+
+    async def _turn_worker(self) -> None:
+        worker = asyncio.current_task()
+        while (item := await self._turns.get()) is not None:
+            self._current = asyncio.create_task(self._agent_turn(item))
+            try:
+                await self._current
+            except asyncio.CancelledError:
+                if worker is not None and worker.cancelling():
+                    raise  # the call is ending; a cancelled reply (barge-in) is not
+            except BackendError as error:
+                log.warning("turn failed: %s", type(error).__name__)
+                with contextlib.suppress(BackendError, asyncio.CancelledError):
+                    await self._speak_text(self._turn_number, APOLOGY)
+            finally:
+                self._replying = False
+
+    async def _agent_turn(self, item: _Turn | str) -> None:
+        self._replying = True
+        self._pacer.start_turn()
+        self._spoken = []
+        if isinstance(item, str):  # the greeting
+            await self._speak_text(0, item)
+            self.history.add({"role": "assistant", "content": item})
+            return
+        await self._reply(item)
+
+    async def _speak_text(self, turn: int, text: str, timing: _Turn | None = None) -> None:
+        await self._send(AgentTextEvent(turn, text))
+        rate = self._start.output_format.sample_rate
+        asked, seconds = self._clock.now(), 0.0
+        piece = SpokenPiece(text, 0.0)
+        self._spoken.append(piece)
+        async for chunk in self._backend.speak(text, rate):
+            if timing is not None and timing.tts_ttfb_ms == 0:
+                timing.tts_ttfb_ms = int((self._clock.now() - asked) * 1000)
+            seconds += len(chunk) / 2 / rate
+            self._spoken[-1] = SpokenPiece(text, seconds)
+            await self._pacer.play(turn, encode_pcm16(chunk, rate, self._start.output_format))
+            if timing is not None and timing.voice_to_voice_ms == 0:
+                first = self._pacer.first_frame_at or self._clock.now()
+                timing.voice_to_voice_ms = int((first - timing.speech_end_wall) * 1000)
+        await self._pacer.finish(turn)
+
+    async def _reply(self, turn: _Turn) -> None:
+        interrupted = True
+        try:
+            for _ in range(MAX_TOOL_ROUNDS):
+                requests = await self._llm_round(turn)
+                if not requests:
+                    break
+                if await self._run_tools(turn.number, requests):
+                    break
+            interrupted = False
+        finally:
+            latency = TurnLatencyEvent(
+                turn.number,
+                turn.endpointing_ms,
+                turn.asr_final_ms,
+                turn.llm_ttft_ms,
+                turn.tts_ttfb_ms,
+                turn.voice_to_voice_ms,
+                interrupted,
+            )
+            self.latencies.append(latency)
+            with contextlib.suppress(Exception):
+                await asyncio.shield(self._send(latency))
+
+    async def _llm_round(self, turn: _Turn) -> list[ToolRequest]:
+        splitter, said, requests = SentenceSplitter(), [], []
+        asked = self._clock.now()
+        tools = self.config.tool_definitions()
+        try:
+            async for event in self._backend.reply(self.history.for_model(), tools):
+                if isinstance(event, ReplyText):
+                    if turn.llm_ttft_ms == 0:
+                        turn.llm_ttft_ms = int((self._clock.now() - asked) * 1000)
+                    for piece in splitter.push(event.text):
+                        said.append(piece)
+                        await self._speak_text(turn.number, piece, turn)
+                elif isinstance(event, ToolRequest):
+                    requests.append(event)
+            rest = splitter.flush()
+            if rest:
+                said.append(rest)
+                await self._speak_text(turn.number, rest, turn)
+        finally:
+            heard = played_text(self._spoken, self._pacer.played_s)
+            complete = " ".join(said)
+            text = complete if heard == " ".join(p.text for p in self._spoken) else heard
+            if text or requests:
+                message: dict[str, object] = {"role": "assistant", "content": text or None}
+                if requests:
+                    message["tool_calls"] = [
+                        {
+                            "id": r.id,
+                            "type": "function",
+                            "function": {"name": r.name, "arguments": r.arguments},
+                        }
+                        for r in requests
+                    ]
+                self.history.add(message)
+        return requests
+
+    async def _run_tools(self, turn: int, requests: list[ToolRequest]) -> bool:
+        """Run the requested tools; true when the call ends (end_call, transfer_call)."""
+        ends = False
+        for request in requests:
+            await self._send(ToolCallEvent(turn, request.id, request.name, request.arguments))
+            started = time.monotonic()
+            ok, error, result = True, "", "{}"
+            if request.name == "end_call":
+                self._end_after_playback(EndReason.AGENT_ENDED)
+                ends, result = True, '{"ok": true}'
+            elif request.name == "transfer_call" and self.config.transfer_target:
+                reason = _argument(request.arguments, "reason")
+                await self._send(TransferEvent(self.config.transfer_target, reason))
+                self._end_after_playback(EndReason.TRANSFERRED)
+                ends, result = True, '{"ok": true}'
+            else:
+                ok, error = False, "unavailable"
+                result = json.dumps({"error": f"the tool {request.name} is not available"})
+            latency = int((time.monotonic() - started) * 1000)
+            await self._send(ToolResultEvent(turn, request.id, ok, error, latency))
+            self.history.add({"role": "tool", "tool_call_id": request.id, "content": result})
+        if ends:
+            await self._wait_for_playback()
+        return ends
+
+    def _end_after_playback(self, reason: EndReason) -> None:
+        self._pending_end = reason
+
+    async def _wait_for_playback(self) -> None:
+        while self._pacer.speaking:
+            await self._clock.sleep(0.02)
+        self._end(self._pending_end)
+
+    async def _interrupt(self) -> None:
+        """Barge-in: stop the reply and its audio at once; the client drops queued audio."""
+        current = self._current
+        if (current is None or current.done()) and not self._pacer.speaking:
+            return
+        if current is not None and not current.done():
+            current.cancel()
+            with contextlib.suppress(asyncio.CancelledError, BackendError):
+                await current
+        last = self._pacer.clear()
+        await self._send(ClearEvent(self._turn_number, last))
+
+
+def _argument(arguments: str, name: str) -> str:
+    try:
+        value = json.loads(arguments).get(name, "")
+    except (ValueError, AttributeError):
+        return ""
+    return str(value)[:200]
