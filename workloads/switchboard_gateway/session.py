@@ -194,6 +194,12 @@ class CallSession:
         await self._send(ended)
         return ended
 
+    def abort(self, reason: EndReason, detail: str) -> None:
+        """End the call from outside (a transport error, shutdown); wakes the loop."""
+        self._end(reason, detail)
+        with contextlib.suppress(asyncio.QueueFull):
+            self.inbound.put_nowait(None)
+
     def _end(self, reason: EndReason, detail: str = "") -> None:
         if self._ending is None:
             self._ending = CallEndedEvent(reason, detail)

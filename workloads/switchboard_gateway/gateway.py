@@ -1,0 +1,147 @@
+"""The gateway process: which agents it serves, who may call them, and how many calls at once.
+
+Transports (gRPC, WebSocket) hand each accepted call's events to `run_call`; everything about a
+call after its `start` is transport-neutral.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import hashlib
+import hmac
+import logging
+import uuid
+from collections.abc import Awaitable, Callable, Coroutine, Mapping
+from dataclasses import dataclass, field
+from typing import Any
+
+from switchboard_gateway.agent import AgentConfig
+from switchboard_gateway.backends.base import ModelBackend
+from switchboard_gateway.events import (
+    AgentAudioEvent,
+    CallEndedEvent,
+    EndReason,
+    OutboundEvent,
+    StartCall,
+)
+from switchboard_gateway.session import CallSession
+
+log = logging.getLogger(__name__)
+
+#: A slow client gets at most this much agent audio queued before frames are dropped.
+MAX_QUEUED_AUDIO_S = 2.0
+_FRAME_S = 0.02
+
+
+def hash_api_key(key: str) -> str:
+    """How API keys are stored: SHA-256 hex (keys are random tokens, not passwords)."""
+    return hashlib.sha256(key.encode()).hexdigest()
+
+
+@dataclass(frozen=True)
+class AgentEntry:
+    """One agent this gateway serves, the backend for its models, and the keys that may call it."""
+
+    config: AgentConfig
+    backend: ModelBackend
+    api_key_hashes: frozenset[str] = frozenset()
+
+    def accepts(self, key: str) -> bool:
+        """Whether `key` may call this agent (any key when none is configured)."""
+        if not self.api_key_hashes:
+            return True
+        digest = hash_api_key(key)
+        return any(hmac.compare_digest(digest, known) for known in self.api_key_hashes)
+
+
+class OverloadedError(Exception):
+    """The gateway is at its concurrent-call limit."""
+
+
+@dataclass
+class Gateway:
+    """Admission control and the registry of agents."""
+
+    agents: Mapping[str, AgentEntry]
+    max_calls: int = 20
+    active: int = 0
+    draining: bool = False
+    dropped_frames: int = 0
+    _sessions: set[CallSession] = field(default_factory=set)
+
+    def resolve(self, name: str) -> AgentEntry | None:
+        """An agent by `namespace/name`, or by bare name when that is unambiguous."""
+        if name in self.agents:
+            return self.agents[name]
+        matches = [e for key, e in self.agents.items() if key.rsplit("/", 1)[-1] == name]
+        return matches[0] if len(matches) == 1 else None
+
+    def admit(self, start: StartCall) -> AgentEntry | CallEndedEvent:
+        """The agent to connect the call to, or why the call ends now.
+
+        Raises `OverloadedError` at capacity: transports answer that with their own status
+        (gRPC RESOURCE_EXHAUSTED, WebSocket close 1013) so clients retry elsewhere.
+        """
+        if self.draining:
+            return CallEndedEvent(EndReason.SHUTTING_DOWN, "the gateway is shutting down")
+        entry = self.resolve(start.agent)
+        if entry is None:
+            return CallEndedEvent(EndReason.UNKNOWN_AGENT, f"no agent named {start.agent[:100]!r}")
+        if not entry.accepts(start.api_key):
+            return CallEndedEvent(EndReason.UNAUTHENTICATED, "missing or invalid API key")
+        if self.active >= self.max_calls:
+            raise OverloadedError(f"{self.active} calls in progress, the limit is {self.max_calls}")
+        return entry
+
+    async def run_call(
+        self,
+        entry: AgentEntry,
+        start: StartCall,
+        deliver: Callable[[OutboundEvent], Awaitable[None]],
+        pump: Callable[[CallSession], Coroutine[Any, Any, None]],
+    ) -> CallEndedEvent:
+        """Run one admitted call: `pump` feeds the session, `deliver` gets its events."""
+        queue: asyncio.Queue[OutboundEvent] = asyncio.Queue()
+        max_audio = int(MAX_QUEUED_AUDIO_S / _FRAME_S)
+        queued_audio = 0
+
+        async def send(event: OutboundEvent) -> None:
+            nonlocal queued_audio
+            if isinstance(event, AgentAudioEvent):
+                if queued_audio >= max_audio:
+                    self.dropped_frames += 1
+                    return
+                queued_audio += 1
+            queue.put_nowait(event)
+
+        session = CallSession(entry.config, entry.backend, start, send, uuid.uuid4().hex)
+        self.active += 1
+        self._sessions.add(session)
+        running = asyncio.create_task(session.run(), name=f"call-{session.call_id}")
+        pumping = asyncio.create_task(pump(session), name=f"pump-{session.call_id}")
+        try:
+            while True:
+                event = await queue.get()
+                if isinstance(event, AgentAudioEvent):
+                    queued_audio -= 1
+                await deliver(event)
+                if isinstance(event, CallEndedEvent):
+                    return event
+        finally:
+            self.active -= 1
+            self._sessions.discard(session)
+            for task in (pumping, running):
+                task.cancel()
+            with contextlib.suppress(asyncio.CancelledError, Exception):
+                await asyncio.gather(pumping, running, return_exceptions=True)
+
+    async def drain(self, timeout_s: float) -> None:
+        """Refuse new calls and wait for active ones, then end those still running."""
+        self.draining = True
+        loop = asyncio.get_running_loop()
+        deadline = loop.time() + timeout_s
+        while self.active and loop.time() < deadline:
+            await asyncio.sleep(0.1)
+        for session in list(self._sessions):
+            session.abort(EndReason.SHUTTING_DOWN, "the gateway is shutting down")

@@ -1,0 +1,108 @@
+"""The gRPC transport: `switchboard.v1.CallService/Converse`, one bidirectional stream per call."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections.abc import AsyncIterator
+
+import grpc
+
+from switchboard_gateway.events import CallEndedEvent, EndReason, OutboundEvent, ProtocolError
+from switchboard_gateway.gateway import Gateway, OverloadedError
+from switchboard_gateway.grpc_codec import inbound_from_proto, outbound_to_proto, start_from_proto
+from switchboard_gateway.rpc import call_pb2 as pb
+from switchboard_gateway.rpc import call_pb2_grpc
+from switchboard_gateway.session import CallSession
+
+log = logging.getLogger(__name__)
+
+START_TIMEOUT_S = 10.0
+#: Largest client message accepted (a generous second of 48 kHz PCM16); larger ones end the call.
+MAX_MESSAGE_BYTES = 256 * 1024
+
+
+def _metadata_key(context: grpc.aio.ServicerContext[pb.ClientEvent, pb.ServerEvent]) -> str:
+    for key, value in context.invocation_metadata() or ():
+        if key == "authorization" and isinstance(value, str) and value.startswith("Bearer "):
+            return value.removeprefix("Bearer ")
+    return ""
+
+
+class CallService(call_pb2_grpc.CallServiceServicer):
+    """Serves calls over gRPC for one gateway."""
+
+    def __init__(self, gateway: Gateway) -> None:
+        self._gateway = gateway
+
+    async def Converse(  # noqa: N802 (the RPC's name)
+        self,
+        requests: AsyncIterator[pb.ClientEvent],
+        context: grpc.aio.ServicerContext[pb.ClientEvent, pb.ServerEvent],
+    ) -> AsyncIterator[pb.ServerEvent]:
+        """One call: `start`, then caller events in and server events out until `ended`."""
+        try:
+            first = await asyncio.wait_for(anext(requests), START_TIMEOUT_S)
+            start = start_from_proto(first, _metadata_key(context))
+        except (TimeoutError, StopAsyncIteration):
+            yield _ended(EndReason.PROTOCOL_ERROR, "no start event")
+            return
+        except ProtocolError as error:
+            yield _ended(EndReason.PROTOCOL_ERROR, str(error))
+            return
+        try:
+            admitted = self._gateway.admit(start)
+        except OverloadedError as error:
+            await context.abort(grpc.StatusCode.RESOURCE_EXHAUSTED, str(error))
+            return
+        if isinstance(admitted, CallEndedEvent):
+            yield outbound_to_proto(admitted)
+            return
+        outbox: asyncio.Queue[pb.ServerEvent | None] = asyncio.Queue()
+
+        async def deliver(event: OutboundEvent) -> None:
+            outbox.put_nowait(outbound_to_proto(event))
+
+        async def pump(session: CallSession) -> None:
+            try:
+                async for message in requests:
+                    if message.ByteSize() > MAX_MESSAGE_BYTES:
+                        raise ProtocolError(f"message over {MAX_MESSAGE_BYTES} bytes")
+                    event = inbound_from_proto(message)
+                    if event is not None:
+                        await session.inbound.put(event)
+                await session.inbound.put(None)
+            except ProtocolError as error:
+                session.abort(EndReason.PROTOCOL_ERROR, str(error))
+            except (grpc.RpcError, asyncio.InvalidStateError) as error:
+                session.abort(EndReason.PROTOCOL_ERROR, f"stream error: {type(error).__name__}")
+
+        async def run() -> None:
+            try:
+                await self._gateway.run_call(admitted, start, deliver, pump)
+            finally:
+                outbox.put_nowait(None)
+
+        call = asyncio.create_task(run())
+        try:
+            while (message := await outbox.get()) is not None:
+                yield message
+        finally:
+            call.cancel()
+
+
+def _ended(reason: EndReason, detail: str) -> pb.ServerEvent:
+    return outbound_to_proto(CallEndedEvent(reason, detail))
+
+
+async def start_grpc_server(
+    gateway: Gateway, address: str = "127.0.0.1:0"
+) -> tuple[grpc.aio.Server, int]:
+    """Start serving `gateway` over gRPC; returns the server and the bound port."""
+    # gRPC's own limit is kept well above ours, so an oversized frame gets our `ended` event
+    # with a clear reason instead of a bare transport status.
+    server = grpc.aio.server(options=[("grpc.max_receive_message_length", 16 * MAX_MESSAGE_BYTES)])
+    call_pb2_grpc.add_CallServiceServicer_to_server(CallService(gateway), server)  # type: ignore[no-untyped-call]
+    port = server.add_insecure_port(address)
+    await server.start()
+    return server, port
