@@ -58,3 +58,22 @@ def grpc_gateway(
     finally:
         background.run(server.stop(grace=1))
         background.stop()
+
+
+@contextmanager
+def ws_gateway(
+    base_url: str, max_calls: int = 20, **changes: object
+) -> Iterator[tuple[Gateway, str]]:
+    """A running WebSocket gateway: (gateway, ws://…/v1/calls)."""
+    from switchboard_gateway.ws_transport import CALL_PATH, start_ws_server
+
+    background = BackgroundLoop()
+    gateway = make_gateway(base_url, max_calls, **changes)
+    server = background.run(start_ws_server(gateway))
+    port = next(iter(server.sockets)).getsockname()[1]
+    try:
+        yield gateway, f"ws://127.0.0.1:{port}{CALL_PATH}"
+    finally:
+        server.close()
+        background.run(server.wait_closed())
+        background.stop()

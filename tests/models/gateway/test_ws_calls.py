@@ -1,0 +1,133 @@
+"""Calls over a real WebSocket: a conversation, bad input, and overload."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+from collections.abc import Iterator
+from typing import Any
+
+import pytest
+from websockets.asyncio.client import ClientConnection, connect
+from websockets.exceptions import ConnectionClosed
+
+from switchboard_gateway.events import (
+    AgentAudioEvent,
+    CallEndedEvent,
+    EndReason,
+    TranscriptEvent,
+    TurnLatencyEvent,
+)
+from switchboard_gateway.gateway import Gateway
+from switchboard_serve.evaluation import word_error_rate
+from tests.models.gateway.harness import API_KEY, ws_gateway
+from tests.models.gateway.scripted_caller import ScriptedCaller, synthesise
+from tests.models.gateway.test_session import UTTERANCES
+
+pytestmark = pytest.mark.models
+
+START = {"type": "start", "agent": "acme/receptionist", "apiKey": API_KEY}
+
+
+@pytest.fixture(scope="module")
+def target(base_url: str) -> Iterator[tuple[Gateway, str]]:
+    with ws_gateway(base_url) as running:
+        yield running
+
+
+async def _read(socket: ClientConnection, caller: ScriptedCaller) -> None:
+    sequence = 0
+    async for message in socket:
+        if isinstance(message, bytes):
+            sequence += 1
+            caller.on_event(AgentAudioEvent(0, sequence, message))
+            continue
+        body = json.loads(message)
+        if body["type"] == "transcript":
+            caller.on_event(TranscriptEvent(body["turn"], body["text"], body["final"]))
+        elif body["type"] == "latency":
+            caller.on_event(
+                TurnLatencyEvent(body["turn"], voice_to_voice_ms=body["voiceToVoiceMs"])
+            )
+        elif body["type"] == "ended":
+            caller.on_event(CallEndedEvent(EndReason(body["reason"]), body["detail"]))
+
+
+def test_a_three_turn_conversation_over_websocket(target: tuple[Gateway, str]) -> None:
+    speech = synthesise(UTTERANCES)
+
+    async def scenario() -> ScriptedCaller:
+        async with connect(target[1]) as socket:
+            await socket.send(json.dumps(START))
+            caller = ScriptedCaller(socket.send)
+            reader = asyncio.create_task(_read(socket, caller))
+            await caller.hold_conversation(speech)
+            await socket.send(json.dumps({"type": "hangup", "reason": "done"}))
+            await asyncio.wait_for(reader, 10)
+            return caller
+
+    caller = asyncio.run(scenario())
+    assert caller.seen.of(CallEndedEvent) == [CallEndedEvent(EndReason.CALLER_HANGUP, "done")]
+    finals = caller.finals()
+    assert word_error_rate(list(zip(UTTERANCES, finals, strict=True))) <= 0.2, finals
+    assert len(caller.seen.of(TurnLatencyEvent)) == 3
+    assert len(caller.seen.of(AgentAudioEvent)) > 100
+
+
+async def _exchange(url: str, messages: list[Any]) -> tuple[list[dict[str, Any]], int | None]:
+    """Send messages, collect JSON replies until the server closes; returns them and the code."""
+    replies: list[dict[str, Any]] = []
+    async with connect(url, max_size=None) as socket:
+        for message in messages:
+            await socket.send(message if isinstance(message, str | bytes) else json.dumps(message))
+        try:
+            async for reply in socket:
+                if isinstance(reply, str):
+                    replies.append(json.loads(reply))
+        except ConnectionClosed:
+            pass
+        return replies, socket.close_code
+
+
+BAD = [
+    ("malformed JSON first", ["{nope"], "protocol_error", "malformed JSON"),
+    ("audio first", [b"\x00\x00" * 160], "protocol_error", "start"),
+    (
+        "wrong sample rate",
+        [{**START, "inputFormat": {"sampleRate": 11025}}],
+        "protocol_error",
+        "11025",
+    ),
+    ("unknown agent", [{**START, "agent": "acme/nobody"}], "unknown_agent", "nobody"),
+    ("bad key", [{**START, "apiKey": "sk-wrong"}], "unauthenticated", "API key"),
+    ("malformed JSON later", [START, "[1, 2"], "protocol_error", "JSON"),
+    ("unknown type", [START, {"type": "dance"}], "protocol_error", "dance"),
+    ("odd-length audio", [START, b"\x00" * 321], "protocol_error", "odd length"),
+    ("oversized frame", [START, b"\x00" * 300_000], "protocol_error", "over"),
+]
+
+
+@pytest.mark.parametrize(("case", "messages", "reason", "detail"), BAD, ids=[b[0] for b in BAD])
+def test_bad_input_ends_the_call_with_a_clear_reason(
+    target: tuple[Gateway, str], case: str, messages: list[Any], reason: str, detail: str
+) -> None:
+    replies, code = asyncio.run(_exchange(target[1], messages))
+    ended = replies[-1]
+    assert ended["type"] == "ended"
+    assert ended["reason"] == reason
+    assert detail in ended["detail"]
+    assert code in (1000, 1008)
+
+
+def test_a_full_gateway_closes_with_try_again_later(base_url: str) -> None:
+    with ws_gateway(base_url, max_calls=1) as (_, url):
+
+        async def scenario() -> int | None:
+            async with connect(url) as first:
+                await first.send(json.dumps(START))
+                started = json.loads(await first.recv())
+                assert started["type"] == "started"
+                _, code = await _exchange(url, [START])
+                return code
+
+        assert asyncio.run(scenario()) == 1013

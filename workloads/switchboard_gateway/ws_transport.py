@@ -1,0 +1,106 @@
+"""The WebSocket transport (browsers): JSON control messages and binary PCM16 frames."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+
+from websockets.asyncio.server import Server, ServerConnection, serve
+from websockets.exceptions import ConnectionClosed
+
+from switchboard_gateway.events import (
+    AgentAudioEvent,
+    CallEndedEvent,
+    CallerAudio,
+    EndReason,
+    OutboundEvent,
+    ProtocolError,
+)
+from switchboard_gateway.gateway import Gateway, OverloadedError
+from switchboard_gateway.session import CallSession
+from switchboard_gateway.ws_codec import inbound_from_json, outbound_to_json, start_from_json
+
+log = logging.getLogger(__name__)
+
+CALL_PATH = "/v1/calls"
+START_TIMEOUT_S = 10.0
+MAX_MESSAGE_BYTES = 256 * 1024
+#: RFC 6455 close codes: 1008 policy violation (bad protocol use), 1013 try again later.
+CLOSE_PROTOCOL, CLOSE_OVERLOADED = 1008, 1013
+
+
+async def _ended(connection: ServerConnection, event: CallEndedEvent, code: int = 1000) -> None:
+    await connection.send(outbound_to_json(event))
+    await connection.close(code, event.reason.value)
+
+
+class CallSocket:
+    """Serves calls over WebSocket for one gateway."""
+
+    def __init__(self, gateway: Gateway) -> None:
+        self._gateway = gateway
+
+    async def handle(self, connection: ServerConnection) -> None:
+        """One connection is one call."""
+        if connection.request is None or connection.request.path.split("?")[0] != CALL_PATH:
+            await connection.close(CLOSE_PROTOCOL, f"calls are served on {CALL_PATH}")
+            return
+        try:
+            first = await asyncio.wait_for(connection.recv(), START_TIMEOUT_S)
+            if isinstance(first, bytes):
+                raise ProtocolError("the first message of a call must be start, not audio")
+            start = start_from_json(first)
+        except TimeoutError:
+            await _ended(connection, CallEndedEvent(EndReason.PROTOCOL_ERROR, "no start"))
+            return
+        except ProtocolError as error:
+            failure = CallEndedEvent(EndReason.PROTOCOL_ERROR, str(error))
+            await _ended(connection, failure, CLOSE_PROTOCOL)
+            return
+        except ConnectionClosed:
+            return
+        try:
+            admitted = self._gateway.admit(start)
+        except OverloadedError as error:
+            await connection.close(CLOSE_OVERLOADED, str(error)[:120])
+            return
+        if isinstance(admitted, CallEndedEvent):
+            await _ended(connection, admitted, CLOSE_PROTOCOL)
+            return
+
+        async def deliver(event: OutboundEvent) -> None:
+            try:
+                if isinstance(event, AgentAudioEvent):
+                    await connection.send(event.data)
+                else:
+                    await connection.send(outbound_to_json(event))
+            except ConnectionClosed:
+                pass  # the pump sees the close and ends the call
+
+        async def pump(session: CallSession) -> None:
+            try:
+                async for message in connection:
+                    if len(message) > MAX_MESSAGE_BYTES:
+                        raise ProtocolError(f"message over {MAX_MESSAGE_BYTES} bytes")
+                    if isinstance(message, bytes):
+                        await session.inbound.put(CallerAudio(message))
+                    elif (event := inbound_from_json(message)) is not None:
+                        await session.inbound.put(event)
+            except ProtocolError as error:
+                session.abort(EndReason.PROTOCOL_ERROR, str(error))
+                return
+            except ConnectionClosed:
+                pass
+            await session.inbound.put(None)
+
+        ended = await self._gateway.run_call(admitted, start, deliver, pump)
+        code = CLOSE_PROTOCOL if ended.reason is EndReason.PROTOCOL_ERROR else 1000
+        await connection.close(code, ended.reason.value)
+
+
+async def start_ws_server(gateway: Gateway, host: str = "127.0.0.1", port: int = 0) -> Server:
+    """Start serving `gateway` over WebSocket at `ws://host:port/v1/calls`."""
+    # The library's own size limit stays above ours, so oversized frames get an `ended` event.
+    return await serve(
+        CallSocket(gateway).handle, host, port, max_size=16 * MAX_MESSAGE_BYTES, compression=None
+    )
