@@ -347,7 +347,13 @@ class CallSession:
         self._pacer.start_turn()
         self._spoken = []
         if isinstance(item, str):  # the greeting
-            await self._speak_text(0, item)
+            try:
+                await self._speak_text(0, item)
+            except asyncio.CancelledError:
+                heard = played_text(self._spoken, self._pacer.played_s)
+                if heard:
+                    self.history.add({"role": "assistant", "content": heard})
+                raise
             self.history.add({"role": "assistant", "content": item})
             return
         await self._reply(item)
@@ -411,23 +417,28 @@ class CallSession:
             if rest:
                 said.append(rest)
                 await self._speak_text(turn.number, rest, turn)
-        finally:
+        except asyncio.CancelledError:
+            # Barge-in: the model remembers saying only what the caller heard.
             heard = played_text(self._spoken, self._pacer.played_s)
-            complete = " ".join(said)
-            text = complete if heard == " ".join(p.text for p in self._spoken) else heard
-            if text or requests:
-                message: dict[str, object] = {"role": "assistant", "content": text or None}
-                if requests:
-                    message["tool_calls"] = [
-                        {
-                            "id": r.id,
-                            "type": "function",
-                            "function": {"name": r.name, "arguments": r.arguments},
-                        }
-                        for r in requests
-                    ]
-                self.history.add(message)
+            self.history.add({"role": "assistant", "content": heard or "…"})
+            raise
+        self._remember_reply(" ".join(said), requests)
         return requests
+
+    def _remember_reply(self, text: str, requests: list[ToolRequest]) -> None:
+        if not text and not requests:
+            return
+        message: dict[str, object] = {"role": "assistant", "content": text or None}
+        if requests:
+            message["tool_calls"] = [
+                {
+                    "id": r.id,
+                    "type": "function",
+                    "function": {"name": r.name, "arguments": r.arguments},
+                }
+                for r in requests
+            ]
+        self.history.add(message)
 
     async def _run_tools(self, turn: int, requests: list[ToolRequest]) -> bool:
         """Run the requested tools; true when the call ends (end_call, transfer_call)."""

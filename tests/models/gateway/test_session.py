@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import asyncio
+import time
 
+import numpy as np
 import pytest
 
 from switchboard_api.manifests import parse_manifest
@@ -17,6 +19,7 @@ from switchboard_gateway.events import (
     CallerAudio,
     CallerHangup,
     CallStarted,
+    ClearEvent,
     EndReason,
     OutboundEvent,
     StartCall,
@@ -91,3 +94,67 @@ def test_a_three_turn_call_in_process(base_url: str) -> None:
     assert {0, 1, 2, 3} <= replies, "greeting and three replies were spoken"
     sequences = [e.sequence for e in caller.seen.of(AgentAudioEvent)]  # type: ignore[attr-defined]
     assert sequences == list(range(1, len(sequences) + 1))
+
+
+def _speech_onset(pcm16: bytes, threshold: float = 0.02) -> float:
+    """Seconds into `pcm16` where speech starts (first sample above the threshold)."""
+    samples = np.frombuffer(pcm16, "<i2").astype(np.float32) / 32768
+    return float(np.argmax(np.abs(samples) > threshold)) / 16_000
+
+
+def test_barge_in_stops_the_agent_within_150_ms_and_history_keeps_what_was_heard(
+    base_url: str,
+) -> None:
+    (interruption,) = synthesise(["Sorry, what are your opening hours?"])
+    config = agent_config(
+        **{
+            "spec.callPolicy.bargeIn": {"minSpeechMs": 50},
+            "spec.pipeline.vad": {"minSpeechMs": 64},
+        }
+    )
+
+    async def call() -> tuple[ScriptedCaller, CallSession, float]:
+        backend = ModelPlaneHttp(base_url, max_tokens=40, temperature=0.3, timeout_s=60)
+        caller: ScriptedCaller
+
+        async def send(event: OutboundEvent) -> None:
+            caller.on_event(event)
+
+        session = CallSession(config, backend, StartCall(agent="acme/receptionist"), send, "b-1")
+        caller = ScriptedCaller(lambda data: session.inbound.put(CallerAudio(data)))
+        running = asyncio.create_task(session.run())
+        try:
+            while not caller.seen.of(AgentAudioEvent):
+                await caller.silence(0.02)
+            await caller.silence(0.8)  # the greeting is playing
+            started = time.monotonic()
+            await caller.speak(interruption)
+            onset = started + _speech_onset(interruption)
+            await caller.wait_for_agent(1)
+            await session.inbound.put(CallerHangup("done"))
+            await asyncio.wait_for(running, 10)
+        finally:
+            running.cancel()
+            await backend.aclose()
+        return caller, session, onset
+
+    caller, session, onset = asyncio.run(call())
+    clears = [(t, e) for t, e in caller.seen.events if isinstance(e, ClearEvent)]
+    assert len(clears) == 1, "one barge-in"
+    cleared_at, clear = clears[0]
+    stop_ms = (cleared_at - onset) * 1000
+    assert stop_ms <= 150, f"agent audio stopped {stop_ms:.0f} ms after speech onset"
+    greeting_frames = [
+        (t, e) for t, e in caller.seen.events if isinstance(e, AgentAudioEvent) and e.turn == 0
+    ]
+    assert all(t <= cleared_at for t, _ in greeting_frames), "no greeting audio after clear"
+    assert clear.after_sequence == greeting_frames[-1][1].sequence
+    greeting = session.history.messages[0]
+    assert greeting["role"] == "assistant"
+    full = "Hello, thanks for calling Acme Dental. How can I help?"
+    assert greeting["content"].endswith("…")
+    assert full.startswith(greeting["content"].rstrip("…").split(".")[0])
+    assert len(greeting["content"]) < len(full)
+    assert session.history.messages[1]["role"] == "user"
+    assert "hours" in session.history.messages[1]["content"].lower()
+    print(f"barge-in: agent audio stopped {stop_ms:.0f} ms after speech onset")
