@@ -45,6 +45,8 @@ class AgentConfig:
     call_policy: CallPolicySpec
     tools: tuple[ToolSpec, ...]
     transfer_target: str | None = None
+    #: The tenant's egress allow-list: tool webhooks may reach these private ranges.
+    tool_allow_cidrs: tuple[str, ...] = ()
 
     @classmethod
     def from_resource(cls, agent: VoiceAgent, tenant: Tenant | None = None) -> AgentConfig:
@@ -65,6 +67,7 @@ class AgentConfig:
             call_policy=spec.call_policy,
             tools=tuple(spec.tools),
             transfer_target=spec.handoff.transfer_to if spec.handoff is not None else None,
+            tool_allow_cidrs=tuple(tenant.spec.network.egress.allow_cidrs) if tenant else (),
         )
 
     def variables_for(self, caller: dict[str, str]) -> dict[str, str]:
@@ -89,6 +92,10 @@ class AgentConfig:
             raise AgentConfigError(
                 f"{self.key}: prompt variables without a default: {', '.join(sorted(missing))}"
             )
+
+    def tool(self, name: str) -> ToolSpec | None:
+        """An HTTP tool by name."""
+        return next((t for t in self.tools if t.name == name), None)
 
     def tool_definitions(self) -> list[dict[str, Any]]:
         """The tools offered to the LLM, in OpenAI function format."""

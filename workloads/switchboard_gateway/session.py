@@ -50,7 +50,9 @@ from switchboard_gateway.events import (
 )
 from switchboard_gateway.history import ConversationHistory, SpokenPiece, played_text
 from switchboard_gateway.pacer import Clock, MonotonicClock, OutputPacer
+from switchboard_gateway.ssrf import SsrfGuard
 from switchboard_gateway.text import SentenceSplitter
+from switchboard_gateway.tools import ToolOutcome, ToolRunner
 from switchboard_gateway.turn_taking import (
     BargeInPolicy,
     SilenceEndpointing,
@@ -68,6 +70,10 @@ TRAILING_SILENCE_S = 0.25
 MAX_TOOL_ROUNDS = 3
 TICK_S = 0.25
 APOLOGY = "Sorry, I'm having trouble right now. Could you say that again?"
+TOOL_APOLOGY = "Sorry, I couldn't get that done just now."
+DEFAULT_FILLER = "One moment, please."
+#: A tool that has not answered after this long gets a spoken filler.
+FILLER_AFTER_S = 0.7
 
 Send = Callable[[OutboundEvent], Awaitable[None]]
 
@@ -118,10 +124,12 @@ class CallSession:
         send: Send,
         call_id: str,
         clock: Clock | None = None,
+        tools: ToolRunner | None = None,
     ) -> None:
         self.config, self._backend, self._start, self._send = config, backend, start, send
         self.call_id = call_id
         self._clock = clock or MonotonicClock()
+        self._tools = tools or ToolRunner(SsrfGuard(config.tool_allow_cidrs))
         self.inbound: asyncio.Queue[InboundEvent | None] = asyncio.Queue(maxsize=500)
         caller = dict(start.variables)
         self.history = ConversationHistory(
@@ -377,11 +385,22 @@ class CallSession:
 
     async def _reply(self, turn: _Turn) -> None:
         interrupted = True
+        executed: set[tuple[str, str]] = set()
         try:
-            for _ in range(MAX_TOOL_ROUNDS):
-                requests = await self._llm_round(turn)
+            offer_tools = True
+            for round_number in range(MAX_TOOL_ROUNDS + 1):
+                offer_tools = offer_tools and round_number < MAX_TOOL_ROUNDS
+                requests = await self._llm_round(turn, offer_tools)
                 if not requests:
                     break
+                calls = {(r.name, r.arguments) for r in requests}
+                if calls <= executed:
+                    # The same call again: small models loop like this. Forget the repeat and
+                    # ask for an answer about the results instead.
+                    self.history.messages.pop()
+                    offer_tools = False
+                    continue
+                executed |= calls
                 if await self._run_tools(turn.number, requests):
                     break
             interrupted = False
@@ -399,10 +418,10 @@ class CallSession:
             with contextlib.suppress(Exception):
                 await asyncio.shield(self._send(latency))
 
-    async def _llm_round(self, turn: _Turn) -> list[ToolRequest]:
+    async def _llm_round(self, turn: _Turn, offer_tools: bool) -> list[ToolRequest]:
         splitter, said, requests = SentenceSplitter(), [], []
         asked = self._clock.now()
-        tools = self.config.tool_definitions()
+        tools = self.config.tool_definitions() if offer_tools else []
         try:
             async for event in self._backend.reply(self.history.for_model(), tools):
                 if isinstance(event, ReplyText):
@@ -456,14 +475,32 @@ class CallSession:
                 self._end_after_playback(EndReason.TRANSFERRED)
                 ends, result = True, '{"ok": true}'
             else:
-                ok, error = False, "unavailable"
-                result = json.dumps({"error": f"the tool {request.name} is not available"})
+                outcome = await self._http_tool(turn, request)
+                ok, error, result = outcome.ok, outcome.error, outcome.content
             latency = int((time.monotonic() - started) * 1000)
             await self._send(ToolResultEvent(turn, request.id, ok, error, latency))
             self.history.add({"role": "tool", "tool_call_id": request.id, "content": result})
+            if not ok:
+                log.info("tool %s failed: %s", request.name, error)
+                await self._speak_text(turn, TOOL_APOLOGY)
         if ends:
             await self._wait_for_playback()
         return ends
+
+    async def _http_tool(self, turn: int, request: ToolRequest) -> ToolOutcome:
+        """Run a webhook tool; say a filler if it is slow to answer."""
+        tool = self.config.tool(request.name)
+        if tool is None:
+            message = json.dumps({"error": f"there is no tool named {request.name[:64]}"})
+            return ToolOutcome(False, message, "unknown_tool")
+        running = asyncio.create_task(self._tools.run(tool, request.arguments, self.call_id))
+        try:
+            done, _ = await asyncio.wait({running}, timeout=FILLER_AFTER_S)
+            if not done:
+                await self._speak_text(turn, tool.filler or DEFAULT_FILLER)
+            return await running
+        finally:
+            running.cancel()
 
     def _end_after_playback(self, reason: EndReason) -> None:
         self._pending_end = reason

@@ -1,0 +1,175 @@
+"""HTTP tools: webhooks signed Standard-Webhooks style, guarded, bounded, validated.
+
+The request is `POST {"tool", "arguments", "callId"}` (or the configured method) with headers
+`webhook-id`, `webhook-timestamp` and `webhook-signature: v1,<base64 HMAC-SHA256 over
+"id.timestamp.body">`. The answer must be JSON, at most `MAX_RESULT_BYTES`; it reaches the model
+as a string. Failures come back as outcomes with a short error class, never as exceptions.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import base64
+import hashlib
+import hmac
+import json
+import os
+import time
+import uuid
+from collections.abc import Mapping
+from dataclasses import dataclass
+
+import httpx
+import jsonschema
+
+from switchboard_api.common import secret_env_name
+from switchboard_api.voiceagent import ToolSpec
+from switchboard_gateway.ssrf import Address, RefusedDestinationError, SsrfGuard
+
+MAX_RESULT_BYTES = 16 * 1024
+RETRYABLE_STATUS = frozenset({429, 502, 503, 504})
+
+
+@dataclass(frozen=True)
+class ToolOutcome:
+    """How one tool call ended: what the model sees, and an error class when it failed."""
+
+    ok: bool
+    content: str
+    error: str = ""
+
+
+def signing_key(secret: str) -> bytes:
+    """The HMAC key of a Standard-Webhooks secret (`whsec_<base64>`), or the raw secret."""
+    if secret.startswith("whsec_"):
+        return base64.b64decode(secret.removeprefix("whsec_"))
+    return secret.encode()
+
+
+def sign(key: bytes, message_id: str, timestamp: int, body: bytes) -> str:
+    """The `webhook-signature` header value."""
+    signed = f"{message_id}.{timestamp}.".encode() + body
+    digest = hmac.new(key, signed, hashlib.sha256).digest()
+    return "v1," + base64.b64encode(digest).decode()
+
+
+def _failure(error: str, message: str) -> ToolOutcome:
+    return ToolOutcome(False, json.dumps({"error": message}), error)
+
+
+class ToolRunner:
+    """Runs one agent's HTTP tools."""
+
+    def __init__(
+        self,
+        guard: SsrfGuard,
+        client: httpx.AsyncClient | None = None,
+        environ: Mapping[str, str] | None = None,
+        backoff_s: float = 0.2,
+    ) -> None:
+        self._guard = guard
+        self._client = client or httpx.AsyncClient()
+        self._environ = os.environ if environ is None else environ
+        self._backoff_s = backoff_s
+
+    async def run(self, tool: ToolSpec, arguments_json: str, call_id: str) -> ToolOutcome:
+        """Validate the arguments, call the webhook, validate the answer."""
+        try:
+            arguments = json.loads(arguments_json or "{}")
+            schema = tool.parameters.model_dump(mode="json", by_alias=True)
+            jsonschema.validate(arguments, schema)
+        except (ValueError, jsonschema.ValidationError) as error:
+            detail = getattr(error, "message", str(error))[:200]
+            return _failure("invalid_arguments", f"invalid arguments: {detail}")
+        try:
+            destination = await self._guard.check(tool.http.url)
+        except RefusedDestinationError as error:
+            return _failure("refused", str(error))
+        body = json.dumps(
+            {"tool": tool.name, "arguments": arguments, "callId": call_id}, separators=(",", ":")
+        ).encode()
+        headers = self._headers(tool, body)
+        if headers is None:
+            return _failure("misconfigured", "the tool's signing secret is not available")
+        headers["host"] = destination.host
+        deadline = time.monotonic() + tool.http.timeout_ms / 1000
+        attempts = tool.http.retries + 1
+        failure = _failure("timeout", "the tool did not answer in time")
+        for attempt in range(attempts):
+            remaining = deadline - time.monotonic()
+            if remaining <= 0:
+                break
+            try:
+                response = await self._send(tool, destination.address, body, headers, remaining)
+            except httpx.TimeoutException:
+                break
+            except httpx.TransportError:
+                failure = _failure("unreachable", "the tool could not be reached")
+                if attempt + 1 < attempts:
+                    await asyncio.sleep(self._backoff_s * 2**attempt)
+                continue
+            if response.status_code in RETRYABLE_STATUS and attempt + 1 < attempts:
+                await asyncio.sleep(self._backoff_s * 2**attempt)
+                continue
+            return self._result(response)
+        return failure
+
+    def _headers(self, tool: ToolSpec, body: bytes) -> dict[str, str] | None:
+        message_id, timestamp = f"msg_{uuid.uuid4().hex}", int(time.time())
+        headers = {
+            "content-type": "application/json",
+            "webhook-id": message_id,
+            "webhook-timestamp": str(timestamp),
+        }
+        ref = tool.http.signing_secret_ref
+        if ref is not None:
+            secret = self._environ.get(secret_env_name(ref), "")
+            if not secret:
+                return None
+            headers["webhook-signature"] = sign(signing_key(secret), message_id, timestamp, body)
+        return headers
+
+    async def _send(
+        self,
+        tool: ToolSpec,
+        address: Address,
+        body: bytes,
+        headers: dict[str, str],
+        timeout: float,
+    ) -> httpx.Response:
+        url = httpx.URL(tool.http.url)
+        pinned = url.copy_with(host=str(address))
+        extensions = {"sni_hostname": url.host} if url.scheme == "https" else {}
+        request = self._client.build_request(
+            tool.http.method,
+            pinned,
+            content=body if tool.http.method != "GET" else None,
+            headers=headers,
+            timeout=timeout,
+            extensions=extensions,
+        )
+        response = await self._client.send(request, stream=True)
+        try:
+            chunks, size = [], 0
+            async for chunk in response.aiter_bytes():
+                size += len(chunk)
+                if size > MAX_RESULT_BYTES:
+                    return httpx.Response(413, request=request)
+                chunks.append(chunk)
+            return httpx.Response(
+                response.status_code, headers=response.headers, content=b"".join(chunks)
+            )
+        finally:
+            await response.aclose()
+
+    @staticmethod
+    def _result(response: httpx.Response) -> ToolOutcome:
+        if response.status_code == 413 and not response.content:
+            return _failure("result_too_large", f"the result is over {MAX_RESULT_BYTES} bytes")
+        if response.status_code >= 400:
+            return _failure("http_status", f"the tool answered {response.status_code}")
+        try:
+            result = response.json()
+        except ValueError:
+            return _failure("invalid_result", "the tool did not answer with JSON")
+        return ToolOutcome(True, json.dumps(result, separators=(",", ":")))
