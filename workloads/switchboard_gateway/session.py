@@ -11,9 +11,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import json
 import logging
-import time
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 
@@ -42,17 +40,15 @@ from switchboard_gateway.events import (
     OutboundEvent,
     ProtocolError,
     StartCall,
-    ToolCallEvent,
-    ToolResultEvent,
     TranscriptEvent,
-    TransferEvent,
     TurnLatencyEvent,
 )
 from switchboard_gateway.history import ConversationHistory, SpokenPiece, played_text
 from switchboard_gateway.pacer import Clock, MonotonicClock, OutputPacer
 from switchboard_gateway.ssrf import SsrfGuard
 from switchboard_gateway.text import SentenceSplitter
-from switchboard_gateway.tools import ToolOutcome, ToolRunner
+from switchboard_gateway.tool_calls import ToolCalls
+from switchboard_gateway.tools import ToolRunner
 from switchboard_gateway.turn_taking import (
     BargeInPolicy,
     SilenceEndpointing,
@@ -70,10 +66,7 @@ TRAILING_SILENCE_S = 0.25
 MAX_TOOL_ROUNDS = 3
 TICK_S = 0.25
 APOLOGY = "Sorry, I'm having trouble right now. Could you say that again?"
-TOOL_APOLOGY = "Sorry, I couldn't get that done just now."
-DEFAULT_FILLER = "One moment, please."
-#: A tool that has not answered after this long gets a spoken filler.
-FILLER_AFTER_S = 0.7
+
 
 Send = Callable[[OutboundEvent], Awaitable[None]]
 
@@ -90,6 +83,8 @@ class _Utterance:
     partial_at: float = 0.0
     over_agent: bool = False
     words: int = 0
+    #: Seconds of the utterance the last partial pass transcribed.
+    heard: float = 0.0
 
     def pcm16(self, until: float | None = None) -> bytes:
         """The audio as PCM16, optionally only up to call audio time `until`."""
@@ -129,13 +124,20 @@ class CallSession:
         self.config, self._backend, self._start, self._send = config, backend, start, send
         self.call_id = call_id
         self._clock = clock or MonotonicClock()
-        self._tools = tools or ToolRunner(SsrfGuard(config.tool_allow_cidrs))
         self.inbound: asyncio.Queue[InboundEvent | None] = asyncio.Queue(maxsize=500)
         caller = dict(start.variables)
         self.history = ConversationHistory(
             config.system_prompt(caller), config.llm.context_tokens, config.llm.max_tokens
         )
         self._greeting = config.greeting(caller)
+        self._tool_calls = ToolCalls(
+            config,
+            tools or ToolRunner(SsrfGuard(config.tool_allow_cidrs)),
+            call_id,
+            send,
+            self._speak_text,
+            self.history,
+        )
         self._pacer = OutputPacer(send, start.output_format, self._clock)
         self._vad = StreamingVad()
         self._detector = SpeechDetector(config.vad.threshold, config.vad.min_speech_ms / 1000)
@@ -157,7 +159,6 @@ class CallSession:
         self._turn_number = 0
         self._spoken: list[SpokenPiece] = []
         self._ending: CallEndedEvent | None = None
-        self._pending_end = EndReason.AGENT_ENDED
         self._last_activity = self._clock.now()
         self.latencies: list[TurnLatencyEvent] = []
 
@@ -287,10 +288,22 @@ class CallSession:
                 [start], seconds, self._audio_time - seconds, over_agent=self._replying
             )
 
+    def _audio_for_asr(self, utterance: _Utterance, final: bool) -> bytes:
+        """The utterance up to shortly after its speech, never shorter than already heard.
+
+        Whisper invents words ("cars.", "Force of") in trailing silence, so while the caller is
+        silent the audio after their speech is left out.
+        """
+        if self._detector.speaking and not final:
+            return utterance.pcm16()
+        until = max(self._speech_end + TRAILING_SILENCE_S, utterance.starts_at + utterance.heard)
+        return utterance.pcm16(until=until)
+
     async def _partial_pass(self, utterance: _Utterance) -> None:
+        audio = self._audio_for_asr(utterance, final=False)
         try:
             partial = await self._backend.transcribe(
-                utterance.pcm16(), PIPELINE_RATE, utterance.state, final=False
+                audio, PIPELINE_RATE, utterance.state, final=False
             )
         except BackendError as error:
             log.warning("partial transcription failed: %s", type(error).__name__)
@@ -298,6 +311,7 @@ class CallSession:
         if utterance is not self._utterance:
             return
         utterance.state, utterance.words = partial.state, len(partial.text.split())
+        utterance.heard = len(audio) / 2 / PIPELINE_RATE
         if partial.text:
             await self._send(TranscriptEvent(self._turn_number + 1, partial.text, final=False))
 
@@ -314,8 +328,7 @@ class CallSession:
                 await self._partial
         try:
             started = self._clock.now()
-            # Only up to shortly after the speech ended: whisper invents words in long silence.
-            audio = utterance.pcm16(until=self._speech_end + TRAILING_SILENCE_S)
+            audio = self._audio_for_asr(utterance, final=True)
             final: PartialText = await self._backend.transcribe(
                 audio, PIPELINE_RATE, utterance.state, final=True
             )
@@ -461,54 +474,13 @@ class CallSession:
 
     async def _run_tools(self, turn: int, requests: list[ToolRequest]) -> bool:
         """Run the requested tools; true when the call ends (end_call, transfer_call)."""
-        ends = False
-        for request in requests:
-            await self._send(ToolCallEvent(turn, request.id, request.name, request.arguments))
-            started = time.monotonic()
-            ok, error, result = True, "", "{}"
-            if request.name == "end_call":
-                self._end_after_playback(EndReason.AGENT_ENDED)
-                ends, result = True, '{"ok": true}'
-            elif request.name == "transfer_call" and self.config.transfer_target:
-                reason = _argument(request.arguments, "reason")
-                await self._send(TransferEvent(self.config.transfer_target, reason))
-                self._end_after_playback(EndReason.TRANSFERRED)
-                ends, result = True, '{"ok": true}'
-            else:
-                outcome = await self._http_tool(turn, request)
-                ok, error, result = outcome.ok, outcome.error, outcome.content
-            latency = int((time.monotonic() - started) * 1000)
-            await self._send(ToolResultEvent(turn, request.id, ok, error, latency))
-            self.history.add({"role": "tool", "tool_call_id": request.id, "content": result})
-            if not ok:
-                log.info("tool %s failed: %s", request.name, error)
-                await self._speak_text(turn, TOOL_APOLOGY)
-        if ends:
-            await self._wait_for_playback()
-        return ends
-
-    async def _http_tool(self, turn: int, request: ToolRequest) -> ToolOutcome:
-        """Run a webhook tool; say a filler if it is slow to answer."""
-        tool = self.config.tool(request.name)
-        if tool is None:
-            message = json.dumps({"error": f"there is no tool named {request.name[:64]}"})
-            return ToolOutcome(False, message, "unknown_tool")
-        running = asyncio.create_task(self._tools.run(tool, request.arguments, self.call_id))
-        try:
-            done, _ = await asyncio.wait({running}, timeout=FILLER_AFTER_S)
-            if not done:
-                await self._speak_text(turn, tool.filler or DEFAULT_FILLER)
-            return await running
-        finally:
-            running.cancel()
-
-    def _end_after_playback(self, reason: EndReason) -> None:
-        self._pending_end = reason
-
-    async def _wait_for_playback(self) -> None:
-        while self._pacer.speaking:
+        ending = await self._tool_calls.run(turn, requests)
+        if ending is None:
+            return False
+        while self._pacer.speaking:  # let the goodbye play out
             await self._clock.sleep(0.02)
-        self._end(self._pending_end)
+        self._end(ending)
+        return True
 
     async def _interrupt(self) -> None:
         """Barge-in: stop the reply and its audio at once; the client drops queued audio."""
@@ -521,11 +493,3 @@ class CallSession:
                 await current
         last = self._pacer.clear()
         await self._send(ClearEvent(self._turn_number, last))
-
-
-def _argument(arguments: str, name: str) -> str:
-    try:
-        value = json.loads(arguments).get(name, "")
-    except (ValueError, AttributeError):
-        return ""
-    return str(value)[:200]

@@ -156,5 +156,5 @@ def test_barge_in_stops_the_agent_within_150_ms_and_history_keeps_what_was_heard
     assert full.startswith(greeting["content"].rstrip("…").split(".")[0])
     assert len(greeting["content"]) < len(full)
     assert session.history.messages[1]["role"] == "user"
-    assert "hours" in session.history.messages[1]["content"].lower()
-    print(f"barge-in: agent audio stopped {stop_ms:.0f} ms after speech onset")
+    # The interrupting utterance is the next turn (its exact words are the ASR's business).
+    assert session.history.messages[1]["content"].lower().startswith("sorry")

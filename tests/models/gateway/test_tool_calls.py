@@ -21,7 +21,8 @@ from switchboard_gateway.events import (
     ToolCallEvent,
     ToolResultEvent,
 )
-from switchboard_gateway.session import DEFAULT_FILLER, TOOL_APOLOGY, CallSession
+from switchboard_gateway.session import CallSession
+from switchboard_gateway.tool_calls import DEFAULT_FILLER, TOOL_APOLOGY
 from tests.models.gateway.test_session import agent_config
 from tests.webhooks import ENV, webhook_server
 

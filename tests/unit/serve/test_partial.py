@@ -169,3 +169,15 @@ def test_a_word_heard_again_at_the_cut_is_dropped() -> None:
     )
     assert drop_repeated_prefix(words("Hello"), words("there")) == words("there")
     assert drop_repeated_prefix((), words("a")) == words("a")
+
+
+def test_a_final_pass_without_new_audio_accepts_the_last_words_without_decoding() -> None:
+    engine = ScriptedEngine()
+    state = None
+    for seconds in (1.0, 2.0, 3.0):
+        state = transcribe_partial(engine, _buffer(seconds), state).state
+    calls = len(engine.calls)
+    final = transcribe_partial(engine, _buffer(3.1), state, final=True)
+    assert len(engine.calls) == calls
+    assert final.final
+    assert final.text == " ".join(text for text, _, _ in SCRIPT)

@@ -131,8 +131,12 @@ def transcribe_partial(
     seconds = audio.size / ASR_SAMPLE_RATE
     if seconds < state.seen_seconds:
         raise ValueError("the buffer shrank: a new utterance needs a fresh state")
-    if not final and seconds - state.seen_seconds < MIN_NEW_AUDIO_S:
-        return PartialTranscript(_text(state.stable), _text(state.pending), state)
+    if seconds - state.seen_seconds < MIN_NEW_AUDIO_S and (state.seen_seconds or not final):
+        if not final:
+            return PartialTranscript(_text(state.stable), _text(state.pending), state)
+        # The last pass already heard (almost) everything: accept its words, decode nothing.
+        after = advance(state, state.pending, state.seen_seconds, final=True)
+        return PartialTranscript(_text(after.stable), "", after, final=True)
     tail = audio[int(state.stable_until * ASR_SAMPLE_RATE) :]
     prompt = _text(state.stable)[-PROMPT_CHARACTERS:] or None
     transcript = engine.transcribe(tail, language=language or state.language or None, prompt=prompt)

@@ -1,0 +1,91 @@
+"""The tool calls of one reply: built-ins, webhooks (with a filler when slow), apologies."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import logging
+import time
+from collections.abc import Awaitable, Callable
+
+from switchboard_gateway.agent import AgentConfig
+from switchboard_gateway.backends.base import ToolRequest
+from switchboard_gateway.events import (
+    EndReason,
+    OutboundEvent,
+    ToolCallEvent,
+    ToolResultEvent,
+    TransferEvent,
+)
+from switchboard_gateway.history import ConversationHistory
+from switchboard_gateway.tools import ToolOutcome, ToolRunner
+
+log = logging.getLogger(__name__)
+
+TOOL_APOLOGY = "Sorry, I couldn't get that done just now."
+DEFAULT_FILLER = "One moment, please."
+#: A tool that has not answered after this long gets a spoken filler.
+FILLER_AFTER_S = 0.7
+_DONE = '{"ok": true}'
+
+
+def _argument(arguments: str, name: str) -> str:
+    try:
+        value = json.loads(arguments).get(name, "")
+    except (ValueError, AttributeError):
+        return ""
+    return str(value)[:200]
+
+
+class ToolCalls:
+    """Runs what the model asks for and records each result in the history."""
+
+    def __init__(
+        self,
+        config: AgentConfig,
+        runner: ToolRunner,
+        call_id: str,
+        send: Callable[[OutboundEvent], Awaitable[None]],
+        say: Callable[[int, str], Awaitable[None]],
+        history: ConversationHistory,
+    ) -> None:
+        self._config, self._runner, self._call_id = config, runner, call_id
+        self._send, self._say, self._history = send, say, history
+
+    async def run(self, turn: int, requests: list[ToolRequest]) -> EndReason | None:
+        """Run every request in order; returns how the call ends if a built-in ends it."""
+        ending: EndReason | None = None
+        for request in requests:
+            await self._send(ToolCallEvent(turn, request.id, request.name, request.arguments))
+            started = time.monotonic()
+            if request.name == "end_call" and self._config.call_policy.end_call_tool:
+                outcome, ending = ToolOutcome(True, _DONE), EndReason.AGENT_ENDED
+            elif request.name == "transfer_call" and self._config.transfer_target:
+                reason = _argument(request.arguments, "reason")
+                await self._send(TransferEvent(self._config.transfer_target, reason))
+                outcome, ending = ToolOutcome(True, _DONE), EndReason.TRANSFERRED
+            else:
+                outcome = await self._webhook(turn, request)
+            latency = int((time.monotonic() - started) * 1000)
+            await self._send(ToolResultEvent(turn, request.id, outcome.ok, outcome.error, latency))
+            self._history.add(
+                {"role": "tool", "tool_call_id": request.id, "content": outcome.content}
+            )
+            if not outcome.ok:
+                log.info("tool %s failed: %s", request.name[:64], outcome.error)
+                await self._say(turn, TOOL_APOLOGY)
+        return ending
+
+    async def _webhook(self, turn: int, request: ToolRequest) -> ToolOutcome:
+        tool = self._config.tool(request.name)
+        if tool is None:
+            message = json.dumps({"error": f"there is no tool named {request.name[:64]}"})
+            return ToolOutcome(False, message, "unknown_tool")
+        running = asyncio.create_task(self._runner.run(tool, request.arguments, self._call_id))
+        try:
+            done, _ = await asyncio.wait({running}, timeout=FILLER_AFTER_S)
+            if not done:
+                await self._say(turn, tool.filler or DEFAULT_FILLER)
+            return await running
+        finally:
+            running.cancel()
