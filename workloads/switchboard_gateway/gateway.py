@@ -14,6 +14,7 @@ import logging
 import uuid
 from collections.abc import Awaitable, Callable, Coroutine, Mapping
 from dataclasses import dataclass, field
+from datetime import UTC, datetime
 from typing import Any
 
 from switchboard_gateway.agent import AgentConfig
@@ -24,7 +25,10 @@ from switchboard_gateway.events import (
     EndReason,
     OutboundEvent,
     StartCall,
+    ToolCallEvent,
+    ToolResultEvent,
 )
+from switchboard_gateway.records import CallRecord, CallStore, ToolCallRecord, turns_from_history
 from switchboard_gateway.session import CallSession
 
 log = logging.getLogger(__name__)
@@ -68,6 +72,7 @@ class Gateway:
     active: int = 0
     draining: bool = False
     dropped_frames: int = 0
+    store: CallStore | None = None
     _sessions: set[CallSession] = field(default_factory=set)
 
     def resolve(self, name: str) -> AgentEntry | None:
@@ -100,9 +105,13 @@ class Gateway:
         start: StartCall,
         deliver: Callable[[OutboundEvent], Awaitable[None]],
         pump: Callable[[CallSession], Coroutine[Any, Any, None]],
+        channel: str = "grpc",
     ) -> CallEndedEvent:
         """Run one admitted call: `pump` feeds the session, `deliver` gets its events."""
         queue: asyncio.Queue[OutboundEvent] = asyncio.Queue()
+        started_at = datetime.now(UTC)
+        tool_names: dict[str, str] = {}
+        tool_calls: list[ToolCallRecord] = []
         max_audio = int(MAX_QUEUED_AUDIO_S / _FRAME_S)
         queued_audio = 0
 
@@ -125,6 +134,16 @@ class Gateway:
                 event = await queue.get()
                 if isinstance(event, AgentAudioEvent):
                     queued_audio -= 1
+                elif isinstance(event, ToolCallEvent):
+                    tool_names[event.id] = event.name
+                elif isinstance(event, ToolResultEvent):
+                    name = tool_names.get(event.id, "")
+                    tool_calls.append(
+                        ToolCallRecord(event.turn, name, event.ok, event.error, event.latency_ms)
+                    )
+                if isinstance(event, CallEndedEvent):
+                    # Stored before the caller hears of the end, so a record exists by then.
+                    await self._record(session, start, channel, started_at, event, tool_calls)
                 await deliver(event)
                 if isinstance(event, CallEndedEvent):
                     return event
@@ -135,6 +154,33 @@ class Gateway:
                 task.cancel()
             with contextlib.suppress(asyncio.CancelledError, Exception):
                 await asyncio.gather(pumping, running, return_exceptions=True)
+
+    async def _record(
+        self,
+        session: CallSession,
+        start: StartCall,
+        channel: str,
+        started_at: datetime,
+        ended: CallEndedEvent,
+        tool_calls: list[ToolCallRecord],
+    ) -> None:
+        if self.store is None:
+            return
+        record = CallRecord(
+            call_id=session.call_id,
+            agent=session.config.key,
+            channel=channel,
+            started_at=started_at,
+            ended_at=datetime.now(UTC),
+            end_reason=ended.reason.value,
+            client_reference=start.client_reference,
+            turns=turns_from_history(session.history.messages, session.latencies),
+            tool_calls=tuple(tool_calls),
+        )
+        try:
+            await self.store.save(record)
+        except Exception:  # a failing store must not fail the call that already ended
+            log.exception("could not store the record of call %s", session.call_id)
 
     async def drain(self, timeout_s: float) -> None:
         """Refuse new calls and wait for active ones, then end those still running."""

@@ -93,7 +93,7 @@ class CallSocket:
                 pass
             await session.inbound.put(None)
 
-        ended = await self._gateway.run_call(admitted, start, deliver, pump)
+        ended = await self._gateway.run_call(admitted, start, deliver, pump, channel="websocket")
         code = CLOSE_PROTOCOL if ended.reason is EndReason.PROTOCOL_ERROR else 1000
         await connection.close(code, ended.reason.value)
 

@@ -11,6 +11,7 @@ from typing import Any, TypeVar
 from switchboard_gateway.backends.model_plane_http import ModelPlaneHttp
 from switchboard_gateway.gateway import AgentEntry, Gateway, hash_api_key
 from switchboard_gateway.grpc_transport import start_grpc_server
+from switchboard_gateway.records import CallStore
 from tests.models.gateway.test_session import agent_config
 
 T = TypeVar("T")
@@ -35,23 +36,25 @@ class BackgroundLoop:
         self._thread.join(5)
 
 
-def make_gateway(base_url: str, max_calls: int = 20, **changes: object) -> Gateway:
+def make_gateway(
+    base_url: str, max_calls: int = 20, store: CallStore | None = None, **changes: object
+) -> Gateway:
     """The receptionist behind the real model plane, callable with `API_KEY`."""
     config = agent_config(**changes)
     backend = ModelPlaneHttp(
         base_url, max_tokens=config.llm.max_tokens, temperature=0.3, timeout_s=60
     )
     entry = AgentEntry(config, backend, frozenset({hash_api_key(API_KEY)}))
-    return Gateway({config.key: entry}, max_calls=max_calls)
+    return Gateway({config.key: entry}, max_calls=max_calls, store=store)
 
 
 @contextmanager
 def grpc_gateway(
-    base_url: str, max_calls: int = 20, **changes: object
+    base_url: str, max_calls: int = 20, store: CallStore | None = None, **changes: object
 ) -> Iterator[tuple[Gateway, str, Callable[[Coroutine[Any, Any, T]], T]]]:
     """A running gRPC gateway: (gateway, target, run-on-its-loop)."""
     background = BackgroundLoop()
-    gateway = make_gateway(base_url, max_calls, **changes)
+    gateway = make_gateway(base_url, max_calls, store, **changes)
     server, port = background.run(start_grpc_server(gateway))
     try:
         yield gateway, f"127.0.0.1:{port}", background.run
@@ -62,13 +65,13 @@ def grpc_gateway(
 
 @contextmanager
 def ws_gateway(
-    base_url: str, max_calls: int = 20, **changes: object
+    base_url: str, max_calls: int = 20, store: CallStore | None = None, **changes: object
 ) -> Iterator[tuple[Gateway, str]]:
     """A running WebSocket gateway: (gateway, ws://…/v1/calls)."""
     from switchboard_gateway.ws_transport import CALL_PATH, start_ws_server
 
     background = BackgroundLoop()
-    gateway = make_gateway(base_url, max_calls, **changes)
+    gateway = make_gateway(base_url, max_calls, store, **changes)
     server = background.run(start_ws_server(gateway))
     port = next(iter(server.sockets)).getsockname()[1]
     try:

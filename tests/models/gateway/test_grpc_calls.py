@@ -20,6 +20,7 @@ from switchboard_gateway.events import (
 )
 from switchboard_gateway.gateway import Gateway
 from switchboard_gateway.rpc import call_pb2 as pb
+from switchboard_gateway.sqlite_store import SqliteCallStore
 from switchboard_serve.evaluation import word_error_rate
 from tests.models.gateway.harness import API_KEY, grpc_gateway
 from tests.models.gateway.scripted_caller import ScriptedCaller, synthesise
@@ -29,8 +30,11 @@ pytestmark = pytest.mark.models
 
 
 @pytest.fixture(scope="module")
-def target(base_url: str) -> Iterator[tuple[Gateway, str]]:
-    with grpc_gateway(base_url) as (gateway, address, _):
+def target(
+    base_url: str, tmp_path_factory: pytest.TempPathFactory
+) -> Iterator[tuple[Gateway, str]]:
+    store = SqliteCallStore(tmp_path_factory.mktemp("records") / "calls.db")
+    with grpc_gateway(base_url, store=store) as (gateway, address, _):
         yield gateway, address
 
 
@@ -58,7 +62,24 @@ def test_a_three_turn_conversation_over_grpc(target: tuple[Gateway, str]) -> Non
     finals = caller.finals()
     assert word_error_rate(list(zip(UTTERANCES, finals, strict=True))) <= 0.2, finals
     assert len(caller.seen.of(TurnLatencyEvent)) == 3
+    _check_record(target[0], events[0].call_id, "grpc", finals)
     assert {e.turn for e in caller.seen.of(AgentAudioEvent)} >= {0, 1, 2, 3}  # type: ignore[attr-defined]
+
+
+def _check_record(gateway: Gateway, call_id: str, channel: str, finals: list[str]) -> None:
+    assert gateway.store is not None
+    record = asyncio.run(gateway.store.get(call_id))
+    assert record is not None
+    assert (record.agent, record.channel, record.end_reason) == (
+        "acme/receptionist",
+        channel,
+        "caller_hangup",
+    )
+    assert [t.number for t in record.turns] == [0, 1, 2, 3]
+    assert [t.caller_text for t in record.turns[1:]] == finals
+    assert all(t.agent_text for t in record.turns)
+    assert all(t.voice_to_voice_ms > 0 and t.asr_final_ms > 0 for t in record.turns[1:])
+    assert record.ended_at > record.started_at
 
 
 async def _call_events(

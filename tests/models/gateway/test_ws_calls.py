@@ -13,15 +13,19 @@ from websockets.exceptions import ConnectionClosed
 
 from switchboard_gateway.events import (
     AgentAudioEvent,
+    AudioFormat,
     CallEndedEvent,
+    CallStarted,
     EndReason,
     TranscriptEvent,
     TurnLatencyEvent,
 )
 from switchboard_gateway.gateway import Gateway
+from switchboard_gateway.sqlite_store import SqliteCallStore
 from switchboard_serve.evaluation import word_error_rate
 from tests.models.gateway.harness import API_KEY, ws_gateway
 from tests.models.gateway.scripted_caller import ScriptedCaller, synthesise
+from tests.models.gateway.test_grpc_calls import _check_record
 from tests.models.gateway.test_session import UTTERANCES
 
 pytestmark = pytest.mark.models
@@ -30,8 +34,11 @@ START = {"type": "start", "agent": "acme/receptionist", "apiKey": API_KEY}
 
 
 @pytest.fixture(scope="module")
-def target(base_url: str) -> Iterator[tuple[Gateway, str]]:
-    with ws_gateway(base_url) as running:
+def target(
+    base_url: str, tmp_path_factory: pytest.TempPathFactory
+) -> Iterator[tuple[Gateway, str]]:
+    store = SqliteCallStore(tmp_path_factory.mktemp("records") / "calls.db")
+    with ws_gateway(base_url, store=store) as running:
         yield running
 
 
@@ -43,7 +50,9 @@ async def _read(socket: ClientConnection, caller: ScriptedCaller) -> None:
             caller.on_event(AgentAudioEvent(0, sequence, message))
             continue
         body = json.loads(message)
-        if body["type"] == "transcript":
+        if body["type"] == "started":
+            caller.on_event(CallStarted(body["callId"], body["agent"], AudioFormat()))
+        elif body["type"] == "transcript":
             caller.on_event(TranscriptEvent(body["turn"], body["text"], body["final"]))
         elif body["type"] == "latency":
             caller.on_event(
@@ -72,6 +81,8 @@ def test_a_three_turn_conversation_over_websocket(target: tuple[Gateway, str]) -
     assert word_error_rate(list(zip(UTTERANCES, finals, strict=True))) <= 0.2, finals
     assert len(caller.seen.of(TurnLatencyEvent)) == 3
     assert len(caller.seen.of(AgentAudioEvent)) > 100
+    (started,) = caller.seen.of(CallStarted)
+    _check_record(target[0], started.call_id, "websocket", finals)  # type: ignore[attr-defined]
 
 
 async def _exchange(url: str, messages: list[Any]) -> tuple[list[dict[str, Any]], int | None]:

@@ -1,0 +1,98 @@
+"""Call records: what happened in a call, kept for review and analytics, with retention by age."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Any, Protocol
+
+from switchboard_gateway.events import TurnLatencyEvent
+
+
+@dataclass(frozen=True)
+class TurnRecord:
+    """One caller turn and the agent's answer (as heard, after any barge-in)."""
+
+    number: int
+    caller_text: str
+    agent_text: str
+    endpointing_ms: int = 0
+    asr_final_ms: int = 0
+    llm_ttft_ms: int = 0
+    tts_ttfb_ms: int = 0
+    voice_to_voice_ms: int = 0
+    interrupted: bool = False
+
+
+@dataclass(frozen=True)
+class ToolCallRecord:
+    """One tool call's outcome (no arguments or results: they may be private)."""
+
+    turn: int
+    name: str
+    ok: bool
+    error: str
+    latency_ms: int
+
+
+@dataclass(frozen=True)
+class CallRecord:
+    """A finished call."""
+
+    call_id: str
+    agent: str
+    channel: str
+    started_at: datetime
+    ended_at: datetime
+    end_reason: str
+    client_reference: str = ""
+    turns: tuple[TurnRecord, ...] = field(default_factory=tuple)
+    tool_calls: tuple[ToolCallRecord, ...] = field(default_factory=tuple)
+
+
+class CallStore(Protocol):
+    """Where call records live (SQLite embedded, PostgreSQL in a cluster)."""
+
+    async def save(self, record: CallRecord) -> None:
+        """Store a finished call (idempotent by call id)."""
+        ...
+
+    async def get(self, call_id: str) -> CallRecord | None:
+        """A call by id."""
+        ...
+
+    async def delete_ended_before(self, cutoff: datetime) -> int:
+        """Retention: remove calls that ended before `cutoff`; returns how many."""
+        ...
+
+
+def turns_from_history(
+    messages: list[dict[str, Any]], latencies: list[TurnLatencyEvent]
+) -> tuple[TurnRecord, ...]:
+    """Pair each caller message with what the agent said after it (turn 0: the greeting)."""
+    by_turn = {latency.turn: latency for latency in latencies}
+    turns: list[tuple[str, list[str]]] = [("", [])]
+    for message in messages:
+        if message["role"] == "user":
+            turns.append((str(message["content"]), []))
+        elif message["role"] == "assistant" and message.get("content"):
+            turns[-1][1].append(str(message["content"]))
+    records = []
+    for number, (caller, agent) in enumerate(turns):
+        if number == 0 and not agent:
+            continue
+        latency = by_turn.get(number, TurnLatencyEvent(number))
+        records.append(
+            TurnRecord(
+                number,
+                caller,
+                " ".join(agent),
+                latency.endpointing_ms,
+                latency.asr_final_ms,
+                latency.llm_ttft_ms,
+                latency.tts_ttfb_ms,
+                latency.voice_to_voice_ms,
+                latency.interrupted,
+            )
+        )
+    return tuple(records)
