@@ -432,7 +432,16 @@ class CallSession:
                 await asyncio.shield(self._send(latency))
 
     async def _llm_round(self, turn: _Turn, offer_tools: bool) -> list[ToolRequest]:
+        """Stream one completion into speech; returns the tool calls it asked for.
+
+        Pieces are synthesised one after another by a fetcher while earlier pieces play, so the
+        next sentence's audio is ready when the previous one ends (no gap between sentences).
+        """
         splitter, said, requests = SentenceSplitter(), [], []
+        texts: asyncio.Queue[str | None] = asyncio.Queue()
+        pieces: asyncio.Queue[tuple[str, asyncio.Queue[bytes | None]] | None] = asyncio.Queue()
+        fetcher = asyncio.create_task(self._fetch_speech(texts, pieces, turn))
+        player = asyncio.create_task(self._play_pieces(turn, pieces))
         asked = self._clock.now()
         tools = self.config.tool_definitions() if offer_tools else []
         try:
@@ -442,20 +451,72 @@ class CallSession:
                         turn.llm_ttft_ms = int((self._clock.now() - asked) * 1000)
                     for piece in splitter.push(event.text):
                         said.append(piece)
-                        await self._speak_text(turn.number, piece, turn)
+                        texts.put_nowait(piece)
                 elif isinstance(event, ToolRequest):
                     requests.append(event)
+                if player.done():
+                    break  # speech failed: stop reading the reply
             rest = splitter.flush()
             if rest:
                 said.append(rest)
-                await self._speak_text(turn.number, rest, turn)
+                texts.put_nowait(rest)
+            texts.put_nowait(None)
+            await player
+            if fetcher.done() and not fetcher.cancelled() and fetcher.exception() is not None:
+                raise BackendError("speech synthesis failed") from fetcher.exception()
         except asyncio.CancelledError:
             # Barge-in: the model remembers saying only what the caller heard.
             heard = played_text(self._spoken, self._pacer.played_s)
             self.history.add({"role": "assistant", "content": heard or "…"})
             raise
+        finally:
+            for task in (fetcher, player):
+                task.cancel()
+            await asyncio.gather(fetcher, player, return_exceptions=True)
         self._remember_reply(" ".join(said), requests)
         return requests
+
+    async def _fetch_speech(
+        self,
+        texts: asyncio.Queue[str | None],
+        pieces: asyncio.Queue[tuple[str, asyncio.Queue[bytes | None]] | None],
+        turn: _Turn,
+    ) -> None:
+        rate = self._start.output_format.sample_rate
+        try:
+            while (text := await texts.get()) is not None:
+                chunks: asyncio.Queue[bytes | None] = asyncio.Queue()
+                pieces.put_nowait((text, chunks))
+                asked = self._clock.now()
+                try:
+                    async for chunk in self._backend.speak(text, rate):
+                        if turn.tts_ttfb_ms == 0:
+                            turn.tts_ttfb_ms = int((self._clock.now() - asked) * 1000)
+                        chunks.put_nowait(chunk)
+                finally:
+                    chunks.put_nowait(None)
+        finally:
+            pieces.put_nowait(None)
+
+    async def _play_pieces(
+        self,
+        turn: _Turn,
+        pieces: asyncio.Queue[tuple[str, asyncio.Queue[bytes | None]] | None],
+    ) -> None:
+        rate, fmt = self._start.output_format.sample_rate, self._start.output_format
+        while (item := await pieces.get()) is not None:
+            text, chunks = item
+            await self._send(AgentTextEvent(turn.number, text))
+            self._spoken.append(SpokenPiece(text, 0.0))
+            seconds = 0.0
+            while (chunk := await chunks.get()) is not None:
+                seconds += len(chunk) / 2 / rate
+                self._spoken[-1] = SpokenPiece(text, seconds)
+                await self._pacer.play(turn.number, encode_pcm16(chunk, rate, fmt))
+                if turn.voice_to_voice_ms == 0:
+                    first = self._pacer.first_frame_at or self._clock.now()
+                    turn.voice_to_voice_ms = int((first - turn.speech_end_wall) * 1000)
+        await self._pacer.finish(turn.number)
 
     def _remember_reply(self, text: str, requests: list[ToolRequest]) -> None:
         if not text and not requests:
