@@ -95,7 +95,9 @@ class FasterWhisperEngine:
             max_new_tokens=math.ceil(seconds * _TOKENS_PER_SECOND_BOUND) + _TOKENS_SLACK,
             word_timestamps=True,
             condition_on_previous_text=False,
-            vad_filter=False,
+            # Silero drops the silence around speech before decoding: whisper invents words
+            # ("Thank you.") in silence. Costs ~10 ms per 5 s of audio.
+            vad_filter=True,
         )
         segments = list(segments)  # decoding happens here, on this thread
         words = tuple(
