@@ -35,12 +35,16 @@ def decode(data: bytes, fmt: AudioFormat) -> Float32:
     return np.asarray(soxr.resample(samples, fmt.sample_rate, PIPELINE_RATE), np.float32)
 
 
+def float_to_pcm16(samples: Float32) -> bytes:
+    """Little-endian PCM16 from float32 in [-1, 1] (clipped)."""
+    return bytes(np.clip(np.round(samples * 32768.0), -32768, 32767).astype("<i2").tobytes())
+
+
 def encode_pcm16(pcm16: bytes, rate: int, fmt: AudioFormat) -> bytes:
     """PCM16 at `rate` (from TTS) in the output format."""
     if rate != fmt.sample_rate:
         samples = np.frombuffer(pcm16, "<i2").astype(np.float32) / 32768.0
-        resampled = soxr.resample(samples, rate, fmt.sample_rate)
-        pcm16 = np.clip(np.round(resampled * 32768.0), -32768, 32767).astype("<i2").tobytes()
+        pcm16 = float_to_pcm16(np.asarray(soxr.resample(samples, rate, fmt.sample_rate)))
     if fmt.encoding is Encoding.MULAW:
         return bytes(audioop.lin2ulaw(pcm16, 2))
     return pcm16

@@ -6,6 +6,10 @@ import enum
 from dataclasses import dataclass, field
 
 
+class ProtocolError(ValueError):
+    """The client broke the protocol; the call ends with this message, the process does not."""
+
+
 class Encoding(enum.Enum):
     """Audio sample encodings a transport may carry."""
 
@@ -14,6 +18,8 @@ class Encoding(enum.Enum):
 
 
 SUPPORTED_RATES = (8_000, 16_000, 24_000, 48_000)
+#: Largest client message a transport accepts (a generous second of 48 kHz PCM16).
+MAX_MESSAGE_BYTES = 256 * 1024
 
 
 @dataclass(frozen=True, slots=True)
@@ -22,6 +28,14 @@ class AudioFormat:
 
     sample_rate: int = 16_000
     encoding: Encoding = Encoding.PCM16
+
+    @classmethod
+    def checked(cls, sample_rate: object, encoding: Encoding, field: str) -> AudioFormat:
+        """A format a client declared; an unsupported rate is a protocol error naming `field`."""
+        rate = next((r for r in SUPPORTED_RATES if r == sample_rate), None)
+        if rate is None:
+            raise ProtocolError(f"unsupported {field} {sample_rate}; supported: {SUPPORTED_RATES}")
+        return cls(rate, encoding)
 
 
 # --- from the caller --------------------------------------------------------------------------
@@ -68,10 +82,6 @@ class CallerHangup:
 
 
 InboundEvent = CallerAudio | CallerText | CallerDtmf | CallerHangup
-
-
-class ProtocolError(ValueError):
-    """The client broke the protocol; the call ends with this message, the process does not."""
 
 
 # --- to the caller ----------------------------------------------------------------------------

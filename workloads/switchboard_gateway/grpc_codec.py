@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 from switchboard_gateway.events import (
-    SUPPORTED_RATES,
     AgentAudioEvent,
     AgentTextEvent,
     AudioFormat,
@@ -31,11 +30,9 @@ from switchboard_gateway.rpc import call_pb2 as pb
 
 def format_from_proto(message: pb.AudioFormat, default_rate: int = 16_000) -> AudioFormat:
     """An audio format; an unset rate means the default, an unsupported one is refused."""
-    rate = message.sample_rate or default_rate
-    if rate not in SUPPORTED_RATES:
-        raise ProtocolError(f"unsupported sample_rate {rate}; supported: {SUPPORTED_RATES}")
     mulaw = message.encoding == pb.AudioFormat.ENCODING_MULAW
-    return AudioFormat(rate, Encoding.MULAW if mulaw else Encoding.PCM16)
+    encoding = Encoding.MULAW if mulaw else Encoding.PCM16
+    return AudioFormat.checked(message.sample_rate or default_rate, encoding, "sample_rate")
 
 
 def format_to_proto(fmt: AudioFormat) -> pb.AudioFormat:

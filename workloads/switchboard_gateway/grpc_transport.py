@@ -8,7 +8,13 @@ from collections.abc import AsyncIterator
 
 import grpc
 
-from switchboard_gateway.events import CallEndedEvent, EndReason, OutboundEvent, ProtocolError
+from switchboard_gateway.events import (
+    MAX_MESSAGE_BYTES,
+    CallEndedEvent,
+    EndReason,
+    OutboundEvent,
+    ProtocolError,
+)
 from switchboard_gateway.gateway import Gateway, OverloadedError
 from switchboard_gateway.grpc_codec import inbound_from_proto, outbound_to_proto, start_from_proto
 from switchboard_gateway.rpc import call_pb2 as pb
@@ -18,8 +24,6 @@ from switchboard_gateway.session import CallSession
 log = logging.getLogger(__name__)
 
 START_TIMEOUT_S = 10.0
-#: Largest client message accepted (a generous second of 48 kHz PCM16); larger ones end the call.
-MAX_MESSAGE_BYTES = 256 * 1024
 
 
 def _metadata_key(context: grpc.aio.ServicerContext[pb.ClientEvent, pb.ServerEvent]) -> str:

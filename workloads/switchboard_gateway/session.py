@@ -18,7 +18,13 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from switchboard_gateway.agent import AgentConfig
-from switchboard_gateway.audio import PIPELINE_RATE, Float32, decode, encode_pcm16
+from switchboard_gateway.audio import (
+    PIPELINE_RATE,
+    Float32,
+    decode,
+    encode_pcm16,
+    float_to_pcm16,
+)
 from switchboard_gateway.backends.base import (
     BackendError,
     ModelBackend,
@@ -91,7 +97,7 @@ class _Utterance:
         samples = np.concatenate(self.audio) if self.audio else np.zeros(0, np.float32)
         if until is not None:
             samples = samples[: max(0, int((until - self.starts_at) * PIPELINE_RATE))]
-        return bytes(np.clip(np.round(samples * 32768), -32768, 32767).astype("<i2").tobytes())
+        return float_to_pcm16(samples)
 
 
 @dataclass

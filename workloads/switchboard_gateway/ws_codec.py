@@ -11,7 +11,6 @@ import json
 from typing import Any
 
 from switchboard_gateway.events import (
-    SUPPORTED_RATES,
     AgentTextEvent,
     AudioFormat,
     CallEndedEvent,
@@ -59,13 +58,10 @@ def _format(value: object) -> AudioFormat:
         return AudioFormat()
     if not isinstance(value, dict):
         raise ProtocolError("an audio format must be an object")
-    rate = value.get("sampleRate", 16_000)
-    if rate not in SUPPORTED_RATES:
-        raise ProtocolError(f"unsupported sampleRate {rate}; supported: {SUPPORTED_RATES}")
     encoding = value.get("encoding", "pcm16")
     if encoding not in ("pcm16", "mulaw"):
         raise ProtocolError("encoding must be pcm16 or mulaw")
-    return AudioFormat(int(rate), Encoding(encoding))
+    return AudioFormat.checked(value.get("sampleRate", 16_000), Encoding(encoding), "sampleRate")
 
 
 def start_from_json(raw: str | bytes) -> StartCall:

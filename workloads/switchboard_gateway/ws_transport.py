@@ -9,6 +9,7 @@ from websockets.asyncio.server import Server, ServerConnection, serve
 from websockets.exceptions import ConnectionClosed
 
 from switchboard_gateway.events import (
+    MAX_MESSAGE_BYTES,
     AgentAudioEvent,
     CallEndedEvent,
     CallerAudio,
@@ -24,7 +25,6 @@ log = logging.getLogger(__name__)
 
 CALL_PATH = "/v1/calls"
 START_TIMEOUT_S = 10.0
-MAX_MESSAGE_BYTES = 256 * 1024
 #: RFC 6455 close codes: 1008 policy violation (bad protocol use), 1013 try again later.
 CLOSE_PROTOCOL, CLOSE_OVERLOADED = 1008, 1013
 

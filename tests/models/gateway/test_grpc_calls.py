@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import time
 from collections.abc import Iterator
 
 import grpc
@@ -198,10 +199,17 @@ def test_admission_control_answers_resource_exhausted(base_url: str) -> None:
             async with connect(address, "acme/receptionist", api_key=API_KEY) as first:
                 events = first.events()
                 assert isinstance(await anext(events), CallStarted)
+                assert gateway.active == 1
                 with pytest.raises(grpc.aio.AioRpcError) as refused:
                     await _call_events(address, [])
                 assert refused.value.code() == grpc.StatusCode.RESOURCE_EXHAUSTED
+                assert "limit is 1" in (refused.value.details() or "")
                 await first.hangup()
+                ended = [e async for e in events][-1]
+                assert ended == CallEndedEvent(EndReason.CALLER_HANGUP, "")
 
         asyncio.run(scenario())
-        assert gateway.active in (0, 1)
+        deadline = time.monotonic() + 5
+        while gateway.active and time.monotonic() < deadline:
+            time.sleep(0.05)
+        assert gateway.active == 0, "the finished call gave its slot back"

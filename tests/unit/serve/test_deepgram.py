@@ -195,9 +195,24 @@ def test_aura_refuses_a_speed_it_cannot_honour_and_reports_errors() -> None:
         list(engine.synthesize("Hello."))
 
 
-def test_replicas_of_provider_hosted_models_are_not_probed_at_the_provider() -> None:
-    """A probe would be a paid request per replica per minute (and fails here: no network)."""
-    deployment = {"name": "asr-nova", "spec": ASR.to_wire(), "scaling": {}}
-    asyncio.run(AsrServer(deployment).check_health())
-    deployment = {"name": "tts-aura", "spec": TTS.to_wire(), "scaling": {}}
-    asyncio.run(TtsServer(deployment).check_health())
+def test_replicas_of_provider_hosted_models_are_not_probed_at_the_provider(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """A probe would be a paid request per replica per minute."""
+    requests: list[httpx.Request] = []
+
+    def record(client: httpx.Client, request: httpx.Request, **kwargs: object) -> httpx.Response:
+        requests.append(request)
+        if request.url.path == "/v1/listen":
+            return httpx.Response(200, json=LISTEN, request=request)
+        return httpx.Response(200, content=b"\x00\x00" * 10, request=request)
+
+    monkeypatch.setattr(httpx.Client, "send", record)
+    asr = AsrServer({"name": "asr-nova", "spec": ASR.to_wire(), "scaling": {}})
+    tts = TtsServer({"name": "tts-aura", "spec": TTS.to_wire(), "scaling": {}})
+    asyncio.run(asr.check_health())
+    asyncio.run(tts.check_health())
+    assert requests == []
+    # The same servers do reach the provider for real work: the recorder would see a probe.
+    asyncio.run(asr.transcribe(np.zeros(1600, np.float32)))
+    assert [r.url.path for r in requests] == ["/v1/listen"]
