@@ -5,11 +5,12 @@ from __future__ import annotations
 import json
 import os
 from collections import Counter
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 
-TIERS = ("unit", "models", "cluster", "e2e", "browser", "gpu")
+TIERS = ("unit", "models", "storage", "cluster", "e2e", "browser", "gpu")
 _counts: dict[str, Counter[str]] = {tier: Counter() for tier in TIERS}
 
 
@@ -48,3 +49,12 @@ def pytest_terminal_summary(terminalreporter: pytest.TerminalReporter) -> None:
             f"{tier:8s} passed={c['passed']} failed={c['failed']} "
             f"skipped={c['skipped']} errors={c['error']}"
         )
+
+
+@pytest.fixture(scope="session")
+def postgres_dsn() -> Iterator[str]:
+    """A real PostgreSQL server for the whole session (fails, never skips, when missing)."""
+    from tests.postgres import postgres_server
+
+    with postgres_server() as dsn:
+        yield dsn

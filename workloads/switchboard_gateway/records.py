@@ -50,6 +50,10 @@ class CallRecord:
     tool_calls: tuple[ToolCallRecord, ...] = field(default_factory=tuple)
 
 
+class CallStoreUnavailableError(Exception):
+    """The store cannot be reached or set up (the message names where, never credentials)."""
+
+
 class CallStore(Protocol):
     """Where call records live (SQLite embedded, PostgreSQL in a cluster)."""
 
@@ -63,6 +67,10 @@ class CallStore(Protocol):
 
     async def delete_ended_before(self, cutoff: datetime) -> int:
         """Retention: remove calls that ended before `cutoff`; returns how many."""
+        ...
+
+    async def close(self) -> None:
+        """Release connections."""
         ...
 
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import threading
-from collections.abc import Callable, Coroutine, Iterator
+from collections.abc import Awaitable, Callable, Coroutine, Iterator
 from contextlib import contextmanager
 from typing import Any, TypeVar
 
@@ -16,6 +16,8 @@ from tests.models.gateway.test_session import agent_config
 
 T = TypeVar("T")
 API_KEY = "sk-test-receptionist"
+#: Opens a call store on the gateway's own loop (a PostgreSQL pool belongs to one loop).
+OpenStore = Callable[[], Awaitable[CallStore]]
 
 
 class BackgroundLoop:
@@ -48,29 +50,37 @@ def make_gateway(
     return Gateway({config.key: entry}, max_calls=max_calls, store=store)
 
 
+async def _open(open_store: OpenStore | None) -> CallStore | None:
+    return None if open_store is None else await open_store()
+
+
 @contextmanager
 def grpc_gateway(
-    base_url: str, max_calls: int = 20, store: CallStore | None = None, **changes: object
+    base_url: str, max_calls: int = 20, open_store: OpenStore | None = None, **changes: object
 ) -> Iterator[tuple[Gateway, str, Callable[[Coroutine[Any, Any, T]], T]]]:
     """A running gRPC gateway: (gateway, target, run-on-its-loop)."""
     background = BackgroundLoop()
+    store = background.run(_open(open_store))
     gateway = make_gateway(base_url, max_calls, store, **changes)
     server, port = background.run(start_grpc_server(gateway))
     try:
         yield gateway, f"127.0.0.1:{port}", background.run
     finally:
         background.run(server.stop(grace=1))
+        if store is not None:
+            background.run(store.close())
         background.stop()
 
 
 @contextmanager
 def ws_gateway(
-    base_url: str, max_calls: int = 20, store: CallStore | None = None, **changes: object
+    base_url: str, max_calls: int = 20, open_store: OpenStore | None = None, **changes: object
 ) -> Iterator[tuple[Gateway, str]]:
     """A running WebSocket gateway: (gateway, ws://…/v1/calls)."""
     from switchboard_gateway.ws_transport import CALL_PATH, start_ws_server
 
     background = BackgroundLoop()
+    store = background.run(_open(open_store))
     gateway = make_gateway(base_url, max_calls, store, **changes)
     server = background.run(start_ws_server(gateway))
     port = next(iter(server.sockets)).getsockname()[1]
@@ -79,4 +89,6 @@ def ws_gateway(
     finally:
         server.close()
         background.run(server.wait_closed())
+        if store is not None:
+            background.run(store.close())
         background.stop()

@@ -20,6 +20,7 @@ from switchboard_gateway.events import (
     TurnLatencyEvent,
 )
 from switchboard_gateway.gateway import Gateway
+from switchboard_gateway.records import CallRecord, CallStore
 from switchboard_gateway.rpc import call_pb2 as pb
 from switchboard_gateway.sqlite_store import SqliteCallStore
 from switchboard_serve.evaluation import word_error_rate
@@ -34,8 +35,12 @@ pytestmark = pytest.mark.models
 def target(
     base_url: str, tmp_path_factory: pytest.TempPathFactory
 ) -> Iterator[tuple[Gateway, str]]:
-    store = SqliteCallStore(tmp_path_factory.mktemp("records") / "calls.db")
-    with grpc_gateway(base_url, store=store) as (gateway, address, _):
+    path = tmp_path_factory.mktemp("records") / "calls.db"
+
+    async def sqlite() -> CallStore:
+        return SqliteCallStore(path)
+
+    with grpc_gateway(base_url, open_store=sqlite) as (gateway, address, _):
         yield gateway, address
 
 
@@ -63,13 +68,15 @@ def test_a_three_turn_conversation_over_grpc(target: tuple[Gateway, str]) -> Non
     finals = caller.finals()
     assert word_error_rate(list(zip(UTTERANCES, finals, strict=True))) <= 0.2, finals
     assert len(caller.seen.of(TurnLatencyEvent)) == 3
-    _check_record(target[0], events[0].call_id, "grpc", finals)
+    gateway = target[0]
+    assert gateway.store is not None
+    stored = asyncio.run(gateway.store.get(events[0].call_id))
+    check_record(stored, "grpc", finals)
     assert {e.turn for e in caller.seen.of(AgentAudioEvent)} >= {0, 1, 2, 3}  # type: ignore[attr-defined]
 
 
-def _check_record(gateway: Gateway, call_id: str, channel: str, finals: list[str]) -> None:
-    assert gateway.store is not None
-    record = asyncio.run(gateway.store.get(call_id))
+def check_record(record: CallRecord | None, channel: str, finals: list[str]) -> None:
+    """A stored three-turn call: turns as heard, per-stage latencies."""
     assert record is not None
     assert (record.agent, record.channel, record.end_reason) == (
         "acme/receptionist",

@@ -21,11 +21,12 @@ from switchboard_gateway.events import (
     TurnLatencyEvent,
 )
 from switchboard_gateway.gateway import Gateway
-from switchboard_gateway.sqlite_store import SqliteCallStore
+from switchboard_gateway.postgres_store import PostgresCallStore
+from switchboard_gateway.records import CallRecord, CallStore
 from switchboard_serve.evaluation import word_error_rate
 from tests.models.gateway.harness import API_KEY, ws_gateway
 from tests.models.gateway.scripted_caller import ScriptedCaller, synthesise
-from tests.models.gateway.test_grpc_calls import _check_record
+from tests.models.gateway.test_grpc_calls import check_record
 from tests.models.gateway.test_session import UTTERANCES
 
 pytestmark = pytest.mark.models
@@ -34,11 +35,13 @@ START = {"type": "start", "agent": "acme/receptionist", "apiKey": API_KEY}
 
 
 @pytest.fixture(scope="module")
-def target(
-    base_url: str, tmp_path_factory: pytest.TempPathFactory
-) -> Iterator[tuple[Gateway, str]]:
-    store = SqliteCallStore(tmp_path_factory.mktemp("records") / "calls.db")
-    with ws_gateway(base_url, store=store) as running:
+def target(base_url: str, postgres_dsn: str) -> Iterator[tuple[Gateway, str]]:
+    """A WebSocket gateway that keeps call records in a real PostgreSQL server."""
+
+    async def postgres() -> CallStore:
+        return await PostgresCallStore.open(postgres_dsn)
+
+    with ws_gateway(base_url, open_store=postgres) as running:
         yield running
 
 
@@ -62,7 +65,9 @@ async def _read(socket: ClientConnection, caller: ScriptedCaller) -> None:
             caller.on_event(CallEndedEvent(EndReason(body["reason"]), body["detail"]))
 
 
-def test_a_three_turn_conversation_over_websocket(target: tuple[Gateway, str]) -> None:
+def test_a_three_turn_conversation_over_websocket(
+    target: tuple[Gateway, str], postgres_dsn: str
+) -> None:
     speech = synthesise(UTTERANCES)
 
     async def scenario() -> ScriptedCaller:
@@ -82,7 +87,15 @@ def test_a_three_turn_conversation_over_websocket(target: tuple[Gateway, str]) -
     assert len(caller.seen.of(TurnLatencyEvent)) == 3
     assert len(caller.seen.of(AgentAudioEvent)) > 100
     (started,) = caller.seen.of(CallStarted)
-    _check_record(target[0], started.call_id, "websocket", finals)  # type: ignore[attr-defined]
+
+    async def stored() -> CallRecord | None:  # read back over a connection of its own
+        store = await PostgresCallStore.open(postgres_dsn)
+        try:
+            return await store.get(started.call_id)  # type: ignore[attr-defined]
+        finally:
+            await store.close()
+
+    check_record(asyncio.run(stored()), "websocket", finals)
 
 
 async def _exchange(url: str, messages: list[Any]) -> tuple[list[dict[str, Any]], int | None]:

@@ -1,0 +1,163 @@
+"""Both call-record stores against one contract: SQLite files and a real PostgreSQL server."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import AsyncIterator, Callable
+from contextlib import AbstractAsyncContextManager, asynccontextmanager
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+
+import psycopg
+import pytest
+
+from switchboard_gateway.postgres_store import PostgresCallStore
+from switchboard_gateway.records import (
+    CallRecord,
+    CallStore,
+    CallStoreUnavailableError,
+    ToolCallRecord,
+    TurnRecord,
+)
+from switchboard_gateway.sqlite_store import SqliteCallStore
+
+pytestmark = pytest.mark.storage
+
+NOW = datetime(2026, 11, 21, 12, 0, tzinfo=UTC)
+OpenStore = Callable[[], AbstractAsyncContextManager[CallStore]]
+
+
+def _record(call_id: str, ended: datetime, reason: str = "caller_hangup") -> CallRecord:
+    return CallRecord(
+        call_id=call_id,
+        agent="acme/receptionist",
+        channel="grpc",
+        started_at=ended - timedelta(minutes=2),
+        ended_at=ended,
+        end_reason=reason,
+        client_reference="crm-42",
+        turns=(
+            TurnRecord(0, "", "Hello, how can I help?"),
+            TurnRecord(1, "Opening hours?", "Nine to five.", 520, 130, 90, 110, 900, False),
+            TurnRecord(2, "And on Sunday?", "We are", 480, 120, 85, 100, 870, True),
+        ),
+        tool_calls=(
+            ToolCallRecord(1, "get_hours", True, "", 12),
+            ToolCallRecord(2, "get_hours", False, "timed out after 2.0 s", 2001),
+        ),
+    )
+
+
+async def postgres_database(dsn: str, name: str) -> str:
+    """A database of its own (created when missing), so tests never see each other's rows."""
+    async with await psycopg.AsyncConnection.connect(dsn, autocommit=True) as admin:
+        found = await admin.execute("SELECT 1 FROM pg_database WHERE datname = %s", (name,))
+        if await found.fetchone() is None:
+            await admin.execute(f'CREATE DATABASE "{name}"')
+    return dsn.rsplit("/", 1)[0] + f"/{name}"
+
+
+@pytest.fixture(params=["sqlite", "postgres"])
+def open_store(request: pytest.FixtureRequest, tmp_path: Path) -> OpenStore:
+    """Opens the store under test; each opening is a new connection to the same data."""
+    if request.param == "sqlite":
+
+        @asynccontextmanager
+        async def sqlite() -> AsyncIterator[CallStore]:
+            store = SqliteCallStore(tmp_path / "calls.db")
+            try:
+                yield store
+            finally:
+                await store.close()
+
+        return sqlite
+    dsn: str = request.getfixturevalue("postgres_dsn")
+    name = "t_" + request.node.originalname.removeprefix("test_")[:50]
+
+    @asynccontextmanager
+    async def postgres() -> AsyncIterator[CallStore]:
+        store = await PostgresCallStore.open(await postgres_database(dsn, name))
+        try:
+            yield store
+        finally:
+            await store.close()
+
+    return postgres
+
+
+def test_a_record_round_trips_and_a_second_save_replaces_it(open_store: OpenStore) -> None:
+    record = _record("call-1", NOW)
+
+    async def scenario() -> None:
+        async with open_store() as store:
+            await store.save(_record("call-1", NOW, reason="timeout"))
+            await store.save(record)
+            assert await store.get("call-1") == record
+            assert await store.get("nope") is None
+        async with open_store() as reopened:  # stored, not just held in memory
+            assert await reopened.get("call-1") == record
+
+    asyncio.run(scenario())
+
+
+def test_retention_removes_old_calls_with_their_turns_and_tool_calls(
+    open_store: OpenStore,
+) -> None:
+    async def scenario() -> None:
+        async with open_store() as store:
+            await store.save(_record("old", NOW - timedelta(days=40)))
+            await store.save(_record("new", NOW - timedelta(days=1)))
+            assert await store.delete_ended_before(NOW - timedelta(days=30)) == 1
+            assert await store.get("old") is None
+            assert await store.get("new") == _record("new", NOW - timedelta(days=1))
+            # Saving the old call again brings back exactly one copy of its children.
+            await store.save(_record("old", NOW - timedelta(days=40)))
+            restored = await store.get("old")
+            assert restored is not None
+            assert len(restored.turns) == 3
+
+    asyncio.run(scenario())
+
+
+def test_concurrent_saves_from_many_calls_all_land(open_store: OpenStore) -> None:
+    async def scenario() -> None:
+        async with open_store() as store:
+            ids = [f"call-{i}" for i in range(20)]
+            await asyncio.gather(*(store.save(_record(i, NOW)) for i in ids))
+            found = await asyncio.gather(*(store.get(i) for i in ids))
+            assert [r.call_id if r else None for r in found] == ids
+
+    asyncio.run(scenario())
+
+
+def test_postgres_children_are_gone_after_retention(postgres_dsn: str) -> None:
+    async def scenario() -> None:
+        dsn = await postgres_database(postgres_dsn, "t_children")
+        store = await PostgresCallStore.open(dsn)
+        await store.save(_record("old", NOW - timedelta(days=40)))
+        await store.delete_ended_before(NOW)
+        await store.close()
+        async with await psycopg.AsyncConnection.connect(dsn) as db:
+            turns = await db.execute("SELECT count(*) FROM switchboard_turns")
+            tools = await db.execute("SELECT count(*) FROM switchboard_tool_calls")
+            assert (await turns.fetchone(), await tools.fetchone()) == ((0,), (0,))
+
+    asyncio.run(scenario())
+
+
+def test_postgres_unreachable_fails_within_its_timeout() -> None:
+    async def scenario() -> None:
+        dsn = "postgresql://nobody:hunter2@127.0.0.1:1/none"
+        with pytest.raises(CallStoreUnavailableError, match=r"127\.0\.0\.1:1 not usable") as caught:
+            await PostgresCallStore.open(dsn, timeout_s=1.0)
+        assert "hunter2" not in str(caught.value)
+
+    started = asyncio.run(_timed(scenario))
+    assert started < 5.0
+
+
+async def _timed(step: Callable[[], object]) -> float:
+    loop = asyncio.get_running_loop()
+    began = loop.time()
+    await step()  # type: ignore[misc]
+    return loop.time() - began

@@ -1,0 +1,108 @@
+"""Call records in PostgreSQL (clusters): one connection pool per gateway process."""
+
+from __future__ import annotations
+
+from dataclasses import astuple
+from datetime import datetime
+
+import psycopg
+from psycopg import AsyncConnection
+from psycopg.conninfo import conninfo_to_dict
+from psycopg_pool import AsyncConnectionPool, PoolTimeout
+
+from switchboard_gateway.record_schema import statements
+from switchboard_gateway.records import (
+    CallRecord,
+    CallStoreUnavailableError,
+    ToolCallRecord,
+    TurnRecord,
+)
+
+SQL = statements("postgres", prefix="switchboard_")
+
+
+class PostgresCallStore:
+    """Call records in tables `switchboard_calls`, `switchboard_turns`, `switchboard_tool_calls`.
+
+    Create with `await PostgresCallStore.open(dsn)`; the schema is created when missing.
+    """
+
+    def __init__(self, pool: AsyncConnectionPool[AsyncConnection]) -> None:
+        self._pool = pool
+
+    @classmethod
+    async def open(
+        cls, dsn: str, max_connections: int = 4, timeout_s: float = 10.0
+    ) -> PostgresCallStore:
+        """Connect (waiting at most `timeout_s`) and make sure the tables exist."""
+        pool: AsyncConnectionPool[AsyncConnection] = AsyncConnectionPool(
+            dsn, min_size=1, max_size=max_connections, timeout=timeout_s, open=False
+        )
+        try:
+            await pool.open(wait=True, timeout=timeout_s)
+            async with pool.connection() as connection:
+                await connection.execute(SQL.create)
+        except (PoolTimeout, psycopg.Error) as error:
+            await pool.close()
+            where = conninfo_to_dict(dsn)
+            raise CallStoreUnavailableError(
+                f"PostgreSQL at {where.get('host', 'localhost')}:{where.get('port', 5432)}"
+                f" not usable within {timeout_s:g} s: {type(error).__name__}"
+            ) from error
+        return cls(pool)
+
+    async def close(self) -> None:
+        """Close the pool's connections."""
+        await self._pool.close()
+
+    async def save(self, record: CallRecord) -> None:
+        """Store a finished call, replacing an earlier save of the same id, in one transaction."""
+        async with self._pool.connection() as connection, connection.transaction():
+            await connection.execute(SQL.delete_call, (record.call_id,))
+            await connection.execute(
+                SQL.insert_call,
+                (
+                    record.call_id,
+                    record.agent,
+                    record.channel,
+                    record.started_at,
+                    record.ended_at,
+                    record.end_reason,
+                    record.client_reference,
+                ),
+            )
+            async with connection.cursor() as cursor:
+                await cursor.executemany(
+                    SQL.insert_turn, [(record.call_id, *astuple(t)) for t in record.turns]
+                )
+                await cursor.executemany(
+                    SQL.insert_tool_call,
+                    [(record.call_id, i, *astuple(t)) for i, t in enumerate(record.tool_calls)],
+                )
+
+    async def get(self, call_id: str) -> CallRecord | None:
+        """A call by id, with its turns and tool calls in order."""
+        async with self._pool.connection() as connection:
+            cursor = await connection.execute(SQL.select_call, (call_id,))
+            row = await cursor.fetchone()
+            if row is None:
+                return None
+            turns = await (await connection.execute(SQL.select_turns, (call_id,))).fetchall()
+            tools = await (await connection.execute(SQL.select_tool_calls, (call_id,))).fetchall()
+        return CallRecord(
+            call_id=row[0],
+            agent=row[1],
+            channel=row[2],
+            started_at=row[3],
+            ended_at=row[4],
+            end_reason=row[5],
+            client_reference=row[6],
+            turns=tuple(TurnRecord(*t) for t in turns),
+            tool_calls=tuple(ToolCallRecord(*t) for t in tools),
+        )
+
+    async def delete_ended_before(self, cutoff: datetime) -> int:
+        """Retention by age (turns and tool calls go with their call)."""
+        async with self._pool.connection() as connection:
+            cursor = await connection.execute(SQL.delete_ended_before, (cutoff,))
+            return cursor.rowcount
