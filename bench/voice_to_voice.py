@@ -195,7 +195,9 @@ async def run(base_url: str, turns: int, sweep: list[int], sweep_turns: int) -> 
                     "calls": calls,
                     **_percentiles(values),
                     "underruns": sum(o.underruns for o in outcomes),
-                    "dropped_frames": gateway.dropped_frames,
+                    "dropped_frames": gateway.metrics.value(
+                        "switchboard_dropped_frames_total", agent=config.key
+                    ),
                 }
             )
         return results

@@ -117,9 +117,19 @@ def agent_request(agent: VoiceAgent, tenant: Tenant | None = None) -> AgentModel
     )
 
 
+_PER_REQUEST_LLM_FIELDS = frozenset({"temperature", "maxTokens"})
+
+
 def deployment_name(stage: Stage, spec: AsrSpec | LlmSpec | TtsSpec | EmbeddingSpec) -> str:
-    """A stable, readable name: stage, model, and a hash of the whole spec."""
-    identity = json.dumps(spec.to_wire(), sort_keys=True)
+    """A stable, readable name: stage, model, and a hash of what makes the deployment distinct.
+
+    Sampling settings (temperature, max tokens) travel with each request, so agents that differ
+    only in those share one LLM deployment.
+    """
+    wire = spec.to_wire()
+    if isinstance(spec, LlmSpec):
+        wire = {k: v for k, v in wire.items() if k not in _PER_REQUEST_LLM_FIELDS}
+    identity = json.dumps(wire, sort_keys=True)
     digest = hashlib.sha256(identity.encode()).hexdigest()[:8]
     model = spec.voice if isinstance(spec, TtsSpec) else spec.model
     slug = re.sub(r"[^a-z0-9]+", "-", model.lower()).strip("-")[:40]

@@ -28,6 +28,7 @@ from switchboard_gateway.events import (
     ToolCallEvent,
     ToolResultEvent,
 )
+from switchboard_gateway.metrics import GatewayMetrics
 from switchboard_gateway.records import CallRecord, CallStore, ToolCallRecord, turns_from_history
 from switchboard_gateway.session import CallSession
 
@@ -71,8 +72,8 @@ class Gateway:
     max_calls: int = 20
     active: int = 0
     draining: bool = False
-    dropped_frames: int = 0
     store: CallStore | None = None
+    metrics: GatewayMetrics = field(default_factory=GatewayMetrics)
     _sessions: set[CallSession] = field(default_factory=set)
 
     def resolve(self, name: str) -> AgentEntry | None:
@@ -89,15 +90,21 @@ class Gateway:
         (gRPC RESOURCE_EXHAUSTED, WebSocket close 1013) so clients retry elsewhere.
         """
         if self.draining:
-            return CallEndedEvent(EndReason.SHUTTING_DOWN, "the gateway is shutting down")
+            return self.refuse(EndReason.SHUTTING_DOWN, "the gateway is shutting down")
         entry = self.resolve(start.agent)
         if entry is None:
-            return CallEndedEvent(EndReason.UNKNOWN_AGENT, f"no agent named {start.agent[:100]!r}")
+            return self.refuse(EndReason.UNKNOWN_AGENT, f"no agent named {start.agent[:100]!r}")
         if not entry.accepts(start.api_key):
-            return CallEndedEvent(EndReason.UNAUTHENTICATED, "missing or invalid API key")
+            return self.refuse(EndReason.UNAUTHENTICATED, "missing or invalid API key")
         if self.active >= self.max_calls:
+            self.metrics.rejected.labels("overloaded").inc()
             raise OverloadedError(f"{self.active} calls in progress, the limit is {self.max_calls}")
         return entry
+
+    def refuse(self, reason: EndReason, detail: str) -> CallEndedEvent:
+        """A call that ends before it is admitted (also used by transports for a bad start)."""
+        self.metrics.rejected.labels(reason.value).inc()
+        return CallEndedEvent(reason, detail)
 
     async def run_call(
         self,
@@ -119,13 +126,16 @@ class Gateway:
             nonlocal queued_audio
             if isinstance(event, AgentAudioEvent):
                 if queued_audio >= max_audio:
-                    self.dropped_frames += 1
+                    self.metrics.dropped_frames.labels(agent).inc()
                     return
                 queued_audio += 1
             queue.put_nowait(event)
 
+        agent = entry.config.key
         session = CallSession(entry.config, entry.backend, start, send, uuid.uuid4().hex)
         self.active += 1
+        self.metrics.call_started(agent)
+        outcome = "cancelled"  # unless an end event says otherwise: the transport went away
         self._sessions.add(session)
         running = asyncio.create_task(session.run(), name=f"call-{session.call_id}")
         pumping = asyncio.create_task(pump(session), name=f"pump-{session.call_id}")
@@ -136,12 +146,15 @@ class Gateway:
                     queued_audio -= 1
                 elif isinstance(event, ToolCallEvent):
                     tool_names[event.id] = event.name
-                elif isinstance(event, ToolResultEvent):
-                    name = tool_names.get(event.id, "")
+                tool = ""
+                if isinstance(event, ToolResultEvent):
+                    tool = tool_names.get(event.id, "")
                     tool_calls.append(
-                        ToolCallRecord(event.turn, name, event.ok, event.error, event.latency_ms)
+                        ToolCallRecord(event.turn, tool, event.ok, event.error, event.latency_ms)
                     )
+                self.metrics.observe(agent, event, tool)
                 if isinstance(event, CallEndedEvent):
+                    outcome = event.reason.value
                     # Stored before the caller hears of the end, so a record exists by then.
                     await self._record(session, start, channel, started_at, event, tool_calls)
                 await deliver(event)
@@ -149,6 +162,7 @@ class Gateway:
                     return event
         finally:
             self.active -= 1
+            self.metrics.call_ended(agent, outcome)
             self._sessions.discard(session)
             for task in (pumping, running):
                 task.cancel()

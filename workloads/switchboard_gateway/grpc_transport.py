@@ -49,10 +49,10 @@ class CallService(call_pb2_grpc.CallServiceServicer):
             first = await asyncio.wait_for(anext(requests), START_TIMEOUT_S)
             start = start_from_proto(first, _metadata_key(context))
         except (TimeoutError, StopAsyncIteration):
-            yield _ended(EndReason.PROTOCOL_ERROR, "no start event")
+            yield outbound_to_proto(self._gateway.refuse(EndReason.PROTOCOL_ERROR, "no start"))
             return
         except ProtocolError as error:
-            yield _ended(EndReason.PROTOCOL_ERROR, str(error))
+            yield outbound_to_proto(self._gateway.refuse(EndReason.PROTOCOL_ERROR, str(error)))
             return
         try:
             admitted = self._gateway.admit(start)
@@ -93,10 +93,6 @@ class CallService(call_pb2_grpc.CallServiceServicer):
                 yield message
         finally:
             call.cancel()
-
-
-def _ended(reason: EndReason, detail: str) -> pb.ServerEvent:
-    return outbound_to_proto(CallEndedEvent(reason, detail))
 
 
 async def start_grpc_server(

@@ -18,22 +18,10 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from switchboard_gateway.agent import AgentConfig
-from switchboard_gateway.audio import (
-    PIPELINE_RATE,
-    Float32,
-    decode,
-    encode_pcm16,
-    float_to_pcm16,
-)
-from switchboard_gateway.backends.base import (
-    BackendError,
-    ModelBackend,
-    PartialText,
-    ReplyText,
-    ToolRequest,
-)
+from switchboard_gateway.agent_voice import AgentVoice
+from switchboard_gateway.audio import PIPELINE_RATE, Float32, decode, float_to_pcm16
+from switchboard_gateway.backends.base import BackendError, ModelBackend, PartialText, ToolRequest
 from switchboard_gateway.events import (
-    AgentTextEvent,
     CallEndedEvent,
     CallerAudio,
     CallerDtmf,
@@ -49,10 +37,9 @@ from switchboard_gateway.events import (
     TranscriptEvent,
     TurnLatencyEvent,
 )
-from switchboard_gateway.history import ConversationHistory, SpokenPiece, played_text
-from switchboard_gateway.pacer import Clock, MonotonicClock, OutputPacer
+from switchboard_gateway.history import ConversationHistory
+from switchboard_gateway.pacer import Clock, MonotonicClock
 from switchboard_gateway.ssrf import SsrfGuard
-from switchboard_gateway.text import SentenceSplitter
 from switchboard_gateway.tool_calls import ToolCalls
 from switchboard_gateway.tools import ToolRunner
 from switchboard_gateway.turn_taking import (
@@ -62,6 +49,7 @@ from switchboard_gateway.turn_taking import (
     SpeechStarted,
     SpeechStopped,
 )
+from switchboard_gateway.turn_timing import ASR_FINAL, ENDPOINTING, TurnTiming, emit_turn_spans
 from switchboard_gateway.vad import StreamingVad
 
 log = logging.getLogger(__name__)
@@ -100,20 +88,6 @@ class _Utterance:
         return float_to_pcm16(samples)
 
 
-@dataclass
-class _Turn:
-    """Timing of one caller turn, for its latency event."""
-
-    number: int
-    speech_end_wall: float
-    decided_wall: float
-    endpointing_ms: int
-    asr_final_ms: int = 0
-    llm_ttft_ms: int = 0
-    tts_ttfb_ms: int = 0
-    voice_to_voice_ms: int = 0
-
-
 class CallSession:
     """Runs one call until it ends; `inbound` receives the caller's events (None: gone)."""
 
@@ -141,10 +115,10 @@ class CallSession:
             tools or ToolRunner(SsrfGuard(config.tool_allow_cidrs)),
             call_id,
             send,
-            self._speak_text,
+            self._say,
             self.history,
         )
-        self._pacer = OutputPacer(send, start.output_format, self._clock)
+        self._voice = AgentVoice(backend, send, start.output_format, self._clock)
         self._vad = StreamingVad()
         self._detector = SpeechDetector(config.vad.threshold, config.vad.min_speech_ms / 1000)
         self._endpointing = SilenceEndpointing(config.turn.endpointing_silence_ms / 1000)
@@ -158,12 +132,11 @@ class CallSession:
         self._utterance: _Utterance | None = None
         self._onset: float | None = None
         self._speech_end = 0.0
-        self._turns: asyncio.Queue[_Turn | str | None] = asyncio.Queue()
+        self._turns: asyncio.Queue[TurnTiming | str | None] = asyncio.Queue()
         self._current: asyncio.Task[None] | None = None
         self._partial: asyncio.Task[None] | None = None
         self._replying = False
         self._turn_number = 0
-        self._spoken: list[SpokenPiece] = []
         self._ending: CallEndedEvent | None = None
         self._last_activity = self._clock.now()
         self.latencies: list[TurnLatencyEvent] = []
@@ -209,6 +182,11 @@ class CallSession:
         await self._send(ended)
         return ended
 
+    @property
+    def busy(self) -> bool:
+        """Whether the agent is replying or its audio is still playing."""
+        return self._replying or self._voice.speaking
+
     def abort(self, reason: EndReason, detail: str) -> None:
         """End the call from outside (a transport error, shutdown); wakes the loop."""
         self._end(reason, detail)
@@ -220,7 +198,7 @@ class CallSession:
             self._ending = CallEndedEvent(reason, detail)
 
     def _idle_for(self, now: float) -> float:
-        if self._replying or self._pacer.speaking or self._detector.speaking:
+        if self._replying or self._voice.speaking or self._detector.speaking:
             self._last_activity = now
         return now - self._last_activity
 
@@ -235,8 +213,7 @@ class CallSession:
                 self._turn_number += 1
                 await self._send(TranscriptEvent(self._turn_number, text, final=True))
                 self.history.add({"role": "user", "content": text})
-                now = self._clock.now()
-                self._turns.put_nowait(_Turn(self._turn_number, now, now, 0))
+                self._turns.put_nowait(TurnTiming(self._turn_number, self._clock.now()))
         elif isinstance(event, CallerHangup):
             self._end(EndReason.CALLER_HANGUP, event.reason[:200])
         elif isinstance(event, CallerDtmf):
@@ -262,7 +239,7 @@ class CallSession:
             elif isinstance(change, SpeechStopped):
                 self._endpointing.speech_stopped(change.at)
                 self._speech_end, self._onset = change.at, None
-            agent_active = self._replying or self._pacer.speaking
+            agent_active = self._replying or self._voice.speaking
             words = self._utterance.words if self._utterance else 0
             if self._detector.speaking and self._barge_in.should_interrupt(
                 agent_active, self._onset, window.end, words
@@ -341,15 +318,16 @@ class CallSession:
         except BackendError as error:
             log.warning("final transcription failed: %s", type(error).__name__)
             return
-        asr_ms = int((self._clock.now() - started) * 1000)
+        transcribed = self._clock.now()
         if not final.text.strip():
             return
         self._turn_number += 1
         await self._send(TranscriptEvent(self._turn_number, final.text, final=True))
         self.history.add({"role": "user", "content": final.text})
-        endpointing_ms = int(max(0.0, decided - speech_end_wall) * 1000)
-        turn = _Turn(self._turn_number, speech_end_wall, decided, endpointing_ms, asr_ms)
-        self._turns.put_nowait(turn)
+        timing = TurnTiming(self._turn_number, speech_end_wall)
+        timing.mark(ENDPOINTING, speech_end_wall, max(decided, speech_end_wall))
+        timing.mark(ASR_FINAL, started, transcribed)
+        self._turns.put_nowait(timing)
 
     # --- the agent's side -------------------------------------------------------------------
 
@@ -365,19 +343,18 @@ class CallSession:
             except BackendError as error:
                 log.warning("turn failed: %s", type(error).__name__)
                 with contextlib.suppress(BackendError, asyncio.CancelledError):
-                    await self._speak_text(self._turn_number, APOLOGY)
+                    await self._voice.say(self._turn_number, APOLOGY)
             finally:
                 self._replying = False
 
-    async def _agent_turn(self, item: _Turn | str) -> None:
+    async def _agent_turn(self, item: TurnTiming | str) -> None:
         self._replying = True
-        self._pacer.start_turn()
-        self._spoken = []
+        self._voice.start_turn()
         if isinstance(item, str):  # the greeting
             try:
-                await self._speak_text(0, item)
+                await self._voice.say(0, item)
             except asyncio.CancelledError:
-                heard = played_text(self._spoken, self._pacer.played_s)
+                heard = self._voice.heard()
                 if heard:
                     self.history.add({"role": "assistant", "content": heard})
                 raise
@@ -385,24 +362,10 @@ class CallSession:
             return
         await self._reply(item)
 
-    async def _speak_text(self, turn: int, text: str, timing: _Turn | None = None) -> None:
-        await self._send(AgentTextEvent(turn, text))
-        rate = self._start.output_format.sample_rate
-        asked, seconds = self._clock.now(), 0.0
-        piece = SpokenPiece(text, 0.0)
-        self._spoken.append(piece)
-        async for chunk in self._backend.speak(text, rate):
-            if timing is not None and timing.tts_ttfb_ms == 0:
-                timing.tts_ttfb_ms = int((self._clock.now() - asked) * 1000)
-            seconds += len(chunk) / 2 / rate
-            self._spoken[-1] = SpokenPiece(text, seconds)
-            await self._pacer.play(turn, encode_pcm16(chunk, rate, self._start.output_format))
-            if timing is not None and timing.voice_to_voice_ms == 0:
-                first = self._pacer.first_frame_at or self._clock.now()
-                timing.voice_to_voice_ms = int((first - timing.speech_end_wall) * 1000)
-        await self._pacer.finish(turn)
+    async def _say(self, turn: int, text: str) -> None:
+        await self._voice.say(turn, text)
 
-    async def _reply(self, turn: _Turn) -> None:
+    async def _reply(self, turn: TurnTiming) -> None:
         interrupted = True
         executed: set[tuple[str, str]] = set()
         try:
@@ -424,105 +387,32 @@ class CallSession:
                     break
             interrupted = False
         finally:
-            latency = TurnLatencyEvent(
-                turn.number,
-                turn.endpointing_ms,
-                turn.asr_final_ms,
-                turn.llm_ttft_ms,
-                turn.tts_ttfb_ms,
-                turn.voice_to_voice_ms,
-                interrupted,
-            )
+            latency = turn.latency_event(interrupted)
             self.latencies.append(latency)
+            now = self._clock.now()
+            attributes: dict[str, str | int | bool] = {
+                "switchboard.call_id": self.call_id,
+                "switchboard.agent": self.config.key,
+                "switchboard.interrupted": interrupted,
+            }
+            emit_turn_spans(turn, now, now, attributes)
             with contextlib.suppress(Exception):
                 await asyncio.shield(self._send(latency))
 
-    async def _llm_round(self, turn: _Turn, offer_tools: bool) -> list[ToolRequest]:
-        """Stream one completion into speech; returns the tool calls it asked for.
-
-        Pieces are synthesised one after another by a fetcher while earlier pieces play, so the
-        next sentence's audio is ready when the previous one ends (no gap between sentences).
-        """
-        splitter, said, requests = SentenceSplitter(), [], []
-        texts: asyncio.Queue[str | None] = asyncio.Queue()
-        pieces: asyncio.Queue[tuple[str, asyncio.Queue[bytes | None]] | None] = asyncio.Queue()
-        fetcher = asyncio.create_task(self._fetch_speech(texts, pieces, turn))
-        player = asyncio.create_task(self._play_pieces(turn, pieces))
-        asked = self._clock.now()
+    async def _llm_round(self, turn: TurnTiming, offer_tools: bool) -> list[ToolRequest]:
+        """Stream one completion into speech; returns the tool calls it asked for."""
         tools = self.config.tool_definitions() if offer_tools else []
+        asked = self._clock.now()
         try:
-            async for event in self._backend.reply(self.history.for_model(), tools):
-                if isinstance(event, ReplyText):
-                    if turn.llm_ttft_ms == 0:
-                        turn.llm_ttft_ms = int((self._clock.now() - asked) * 1000)
-                    for piece in splitter.push(event.text):
-                        said.append(piece)
-                        texts.put_nowait(piece)
-                elif isinstance(event, ToolRequest):
-                    requests.append(event)
-                if player.done():
-                    break  # speech failed: stop reading the reply
-            rest = splitter.flush()
-            if rest:
-                said.append(rest)
-                texts.put_nowait(rest)
-            texts.put_nowait(None)
-            await player
-            if fetcher.done() and not fetcher.cancelled() and fetcher.exception() is not None:
-                raise BackendError("speech synthesis failed") from fetcher.exception()
+            said, requests = await self._voice.reply(
+                turn, self._backend.reply(self.history.for_model(), tools), asked
+            )
         except asyncio.CancelledError:
             # Barge-in: the model remembers saying only what the caller heard.
-            heard = played_text(self._spoken, self._pacer.played_s)
-            self.history.add({"role": "assistant", "content": heard or "…"})
+            self.history.add({"role": "assistant", "content": self._voice.heard() or "…"})
             raise
-        finally:
-            for task in (fetcher, player):
-                task.cancel()
-            await asyncio.gather(fetcher, player, return_exceptions=True)
-        self._remember_reply(" ".join(said), requests)
+        self._remember_reply(said, requests)
         return requests
-
-    async def _fetch_speech(
-        self,
-        texts: asyncio.Queue[str | None],
-        pieces: asyncio.Queue[tuple[str, asyncio.Queue[bytes | None]] | None],
-        turn: _Turn,
-    ) -> None:
-        rate = self._start.output_format.sample_rate
-        try:
-            while (text := await texts.get()) is not None:
-                chunks: asyncio.Queue[bytes | None] = asyncio.Queue()
-                pieces.put_nowait((text, chunks))
-                asked = self._clock.now()
-                try:
-                    async for chunk in self._backend.speak(text, rate):
-                        if turn.tts_ttfb_ms == 0:
-                            turn.tts_ttfb_ms = int((self._clock.now() - asked) * 1000)
-                        chunks.put_nowait(chunk)
-                finally:
-                    chunks.put_nowait(None)
-        finally:
-            pieces.put_nowait(None)
-
-    async def _play_pieces(
-        self,
-        turn: _Turn,
-        pieces: asyncio.Queue[tuple[str, asyncio.Queue[bytes | None]] | None],
-    ) -> None:
-        rate, fmt = self._start.output_format.sample_rate, self._start.output_format
-        while (item := await pieces.get()) is not None:
-            text, chunks = item
-            await self._send(AgentTextEvent(turn.number, text))
-            self._spoken.append(SpokenPiece(text, 0.0))
-            seconds = 0.0
-            while (chunk := await chunks.get()) is not None:
-                seconds += len(chunk) / 2 / rate
-                self._spoken[-1] = SpokenPiece(text, seconds)
-                await self._pacer.play(turn.number, encode_pcm16(chunk, rate, fmt))
-                if turn.voice_to_voice_ms == 0:
-                    first = self._pacer.first_frame_at or self._clock.now()
-                    turn.voice_to_voice_ms = int((first - turn.speech_end_wall) * 1000)
-        await self._pacer.finish(turn.number)
 
     def _remember_reply(self, text: str, requests: list[ToolRequest]) -> None:
         if not text and not requests:
@@ -544,7 +434,7 @@ class CallSession:
         ending = await self._tool_calls.run(turn, requests)
         if ending is None:
             return False
-        while self._pacer.speaking:  # let the goodbye play out
+        while self._voice.speaking:  # let the goodbye play out
             await self._clock.sleep(0.02)
         self._end(ending)
         return True
@@ -552,11 +442,11 @@ class CallSession:
     async def _interrupt(self) -> None:
         """Barge-in: stop the reply and its audio at once; the client drops queued audio."""
         current = self._current
-        if (current is None or current.done()) and not self._pacer.speaking:
+        if (current is None or current.done()) and not self._voice.speaking:
             return
         if current is not None and not current.done():
             current.cancel()
             with contextlib.suppress(asyncio.CancelledError, BackendError):
                 await current
-        last = self._pacer.clear()
+        last = self._voice.clear()
         await self._send(ClearEvent(self._turn_number, last))

@@ -4,9 +4,11 @@ from __future__ import annotations
 
 import asyncio
 import logging
+from collections.abc import Callable
 
 from websockets.asyncio.server import Server, ServerConnection, serve
 from websockets.exceptions import ConnectionClosed
+from websockets.http11 import Request, Response
 
 from switchboard_gateway.events import (
     MAX_MESSAGE_BYTES,
@@ -41,20 +43,17 @@ class CallSocket:
         self._gateway = gateway
 
     async def handle(self, connection: ServerConnection) -> None:
-        """One connection is one call."""
-        if connection.request is None or connection.request.path.split("?")[0] != CALL_PATH:
-            await connection.close(CLOSE_PROTOCOL, f"calls are served on {CALL_PATH}")
-            return
+        """One connection is one call (other paths were answered by `plain_http`)."""
         try:
             first = await asyncio.wait_for(connection.recv(), START_TIMEOUT_S)
             if isinstance(first, bytes):
                 raise ProtocolError("the first message of a call must be start, not audio")
             start = start_from_json(first)
         except TimeoutError:
-            await _ended(connection, CallEndedEvent(EndReason.PROTOCOL_ERROR, "no start"))
+            await _ended(connection, self._gateway.refuse(EndReason.PROTOCOL_ERROR, "no start"))
             return
         except ProtocolError as error:
-            failure = CallEndedEvent(EndReason.PROTOCOL_ERROR, str(error))
+            failure = self._gateway.refuse(EndReason.PROTOCOL_ERROR, str(error))
             await _ended(connection, failure, CLOSE_PROTOCOL)
             return
         except ConnectionClosed:
@@ -98,9 +97,39 @@ class CallSocket:
         await connection.close(code, ended.reason.value)
 
 
+def plain_http(gateway: Gateway) -> Callable[[ServerConnection, Request], Response | None]:
+    """Answers `/healthz`, `/readyz` and `/metrics` on the WebSocket port; None: a call."""
+
+    def respond(connection: ServerConnection, request: Request) -> Response | None:
+        path = request.path.split("?")[0]
+        if path == "/healthz":
+            return connection.respond(200, "ok\n")
+        if path == "/readyz":
+            if gateway.draining:
+                return connection.respond(503, "draining\n")
+            if gateway.active >= gateway.max_calls:
+                return connection.respond(503, "at capacity\n")
+            return connection.respond(200, "ready\n")
+        if path == "/metrics":
+            response = connection.respond(200, gateway.metrics.exposition().decode())
+            del response.headers["Content-Type"]
+            response.headers["Content-Type"] = gateway.metrics.content_type
+            return response
+        if path != CALL_PATH:
+            return connection.respond(404, f"calls are served on {CALL_PATH}\n")
+        return None
+
+    return respond
+
+
 async def start_ws_server(gateway: Gateway, host: str = "127.0.0.1", port: int = 0) -> Server:
-    """Start serving `gateway` over WebSocket at `ws://host:port/v1/calls`."""
+    """Serve `gateway`: calls at `ws://host:port/v1/calls`, and health and metrics over HTTP."""
     # The library's own size limit stays above ours, so oversized frames get an `ended` event.
     return await serve(
-        CallSocket(gateway).handle, host, port, max_size=16 * MAX_MESSAGE_BYTES, compression=None
+        CallSocket(gateway).handle,
+        host,
+        port,
+        max_size=16 * MAX_MESSAGE_BYTES,
+        compression=None,
+        process_request=plain_http(gateway),
     )

@@ -84,7 +84,7 @@ def _text_call(base_url: str, tool: dict[str, object], questions: list[str]) -> 
                 for _ in range(600):
                     await asyncio.sleep(0.05)
                     results = sum(isinstance(e, ToolResultEvent) for e in events)
-                    if results > before and not session._replying and not session._pacer.speaking:
+                    if results > before and not session.busy:
                         break
             await session.inbound.put(CallerHangup("done"))
             await asyncio.wait_for(running, 20)

@@ -7,6 +7,7 @@ import json
 from collections.abc import Iterator
 from typing import Any
 
+import httpx
 import pytest
 from websockets.asyncio.client import ClientConnection, connect
 from websockets.exceptions import ConnectionClosed
@@ -155,3 +156,38 @@ def test_a_full_gateway_closes_with_try_again_later(base_url: str) -> None:
                 return code
 
         assert asyncio.run(scenario()) == 1013
+
+
+def test_health_readiness_and_metrics_on_the_http_port(base_url: str) -> None:
+    with ws_gateway(base_url, max_calls=1) as (gateway, url):
+        http = url.replace("ws://", "http://").removesuffix("/v1/calls")
+        assert httpx.get(f"{http}/healthz", timeout=5).text == "ok\n"
+        assert httpx.get(f"{http}/readyz", timeout=5).status_code == 200
+        assert httpx.get(f"{http}/nowhere", timeout=5).status_code == 404
+
+        async def typed_turn() -> int:
+            async with connect(url) as socket:
+                await socket.send(json.dumps(START))
+                await socket.send(json.dumps({"type": "text", "text": "Are you open today?"}))
+                async for message in socket:
+                    if isinstance(message, str) and json.loads(message)["type"] == "latency":
+                        break
+                full = httpx.get(f"{http}/readyz", timeout=5)
+                await socket.send(json.dumps({"type": "hangup", "reason": "done"}))
+                async for _ in socket:
+                    pass
+                return full.status_code
+
+        assert asyncio.run(typed_turn()) == 503, "one call of one: at capacity, not ready"
+        scraped = httpx.get(f"{http}/metrics", timeout=5)
+        assert scraped.headers["content-type"] == "text/plain; version=0.0.4; charset=utf-8"
+        agent = 'agent="acme/receptionist"'
+        assert f'switchboard_calls_total{{{agent},outcome="caller_hangup"}} 1.0' in scraped.text
+        assert f"switchboard_active_calls{{{agent}}} 0.0" in scraped.text
+        for stage in ("llm_ttft", "tts_ttfb", "voice_to_voice"):
+            count = gateway.metrics.value(
+                "switchboard_stage_latency_seconds_count", agent=agent[7:-1], stage=stage
+            )
+            assert count == 1, stage
+        gateway.draining = True
+        assert httpx.get(f"{http}/readyz", timeout=5).status_code == 503

@@ -62,7 +62,10 @@ def test_shared_scaling_takes_the_largest_bounds_and_the_smallest_target() -> No
 def test_deployment_names_are_stable_short_and_readable() -> None:
     spec = LlmSpec()
     assert deployment_name("llm", spec) == deployment_name("llm", LlmSpec())
-    assert deployment_name("llm", spec) != deployment_name("llm", LlmSpec(temperature=0.1))
+    assert deployment_name("llm", spec) != deployment_name("llm", LlmSpec(context_tokens=4096))
+    # Sampling travels with each request: agents differing only there share the deployment.
+    sampling = LlmSpec(temperature=0.1, max_tokens=40)
+    assert deployment_name("llm", spec) == deployment_name("llm", sampling)
     name = deployment_name(
         "llm", LlmSpec(provider="vllm", model="meta-llama/Llama-3.1-8B-Instruct", gpus=1)
     )

@@ -1,0 +1,55 @@
+"""The call gateway's process configuration: what the operator renders and `switchboard up` builds.
+
+One file (YAML or JSON) per gateway process. Secrets stay out of it: the call store's URL may be
+given instead by the `SWITCHBOARD_CALL_STORE_URL` environment variable (from a Secret), and API
+keys appear only as SHA-256 hashes.
+"""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+from pydantic import Field, model_validator
+
+from switchboard_api._base import ApiModel
+from switchboard_api.resources import Tenant, VoiceAgent
+
+_SHA256_HEX = r"^[0-9a-f]{64}$"
+
+
+class CallStoreConfig(ApiModel):
+    """Where call records go and how long they stay."""
+
+    url: Annotated[
+        str,
+        Field(
+            pattern=r"^(sqlite:///.+|postgres(ql)?://.+)$",
+            description="sqlite:///ABSOLUTE/PATH or postgresql://… (no password: use the env var)",
+        ),
+    ] = "sqlite:////var/lib/switchboard/calls.db"
+    retention_days: Annotated[int, Field(ge=1, le=3650)] = 30
+
+
+class GatewayConfig(ApiModel):
+    """One gateway process: its agents, where their models are, and its limits."""
+
+    model_plane_url: Annotated[str, Field(pattern=r"^https?://.+")]
+    agents: Annotated[list[VoiceAgent], Field(min_length=1)]
+    #: Tenants of the agents (by name), for their pipeline defaults and egress allow-lists.
+    tenants: list[Tenant] = []
+    #: Agent (`namespace/name`) → accepted API-key hashes. An agent missing here accepts any key.
+    api_key_hashes: dict[str, list[Annotated[str, Field(pattern=_SHA256_HEX)]]] = {}
+    host: str = "0.0.0.0"  # noqa: S104 (a server in a pod listens on all interfaces)
+    grpc_port: Annotated[int, Field(ge=0, le=65535)] = 50051
+    http_port: Annotated[int, Field(ge=0, le=65535)] = 8080
+    max_concurrent_calls: Annotated[int, Field(ge=1, le=1000)] = 50
+    drain_timeout_seconds: Annotated[int, Field(ge=0, le=3600)] = 120
+    store: CallStoreConfig | None = CallStoreConfig()
+
+    @model_validator(mode="after")
+    def _keys_name_known_agents(self) -> GatewayConfig:
+        known = {f"{a.metadata.namespace or 'default'}/{a.metadata.name}" for a in self.agents}
+        unknown = sorted(set(self.api_key_hashes) - known)
+        if unknown:
+            raise ValueError(f"apiKeyHashes names agents this gateway does not serve: {unknown}")
+        return self

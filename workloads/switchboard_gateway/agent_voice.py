@@ -1,0 +1,156 @@
+"""The agent's voice: text → speech → paced frames to the caller, and what the caller heard.
+
+Pieces of text (sentences, clauses) are synthesised one after another by a fetcher while earlier
+pieces play, so the next piece's audio is ready when the previous one ends.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import AsyncIterator, Awaitable, Callable
+
+from switchboard_gateway.audio import encode_pcm16
+from switchboard_gateway.backends.base import (
+    BackendError,
+    ModelBackend,
+    ReplyEvent,
+    ReplyText,
+    ToolRequest,
+)
+from switchboard_gateway.events import AgentTextEvent, AudioFormat, OutboundEvent
+from switchboard_gateway.history import SpokenPiece, played_text
+from switchboard_gateway.pacer import Clock, OutputPacer
+from switchboard_gateway.text import SentenceSplitter
+from switchboard_gateway.turn_timing import LLM_TTFT, TTS_TTFB, VOICE_TO_VOICE, TurnTiming
+
+Send = Callable[[OutboundEvent], Awaitable[None]]
+_Chunks = asyncio.Queue[bytes | None]
+
+
+class AgentVoice:
+    """Speaks for one call; one turn at a time."""
+
+    def __init__(
+        self, backend: ModelBackend, send: Send, output_format: AudioFormat, clock: Clock
+    ) -> None:
+        self.backend, self.send, self.format, self.clock = backend, send, output_format, clock
+        self.pacer = OutputPacer(send, output_format, clock)
+        #: This turn's pieces and how many seconds of each have been sent to the pacer.
+        self.spoken: list[SpokenPiece] = []
+
+    @property
+    def speaking(self) -> bool:
+        """Whether agent audio is still playing at the caller."""
+        return self.pacer.speaking
+
+    def start_turn(self) -> None:
+        """A new agent turn: playback position and heard text start again."""
+        self.pacer.start_turn()
+        self.spoken = []
+
+    def heard(self) -> str:
+        """The text of this turn the caller has heard so far (cut at the playback position)."""
+        return played_text(self.spoken, self.pacer.played_s)
+
+    def clear(self) -> int:
+        """Drop audio not yet played (barge-in); returns the last sequence number sent."""
+        return self.pacer.clear()
+
+    async def say(self, turn: int, text: str) -> None:
+        """Speak a fixed text (greeting, filler, apology) and wait until it has played."""
+        speech = _Speech(self, turn, None)
+        speech.push(text)
+        await speech.finish()
+
+    async def reply(
+        self, timing: TurnTiming, events: AsyncIterator[ReplyEvent], asked: float
+    ) -> tuple[str, list[ToolRequest]]:
+        """Speak a streamed LLM reply; returns what was said and the tool calls it asked for."""
+        splitter, said, requests = SentenceSplitter(), [], []
+        speech = _Speech(self, timing.number, timing)
+        try:
+            async for event in events:
+                if isinstance(event, ReplyText):
+                    timing.mark(LLM_TTFT, asked, self.clock.now())
+                    for piece in splitter.push(event.text):
+                        said.append(piece)
+                        speech.push(piece)
+                elif isinstance(event, ToolRequest):
+                    requests.append(event)
+                if speech.failed:
+                    break  # speech failed: stop reading the reply
+            rest = splitter.flush()
+            if rest:
+                said.append(rest)
+                speech.push(rest)
+            await speech.finish()
+        finally:
+            await speech.stop()
+        return " ".join(said), requests
+
+
+class _Speech:
+    """One turn's pieces in flight: a fetcher synthesising, a player pacing them out."""
+
+    def __init__(self, voice: AgentVoice, turn: int, timing: TurnTiming | None) -> None:
+        self._voice, self._turn, self._timing = voice, turn, timing
+        self._texts: asyncio.Queue[str | None] = asyncio.Queue()
+        self._pieces: asyncio.Queue[tuple[str, _Chunks] | None] = asyncio.Queue()
+        self._fetcher = asyncio.create_task(self._fetch())
+        self._player = asyncio.create_task(self._play())
+
+    @property
+    def failed(self) -> bool:
+        return self._player.done()
+
+    def push(self, text: str) -> None:
+        self._texts.put_nowait(text)
+
+    async def finish(self) -> None:
+        """No more text: wait until everything has played."""
+        self._texts.put_nowait(None)
+        try:
+            await self._player
+        finally:
+            await self.stop()
+        if not self._fetcher.cancelled() and self._fetcher.exception() is not None:
+            raise BackendError("speech synthesis failed") from self._fetcher.exception()
+
+    async def stop(self) -> None:
+        for task in (self._fetcher, self._player):
+            task.cancel()
+        await asyncio.gather(self._fetcher, self._player, return_exceptions=True)
+
+    async def _fetch(self) -> None:
+        clock, rate = self._voice.clock, self._voice.format.sample_rate
+        try:
+            while (text := await self._texts.get()) is not None:
+                chunks: _Chunks = asyncio.Queue()
+                self._pieces.put_nowait((text, chunks))
+                asked = clock.now()
+                try:
+                    async for chunk in self._voice.backend.speak(text, rate):
+                        if self._timing is not None:
+                            self._timing.mark(TTS_TTFB, asked, clock.now())
+                        chunks.put_nowait(chunk)
+                finally:
+                    chunks.put_nowait(None)
+        finally:
+            self._pieces.put_nowait(None)
+
+    async def _play(self) -> None:
+        voice, timing = self._voice, self._timing
+        fmt, rate = voice.format, voice.format.sample_rate
+        while (item := await self._pieces.get()) is not None:
+            text, chunks = item
+            await voice.send(AgentTextEvent(self._turn, text))
+            voice.spoken.append(SpokenPiece(text, 0.0))
+            seconds = 0.0
+            while (chunk := await chunks.get()) is not None:
+                seconds += len(chunk) / 2 / rate
+                voice.spoken[-1] = SpokenPiece(text, seconds)
+                await voice.pacer.play(self._turn, encode_pcm16(chunk, rate, fmt))
+                if timing is not None and not timing.has(VOICE_TO_VOICE):
+                    first = voice.pacer.first_frame_at or voice.clock.now()
+                    timing.mark(VOICE_TO_VOICE, timing.speech_end, first)
+        await voice.pacer.finish(self._turn)
