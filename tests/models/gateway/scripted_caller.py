@@ -104,18 +104,20 @@ class ScriptedCaller:
         if not self.ended:
             raise TimeoutError(f"the agent did not finish turn {turns_done} in {timeout_s} s")
 
-    async def hold_conversation(self, utterances: list[bytes], greeting: bool = True) -> None:
+    async def hold_conversation(
+        self, utterances: list[bytes], greeting: bool = True, turn_timeout_s: float = 60.0
+    ) -> None:
         """Greeting, then each utterance after the agent's previous reply."""
         await self.silence(0.3)
         if greeting:
-            await self.wait_for_agent(0)
+            await self.wait_for_agent(0, turn_timeout_s)
             while not self.seen.of(AgentAudioEvent):
                 await self.silence(0.1)
-            await self.wait_for_agent(0)
+            await self.wait_for_agent(0, turn_timeout_s)
         for number, utterance in enumerate(utterances, start=1):
             await self.speak(utterance)
             self.speech_end_times.append(time.monotonic())
-            await self.wait_for_agent(number)
+            await self.wait_for_agent(number, turn_timeout_s)
 
     def finals(self) -> list[str]:
         """The final transcripts, in order."""

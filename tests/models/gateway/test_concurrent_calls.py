@@ -1,0 +1,98 @@
+"""Load: 20 scripted calls at once on the CI machine's 2 cores, with bad calls among them."""
+
+from __future__ import annotations
+
+import asyncio
+import os
+from pathlib import Path
+
+import pytest
+
+from switchboard_gateway.client import connect
+from switchboard_gateway.events import (
+    AgentAudioEvent,
+    CallEndedEvent,
+    CallStarted,
+    EndReason,
+    OutboundEvent,
+    TurnLatencyEvent,
+)
+from switchboard_gateway.records import CallStore
+from switchboard_gateway.rpc import call_pb2 as pb
+from switchboard_gateway.sqlite_store import SqliteCallStore
+from tests.models.gateway.harness import API_KEY, grpc_gateway
+from tests.models.gateway.scripted_caller import ScriptedCaller, synthesise
+from tests.models.gateway.test_session import UTTERANCES
+
+pytestmark = pytest.mark.models
+
+CALLS = 20
+AGENT = "acme/receptionist"
+
+
+def test_twenty_concurrent_calls_complete_while_bad_calls_fail_alone(
+    base_url: str, tmp_path: Path
+) -> None:
+    speech = synthesise(UTTERANCES)
+    path = tmp_path / "calls.db"
+
+    async def sqlite() -> CallStore:
+        return SqliteCallStore(path)
+
+    async def one_call(address: str, number: int) -> ScriptedCaller:
+        await asyncio.sleep(number * 0.25)  # callers do not all dial in the same millisecond
+        async with connect(address, AGENT, api_key=API_KEY) as call:
+            caller = ScriptedCaller(call.send_audio)
+
+            async def read() -> None:
+                async for event in call.events():
+                    caller.on_event(event)
+
+            reader = asyncio.create_task(read())
+            await caller.hold_conversation([speech[number % len(speech)]], turn_timeout_s=180)
+            await call.hangup("done")
+            await asyncio.wait_for(reader, 30)
+            return caller
+
+    async def bad_call(address: str, delay_s: float, event: pb.ClientEvent) -> list[OutboundEvent]:
+        await asyncio.sleep(delay_s)
+        async with connect(address, AGENT, api_key=API_KEY) as call:
+            await call.send_raw(event)
+            return [e async for e in call.events()]
+
+    with grpc_gateway(base_url, max_calls=CALLS + 2, open_store=sqlite) as (gateway, address, run):
+
+        async def everything() -> tuple[list[ScriptedCaller], list[list[OutboundEvent]]]:
+            calls = [one_call(address, n) for n in range(CALLS)]
+            odd_frame = pb.ClientEvent(audio=pb.Audio(data=b"\x00" * 321))
+            oversized = pb.ClientEvent(audio=pb.Audio(data=os.urandom(300_000)))
+            bad = [bad_call(address, 3.0, odd_frame), bad_call(address, 6.0, oversized)]
+            good = asyncio.gather(*calls)
+            failed = asyncio.gather(*bad)
+            return await good, await failed
+
+        callers, bad_results = asyncio.run(everything())
+        dropped = gateway.metrics.value("switchboard_dropped_frames_total", agent=AGENT)
+        stored = run(_count_hangups(gateway.store))
+
+    for events in bad_results:
+        ended = events[-1]
+        assert isinstance(ended, CallEndedEvent)
+        assert ended.reason is EndReason.PROTOCOL_ERROR
+    for number, caller in enumerate(callers):
+        assert caller.seen.of(CallStarted), number
+        assert caller.seen.of(CallEndedEvent) == [CallEndedEvent(EndReason.CALLER_HANGUP, "done")]
+        assert len(caller.finals()) == 1, (number, caller.finals())
+        assert caller.finals()[0].strip(), number
+        (latency,) = caller.seen.of(TurnLatencyEvent)
+        assert latency.voice_to_voice_ms > 0  # type: ignore[attr-defined]
+        reply = [e for e in caller.seen.of(AgentAudioEvent) if e.turn == 1]  # type: ignore[attr-defined]
+        assert len(reply) >= 25, f"call {number}: under half a second of reply"
+    assert dropped == 0, "every caller reads at real time: no frame may be dropped"
+    assert stored == CALLS
+
+
+async def _count_hangups(store: CallStore | None) -> int:
+    assert isinstance(store, SqliteCallStore)
+    rows = store._connection.execute("SELECT end_reason FROM calls").fetchall()
+    return sum(reason == "caller_hangup" for (reason,) in rows)
