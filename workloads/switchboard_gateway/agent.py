@@ -8,9 +8,10 @@ from typing import Any
 from switchboard_api.pipeline import LlmSpec, TurnSpec, VadSpec, resolve_pipeline
 from switchboard_api.resources import Tenant, VoiceAgent
 from switchboard_api.voiceagent import CallPolicySpec, ToolSpec
+from switchboard_gateway.knowledge import KnowledgeBaseChoice
 from switchboard_gateway.prompt import placeholders, render
 
-#: Built-in tools every agent may call; `search_knowledge_base` joins with knowledge bases.
+#: Built-in tools; `search_knowledge_base` (knowledge.py) joins when the agent has knowledge.
 END_CALL_TOOL: dict[str, Any] = {
     "name": "end_call",
     "description": "End the call after saying goodbye, when the caller has nothing more to ask.",
@@ -47,6 +48,7 @@ class AgentConfig:
     transfer_target: str | None = None
     #: The tenant's egress allow-list: tool webhooks may reach these private ranges.
     tool_allow_cidrs: tuple[str, ...] = ()
+    knowledge_bases: tuple[KnowledgeBaseChoice, ...] = ()
 
     @classmethod
     def from_resource(cls, agent: VoiceAgent, tenant: Tenant | None = None) -> AgentConfig:
@@ -68,6 +70,10 @@ class AgentConfig:
             tools=tuple(spec.tools),
             transfer_target=spec.handoff.transfer_to if spec.handoff is not None else None,
             tool_allow_cidrs=tuple(tenant.spec.network.egress.allow_cidrs) if tenant else (),
+            knowledge_bases=tuple(
+                KnowledgeBaseChoice(f"{agent.metadata.namespace or 'default'}/{kb.name}", kb.top_k)
+                for kb in spec.knowledge_bases
+            ),
         )
 
     def variables_for(self, caller: dict[str, str]) -> dict[str, str]:

@@ -28,6 +28,7 @@ from switchboard_gateway.events import (
     ToolCallEvent,
     ToolResultEvent,
 )
+from switchboard_gateway.knowledge import KnowledgeSearch
 from switchboard_gateway.metrics import GatewayMetrics
 from switchboard_gateway.records import CallRecord, CallStore, ToolCallRecord, turns_from_history
 from switchboard_gateway.session import CallSession
@@ -51,6 +52,8 @@ class AgentEntry:
     config: AgentConfig
     backend: ModelBackend
     api_key_hashes: frozenset[str] = frozenset()
+    #: Retrieval for `search_knowledge_base` (None: the tool is not offered).
+    knowledge: KnowledgeSearch | None = None
 
     def accepts(self, key: str) -> bool:
         """Whether `key` may call this agent (any key when none is configured)."""
@@ -132,7 +135,9 @@ class Gateway:
             queue.put_nowait(event)
 
         agent = entry.config.key
-        session = CallSession(entry.config, entry.backend, start, send, uuid.uuid4().hex)
+        session = CallSession(
+            entry.config, entry.backend, start, send, uuid.uuid4().hex, knowledge=entry.knowledge
+        )
         self.active += 1
         self.metrics.call_started(agent)
         outcome = "cancelled"  # unless an end event says otherwise: the transport went away

@@ -38,6 +38,7 @@ from switchboard_gateway.events import (
     TurnLatencyEvent,
 )
 from switchboard_gateway.history import ConversationHistory
+from switchboard_gateway.knowledge import KnowledgeSearch
 from switchboard_gateway.pacer import Clock, MonotonicClock
 from switchboard_gateway.ssrf import SsrfGuard
 from switchboard_gateway.tool_calls import ToolCalls
@@ -100,6 +101,7 @@ class CallSession:
         call_id: str,
         clock: Clock | None = None,
         tools: ToolRunner | None = None,
+        knowledge: KnowledgeSearch | None = None,
     ) -> None:
         self.config, self._backend, self._start, self._send = config, backend, start, send
         self.call_id = call_id
@@ -117,6 +119,7 @@ class CallSession:
             send,
             self._say,
             self.history,
+            knowledge,
         )
         self._voice = AgentVoice(backend, send, start.output_format, self._clock)
         self._vad = StreamingVad()
@@ -401,7 +404,7 @@ class CallSession:
 
     async def _llm_round(self, turn: TurnTiming, offer_tools: bool) -> list[ToolRequest]:
         """Stream one completion into speech; returns the tool calls it asked for."""
-        tools = self.config.tool_definitions() if offer_tools else []
+        tools = self._tool_calls.definitions() if offer_tools else []
         asked = self._clock.now()
         try:
             said, requests = await self._voice.reply(

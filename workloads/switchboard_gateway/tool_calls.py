@@ -7,6 +7,7 @@ import json
 import logging
 import time
 from collections.abc import Awaitable, Callable
+from typing import Any
 
 from switchboard_gateway.agent import AgentConfig
 from switchboard_gateway.backends.base import ToolRequest
@@ -18,6 +19,12 @@ from switchboard_gateway.events import (
     TransferEvent,
 )
 from switchboard_gateway.history import ConversationHistory
+from switchboard_gateway.knowledge import (
+    SEARCH_KNOWLEDGE_BASE_TOOL,
+    SEARCH_TOOL_NAME,
+    KnowledgeSearch,
+    search_knowledge,
+)
 from switchboard_gateway.tools import ToolOutcome, ToolRunner
 
 log = logging.getLogger(__name__)
@@ -48,9 +55,18 @@ class ToolCalls:
         send: Callable[[OutboundEvent], Awaitable[None]],
         say: Callable[[int, str], Awaitable[None]],
         history: ConversationHistory,
+        knowledge: KnowledgeSearch | None = None,
     ) -> None:
         self._config, self._runner, self._call_id = config, runner, call_id
         self._send, self._say, self._history = send, say, history
+        self._knowledge = knowledge if config.knowledge_bases else None
+
+    def definitions(self) -> list[dict[str, Any]]:
+        """The tools to offer the model: the agent's, the built-ins, and search when possible."""
+        tools = self._config.tool_definitions()
+        if self._knowledge is not None:
+            tools.append(SEARCH_KNOWLEDGE_BASE_TOOL)
+        return tools
 
     async def run(self, turn: int, requests: list[ToolRequest]) -> EndReason | None:
         """Run every request in order; returns how the call ends if a built-in ends it."""
@@ -64,6 +80,8 @@ class ToolCalls:
                 reason = _argument(request.arguments, "reason")
                 await self._send(TransferEvent(self._config.transfer_target, reason))
                 outcome, ending = ToolOutcome(True, _DONE), EndReason.TRANSFERRED
+            elif request.name == SEARCH_TOOL_NAME and self._knowledge is not None:
+                outcome = await self._search(turn, self._knowledge, request)
             else:
                 outcome = await self._webhook(turn, request)
             latency = int((time.monotonic() - started) * 1000)
@@ -76,16 +94,27 @@ class ToolCalls:
                 await self._say(turn, TOOL_APOLOGY)
         return ending
 
+    async def _search(
+        self, turn: int, knowledge: KnowledgeSearch, request: ToolRequest
+    ) -> ToolOutcome:
+        searching = search_knowledge(knowledge, self._config.knowledge_bases, request.arguments)
+        return await self._with_filler(turn, asyncio.create_task(searching), DEFAULT_FILLER)
+
     async def _webhook(self, turn: int, request: ToolRequest) -> ToolOutcome:
         tool = self._config.tool(request.name)
         if tool is None:
             message = json.dumps({"error": f"there is no tool named {request.name[:64]}"})
             return ToolOutcome(False, message, "unknown_tool")
         running = asyncio.create_task(self._runner.run(tool, request.arguments, self._call_id))
+        return await self._with_filler(turn, running, tool.filler or DEFAULT_FILLER)
+
+    async def _with_filler(
+        self, turn: int, running: asyncio.Task[ToolOutcome], filler: str
+    ) -> ToolOutcome:
         try:
             done, _ = await asyncio.wait({running}, timeout=FILLER_AFTER_S)
             if not done:
-                await self._say(turn, tool.filler or DEFAULT_FILLER)
+                await self._say(turn, filler)
             return await running
         finally:
             running.cancel()

@@ -53,7 +53,8 @@ def sign(key: bytes, message_id: str, timestamp: int, body: bytes) -> str:
     return "v1," + base64.b64encode(digest).decode()
 
 
-def _failure(error: str, message: str) -> ToolOutcome:
+def tool_failure(error: str, message: str) -> ToolOutcome:
+    """A failed outcome: the model sees `{"error": message}`; `error` classifies it."""
     return ToolOutcome(False, json.dumps({"error": message}), error)
 
 
@@ -80,21 +81,21 @@ class ToolRunner:
             jsonschema.validate(arguments, schema)
         except (ValueError, jsonschema.ValidationError) as error:
             detail = getattr(error, "message", str(error))[:200]
-            return _failure("invalid_arguments", f"invalid arguments: {detail}")
+            return tool_failure("invalid_arguments", f"invalid arguments: {detail}")
         try:
             destination = await self._guard.check(tool.http.url)
         except RefusedDestinationError as error:
-            return _failure("refused", str(error))
+            return tool_failure("refused", str(error))
         body = json.dumps(
             {"tool": tool.name, "arguments": arguments, "callId": call_id}, separators=(",", ":")
         ).encode()
         headers = self._headers(tool, body)
         if headers is None:
-            return _failure("misconfigured", "the tool's signing secret is not available")
+            return tool_failure("misconfigured", "the tool's signing secret is not available")
         headers["host"] = destination.host
         deadline = time.monotonic() + tool.http.timeout_ms / 1000
         attempts = tool.http.retries + 1
-        failure = _failure("timeout", "the tool did not answer in time")
+        failure = tool_failure("timeout", "the tool did not answer in time")
         for attempt in range(attempts):
             remaining = deadline - time.monotonic()
             if remaining <= 0:
@@ -104,7 +105,7 @@ class ToolRunner:
             except httpx.TimeoutException:
                 break
             except httpx.TransportError:
-                failure = _failure("unreachable", "the tool could not be reached")
+                failure = tool_failure("unreachable", "the tool could not be reached")
                 if attempt + 1 < attempts:
                     await asyncio.sleep(self._backoff_s * 2**attempt)
                 continue
@@ -165,11 +166,11 @@ class ToolRunner:
     @staticmethod
     def _result(response: httpx.Response) -> ToolOutcome:
         if response.status_code == 413 and not response.content:
-            return _failure("result_too_large", f"the result is over {MAX_RESULT_BYTES} bytes")
+            return tool_failure("result_too_large", f"the result is over {MAX_RESULT_BYTES} bytes")
         if response.status_code >= 400:
-            return _failure("http_status", f"the tool answered {response.status_code}")
+            return tool_failure("http_status", f"the tool answered {response.status_code}")
         try:
             result = response.json()
         except ValueError:
-            return _failure("invalid_result", "the tool did not answer with JSON")
+            return tool_failure("invalid_result", "the tool did not answer with JSON")
         return ToolOutcome(True, json.dumps(result, separators=(",", ":")))
