@@ -26,7 +26,7 @@ from starlette.responses import JSONResponse, Response, StreamingResponse
 
 from switchboard_api.serving import ModelPlaneArgs
 from switchboard_serve.asr.base import ASR_SAMPLE_RATE
-from switchboard_serve.asr.partial import PartialTranscript, state_from_json, state_to_json
+from switchboard_serve.asr.partial import PartialTranscript, partial_to_wire, state_from_json
 from switchboard_serve.audio import (
     SUPPORTED_RATES,
     AudioFormatError,
@@ -235,15 +235,7 @@ class ModelPlaneApi:
             language if isinstance(language, str) else None,
             form.get("final") == "true",
         )
-        return JSONResponse(
-            {
-                "text": partial.text,
-                "stable": partial.stable,
-                "unstable": partial.unstable,
-                "final": partial.final,
-                "state": state_to_json(partial.state),
-            }
-        )
+        return JSONResponse(partial_to_wire(partial))
 
     @api.post("/v1/chat/completions")
     async def chat_completions(self, request: Request) -> Response:

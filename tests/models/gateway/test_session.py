@@ -7,11 +7,16 @@ import time
 
 import numpy as np
 import pytest
+from ray import serve
 
 from switchboard_api.manifests import parse_manifest
+from switchboard_api.pipeline import ResolvedPipeline
 from switchboard_api.resources import VoiceAgent
+from switchboard_api.serving import deployment_name
 from switchboard_gateway.agent import AgentConfig
+from switchboard_gateway.backends.base import BackendError
 from switchboard_gateway.backends.model_plane_http import ModelPlaneHttp
+from switchboard_gateway.backends.serve_handles import ServeHandles
 from switchboard_gateway.events import (
     AgentAudioEvent,
     AgentTextEvent,
@@ -49,14 +54,31 @@ def agent_config(**changes: object) -> AgentConfig:
     return AgentConfig.from_resource(agent)
 
 
-def test_a_three_turn_call_in_process(base_url: str) -> None:
+def _serve_handles(max_tokens: int) -> ServeHandles:
+    """The same model plane through Serve handles (the test process is the Ray driver)."""
+    (app_name,) = serve.status().applications
+    pipeline = ResolvedPipeline()
+    return ServeHandles(
+        app_name,
+        asr=deployment_name("asr", pipeline.asr),
+        llm=deployment_name("llm", pipeline.llm),
+        tts=deployment_name("tts", pipeline.tts),
+        max_tokens=max_tokens,
+        temperature=0.3,
+        timeout_s=60,
+    )
+
+
+@pytest.mark.parametrize("transport", ["http", "serve-handles"])
+def test_a_three_turn_call_in_process(base_url: str, transport: str) -> None:
     speech = synthesise(UTTERANCES)
 
     async def call() -> tuple[ScriptedCaller, CallEndedEvent]:
         config = agent_config()
-        backend = ModelPlaneHttp(
+        http = ModelPlaneHttp(
             base_url, max_tokens=config.llm.max_tokens, temperature=0.3, timeout_s=60
         )
+        backend = http if transport == "http" else _serve_handles(config.llm.max_tokens)
         caller: ScriptedCaller
 
         async def send(event: OutboundEvent) -> None:
@@ -71,7 +93,7 @@ def test_a_three_turn_call_in_process(base_url: str) -> None:
             ended = await asyncio.wait_for(running, 10)
         finally:
             running.cancel()
-            await backend.aclose()
+            await http.aclose()
         return caller, ended
 
     caller, ended = asyncio.run(call())
@@ -158,3 +180,18 @@ def test_barge_in_stops_the_agent_within_150_ms_and_history_keeps_what_was_heard
     assert session.history.messages[1]["role"] == "user"
     # The interrupting utterance is the next turn (its exact words are the ASR's business).
     assert session.history.messages[1]["content"].lower().startswith("sorry")
+
+
+def test_serve_handle_failures_are_backend_errors(base_url: str) -> None:
+    backend = _serve_handles(max_tokens=8)
+
+    async def bad_state() -> None:
+        await backend.transcribe(b"\x00\x00" * 1600, 16_000, "{not json", final=False)
+
+    with pytest.raises(BackendError):
+        asyncio.run(bad_state())
+
+    async def spoken() -> int:
+        return sum([len(c) async for c in backend.speak("Hello there.", 16_000)])
+
+    assert asyncio.run(spoken()) > 16_000, "and the next request works"

@@ -160,3 +160,14 @@ def state_to_json(state: PartialState) -> str:
 def state_from_json(text: str) -> PartialState:
     """Parse a state produced by `state_to_json`; raises `pydantic.ValidationError` if malformed."""
     return _STATE.validate_json(text)
+
+
+def partial_to_wire(partial: PartialTranscript) -> dict[str, object]:
+    """The JSON body of a partial pass (HTTP API and in-process callers alike)."""
+    return {
+        "text": partial.text,
+        "stable": partial.stable,
+        "unstable": partial.unstable,
+        "final": partial.final,
+        "state": state_to_json(partial.state),
+    }
