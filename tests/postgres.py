@@ -17,6 +17,8 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
+from tests.ports import free_port
+
 
 def postgres_bindir() -> Path:
     """Where initdb and pg_ctl are: $SWITCHBOARD_PG_BINDIR, else the newest Debian install."""
@@ -35,12 +37,6 @@ def postgres_bindir() -> Path:
     return installs[-1].parent
 
 
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
-
-
 @contextmanager
 def postgres_server(timeout_s: float = 60.0) -> Iterator[str]:
     """Run a fresh server on a free local port; yields its connection string."""
@@ -51,7 +47,7 @@ def postgres_server(timeout_s: float = 60.0) -> Iterator[str]:
         owner = pwd.getpwnam("postgres")
         os.chown(root, owner.pw_uid, owner.pw_gid)
         as_user = ["runuser", "-u", "postgres", "--"]
-    data, port = Path(root) / "data", _free_port()
+    data, port = Path(root) / "data", free_port()
     log = Path(root) / "server.log"
     subprocess.run(
         [*as_user, str(bindir / "initdb"), "-D", str(data), "-U", "switchboard", "-A", "trust"],

@@ -13,7 +13,6 @@ import ipaddress
 import os
 import secrets
 import shutil
-import socket
 import ssl
 import subprocess
 import time
@@ -28,6 +27,8 @@ from cryptography import x509
 from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import ec
 from cryptography.x509.oid import NameOID
+
+from tests.ports import free_port
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
 BUILD_SCRIPT = REPO_ROOT / "tests" / "cluster" / "build_binaries.sh"
@@ -45,13 +46,6 @@ def binary_dir() -> Path:
         return Path(override)
     cache = Path(os.environ.get("SWITCHBOARD_CACHE", Path.home() / ".cache" / "switchboard"))
     return cache / "bin"
-
-
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        port: int = sock.getsockname()[1]
-        return port
 
 
 def _pem_key(key: ec.EllipticCurvePrivateKey) -> bytes:
@@ -193,7 +187,7 @@ def running_apiserver(workdir: Path) -> Iterator[ApiServer]:
     _write_certificates(workdir)
     token = secrets.token_urlsafe(24)
     (workdir / "tokens.csv").write_text(f'{token},admin,admin-uid,"system:masters"\n')
-    etcd_port, peer_port, api_port = _free_port(), _free_port(), _free_port()
+    etcd_port, peer_port, api_port = free_port(), free_port(), free_port()
     etcd_url = f"http://127.0.0.1:{etcd_port}"
     etcd_log, api_log = workdir / "etcd.log", workdir / "kube-apiserver.log"
     processes: list[subprocess.Popen[bytes]] = []

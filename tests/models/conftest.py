@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import socket
 import time
 from collections.abc import Iterator
 
@@ -15,13 +14,7 @@ from switchboard_api.resources import KnowledgeBase
 from switchboard_api.serving import AgentModelRequest, model_plane, serve_config
 from switchboard_api.voiceagent import ModelsScalingSpec
 from switchboard_serve.app import build_app
-
-
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        port: int = sock.getsockname()[1]
-        return port
+from tests.ports import free_port
 
 
 def _wait_until_running(app: str, timeout_s: float) -> None:
@@ -39,7 +32,7 @@ def _wait_until_running(app: str, timeout_s: float) -> None:
 
 @pytest.fixture(scope="session")
 def base_url() -> Iterator[str]:
-    port = _free_port()
+    port = free_port()
     ray.init(num_cpus=6, include_dashboard=False, log_to_driver=False)
     try:
         serve.start(http_options={"host": "127.0.0.1", "port": port})

@@ -5,11 +5,10 @@ from __future__ import annotations
 import asyncio
 import os
 import signal
-import socket
 import subprocess
 import sys
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import httpx
@@ -20,31 +19,28 @@ from switchboard_gateway.client import Call, connect
 from switchboard_gateway.events import (
     AgentAudioEvent,
     CallEndedEvent,
+    CallStarted,
     EndReason,
     OutboundEvent,
     TranscriptEvent,
 )
 from switchboard_gateway.gateway import hash_api_key
+from switchboard_gateway.records import CallRecord
 from switchboard_gateway.sqlite_store import SqliteCallStore
 from tests.cases.invalid import example, with_changes
 from tests.models.gateway.harness import API_KEY
+from tests.ports import free_port
 
 pytestmark = pytest.mark.models
 
 AGENT = "acme/receptionist"
 
 
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
-
-
 class GatewayProcess:
     """A gateway subprocess on free ports, with its configuration and call-record file."""
 
     def __init__(self, base_url: str, directory: Path, drain_timeout_s: int) -> None:
-        self.grpc, self.http = _free_port(), _free_port()
+        self.grpc, self.http = free_port(), free_port()
         self.records = directory / "calls.db"
         manifest = with_changes(example("receptionist.yaml"), {"spec.pipeline.llm.maxTokens": 40})
         config = {
@@ -98,8 +94,11 @@ class GatewayProcess:
         self.log.close()
 
 
+Spawn = Callable[[int], GatewayProcess]
+
+
 @pytest.fixture
-def spawn(base_url: str, tmp_path: Path) -> Iterator[type[GatewayProcess]]:
+def spawn(base_url: str, tmp_path: Path) -> Iterator[Spawn]:
     started: list[GatewayProcess] = []
 
     def start(drain_timeout_s: int) -> GatewayProcess:
@@ -107,7 +106,7 @@ def spawn(base_url: str, tmp_path: Path) -> Iterator[type[GatewayProcess]]:
         started.append(process)
         return process
 
-    yield start  # type: ignore[misc]
+    yield start
     for process in started:
         process.close()
 
@@ -129,8 +128,8 @@ async def _collect(call: Call, into: list[OutboundEvent]) -> None:
         into.append(event)
 
 
-def test_sigterm_drains_active_calls_refuses_new_ones_and_exits(spawn) -> None:  # type: ignore[no-untyped-def]
-    gateway: GatewayProcess = spawn(drain_timeout_s=60)
+def test_sigterm_drains_active_calls_refuses_new_ones_and_exits(spawn: Spawn) -> None:
+    gateway = spawn(60)
     target = f"127.0.0.1:{gateway.grpc}"
     assert gateway.get("/readyz").status_code == 200
 
@@ -165,19 +164,22 @@ def test_sigterm_drains_active_calls_refuses_new_ones_and_exits(spawn) -> None: 
     assert time.monotonic() - hung_up < 15, "exited soon after its last call, not at the timeout"
     assert "drain" in gateway.output()
 
-    async def stored() -> int:
+    started = next(e for e in events if isinstance(e, CallStarted))
+
+    async def stored() -> CallRecord | None:  # written by the process before it exited
         store = SqliteCallStore(gateway.records)
         try:
-            calls = store._connection.execute("SELECT end_reason FROM calls").fetchall()
-            return sum(reason == "caller_hangup" for (reason,) in calls)
+            return await store.get(started.call_id)
         finally:
             await store.close()
 
-    assert asyncio.run(stored()) == 1
+    record = asyncio.run(stored())
+    assert record is not None
+    assert record.end_reason == "caller_hangup"
 
 
-def test_calls_still_running_at_the_drain_timeout_are_ended(spawn) -> None:  # type: ignore[no-untyped-def]
-    gateway: GatewayProcess = spawn(drain_timeout_s=2)
+def test_calls_still_running_at_the_drain_timeout_are_ended(spawn: Spawn) -> None:
+    gateway = spawn(2)
 
     async def scenario() -> tuple[list[OutboundEvent], float]:
         events: list[OutboundEvent] = []
