@@ -12,6 +12,7 @@ import pytest
 from switchboard_serve.asr.base import ASR_SAMPLE_RATE, Transcript, Word
 from switchboard_serve.asr.partial import (
     KEEP_TAIL_S,
+    WHOLE_FINAL_MAX_S,
     PartialState,
     agree,
     drop_repeated_prefix,
@@ -122,10 +123,25 @@ def test_word_times_are_relative_to_the_utterance_not_the_tail() -> None:
     state = None
     for seconds in (1.5, 2.0, 2.5, 3.0):
         state = transcribe_partial(engine, _buffer(seconds), state).state
-    final = transcribe_partial(engine, _buffer(3.0), state, final=True)
-    times = {w.text: (w.start, w.end) for w in final.state.stable}
+    assert state is not None
+    assert state.stable_until > 0, "the last pass decoded a tail"
+    times = {w.text: (w.start, w.end) for w in state.stable + state.pending}
     assert times["table"] == pytest.approx((1.7, 2.1), abs=1e-3)
     assert times["two."] == pytest.approx((2.4, 2.9), abs=1e-3)
+
+
+def test_a_short_final_pass_decodes_the_whole_utterance_without_a_prompt() -> None:
+    engine = ScriptedEngine()
+    state = None
+    for seconds in (1.0, 2.0, 2.5):
+        state = transcribe_partial(engine, _buffer(seconds), state).state
+    final = transcribe_partial(engine, _buffer(3.0), state, final=True)
+    start, end, prompt = engine.calls[-1]
+    assert (start, end, prompt) == (0.0, 3.0, None)
+    assert final.final
+    assert final.unstable == ""
+    assert final.text == " ".join(text for text, _, _ in SCRIPT)
+    assert final.state.stable[-1].end == pytest.approx(2.9, abs=1e-3)
 
 
 def test_a_small_growth_returns_the_previous_answer_without_decoding() -> None:
@@ -167,17 +183,37 @@ def test_a_word_heard_again_at_the_cut_is_dropped() -> None:
     assert drop_repeated_prefix(words("I", "would", "like"), words("would", "like", "to")) == (
         words("to")
     )
+    assert drop_repeated_prefix(
+        words("What", "time", "do", "you", "open", "on", "Saturday?"),
+        words("Do", "you", "open", "on", "Saturday?", "day."),
+    ) == words("day.")
     assert drop_repeated_prefix(words("Hello"), words("there")) == words("there")
     assert drop_repeated_prefix((), words("a")) == words("a")
 
 
-def test_a_final_pass_without_new_audio_accepts_the_last_words_without_decoding() -> None:
+def test_a_long_final_pass_decodes_only_the_tail() -> None:
     engine = ScriptedEngine()
     state = None
-    for seconds in (1.0, 2.0, 3.0):
+    long = WHOLE_FINAL_MAX_S + 1.0
+    for seconds in (long - 2.0, long - 1.0):
+        state = transcribe_partial(engine, _buffer(seconds), state).state
+    assert state is not None
+    assert state.stable_until > 0
+    final = transcribe_partial(engine, _buffer(long), state, final=True)
+    start, _, prompt = engine.calls[-1]
+    assert start == pytest.approx(state.stable_until, abs=1e-3)
+    assert prompt == " ".join(w.text for w in state.stable)
+    assert final.text == " ".join(text for text, _, _ in SCRIPT)
+
+
+def test_a_long_final_pass_without_new_audio_accepts_the_last_words_without_decoding() -> None:
+    engine = ScriptedEngine()
+    state = None
+    long = WHOLE_FINAL_MAX_S + 1.0
+    for seconds in (long - 1.0, long):
         state = transcribe_partial(engine, _buffer(seconds), state).state
     calls = len(engine.calls)
-    final = transcribe_partial(engine, _buffer(3.1), state, final=True)
+    final = transcribe_partial(engine, _buffer(long + 0.1), state, final=True)
     assert len(engine.calls) == calls
     assert final.final
     assert final.text == " ".join(text for text, _, _ in SCRIPT)

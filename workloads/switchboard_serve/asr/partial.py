@@ -7,7 +7,12 @@ the words near the end flicker. This module applies the local-agreement policy: 
 never decoded again — later passes decode only the tail, with the stable text as the prompt.
 
 State lives with the caller (the gateway holds call state; model replicas hold none), as a small
-frozen value passed back on every call. The last pass (`final=True`) accepts the whole tail.
+frozen value passed back on every call.
+
+The last pass (`final=True`) decodes the whole utterance again when it fits one whisper window:
+whisper pads every input to 30 s, so this costs about as much as decoding the tail, and it is far
+more accurate — a tail cut inside the last word ("Satur|day") makes whisper repeat its prompt or
+invent words in the trailing silence. Longer utterances accept the tail, as partial passes do.
 """
 
 from __future__ import annotations
@@ -29,6 +34,11 @@ MIN_NEW_AUDIO_S = 0.25
 #: so that every later pass decodes at least this much audio: whisper guesses (and loops) on
 #: fragments much shorter than a second.
 KEEP_TAIL_S = 1.0
+#: Final passes over utterances up to this long decode the whole utterance (whisper's window is
+#: 30 s; the margin leaves room for the pre-roll and trailing silence).
+WHOLE_FINAL_MAX_S = 25.0
+#: How many words at the start of a tail may repeat the end of the stable text.
+MAX_REPEATED_WORDS = 5
 
 
 @dataclass(frozen=True, slots=True)
@@ -78,9 +88,10 @@ def drop_repeated_prefix(stable: tuple[Word, ...], words: tuple[Word, ...]) -> t
     """Drop the tail's first words when they repeat the stable text's last ones.
 
     Word timestamps are approximate, so the tail cut at the last stable word sometimes still
-    holds part of it, and whisper hears it again ("Is Is there parking").
+    holds part of it, and whisper hears it again ("Is Is there parking"), or repeats the end of
+    its prompt ("open on Saturday? Open on Saturday").
     """
-    for size in range(min(3, len(stable), len(words)), 0, -1):
+    for size in range(min(MAX_REPEATED_WORDS, len(stable), len(words)), 0, -1):
         if [_normalised(w) for w in stable[-size:]] == [_normalised(w) for w in words[:size]]:
             return words[size:]
     return words
@@ -131,6 +142,8 @@ def transcribe_partial(
     seconds = audio.size / ASR_SAMPLE_RATE
     if seconds < state.seen_seconds:
         raise ValueError("the buffer shrank: a new utterance needs a fresh state")
+    if final and seconds <= WHOLE_FINAL_MAX_S:
+        return _whole_final(engine, audio, state, language or state.language or None)
     if seconds - state.seen_seconds < MIN_NEW_AUDIO_S and (state.seen_seconds or not final):
         if not final:
             return PartialTranscript(_text(state.stable), _text(state.pending), state)
@@ -147,6 +160,21 @@ def transcribe_partial(
             after.stable, after.stable_until, after.pending, after.seen_seconds, transcript.language
         )
     return PartialTranscript(_text(after.stable), _text(after.pending), after, final)
+
+
+def _whole_final(
+    engine: AsrEngine, audio: npt.NDArray[np.float32], state: PartialState, language: str | None
+) -> PartialTranscript:
+    transcript = engine.transcribe(audio, language=language)
+    words = transcript.words
+    after = PartialState(
+        stable=words,
+        stable_until=words[-1].end if words else 0.0,
+        pending=(),
+        seen_seconds=audio.size / ASR_SAMPLE_RATE,
+        language=state.language or transcript.language,
+    )
+    return PartialTranscript(_text(words), "", after, final=True)
 
 
 _STATE = TypeAdapter(PartialState)
