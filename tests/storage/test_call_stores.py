@@ -17,6 +17,7 @@ from switchboard_gateway.records import (
     CallRecord,
     CallStore,
     CallStoreUnavailableError,
+    CallSummary,
     ToolCallRecord,
     TurnRecord,
 )
@@ -116,6 +117,30 @@ def test_retention_removes_old_calls_with_their_turns_and_tool_calls(
             restored = await store.get("old")
             assert restored is not None
             assert len(restored.turns) == 3
+
+    asyncio.run(scenario())
+
+
+def test_recent_lists_the_latest_calls_first_with_their_turn_counts(
+    open_store: OpenStore,
+) -> None:
+    async def scenario() -> None:
+        async with open_store() as store:
+            for hours in (3, 1, 2):
+                await store.save(_record(f"call-{hours}h", NOW - timedelta(hours=hours)))
+            latest = await store.recent(2)
+            assert [c.call_id for c in latest] == ["call-1h", "call-2h"]
+            assert latest[0] == CallSummary(
+                "call-1h",
+                "acme/receptionist",
+                "grpc",
+                NOW - timedelta(hours=1, minutes=2),
+                NOW - timedelta(hours=1),
+                "caller_hangup",
+                "crm-42",
+                3,
+            )
+            assert len(await store.recent(10)) == 3
 
     asyncio.run(scenario())
 

@@ -14,6 +14,7 @@ from switchboard_gateway.record_schema import statements
 from switchboard_gateway.records import (
     CallRecord,
     CallStoreUnavailableError,
+    CallSummary,
     ToolCallRecord,
     TurnRecord,
 )
@@ -100,6 +101,12 @@ class PostgresCallStore:
             turns=tuple(TurnRecord(*t) for t in turns),
             tool_calls=tuple(ToolCallRecord(*t) for t in tools),
         )
+
+    async def recent(self, limit: int) -> list[CallSummary]:
+        """The latest `limit` calls, most recently ended first."""
+        async with self._pool.connection() as connection:
+            rows = await (await connection.execute(SQL.select_recent, (limit,))).fetchall()
+        return [CallSummary(*row) for row in rows]
 
     async def delete_ended_before(self, cutoff: datetime) -> int:
         """Retention by age (turns and tool calls go with their call)."""

@@ -59,6 +59,7 @@ class Statements:
     select_turns: str
     select_tool_calls: str
     delete_ended_before: str
+    select_recent: str
 
 
 def statements(dialect: Dialect, prefix: str = "") -> Statements:
@@ -109,4 +110,7 @@ CREATE TABLE IF NOT EXISTS {tools} (
         select_tool_calls=f"SELECT {names(TOOL_CALL_COLUMNS[1:])} FROM {tools}"  # noqa: S608
         f" WHERE call_id = {mark} ORDER BY position",
         delete_ended_before=f"DELETE FROM {calls} WHERE ended_at < {mark}",  # noqa: S608
+        select_recent=f"SELECT {names(CALL_COLUMNS)},"  # noqa: S608
+        f" (SELECT COUNT(*) FROM {turns} t WHERE t.call_id = c.call_id)"
+        f" FROM {calls} c ORDER BY ended_at DESC LIMIT {mark}",
     )

@@ -36,8 +36,8 @@ class ToolCallRecord:
 
 
 @dataclass(frozen=True)
-class CallRecord:
-    """A finished call."""
+class CallHeader:
+    """Who called whom, when, over what, and how the call ended."""
 
     call_id: str
     agent: str
@@ -46,8 +46,21 @@ class CallRecord:
     ended_at: datetime
     end_reason: str
     client_reference: str = ""
+
+
+@dataclass(frozen=True)
+class CallRecord(CallHeader):
+    """A finished call."""
+
     turns: tuple[TurnRecord, ...] = field(default_factory=tuple)
     tool_calls: tuple[ToolCallRecord, ...] = field(default_factory=tuple)
+
+
+@dataclass(frozen=True)
+class CallSummary(CallHeader):
+    """A finished call in a list: its header and how many turns it had."""
+
+    turns: int = 0
 
 
 class CallStoreUnavailableError(Exception):
@@ -63,6 +76,10 @@ class CallStore(Protocol):
 
     async def get(self, call_id: str) -> CallRecord | None:
         """A call by id."""
+        ...
+
+    async def recent(self, limit: int) -> list[CallSummary]:
+        """The latest `limit` calls, most recently ended first."""
         ...
 
     async def delete_ended_before(self, cutoff: datetime) -> int:

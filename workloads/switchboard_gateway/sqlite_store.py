@@ -10,7 +10,7 @@ from datetime import datetime
 from pathlib import Path
 
 from switchboard_gateway.record_schema import statements
-from switchboard_gateway.records import CallRecord, ToolCallRecord, TurnRecord
+from switchboard_gateway.records import CallRecord, CallSummary, ToolCallRecord, TurnRecord
 
 SQL = statements("sqlite")
 
@@ -82,6 +82,27 @@ class SqliteCallStore:
             turns=tuple(replace(TurnRecord(*t), interrupted=bool(t[-1])) for t in turn_rows),
             tool_calls=tuple(ToolCallRecord(t[0], t[1], bool(t[2]), *t[3:]) for t in tool_rows),
         )
+
+    async def recent(self, limit: int) -> list[CallSummary]:
+        """The latest `limit` calls, most recently ended first."""
+        return await asyncio.to_thread(self._recent, limit)
+
+    def _recent(self, limit: int) -> list[CallSummary]:
+        with self._lock:
+            rows = self._connection.execute(SQL.select_recent, (limit,)).fetchall()
+        return [
+            CallSummary(
+                row[0],
+                row[1],
+                row[2],
+                datetime.fromisoformat(row[3]),
+                datetime.fromisoformat(row[4]),
+                row[5],
+                row[6],
+                row[7],
+            )
+            for row in rows
+        ]
 
     async def delete_ended_before(self, cutoff: datetime) -> int:
         """Retention by age (turns and tool calls go with their call)."""
