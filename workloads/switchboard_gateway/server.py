@@ -20,6 +20,7 @@ from switchboard_api.resources import Tenant, VoiceAgent
 from switchboard_api.serving import agent_request, deployment_name
 from switchboard_gateway.agent import AgentConfig
 from switchboard_gateway.backends.model_plane_http import ModelPlaneHttp
+from switchboard_gateway.backends.phrase_cache import PhraseCache, PhraseCachingBackend
 from switchboard_gateway.gateway import AgentEntry, Gateway
 from switchboard_gateway.grpc_transport import start_grpc_server
 from switchboard_gateway.records import CallStore
@@ -55,21 +56,27 @@ def _tenant_of(agent: VoiceAgent, tenants: list[Tenant]) -> Tenant | None:
 
 
 def build_gateway(config: GatewayConfig, store: CallStore | None) -> Gateway:
-    """The agents of `config` behind the model plane's HTTP API."""
+    """The agents of `config` behind the model plane's HTTP API.
+
+    Agents that share a voice share one cache of phrases they say often (greetings, fillers).
+    """
     entries: dict[str, AgentEntry] = {}
+    phrases: dict[str, PhraseCache] = {}
     for agent in config.agents:
         tenant = _tenant_of(agent, config.tenants)
         agent_config = AgentConfig.from_resource(agent, tenant)
         pipeline = agent_request(agent, tenant).pipeline
-        backend = ModelPlaneHttp(
+        tts = deployment_name("tts", pipeline.tts)
+        http = ModelPlaneHttp(
             config.model_plane_url,
             # Each agent's requests go to its own deployments of the shared model plane.
             asr=deployment_name("asr", pipeline.asr),
             llm=deployment_name("llm", pipeline.llm),
-            tts=deployment_name("tts", pipeline.tts),
+            tts=tts,
             max_tokens=agent_config.llm.max_tokens,
             temperature=agent_config.llm.temperature,
         )
+        backend = PhraseCachingBackend(http, phrases.setdefault(tts, PhraseCache()))
         hashes = frozenset(config.api_key_hashes.get(agent_config.key, ()))
         entries[agent_config.key] = AgentEntry(agent_config, backend, hashes)
     return Gateway(entries, max_calls=config.max_concurrent_calls, store=store)
@@ -95,7 +102,9 @@ class GatewayServer:
         grpc_server, grpc_port = await start_grpc_server(
             gateway, f"{config.host}:{config.grpc_port}"
         )
-        http_server = await start_ws_server(gateway, config.host, config.http_port)
+        http_server = await start_ws_server(
+            gateway, config.host, config.http_port, console=config.console
+        )
         http_port = next(iter(http_server.sockets)).getsockname()[1]
         server = cls(config, gateway, grpc_server, http_server, grpc_port, http_port)
         if store is not None and config.store is not None:
@@ -134,7 +143,7 @@ class GatewayServer:
         self.http_server.close()
         await asyncio.wait_for(self.http_server.wait_closed(), 5)
         for entry in self.gateway.agents.values():
-            if isinstance(entry.backend, ModelPlaneHttp):
+            if isinstance(entry.backend, PhraseCachingBackend | ModelPlaneHttp):
                 await entry.backend.aclose()
         if self.gateway.store is not None:
             await self.gateway.store.close()

@@ -1,0 +1,88 @@
+"""The phrase cache: replayed speech, bounded memory, nothing stored from cut-off speech."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import AsyncIterator, Sequence
+from typing import Any
+
+import pytest
+
+from switchboard_gateway.backends.base import PartialText, ReplyEvent
+from switchboard_gateway.backends.phrase_cache import PhraseCache, PhraseCachingBackend
+
+pytestmark = pytest.mark.unit
+
+
+class CountingTts:
+    """Speaks each text as two chunks whose bytes encode the text; counts syntheses."""
+
+    def __init__(self) -> None:
+        self.spoken: list[str] = []
+
+    async def transcribe(
+        self, pcm16: bytes, sample_rate: int, state: str | None, *, final: bool
+    ) -> PartialText:
+        raise AssertionError("not used")
+
+    def reply(
+        self, messages: Sequence[dict[str, Any]], tools: Sequence[dict[str, Any]]
+    ) -> AsyncIterator[ReplyEvent]:
+        raise AssertionError("not used")
+
+    async def speak(self, text: str, sample_rate: int) -> AsyncIterator[bytes]:
+        self.spoken.append(text)
+        yield text.encode()
+        yield bytes(100)
+
+
+async def _all(backend: PhraseCachingBackend, text: str, rate: int = 16_000) -> bytes:
+    return b"".join([chunk async for chunk in backend.speak(text, rate)])
+
+
+def test_a_phrase_is_synthesised_once_and_replayed_identically() -> None:
+    tts = CountingTts()
+    backend = PhraseCachingBackend(tts, PhraseCache())
+
+    async def scenario() -> None:
+        first = await _all(backend, "Hello, thanks for calling.")
+        again = await _all(backend, "Hello, thanks for calling.")
+        other_rate = await _all(backend, "Hello, thanks for calling.", 8_000)
+        assert first == again == other_rate
+        assert tts.spoken == ["Hello, thanks for calling."] * 2  # once per sample rate
+
+    asyncio.run(scenario())
+    assert backend.cache.hits == 1
+
+
+def test_speech_cut_short_is_not_remembered() -> None:
+    tts = CountingTts()
+    backend = PhraseCachingBackend(tts, PhraseCache())
+
+    async def scenario() -> None:
+        stream = backend.speak("Let me check.", 16_000)
+        await anext(stream)
+        await stream.aclose()  # barge-in: the rest was never synthesised
+        await _all(backend, "Let me check.")
+
+    asyncio.run(scenario())
+    assert tts.spoken == ["Let me check.", "Let me check."]
+
+
+def test_the_least_recently_used_phrase_goes_when_the_cache_is_full() -> None:
+    cache = PhraseCache(max_bytes=250)
+    cache.put("a", 16_000, (bytes(100),))
+    cache.put("b", 16_000, (bytes(100),))
+    assert cache.get("a", 16_000) is not None  # "a" is now the most recent
+    cache.put("c", 16_000, (bytes(100),))
+    assert cache.get("b", 16_000) is None
+    assert cache.get("a", 16_000) is not None
+    assert cache.get("c", 16_000) is not None
+    assert len(cache) == 2
+
+
+def test_long_texts_and_oversized_speech_are_not_cached() -> None:
+    cache = PhraseCache(max_bytes=1000)
+    cache.put("x" * 500, 16_000, (bytes(10),))
+    cache.put("short", 16_000, (bytes(2000),))
+    assert len(cache) == 0
