@@ -45,6 +45,9 @@ class GatewayConfig(ApiModel):
     max_concurrent_calls: Annotated[int, Field(ge=1, le=1000)] = 50
     drain_timeout_seconds: Annotated[int, Field(ge=0, le=3600)] = 120
     store: CallStoreConfig | None = CallStoreConfig()
+    #: Serve the web console and the call-records API on the HTTP port. Records hold
+    #: transcripts: enable only where that port is private (`switchboard up` binds loopback).
+    console: bool = False
 
     @model_validator(mode="after")
     def _keys_name_known_agents(self) -> GatewayConfig:

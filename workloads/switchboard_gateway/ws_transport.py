@@ -4,12 +4,13 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 
 from websockets.asyncio.server import Server, ServerConnection, serve
 from websockets.exceptions import ConnectionClosed
 from websockets.http11 import Request, Response
 
+from switchboard_gateway.console_http import console_response
 from switchboard_gateway.events import (
     MAX_MESSAGE_BYTES,
     AgentAudioEvent,
@@ -97,11 +98,16 @@ class CallSocket:
         await connection.close(code, ended.reason.value)
 
 
-def plain_http(gateway: Gateway) -> Callable[[ServerConnection, Request], Response | None]:
-    """Answers `/healthz`, `/readyz` and `/metrics` on the WebSocket port; None: a call."""
+def plain_http(
+    gateway: Gateway, console: bool = False
+) -> Callable[[ServerConnection, Request], Awaitable[Response | None]]:
+    """Answers plain HTTP on the WebSocket port; None: the request is a call.
 
-    def respond(connection: ServerConnection, request: Request) -> Response | None:
-        path = request.path.split("?")[0]
+    `/healthz`, `/readyz` and `/metrics` always; the console's paths when it is enabled.
+    """
+
+    async def respond(connection: ServerConnection, request: Request) -> Response | None:
+        path, _, query = request.path.partition("?")
         if path == "/healthz":
             return connection.respond(200, "ok\n")
         if path == "/readyz":
@@ -115,15 +121,22 @@ def plain_http(gateway: Gateway) -> Callable[[ServerConnection, Request], Respon
             del response.headers["Content-Type"]
             response.headers["Content-Type"] = gateway.metrics.content_type
             return response
-        if path != CALL_PATH:
-            return connection.respond(404, f"calls are served on {CALL_PATH}\n")
-        return None
+        if path == CALL_PATH:
+            return None
+        if console and (answer := await console_response(gateway, path, query)) is not None:
+            return answer
+        return connection.respond(404, f"calls are served on {CALL_PATH}\n")
 
     return respond
 
 
-async def start_ws_server(gateway: Gateway, host: str = "127.0.0.1", port: int = 0) -> Server:
-    """Serve `gateway`: calls at `ws://host:port/v1/calls`, and health and metrics over HTTP."""
+async def start_ws_server(
+    gateway: Gateway, host: str = "127.0.0.1", port: int = 0, *, console: bool = False
+) -> Server:
+    """Serve `gateway`: calls at `ws://host:port/v1/calls`, health and metrics over HTTP.
+
+    With `console`, also the web console at `/` and the call-records API.
+    """
     # The library's own size limit stays above ours, so oversized frames get an `ended` event.
     return await serve(
         CallSocket(gateway).handle,
@@ -131,5 +144,5 @@ async def start_ws_server(gateway: Gateway, host: str = "127.0.0.1", port: int =
         port,
         max_size=16 * MAX_MESSAGE_BYTES,
         compression=None,
-        process_request=plain_http(gateway),
+        process_request=plain_http(gateway, console),
     )
