@@ -12,6 +12,7 @@ import importlib.util
 import os
 import shutil
 import tempfile
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -63,15 +64,28 @@ def package_data(package: str) -> Path:
     return Path(spec.origin).parent / "data"
 
 
-def _sha256(path: Path) -> str:
+def _sha256(path: Path, progress: Progress | None = None, offset: int = 0) -> str:
     digest = hashlib.sha256()
     with path.open("rb") as stream:
         while block := stream.read(1 << 20):
             digest.update(block)
+            offset += len(block)
+            if progress is not None:
+                progress(offset)
     return digest.hexdigest()
 
 
-def assemble(parts: list[Path], side_files: list[Path], model: SplitModel, dest: Path) -> Path:
+#: Called with bytes processed so far (copying, then hashing: twice the model's size in all).
+Progress = Callable[[int], None]
+
+
+def assemble(
+    parts: list[Path],
+    side_files: list[Path],
+    model: SplitModel,
+    dest: Path,
+    progress: Progress | None = None,
+) -> Path:
     """Concatenate `parts` into `dest/model.bin`, copy side files, verify, and publish atomically.
 
     A verified directory is reused; a half-written one is never visible under `dest`.
@@ -82,14 +96,19 @@ def assemble(parts: list[Path], side_files: list[Path], model: SplitModel, dest:
     dest.parent.mkdir(parents=True, exist_ok=True)
     staging = Path(tempfile.mkdtemp(prefix=f".{dest.name}-", dir=dest.parent))
     try:
+        done = 0
         with (staging / "model.bin").open("wb") as out:
             for part in parts:
                 with part.open("rb") as source:
-                    shutil.copyfileobj(source, out, 1 << 20)
+                    while block := source.read(1 << 20):
+                        out.write(block)
+                        done += len(block)
+                        if progress is not None:
+                            progress(done)
         size = (staging / "model.bin").stat().st_size
         if size != model.size:
             raise PackagedModelError(f"{model.name}: model.bin is {size} bytes, want {model.size}")
-        digest = _sha256(staging / "model.bin")
+        digest = _sha256(staging / "model.bin", progress, done)
         if digest != model.sha256:
             raise PackagedModelError(f"{model.name}: model.bin SHA-256 {digest} != {model.sha256}")
         for side in side_files:
@@ -106,7 +125,9 @@ def assemble(parts: list[Path], side_files: list[Path], model: SplitModel, dest:
     return dest
 
 
-def whisper_model_dir(name: str = PACKAGED_ASR_MODEL, cache: Path | None = None) -> Path:
+def whisper_model_dir(
+    name: str = PACKAGED_ASR_MODEL, cache: Path | None = None, progress: Progress | None = None
+) -> Path:
     """A loadable CTranslate2 directory for a packaged whisper model (built once, then reused)."""
     if name != WHISPER_BASE.name:
         raise PackagedModelError(f"no packaged ASR model {name!r}; packaged: {WHISPER_BASE.name}")
@@ -115,7 +136,7 @@ def whisper_model_dir(name: str = PACKAGED_ASR_MODEL, cache: Path | None = None)
     parts = [d / f"model.bin.part{i}" for i, d in enumerate(data, start=1)]
     sides = [data[0] / f for f in model.side_files]
     dest = (cache or cache_root()) / f"{model.name}-{model.sha256[:12]}"
-    return assemble(parts, sides, model, dest)
+    return assemble(parts, sides, model, dest, progress)
 
 
 def piper_voice_path(voice: str = PACKAGED_TTS_VOICE) -> Path:
