@@ -1,4 +1,4 @@
-"""Entry point of the `switchboard` console script."""
+"""Switchboard: real-time voice AI agents on Kubernetes, or on this machine with `up`."""
 
 from __future__ import annotations
 
@@ -45,6 +45,18 @@ def _validate(args: argparse.Namespace) -> int:
     return 0
 
 
+def _up(args: argparse.Namespace) -> int:
+    from switchboard_cli import up  # imports Ray: only for the commands that need it
+
+    return up.run(args)
+
+
+def _call(args: argparse.Namespace) -> int:
+    from switchboard_cli import call
+
+    return call.run(args)
+
+
 def build_parser() -> argparse.ArgumentParser:
     """The argument parser of the `switchboard` command."""
     parser = argparse.ArgumentParser(prog="switchboard", description=__doc__)
@@ -63,6 +75,19 @@ def build_parser() -> argparse.ArgumentParser:
     validate = commands.add_parser("validate", help="validate Switchboard manifests offline")
     validate.add_argument("paths", nargs="+", metavar="PATH", help="YAML files or directories")
     validate.set_defaults(handler=_validate)
+
+    from switchboard_cli.call import add_arguments as call_arguments
+    from switchboard_cli.up import add_arguments as up_arguments
+
+    up = commands.add_parser(
+        "up", help="run agents on this machine: models, gateway and web console, no cluster"
+    )
+    up_arguments(up)
+    up.set_defaults(handler=_up)
+
+    call = commands.add_parser("call", help="call an agent from the terminal (WAV or text)")
+    call_arguments(call)
+    call.set_defaults(handler=_call)
     return parser
 
 

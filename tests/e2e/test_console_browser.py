@@ -1,0 +1,110 @@
+"""The web console in headless Chromium, with a fake microphone that speaks a Piper WAV."""
+
+from __future__ import annotations
+
+import os
+import shutil
+import wave
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+from playwright.sync_api import Browser, Page, expect, sync_playwright
+
+from switchboard_serve.evaluation import word_error_rate
+from tests.e2e.conftest import REPO, Platform
+from tests.models.gateway.scripted_caller import synthesise
+
+pytestmark = pytest.mark.browser
+
+QUESTION = "What time do you open on Saturday?"
+#: Screenshots land here (CI prints the path); override with SWITCHBOARD_ARTIFACTS.
+ARTIFACTS = Path(os.environ.get("SWITCHBOARD_ARTIFACTS", REPO / "tests" / "artifacts"))
+
+
+def _chromium() -> str:
+    found = shutil.which("chromium") or shutil.which("chromium-browser")
+    if found is None:
+        message = "Debian's chromium is not installed (.ci/bootstrap installs it)"
+        if os.environ.get("CI"):
+            pytest.fail(message)
+        pytest.skip(message)
+    return found
+
+
+@pytest.fixture(scope="module")
+def microphone(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """Silence while the greeting plays, the question, then silence (Chromium loops the file)."""
+    path = tmp_path_factory.mktemp("mic") / "question.wav"
+    speech = synthesise([QUESTION])[0]
+    with wave.open(str(path), "wb") as out:
+        out.setnchannels(1)
+        out.setsampwidth(2)
+        out.setframerate(16_000)
+        out.writeframes(bytes(2 * 16_000 * 5) + speech + bytes(2 * 16_000 * 60))
+    return path
+
+
+@pytest.fixture(scope="module")
+def browser(microphone: Path) -> Iterator[Browser]:
+    args = [
+        "--use-fake-device-for-media-stream",
+        "--use-fake-ui-for-media-stream",
+        f"--use-file-for-fake-audio-capture={microphone}",
+        "--autoplay-policy=no-user-gesture-required",
+    ]
+    if os.geteuid() == 0:
+        args.append("--no-sandbox")  # Chromium refuses to sandbox as root (CI containers)
+    with sync_playwright() as playwright:
+        launched = playwright.chromium.launch(executable_path=_chromium(), args=args)
+        try:
+            yield launched
+        finally:
+            launched.close()
+
+
+def _screenshot(page: Page, name: str) -> None:
+    ARTIFACTS.mkdir(parents=True, exist_ok=True)
+    path = ARTIFACTS / name
+    page.screenshot(path=str(path), full_page=True)
+    print(f"screenshot: {path}")
+
+
+def test_a_spoken_turn_in_the_console_shows_transcript_reply_and_waterfall(
+    platform: Platform, browser: Browser
+) -> None:
+    page = browser.new_page()
+    errors: list[str] = []
+    page.on("pageerror", lambda error: errors.append(str(error)))
+    page.goto(platform.running.console_url)
+    page.get_by_label("Agent", exact=True).select_option("acme/receptionist")
+    page.get_by_role("button", name="Start talking").click()
+    expect(page.get_by_role("status")).to_contain_text("In a call with acme/receptionist")
+
+    caller = page.locator("#conversation li.caller").first
+    expect(caller).to_be_visible(timeout=60_000)
+    heard = caller.inner_text().removeprefix("You: ")
+    assert word_error_rate([(QUESTION, heard)]) <= 0.2, heard
+    waterfall = page.locator('#waterfall svg[data-turn="1"]')
+    expect(waterfall).to_be_visible(timeout=60_000)
+    reply = page.locator('#conversation li.agent[data-turn="1"]')
+    assert len(reply.inner_text().removeprefix("Agent:").split()) >= 2
+    greeting = page.locator('#conversation li.agent[data-turn="0"]')
+    expect(greeting).to_contain_text("Acme Dental")
+    for stage in ("endpointingMs", "asrFinalMs", "llmTtftMs", "ttsTtfbMs", "voiceToVoiceMs"):
+        bar = waterfall.locator(f'rect[data-stage="{stage}"]')
+        assert float(bar.get_attribute("width") or 0) > 0, stage
+    assert "voice-to-voice" in (waterfall.get_attribute("aria-label") or "")
+    _screenshot(page, "console-call.png")
+
+    page.get_by_role("button", name="Hang up").click()
+    expect(page.locator("#conversation li.ended")).to_contain_text("caller_hangup")
+
+    page.get_by_role("link", name="Calls").click()
+    latest = page.locator("#calls tbody button").first
+    expect(latest).to_be_visible()
+    latest.click()
+    expect(page.locator("#call-detail")).to_contain_text("websocket")
+    expect(page.locator("#turns tbody")).to_contain_text(heard)
+    _screenshot(page, "console-calls.png")
+    assert errors == []

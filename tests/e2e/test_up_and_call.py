@@ -1,0 +1,137 @@
+"""`switchboard up` in a subprocess, called through `switchboard call` as a user would."""
+
+from __future__ import annotations
+
+import json
+import socket
+import subprocess
+import wave
+from pathlib import Path
+
+import httpx
+import numpy as np
+import pytest
+
+from switchboard_api.pipeline import AsrSpec
+from switchboard_cli.state import read_running
+from switchboard_serve.engines import make_asr
+from switchboard_serve.evaluation import word_error_rate
+from tests.e2e.conftest import SWITCHBOARD, Platform, start_up, stop, wait_until_up
+from tests.models.gateway.scripted_caller import synthesise
+
+pytestmark = pytest.mark.e2e
+
+QUESTIONS = ["What time do you open on Saturday?", "Is there parking near the clinic?"]
+
+
+def _write_wav(path: Path, pcm16: bytes) -> Path:
+    with wave.open(str(path), "wb") as out:
+        out.setnchannels(1)
+        out.setsampwidth(2)
+        out.setframerate(16_000)
+        out.writeframes(pcm16)
+    return path
+
+
+def _get(url: str) -> object:
+    answer = httpx.get(url, timeout=10)
+    answer.raise_for_status()
+    return answer.json()
+
+
+def test_a_spoken_two_turn_conversation_through_switchboard_call(
+    platform: Platform, tmp_path: Path
+) -> None:
+    wavs = [_write_wav(tmp_path / f"q{i}.wav", pcm) for i, pcm in enumerate(synthesise(QUESTIONS))]
+    reply = tmp_path / "reply.wav"
+    command = [str(SWITCHBOARD), "call", "--agent", "receptionist", "--json", "--out", str(reply)]
+    for wav in wavs:
+        command += ["--wav", str(wav)]
+    done = subprocess.run(
+        command, env=platform.env(), capture_output=True, text=True, timeout=240, check=False
+    )
+    assert done.returncode == 0, done.stderr
+    outcome = json.loads(done.stdout)
+    assert "Acme Dental" in outcome["greeting"]
+    assert [t["turn"] for t in outcome["turns"]] == [1, 2]
+    heard = [t["caller"] for t in outcome["turns"]]
+    assert word_error_rate(list(zip(QUESTIONS, heard, strict=True))) <= 0.2, heard
+    for turn in outcome["turns"]:
+        assert turn["agent"].strip(), turn
+        assert turn["latencyMs"]["voiceToVoice"] > 0, turn
+    assert outcome["ended"]["reason"] == "caller_hangup"
+
+    # The reply is speech: long enough, not silent, and whisper hears words in it.
+    with wave.open(str(reply)) as source:
+        assert source.getframerate() == 16_000
+        pcm = np.frombuffer(source.readframes(source.getnframes()), "<i2").astype(np.float32)
+    audio = (pcm / 32768).astype(np.float32)
+    assert audio.size / 16_000 > 2.0
+    assert float(np.sqrt(np.mean(audio**2))) > 0.01
+    transcript = make_asr(AsrSpec()).transcribe(audio[: 16_000 * 20])
+    assert len(transcript.text.split()) >= 5, transcript.text
+
+    # The call is in the calls API, with what was heard.
+    calls = _get(platform.running.console_url + "api/calls")
+    assert isinstance(calls, dict)
+    assert outcome["callId"] in [c["callId"] for c in calls["calls"]]
+    record = _get(platform.running.console_url + f"api/calls/{outcome['callId']}")
+    assert isinstance(record, dict)
+    assert [t["callerText"] for t in record["turns"] if t["number"] > 0] == heard
+    assert record["channel"] == "grpc"
+
+
+def test_typed_turns_and_an_unknown_agent(platform: Platform) -> None:
+    typed = subprocess.run(
+        [str(SWITCHBOARD), "call", "--agent", "acme/receptionist", "--text", "Hello there."],
+        env=platform.env(), capture_output=True, text=True, timeout=120, check=False,
+    )  # fmt: skip
+    assert typed.returncode == 0, typed.stderr
+    assert "caller: Hello there." in typed.stdout
+    assert "agent:  Hello, thanks for calling Acme Dental" in typed.stdout
+
+    unknown = subprocess.run(
+        [str(SWITCHBOARD), "call", "--agent", "nobody", "--text", "Hi"],
+        env=platform.env(), capture_output=True, text=True, timeout=60, check=False,
+    )  # fmt: skip
+    assert unknown.returncode == 4
+    assert "no agent 'nobody'; this platform serves: acme/receptionist" in unknown.stderr
+
+
+def test_a_second_up_on_a_busy_port_says_so(platform: Platform, tmp_path: Path) -> None:
+    port = platform.running.console_url.rsplit(":", 1)[1].strip("/")
+    second = subprocess.run(
+        [str(SWITCHBOARD), "up", "--port", port, "--state-dir", str(tmp_path)],
+        cwd=Path(__file__).parents[2], capture_output=True, text=True, timeout=60, check=False,
+    )  # fmt: skip
+    assert second.returncode == 2
+    assert f"port {port} on 127.0.0.1 (--port) is already in use" in second.stderr
+    assert read_running(platform.state_dir) is not None, "the first platform is untouched"
+
+
+def _port_free(port: int) -> bool:
+    """Whether a new server could listen on `port` (connections in TIME_WAIT do not count)."""
+    with socket.socket() as probe:
+        probe.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        try:
+            probe.bind(("127.0.0.1", port))
+        except OSError:
+            return False
+    return True
+
+
+def test_ctrl_c_stops_everything(tmp_path: Path) -> None:
+    # A second platform of its own (the shared one stays up for the other tests).
+    state_dir, log = tmp_path / "home", tmp_path / "up.log"
+    process = start_up(state_dir, log)
+    running = wait_until_up(process, state_dir, log)
+    ports = [
+        int(running.console_url.rsplit(":", 1)[1].strip("/")),
+        int(running.grpc_target.rsplit(":", 1)[1]),
+        int(running.model_plane_url.rsplit(":", 1)[1]),
+    ]
+    assert not any(_port_free(p) for p in ports)
+    assert stop(process) == 0, log.read_text()[-3000:]
+    assert read_running(state_dir, check_alive=False) is None, "running.json removed"
+    assert [p for p in ports if not _port_free(p)] == [], "gateway and model plane stopped"
+    assert (state_dir / "calls.db").exists()

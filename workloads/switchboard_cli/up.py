@@ -1,0 +1,243 @@
+"""`switchboard up`: the platform on one machine, from the same manifests a cluster gets.
+
+Order matters for failing fast: manifests and ports are checked before Ray starts; models are
+prepared (whisper reassembled once into the state directory), deployed and warmed up, each
+agent's greeting cached, and only then the gateway opens and the endpoints are printed.
+Ctrl-C (or SIGTERM) drains calls in progress for a few seconds and stops everything.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import contextlib
+import errno
+import logging
+import os
+import signal
+import socket
+import sys
+import time
+from dataclasses import dataclass
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+from switchboard_api.gateway import GatewayConfig
+from switchboard_api.manifests import ManifestError, load_manifests
+from switchboard_cli.local_plan import LocalPlan, PlanError, gateway_config, plan
+from switchboard_cli.state import (
+    RunningPlatform,
+    clear_running,
+    default_state_dir,
+    read_running,
+    write_running,
+)
+
+if TYPE_CHECKING:
+    from switchboard_cli.progress import Progress
+
+log = logging.getLogger("switchboard")
+
+DEFAULT_MANIFEST = Path("examples/receptionist.yaml")
+EXIT_BAD_INPUT, EXIT_START_FAILED = 2, 3
+
+
+class PortBusyError(RuntimeError):
+    """A port `up` needs is taken."""
+
+
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    """The options of `switchboard up`."""
+    parser.add_argument(
+        "-f",
+        "--file",
+        action="append",
+        type=Path,
+        metavar="FILE|DIR",
+        help=f"Tenant/VoiceAgent/KnowledgeBase manifests (repeatable; default {DEFAULT_MANIFEST})",
+    )
+    parser.add_argument("--host", default="127.0.0.1", help="address to listen on")
+    parser.add_argument(
+        "--port", type=int, default=8080, help="console, WebSocket calls and HTTP API"
+    )
+    parser.add_argument("--grpc-port", type=int, default=50051, help="gRPC calls")
+    parser.add_argument(
+        "--model-port", type=int, default=0, help="the model plane's HTTP API (0: any free port)"
+    )
+    parser.add_argument(
+        "--state-dir",
+        type=Path,
+        default=None,
+        help="call records, prepared models and the running file (default $SWITCHBOARD_HOME "
+        "or ~/.switchboard)",
+    )
+    parser.add_argument(
+        "--log-level", default="WARNING", choices=["DEBUG", "INFO", "WARNING", "ERROR"]
+    )
+
+
+def check_port(host: str, port: int, what: str) -> int:
+    """Bind and release `port` (0: pick one); raises `PortBusyError` naming it."""
+    family = socket.AF_INET6 if ":" in host else socket.AF_INET
+    with socket.socket(family, socket.SOCK_STREAM) as probe:
+        probe.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        try:
+            probe.bind((host, port))
+        except OSError as error:
+            if error.errno == errno.EADDRINUSE:
+                raise PortBusyError(
+                    f"port {port} on {host} ({what}) is already in use; is another "
+                    f"`switchboard up` running? Choose another port or stop it"
+                ) from None
+            raise PortBusyError(f"cannot listen on {host}:{port} ({what}): {error}") from None
+        bound: int = probe.getsockname()[1]
+        return bound
+
+
+@dataclass(frozen=True)
+class Ports:
+    """The ports of one local run."""
+
+    http: int
+    grpc: int
+    model: int
+
+
+def _load(files: list[Path]) -> LocalPlan:
+    missing = [p for p in files if not p.exists()]
+    if missing:
+        raise PlanError(f"{missing[0]}: no such file or directory")
+    try:
+        return plan(load_manifests(files))
+    except ManifestError as error:
+        raise PlanError(str(error)) from None
+
+
+def run(args: argparse.Namespace) -> int:
+    """`switchboard up`; returns the exit status."""
+    logging.basicConfig(
+        level=args.log_level, format="%(asctime)s %(levelname)s %(name)s: %(message)s"
+    )
+    files = args.file or [DEFAULT_MANIFEST]
+    try:
+        local = _load(files)
+    except PlanError as error:
+        hint = "" if args.file else " (pass -f FILE to choose manifests)"
+        print(f"switchboard up: invalid manifests: {error}{hint}", file=sys.stderr)
+        return EXIT_BAD_INPUT
+    state_dir = (args.state_dir or default_state_dir()).expanduser().resolve()
+    running = read_running(state_dir)
+    if running is not None:
+        print(
+            f"switchboard up: already running from {state_dir} (pid {running.pid}, console "
+            f"{running.console_url}); stop it first or pass another --state-dir",
+            file=sys.stderr,
+        )
+        return EXIT_BAD_INPUT
+    try:
+        ports = Ports(
+            check_port(args.host, args.port, "--port"),
+            check_port(args.host, args.grpc_port, "--grpc-port"),
+            check_port("127.0.0.1", args.model_port, "--model-port"),
+        )
+    except PortBusyError as error:
+        print(f"switchboard up: {error}", file=sys.stderr)
+        return EXIT_BAD_INPUT
+    if args.host not in ("127.0.0.1", "localhost", "::1"):
+        print(
+            f"warning: listening on {args.host}: the console and call records (transcripts) "
+            "have no authentication; anyone who can reach this port can read them",
+            file=sys.stderr,
+        )
+    state_dir.mkdir(parents=True, exist_ok=True)
+    # Replicas inherit the environment: prepared models live in the state directory.
+    os.environ["SWITCHBOARD_CACHE"] = str(state_dir)
+    return _start(local, ports, args.host, state_dir, quiet=args.log_level != "DEBUG")
+
+
+def _start(local: LocalPlan, ports: Ports, host: str, state_dir: Path, *, quiet: bool) -> int:
+    from switchboard_cli.progress import Progress
+    from switchboard_serve import local as local_plane
+    from switchboard_serve.packaged import PackagedModelError
+
+    began = time.monotonic()
+    progress = Progress()
+    try:
+        try:
+            progress.prepare_models(local.plane)
+            cpus = local_plane.start_ray(local.plane, quiet=quiet)
+            log.info("Ray started with %d logical CPUs", cpus)
+            with progress.deployments() as update:
+                url = local_plane.deploy(local.plane, port=ports.model, on_progress=update)
+        except (local_plane.ModelPlaneStartError, PackagedModelError) as error:
+            print(f"switchboard up: the model plane did not start: {error}", file=sys.stderr)
+            return EXIT_START_FAILED
+        config = gateway_config(
+            local,
+            model_plane_url=url,
+            host=host,
+            http_port=ports.http,
+            grpc_port=ports.grpc,
+            state_dir=state_dir,
+        )
+        return asyncio.run(_serve(config, local, state_dir, progress, began))
+    except KeyboardInterrupt:
+        print("\nstopped before the platform was up", file=sys.stderr)
+        return 130
+    finally:
+        local_plane.shutdown()
+        clear_running(state_dir, os.getpid())
+
+
+async def _serve(
+    config: GatewayConfig, local: LocalPlan, state_dir: Path, progress: Progress, began: float
+) -> int:
+    from switchboard_gateway.server import GatewayServer
+    from switchboard_gateway.warm_up import warm_up_agent
+
+    server = await GatewayServer.start(config)
+    try:
+        with progress.agents(len(local.agents)) as advance:
+            for key, entry in server.gateway.agents.items():
+                await warm_up_agent(entry)
+                advance(key)
+    except Exception as error:  # a model that cannot answer once cannot take calls
+        print(f"switchboard up: warm-up failed: {type(error).__name__}: {error}", file=sys.stderr)
+        await server.stop()
+        return EXIT_START_FAILED
+    host = "127.0.0.1" if config.host in ("0.0.0.0", "127.0.0.1", "localhost") else config.host  # noqa: S104
+    platform = RunningPlatform(
+        pid=os.getpid(),
+        console_url=f"http://{host}:{server.http_port}/",
+        grpc_target=f"{host}:{server.grpc_port}",
+        websocket_url=f"ws://{host}:{server.http_port}/v1/calls",
+        model_plane_url=config.model_plane_url,
+        agents=local.agent_keys,
+    )
+    write_running(state_dir, platform)
+    _banner(platform, state_dir, time.monotonic() - began)
+    stop = asyncio.Event()
+    loop = asyncio.get_running_loop()
+    for number in (signal.SIGINT, signal.SIGTERM):
+        loop.add_signal_handler(number, stop.set)
+    await stop.wait()
+    print("\nstopping: calls in progress get a few seconds to finish…", file=sys.stderr)
+    with contextlib.suppress(asyncio.CancelledError):
+        await server.drain_and_stop()
+    return 0
+
+
+def _banner(platform: RunningPlatform, state_dir: Path, seconds: float) -> None:
+    agents = ", ".join(platform.agents)
+    first = platform.agents[0].split("/")[-1]
+    print(
+        f"\nSwitchboard is up ({seconds:.1f} s). Agents: {agents}\n"
+        f"  Console    {platform.console_url}\n"
+        f"  WebSocket  {platform.websocket_url}\n"
+        f"  gRPC       {platform.grpc_target}\n"
+        f"  Models     {platform.model_plane_url}\n"
+        f"  State      {state_dir}\n"
+        f"Talk to it:  switchboard call --agent {first} --text 'Hello'\n"
+        "Press Ctrl-C to stop.",
+        flush=True,
+    )
