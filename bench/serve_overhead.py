@@ -24,9 +24,9 @@ from ray import serve
 from switchboard_api.knowledgebase import EmbeddingSpec
 from switchboard_api.pipeline import ResolvedPipeline
 from switchboard_api.resources import KnowledgeBase
-from switchboard_api.serving import AgentModelRequest, model_plane, serve_config
+from switchboard_api.serving import AgentModelRequest, model_plane
 from switchboard_api.voiceagent import ModelsScalingSpec
-from switchboard_serve.app import build_app
+from switchboard_serve import local
 from switchboard_serve.embed.sentence_transformers import SentenceTransformersEngine
 from switchboard_serve.packaged import embedding_model_dir
 
@@ -75,7 +75,6 @@ def main() -> None:
     port = _free_port()
     ray.init(num_cpus=6, include_dashboard=False, log_to_driver=False)
     try:
-        serve.start(http_options={"host": "127.0.0.1", "port": port})
         kb = KnowledgeBase.model_validate(
             {
                 "metadata": {"name": "kb", "namespace": "bench"},
@@ -84,9 +83,8 @@ def main() -> None:
         )
         agent = AgentModelRequest("bench/agent", ResolvedPipeline(), ModelsScalingSpec())
         plane = model_plane([agent], [kb])
-        application = serve_config(plane)["applications"][0]
         started = time.perf_counter()
-        serve.run(build_app(application["args"]), name="models", route_prefix="/")
+        local.deploy(plane, port=port)
         results["serve_app_start_s"] = round(time.perf_counter() - started, 1)
         embed = serve.get_deployment_handle(plane.embed[0].name, app_name="models")
         results["embed_serve_handle_ms"] = _median_ms(
@@ -102,8 +100,7 @@ def main() -> None:
             )
             results["tts_first_audio_http_ms"] = _first_audio_ms(http, args.repeats)
     finally:
-        serve.shutdown()  # type: ignore[no-untyped-call]
-        ray.shutdown()
+        local.shutdown()
     print(json.dumps(results, indent=2))
 
 

@@ -24,12 +24,11 @@ from typing import Any
 
 import numpy as np
 import ray
-from ray import serve
 
 from switchboard_api.manifests import parse_manifest
 from switchboard_api.pipeline import ResolvedPipeline, TtsSpec
 from switchboard_api.resources import VoiceAgent
-from switchboard_api.serving import AgentModelRequest, model_plane, serve_config
+from switchboard_api.serving import AgentModelRequest, model_plane
 from switchboard_api.voiceagent import ModelsScalingSpec
 from switchboard_gateway.agent import AgentConfig
 from switchboard_gateway.backends.model_plane_http import ModelPlaneHttp
@@ -37,7 +36,7 @@ from switchboard_gateway.client import connect
 from switchboard_gateway.events import AgentAudioEvent, CallEndedEvent, TurnLatencyEvent
 from switchboard_gateway.gateway import AgentEntry, Gateway
 from switchboard_gateway.grpc_transport import start_grpc_server
-from switchboard_serve.app import build_app
+from switchboard_serve import local
 from switchboard_serve.audio import resample
 from switchboard_serve.packaged import piper_voice_path
 from switchboard_serve.tts.piper import PiperEngine
@@ -218,15 +217,12 @@ def main() -> None:
         port = sock.getsockname()[1]
     ray.init(num_cpus=6, include_dashboard=False, log_to_driver=False)
     try:
-        serve.start(http_options={"host": "127.0.0.1", "port": port})
         agent = AgentModelRequest("bench/receptionist", ResolvedPipeline(), ModelsScalingSpec())
-        application = serve_config(model_plane([agent]))["applications"][0]
-        serve.run(build_app(application["args"]), name="models", route_prefix="/")
+        base_url = local.deploy(model_plane([agent]), port=port)
         sweep = [int(n) for n in args.sweep.split(",") if n]
-        results = asyncio.run(run(f"http://127.0.0.1:{port}", args.turns, sweep, args.sweep_turns))
+        results = asyncio.run(run(base_url, args.turns, sweep, args.sweep_turns))
     finally:
-        serve.shutdown()  # type: ignore[no-untyped-call]
-        ray.shutdown()
+        local.shutdown()
     print(json.dumps({"machine": f"{platform.machine()}, local Ray", **results}, indent=2))
 
 

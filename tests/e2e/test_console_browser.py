@@ -4,13 +4,13 @@ from __future__ import annotations
 
 import os
 import shutil
-import wave
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 from playwright.sync_api import Browser, Page, expect, sync_playwright
 
+from switchboard_cli.call import write_wav
 from switchboard_serve.evaluation import word_error_rate
 from tests.e2e.conftest import REPO, Platform
 from tests.models.gateway.scripted_caller import synthesise
@@ -37,11 +37,7 @@ def microphone(tmp_path_factory: pytest.TempPathFactory) -> Path:
     """Silence while the greeting plays, the question, then silence (Chromium loops the file)."""
     path = tmp_path_factory.mktemp("mic") / "question.wav"
     speech = synthesise([QUESTION])[0]
-    with wave.open(str(path), "wb") as out:
-        out.setnchannels(1)
-        out.setsampwidth(2)
-        out.setframerate(16_000)
-        out.writeframes(bytes(2 * 16_000 * 5) + speech + bytes(2 * 16_000 * 60))
+    write_wav(path, bytes(2 * 16_000 * 5) + speech + bytes(2 * 16_000 * 60))
     return path
 
 

@@ -13,6 +13,7 @@ import numpy as np
 import pytest
 
 from switchboard_api.pipeline import AsrSpec
+from switchboard_cli.call import write_wav
 from switchboard_cli.state import read_running
 from switchboard_serve.engines import make_asr
 from switchboard_serve.evaluation import word_error_rate
@@ -24,15 +25,6 @@ pytestmark = pytest.mark.e2e
 QUESTIONS = ["What time do you open on Saturday?", "Is there parking near the clinic?"]
 
 
-def _write_wav(path: Path, pcm16: bytes) -> Path:
-    with wave.open(str(path), "wb") as out:
-        out.setnchannels(1)
-        out.setsampwidth(2)
-        out.setframerate(16_000)
-        out.writeframes(pcm16)
-    return path
-
-
 def _get(url: str) -> object:
     answer = httpx.get(url, timeout=10)
     answer.raise_for_status()
@@ -42,7 +34,9 @@ def _get(url: str) -> object:
 def test_a_spoken_two_turn_conversation_through_switchboard_call(
     platform: Platform, tmp_path: Path
 ) -> None:
-    wavs = [_write_wav(tmp_path / f"q{i}.wav", pcm) for i, pcm in enumerate(synthesise(QUESTIONS))]
+    wavs = [tmp_path / f"q{i}.wav" for i in range(len(QUESTIONS))]
+    for wav, speech in zip(wavs, synthesise(QUESTIONS), strict=True):
+        write_wav(wav, speech)
     reply = tmp_path / "reply.wav"
     command = [str(SWITCHBOARD), "call", "--agent", "receptionist", "--json", "--out", str(reply)]
     for wav in wavs:
