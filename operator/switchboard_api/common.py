@@ -109,3 +109,28 @@ def secret_env_name(ref: SecretKeyRef) -> str:
     """
     raw = f"{ref.name}_{ref.key}".upper()
     return "SWITCHBOARD_SECRET_" + "".join(c if c.isalnum() else "_" for c in raw)
+
+
+def secret_refs(model: BaseModel) -> list[SecretKeyRef]:
+    """Every Secret key a (nested) API object refers to, in field order, without repeats.
+
+    The operator projects exactly these into the pods that need them.
+    """
+    found: list[SecretKeyRef] = []
+
+    def walk(value: object) -> None:
+        if isinstance(value, SecretKeyRef):
+            if value not in found:
+                found.append(value)
+        elif isinstance(value, BaseModel):
+            for name in type(value).model_fields:
+                walk(getattr(value, name))
+        elif isinstance(value, list | tuple):
+            for item in value:
+                walk(item)
+        elif isinstance(value, dict):
+            for item in value.values():
+                walk(item)
+
+    walk(model)
+    return found

@@ -120,3 +120,27 @@ def tenant_namespace(api_client: client.ApiClient) -> str:
     namespace = client.V1Namespace(metadata=client.V1ObjectMeta(name=name))
     client.CoreV1Api(api_client).create_namespace(namespace)
     return name
+
+
+OPERATOR_ENV = {
+    # Short periods so that drift correction and the calls poll show within a test's wait.
+    "SWITCHBOARD_OPERATOR_RESYNC_SECONDS": "2",
+    "SWITCHBOARD_OPERATOR_CALLS_POLL_SECONDS": "1",
+    "SWITCHBOARD_OPERATOR_METRICS_PORT": "0",
+    "SWITCHBOARD_OPERATOR_GATEWAY_IMAGE": "registry.test/gateway:1",
+    "SWITCHBOARD_OPERATOR_INDEXER_IMAGE": "registry.test/indexer:1",
+}
+
+
+@pytest.fixture(scope="session")
+def operator_env(apiserver: ApiServer, installed_crds: dict[str, Any]) -> Iterator[None]:
+    """Environment of the in-process operator: this API server and short periods."""
+    saved = {k: os.environ.get(k) for k in [*OPERATOR_ENV, "KUBECONFIG"]}
+    os.environ.update(OPERATOR_ENV)
+    os.environ["KUBECONFIG"] = str(apiserver.kubeconfig)
+    yield
+    for key, value in saved.items():
+        if value is None:
+            os.environ.pop(key, None)
+        else:
+            os.environ[key] = value

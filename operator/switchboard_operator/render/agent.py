@@ -1,0 +1,416 @@
+"""A VoiceAgent's children: resolved config, gateway Deployment, Service, PDB, autoscaler, monitor.
+
+The agent given here is already resolved (its prompt inline, read from the ConfigMap it names);
+tenant pipeline defaults are applied by the gateway from the tenant carried in the config.
+"""
+
+from __future__ import annotations
+
+from typing import Literal
+
+import yaml
+
+from switchboard_api import Tenant, VoiceAgent
+from switchboard_api.common import ObjectMeta, secret_env_name, secret_refs
+from switchboard_api.gateway import CallStoreConfig, GatewayConfig
+from switchboard_operator.naming import (
+    CONFIG_HASH_ANNOTATION,
+    GATEWAY_SERVICE_ACCOUNT,
+    LABEL_AGENT,
+    LABEL_TENANT,
+    Manifest,
+    agent_config_name,
+    gateway_name,
+    gateway_selector,
+    labels,
+    metadata,
+    serve_service,
+    short_hash,
+)
+from switchboard_operator.render.pool import SERVE_PORT
+from switchboard_operator.settings import OperatorSettings
+
+GRPC_PORT = 50051
+HTTP_PORT = 8080
+CONFIG_KEY = "gateway.yaml"
+CONFIG_DIR = "/etc/switchboard"
+STATE_DIR = "/var/lib/switchboard"
+#: Time between the end of the drain and SIGKILL: the process's own shutdown and the store.
+GRACE_MARGIN_S = 30
+STORE_URL_ENV = "SWITCHBOARD_CALL_STORE_URL"
+
+Autoscaler = Literal["keda", "hpa-calls", "hpa-cpu", "none"]
+
+
+def choose_autoscaler(
+    agent: VoiceAgent,
+    *,
+    keda_installed: bool,
+    custom_metrics_api: bool,
+    suspended: bool = False,
+) -> Autoscaler:
+    """Which autoscaler the gateway gets: exactly one of KEDA or an HPA, or none.
+
+    KEDA when asked for and installed; otherwise an HPA on live calls when a custom metrics API
+    serves them, else on CPU. `none` (or a suspended tenant) leaves replicas to `spec.replicas`.
+    """
+    backend = agent.spec.scaling.gateway.backend
+    if backend == "none" or suspended:
+        return "none"
+    if backend == "keda" and keda_installed:
+        return "keda"
+    return "hpa-calls" if custom_metrics_api else "hpa-cpu"
+
+
+def model_plane_url(namespace: str) -> str:
+    """Where the tenant's model pool answers inside the cluster."""
+    return f"http://{serve_service()}.{namespace}.svc:{SERVE_PORT}"
+
+
+def gateway_config(agent: VoiceAgent, tenant: Tenant) -> GatewayConfig:
+    """The gateway process config of one agent (secrets stay in environment variables)."""
+    namespace = agent.metadata.namespace or "default"
+    clean_agent = VoiceAgent(
+        metadata=ObjectMeta(name=agent.metadata.name, namespace=namespace), spec=agent.spec
+    )
+    clean_tenant = Tenant(metadata=ObjectMeta(name=tenant.metadata.name), spec=tenant.spec)
+    days = tenant.spec.retention.transcripts_days
+    return GatewayConfig(
+        model_plane_url=model_plane_url(namespace),
+        agents=[clean_agent],
+        tenants=[clean_tenant],
+        grpc_port=GRPC_PORT,
+        http_port=HTTP_PORT,
+        max_concurrent_calls=agent.spec.gateway.max_concurrent_calls_per_replica,
+        drain_timeout_seconds=agent.spec.gateway.drain.timeout_seconds,
+        store=CallStoreConfig(url=f"sqlite:///{STATE_DIR}/calls.db", retention_days=days)
+        if days > 0
+        else None,
+    )
+
+
+def _agent_labels(agent: VoiceAgent, tenant: Tenant, component: str) -> dict[str, str]:
+    return labels(
+        component,
+        agent.metadata.name,
+        **{LABEL_AGENT: agent.metadata.name, LABEL_TENANT: tenant.metadata.name},
+    )
+
+
+def config_map(agent: VoiceAgent, tenant: Tenant, owner: Manifest) -> Manifest:
+    """The resolved gateway config as a ConfigMap mounted by the gateway pods."""
+    config = gateway_config(agent, tenant).model_dump(mode="json", by_alias=True, exclude_none=True)
+    return {
+        "apiVersion": "v1",
+        "kind": "ConfigMap",
+        "metadata": metadata(
+            agent_config_name(agent.metadata.name),
+            agent.metadata.namespace,
+            owner,
+            _agent_labels(agent, tenant, "gateway-config"),
+        ),
+        "data": {CONFIG_KEY: yaml.safe_dump(config, sort_keys=False)},
+    }
+
+
+def _env(agent: VoiceAgent, settings: OperatorSettings) -> list[Manifest]:
+    env: list[Manifest] = [
+        {
+            "name": STORE_URL_ENV,
+            "valueFrom": {
+                "secretKeyRef": {"name": settings.call_store_secret, "key": "url", "optional": True}
+            },
+        }
+    ]
+    for ref in secret_refs(agent.spec):
+        env.append(
+            {
+                "name": secret_env_name(ref),
+                "valueFrom": {"secretKeyRef": {"name": ref.name, "key": ref.key}},
+            }
+        )
+    return env
+
+
+def deployment(
+    agent: VoiceAgent,
+    tenant: Tenant,
+    owner: Manifest,
+    settings: OperatorSettings,
+    *,
+    autoscaler: Autoscaler,
+    config_hash: str,
+) -> Manifest:
+    """The gateway Deployment: restricted pods that drain before they stop.
+
+    Replicas are set here only without an autoscaler (or with a suspended tenant, as 0);
+    otherwise the autoscaler owns them and this manifest leaves the field alone.
+    """
+    name = agent.metadata.name
+    drain = agent.spec.gateway.drain.timeout_seconds
+    selector = gateway_selector(name)
+    pod_labels = _agent_labels(agent, tenant, "gateway") | selector
+    http_probe = {"httpGet": {"path": "/readyz", "port": "http"}}
+    spec: Manifest = {
+        "selector": {"matchLabels": selector},
+        "strategy": {
+            "type": "RollingUpdate",
+            "rollingUpdate": {"maxSurge": "25%", "maxUnavailable": 0},
+        },
+        "template": {
+            "metadata": {
+                "labels": pod_labels,
+                "annotations": {CONFIG_HASH_ANNOTATION: config_hash},
+            },
+            "spec": {
+                "serviceAccountName": GATEWAY_SERVICE_ACCOUNT,
+                "automountServiceAccountToken": False,
+                "terminationGracePeriodSeconds": drain + GRACE_MARGIN_S,
+                "securityContext": {
+                    "runAsNonRoot": True,
+                    "runAsUser": 10001,
+                    "runAsGroup": 10001,
+                    "fsGroup": 10001,
+                    "seccompProfile": {"type": "RuntimeDefault"},
+                },
+                "containers": [
+                    {
+                        "name": "gateway",
+                        "image": settings.gateway_image,
+                        "imagePullPolicy": settings.image_pull_policy,
+                        "args": ["--config", f"{CONFIG_DIR}/{CONFIG_KEY}"],
+                        "ports": [
+                            {"name": "grpc", "containerPort": GRPC_PORT},
+                            {"name": "http", "containerPort": HTTP_PORT},
+                        ],
+                        "env": _env(agent, settings),
+                        "readinessProbe": http_probe | {"periodSeconds": 2, "failureThreshold": 1},
+                        "livenessProbe": {"httpGet": {"path": "/healthz", "port": "http"}}
+                        | {"periodSeconds": 10, "failureThreshold": 3},
+                        "startupProbe": {"httpGet": {"path": "/healthz", "port": "http"}}
+                        | {"periodSeconds": 2, "failureThreshold": 60},
+                        "resources": {
+                            "requests": {
+                                "cpu": settings.gateway_cpu,
+                                "memory": settings.gateway_memory,
+                            },
+                            "limits": {"memory": settings.gateway_memory},
+                        },
+                        "securityContext": {
+                            "allowPrivilegeEscalation": False,
+                            "readOnlyRootFilesystem": True,
+                            "capabilities": {"drop": ["ALL"]},
+                        },
+                        "volumeMounts": [
+                            {"name": "config", "mountPath": CONFIG_DIR, "readOnly": True},
+                            {"name": "state", "mountPath": STATE_DIR},
+                            {"name": "tmp", "mountPath": "/tmp"},  # noqa: S108
+                        ],
+                    }
+                ],
+                "volumes": [
+                    {"name": "config", "configMap": {"name": agent_config_name(name)}},
+                    {"name": "state", "emptyDir": {}},
+                    {"name": "tmp", "emptyDir": {}},
+                ],
+            },
+        },
+    }
+    if tenant.spec.suspend:
+        spec["replicas"] = 0
+    elif autoscaler == "none":
+        spec["replicas"] = agent.spec.replicas
+    return {
+        "apiVersion": "apps/v1",
+        "kind": "Deployment",
+        "metadata": metadata(
+            gateway_name(name),
+            agent.metadata.namespace,
+            owner,
+            _agent_labels(agent, tenant, "gateway"),
+        ),
+        "spec": spec,
+    }
+
+
+def service(agent: VoiceAgent, tenant: Tenant, owner: Manifest) -> Manifest:
+    """The gRPC and HTTP ports (WebSocket, metrics) in front of the gateway pods."""
+    name = agent.metadata.name
+    return {
+        "apiVersion": "v1",
+        "kind": "Service",
+        "metadata": metadata(
+            gateway_name(name),
+            agent.metadata.namespace,
+            owner,
+            _agent_labels(agent, tenant, "gateway"),
+        ),
+        "spec": {
+            "selector": gateway_selector(name),
+            "ports": [
+                {
+                    "name": "grpc",
+                    "port": GRPC_PORT,
+                    "targetPort": "grpc",
+                    "appProtocol": "kubernetes.io/h2c",
+                },
+                {"name": "http", "port": HTTP_PORT, "targetPort": "http"},
+            ],
+        },
+    }
+
+
+def disruption_budget(agent: VoiceAgent, tenant: Tenant, owner: Manifest) -> Manifest:
+    """Voluntary evictions take one gateway at a time (each drains its calls first)."""
+    name = agent.metadata.name
+    return {
+        "apiVersion": "policy/v1",
+        "kind": "PodDisruptionBudget",
+        "metadata": metadata(
+            gateway_name(name),
+            agent.metadata.namespace,
+            owner,
+            _agent_labels(agent, tenant, "gateway"),
+        ),
+        "spec": {"maxUnavailable": 1, "selector": {"matchLabels": gateway_selector(name)}},
+    }
+
+
+def active_calls_query(agent: VoiceAgent) -> str:
+    """PromQL: live calls of this agent across its gateway pods."""
+    key = f"{agent.metadata.namespace}/{agent.metadata.name}"
+    return f'sum(switchboard_active_calls{{agent="{key}"}}) or vector(0)'
+
+
+def _scale_down_behavior(agent: VoiceAgent) -> Manifest:
+    """Scale down one pod a minute after calls have been low for the drain timeout or 5 min."""
+    window = max(300, agent.spec.gateway.drain.timeout_seconds)
+    return {
+        "scaleDown": {
+            "stabilizationWindowSeconds": min(window, 3600),
+            "policies": [{"type": "Pods", "value": 1, "periodSeconds": 60}],
+        }
+    }
+
+
+def autoscaler_manifest(
+    agent: VoiceAgent,
+    tenant: Tenant,
+    owner: Manifest,
+    settings: OperatorSettings,
+    kind: Autoscaler,
+) -> Manifest | None:
+    """A KEDA ScaledObject or an HPA targeting the gateway Deployment; None for `none`."""
+    if kind == "none":
+        return None
+    name = agent.metadata.name
+    scaling = agent.spec.scaling.gateway
+    meta = metadata(
+        gateway_name(name), agent.metadata.namespace, owner, _agent_labels(agent, tenant, "gateway")
+    )
+    target = {"apiVersion": "apps/v1", "kind": "Deployment", "name": gateway_name(name)}
+    if kind == "keda":
+        return {
+            "apiVersion": "keda.sh/v1alpha1",
+            "kind": "ScaledObject",
+            "metadata": meta,
+            "spec": {
+                "scaleTargetRef": target,
+                "minReplicaCount": scaling.min_replicas,
+                "maxReplicaCount": scaling.max_replicas,
+                "pollingInterval": 15,
+                "cooldownPeriod": 300,
+                "advanced": {
+                    "horizontalPodAutoscalerConfig": {"behavior": _scale_down_behavior(agent)}
+                },
+                "triggers": [
+                    {
+                        "type": "prometheus",
+                        "name": "active-calls",
+                        "metadata": {
+                            "serverAddress": settings.prometheus_url,
+                            "query": active_calls_query(agent),
+                            "threshold": str(scaling.target_active_calls_per_replica),
+                        },
+                    }
+                ],
+            },
+        }
+    metric: Manifest
+    if kind == "hpa-calls":
+        metric = {
+            "type": "Pods",
+            "pods": {
+                "metric": {"name": "switchboard_active_calls"},
+                "target": {
+                    "type": "AverageValue",
+                    "averageValue": str(scaling.target_active_calls_per_replica),
+                },
+            },
+        }
+    else:
+        metric = {
+            "type": "Resource",
+            "resource": {
+                "name": "cpu",
+                "target": {"type": "Utilization", "averageUtilization": 70},
+            },
+        }
+    return {
+        "apiVersion": "autoscaling/v2",
+        "kind": "HorizontalPodAutoscaler",
+        "metadata": meta,
+        "spec": {
+            "scaleTargetRef": target,
+            # An HPA cannot scale to zero without a feature gate; KEDA can.
+            "minReplicas": max(1, scaling.min_replicas),
+            "maxReplicas": scaling.max_replicas,
+            "metrics": [metric],
+            "behavior": _scale_down_behavior(agent),
+        },
+    }
+
+
+def service_monitor(agent: VoiceAgent, tenant: Tenant, owner: Manifest) -> Manifest:
+    """prometheus-operator scrapes the gateways' `/metrics`."""
+    name = agent.metadata.name
+    return {
+        "apiVersion": "monitoring.coreos.com/v1",
+        "kind": "ServiceMonitor",
+        "metadata": metadata(
+            gateway_name(name),
+            agent.metadata.namespace,
+            owner,
+            _agent_labels(agent, tenant, "gateway"),
+        ),
+        "spec": {
+            "selector": {"matchLabels": _agent_labels(agent, tenant, "gateway")},
+            "endpoints": [{"port": "http", "path": "/metrics", "interval": "15s"}],
+        },
+    }
+
+
+def agent_children(
+    agent: VoiceAgent,
+    tenant: Tenant,
+    owner: Manifest,
+    settings: OperatorSettings,
+    *,
+    autoscaler: Autoscaler,
+    service_monitor_installed: bool,
+) -> list[Manifest]:
+    """Everything an agent runs on, in apply order (config first, so pods find it)."""
+    config = config_map(agent, tenant, owner)
+    config_hash = short_hash({"config": config["data"], "env": _env(agent, settings)})
+    children = [
+        config,
+        deployment(agent, tenant, owner, settings, autoscaler=autoscaler, config_hash=config_hash),
+        service(agent, tenant, owner),
+        disruption_budget(agent, tenant, owner),
+    ]
+    scaler = autoscaler_manifest(agent, tenant, owner, settings, autoscaler)
+    if scaler is not None:
+        children.append(scaler)
+    if service_monitor_installed:
+        children.append(service_monitor(agent, tenant, owner))
+    return children

@@ -1,0 +1,80 @@
+"""Operator settings, read once from `SWITCHBOARD_OPERATOR_*` environment variables.
+
+The Helm chart sets these; every field has a default that works on a laptop cluster. Invalid
+values stop the operator at start with the variable's name in the message.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Mapping
+from typing import Annotated
+
+from pydantic import BaseModel, ConfigDict, Field, ValidationError
+
+ENV_PREFIX = "SWITCHBOARD_OPERATOR_"
+
+
+class SettingsError(ValueError):
+    """An environment variable holds a value the operator cannot use."""
+
+
+class OperatorSettings(BaseModel):
+    """Everything the operator's renderers and loops need besides the resources themselves."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    #: Images of the deployables (one image per deployable; tags pinned by the chart).
+    gateway_image: str = "ghcr.io/switchboard-dev/gateway:0.1.0"
+    indexer_image: str = "ghcr.io/switchboard-dev/indexer:0.1.0"
+    model_image: str = "ghcr.io/switchboard-dev/serve:0.1.0"
+    image_pull_policy: str = "IfNotPresent"
+    #: The Ray version inside `model_image` (KubeRay needs it in `rayClusterConfig`).
+    ray_version: str = "2.60.0"
+    #: How often every object is reconciled again even without events (drift correction).
+    resync_seconds: Annotated[float, Field(gt=0, le=3600)] = 60.0
+    #: How often gateway pods are asked for their active calls (pod-deletion-cost, status).
+    calls_poll_seconds: Annotated[float, Field(gt=0, le=3600)] = 15.0
+    #: Prometheus KEDA queries for `switchboard_active_calls`.
+    prometheus_url: str = "http://prometheus-operated.monitoring.svc:9090"
+    #: Namespaces allowed to reach every gateway besides the tenant's own list (Prometheus, the
+    #: operator itself, which reads `/metrics` for pod-deletion-cost).
+    monitoring_namespaces: tuple[str, ...] = ("monitoring",)
+    operator_namespace: str = "switchboard-system"
+    metrics_port: Annotated[int, Field(ge=0, le=65535)] = 8000
+    #: kopf peering object; replicas with the same name elect one active operator.
+    peering_name: str = "switchboard"
+    #: A Secret (in each tenant namespace) whose `url` key is the call store's PostgreSQL URL.
+    call_store_secret: str = "switchboard-call-store"  # noqa: S105 (a name)
+    #: CPU and memory of one model-pool worker and of one gateway replica.
+    worker_cpu: str = "4"
+    worker_memory: str = "16Gi"
+    worker_max_replicas: Annotated[int, Field(ge=1, le=1000)] = 10
+    gateway_cpu: str = "1"
+    gateway_memory: str = "1Gi"
+    #: Upper bound of one request to the API server or to a gateway pod.
+    request_timeout_seconds: Annotated[float, Field(gt=0, le=300)] = 20.0
+
+    @classmethod
+    def from_env(cls, environ: Mapping[str, str] | None = None) -> OperatorSettings:
+        """Settings from `SWITCHBOARD_OPERATOR_<FIELD>` variables (upper case field names).
+
+        Tuples are comma-separated.
+        """
+        env = os.environ if environ is None else environ
+        raw: dict[str, object] = {}
+        for name, field in cls.model_fields.items():
+            value = env.get(ENV_PREFIX + name.upper())
+            if value is None:
+                continue
+            if field.annotation == tuple[str, ...]:
+                raw[name] = tuple(v.strip() for v in value.split(",") if v.strip())
+            else:
+                raw[name] = value
+        try:
+            return cls.model_validate(raw)
+        except ValidationError as error:
+            problems = "; ".join(
+                f"{ENV_PREFIX}{str(e['loc'][0]).upper()}: {e['msg']}" for e in error.errors()
+            )
+            raise SettingsError(problems) from None

@@ -1,0 +1,69 @@
+"""Running the real operator in-process with `kopf.testing.KopfRunner`, and waiting on it."""
+
+from __future__ import annotations
+
+import contextlib
+import time
+from collections.abc import Callable, Iterator
+from typing import Any, TypeVar
+
+from kopf.testing import KopfRunner
+from kubernetes import dynamic
+from kubernetes.client.exceptions import ApiException
+
+T = TypeVar("T")
+ARGS = ["run", "--all-namespaces", "--standalone", "-m", "switchboard_operator.handlers"]
+
+
+@contextlib.contextmanager
+def running_operator() -> Iterator[KopfRunner]:
+    """The operator for the duration of the block; its own errors fail the test."""
+    with KopfRunner(ARGS, timeout=60) as runner:
+        yield runner
+    assert runner.exit_code == 0, runner.output
+    assert runner.exception is None, runner.output
+
+
+def wait_for(what: str, probe: Callable[[], T | None], timeout: float = 30.0) -> T:
+    """Poll until `probe` returns something truthy; fail naming `what` otherwise."""
+    deadline = time.monotonic() + timeout
+    last: object = None
+    while time.monotonic() < deadline:
+        try:
+            last = probe()
+        except ApiException as error:
+            last = error
+        if last:
+            return last  # type: ignore[return-value]
+        time.sleep(0.2)
+    raise AssertionError(f"timed out after {timeout} s waiting for {what} (last: {last!r})")
+
+
+def get(dyn: dynamic.DynamicClient, api_version: str, kind: str, name: str, namespace: str | None = None) -> dict[str, Any] | None:
+    """An object as a dict, or None when it does not exist."""
+    resource = dyn.resources.get(api_version=api_version, kind=kind)
+    try:
+        return resource.get(name=name, namespace=namespace).to_dict()  # type: ignore[no-any-return]
+    except ApiException as error:
+        if error.status == 404:
+            return None
+        raise
+
+
+def patch_status(dyn: dynamic.DynamicClient, api_version: str, kind: str, name: str, namespace: str, status: dict[str, Any]) -> None:
+    """Write status as the object's controller would (KubeRay, the Deployment/Job controller)."""
+    resource = dyn.resources.get(api_version=api_version, kind=kind)
+    resource.status.patch(
+        body={"status": status},
+        name=name,
+        namespace=namespace,
+        content_type="application/merge-patch+json",
+    )
+
+
+def condition(obj: dict[str, Any] | None, type_: str) -> dict[str, Any] | None:
+    """A status condition by type."""
+    for entry in ((obj or {}).get("status") or {}).get("conditions") or []:
+        if entry["type"] == type_:
+            return entry  # type: ignore[no-any-return]
+    return None
