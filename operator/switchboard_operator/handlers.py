@@ -97,10 +97,8 @@ def login(**kwargs: Any) -> kopf.ConnectionInfo | None:
 @kopf.on.cleanup()
 async def close(**_: object) -> None:
     """Close the API client."""
-    global _runtime
     if _runtime is not None:
         await _runtime.kube.close()
-        _runtime = None
 
 
 def _plain(body: kopf.Body | Manifest) -> Manifest:
