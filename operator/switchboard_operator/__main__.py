@@ -1,8 +1,9 @@
 """`python -m switchboard_operator`: run the operator for the whole cluster.
 
 Settings come from `SWITCHBOARD_OPERATOR_*` variables (see `settings.py`); kopf's liveness
-endpoint answers on `:8080/healthz`. Replicas elect one active operator through kopf peering
-(the chart creates the ClusterKopfPeering object); without it the operator runs standalone.
+endpoint answers on `:8080/healthz` (setting `health_port`). Replicas elect one active
+operator through kopf peering (the chart creates the ClusterKopfPeering object); without it
+the operator runs standalone.
 """
 
 from __future__ import annotations
@@ -18,14 +19,18 @@ from switchboard_operator.settings import OperatorSettings, SettingsError
 def main() -> int:
     """Entry point of the operator image."""
     try:
-        OperatorSettings.from_env()
+        settings = OperatorSettings.from_env()
     except SettingsError as error:
         print(f"switchboard-operator: {error}", file=sys.stderr)
         return 2
     import switchboard_operator.handlers  # noqa: F401 (registers the handlers)
 
     kopf.configure(verbose=False)
-    asyncio.run(kopf.operator(clusterwide=True, liveness_endpoint="http://0.0.0.0:8080/healthz"))
+    asyncio.run(
+        kopf.operator(
+            clusterwide=True, liveness_endpoint=f"http://0.0.0.0:{settings.health_port}/healthz"
+        )
+    )
     return 0
 
 

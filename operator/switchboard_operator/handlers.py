@@ -89,7 +89,7 @@ async def configure(settings: kopf.OperatorSettings, **_: object) -> None:
 
 
 @kopf.on.login()
-def login(**kwargs: Any) -> kopf.ConnectionInfo | None:
+def login(**kwargs: Any) -> kopf.ConnectionInfo | None:  # noqa: ANN401 (kopf's own kwargs)
     """The pod's service account, else `$KUBECONFIG` (read now, not at import)."""
     return kopf.login_with_service_account(**kwargs) or kopf.login_with_kubeconfig(**kwargs)
 

@@ -42,6 +42,8 @@ class OperatorSettings(BaseModel):
     monitoring_namespaces: tuple[str, ...] = ("monitoring",)
     operator_namespace: str = "switchboard-system"
     metrics_port: Annotated[int, Field(ge=0, le=65535)] = 8000
+    #: kopf's liveness endpoint (`/healthz`).
+    health_port: Annotated[int, Field(ge=1, le=65535)] = 8080
     #: kopf peering object; replicas with the same name elect one active operator.
     peering_name: str = "switchboard"
     #: A Secret (in each tenant namespace) whose `url` key is the call store's PostgreSQL URL.

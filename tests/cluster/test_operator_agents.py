@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import Iterator
+from functools import partial
 from typing import Any
 
 import pytest
@@ -12,7 +13,14 @@ from kopf.testing import KopfRunner
 from kubernetes import client, dynamic
 
 from tests.cluster.conftest import server_side_apply
-from tests.cluster.operator_runner import condition, get, patch_status, running_operator, wait_for
+from tests.cluster.operator_runner import (
+    condition,
+    condition_is,
+    get,
+    patch_status,
+    running_operator,
+    wait_for,
+)
 
 pytestmark = pytest.mark.cluster
 
@@ -49,19 +57,19 @@ def agent(name: str, **spec: Any) -> dict[str, Any]:
     }
 
 
-def get_agent(dyn: dynamic.DynamicClient, name: str) -> dict[str, Any] | None:
+def get_agent(dyn: dynamic.DynamicClient, name: str) -> Any:
     return get(dyn, API, "VoiceAgent", name, NS)
 
 
 def serve_config(dyn: dynamic.DynamicClient) -> dict[str, Any]:
     pool = get(dyn, "ray.io/v1", "RayService", "switchboard-models", NS)
     assert pool is not None
-    return yaml.safe_load(pool["spec"]["serveConfigV2"])  # type: ignore[no-any-return]
+    return yaml.safe_load(pool["spec"]["serveConfigV2"])
 
 
 def models_app_args(dyn: dynamic.DynamicClient) -> dict[str, Any]:
     apps = serve_config(dyn)["applications"]
-    return apps[0]["args"] if apps else {}  # type: ignore[no-any-return]
+    return apps[0]["args"] if apps else {}
 
 
 def healthy_pool(dyn: dynamic.DynamicClient, status: str = "RUNNING") -> None:
@@ -103,7 +111,9 @@ def available(dyn: dynamic.DynamicClient, name: str) -> None:
             "readyReplicas": replicas,
             "availableReplicas": replicas,
             "updatedReplicas": replicas,
-            "conditions": [{"type": "Available", "status": "True", "reason": "MinimumReplicasAvailable"}],
+            "conditions": [
+                {"type": "Available", "status": "True", "reason": "MinimumReplicasAvailable"}
+            ],
         },
     )
 
@@ -112,30 +122,53 @@ def test_agents_get_gateways_keda_scaling_and_share_models_in_the_pool(
     dyn: dynamic.DynamicClient, operator: KopfRunner
 ) -> None:
     server_side_apply(dyn, agent("front-desk"))
-    server_side_apply(dyn, agent("after-hours", pipeline={"llm": {"model": "smollm2-135m-instruct", "temperature": 0.2}}))
+    server_side_apply(
+        dyn,
+        agent(
+            "after-hours", pipeline={"llm": {"model": "smollm2-135m-instruct", "temperature": 0.2}}
+        ),
+    )
     for name in ("front-desk", "after-hours"):
-        config = wait_for(f"{name} config", lambda n=name: get(dyn, "v1", "ConfigMap", f"{n}-config", NS))
+        config = wait_for(
+            f"{name} config", partial(get, dyn, "v1", "ConfigMap", f"{name}-config", NS)
+        )
         gateway = yaml.safe_load(config["data"]["gateway.yaml"])
         meta = gateway["agents"][0]["metadata"]
         assert (meta["name"], meta["namespace"]) == (name, NS)
         assert gateway["modelPlaneUrl"] == f"http://switchboard-models-serve-svc.{NS}.svc:8000"
-        deployment = wait_for(f"{name} gateway", lambda n=name: get(dyn, "apps/v1", "Deployment", f"{n}-gateway", NS))
+        deployment = wait_for(
+            f"{name} gateway", partial(get, dyn, "apps/v1", "Deployment", f"{name}-gateway", NS)
+        )
         pod = deployment["spec"]["template"]["spec"]
         assert pod["terminationGracePeriodSeconds"] > 120  # above the default drain timeout
         assert pod["securityContext"]["runAsNonRoot"] is True
         assert pod["containers"][0]["image"] == "registry.test/gateway:1"
         assert pod["containers"][0]["securityContext"]["capabilities"]["drop"] == ["ALL"]
         for kind, api_version in (("Service", "v1"), ("PodDisruptionBudget", "policy/v1")):
-            wait_for(f"{name} {kind}", lambda k=kind, a=api_version, n=name: get(dyn, a, k, f"{n}-gateway", NS))
-        scaled = wait_for(f"{name} ScaledObject", lambda n=name: get(dyn, "keda.sh/v1alpha1", "ScaledObject", f"{n}-gateway", NS))
+            wait_for(
+                f"{name} {kind}",
+                partial(get, dyn, api_version, kind, f"{name}-gateway", NS),
+            )
+        scaled = wait_for(
+            f"{name} ScaledObject",
+            partial(get, dyn, "keda.sh/v1alpha1", "ScaledObject", f"{name}-gateway", NS),
+        )
         trigger = scaled["spec"]["triggers"][0]
         assert trigger["type"] == "prometheus"
         assert f'agent="{NS}/{name}"' in trigger["metadata"]["query"]
         assert get(dyn, "autoscaling/v2", "HorizontalPodAutoscaler", f"{name}-gateway", NS) is None
-        wait_for(f"{name} ServiceMonitor", lambda n=name: get(dyn, "monitoring.coreos.com/v1", "ServiceMonitor", f"{n}-gateway", NS))
+        wait_for(
+            f"{name} ServiceMonitor",
+            partial(get, dyn, "monitoring.coreos.com/v1", "ServiceMonitor", f"{name}-gateway", NS),
+        )
 
-    args = wait_for("both agents in the pool", lambda: (a := models_app_args(dyn)) and len(a.get("agents", {})) == 2 and a)
-    assert args["agents"][f"{NS}/front-desk"] == args["agents"][f"{NS}/after-hours"]  # shared deployments
+    args = wait_for(
+        "both agents in the pool",
+        lambda: (a := models_app_args(dyn)) and len(a.get("agents", {})) == 2 and a,
+    )
+    assert (
+        args["agents"][f"{NS}/front-desk"] == args["agents"][f"{NS}/after-hours"]
+    )  # shared deployments
     assert [len(args[stage]) for stage in ("asr", "llm", "tts")] == [1, 1, 1]
     from ray.serve.schema import ServeDeploySchema
 
@@ -145,83 +178,179 @@ def test_agents_get_gateways_keda_scaling_and_share_models_in_the_pool(
     for name in ("front-desk", "after-hours"):
         available(dyn, name)
     for name in ("front-desk", "after-hours"):
-        ready = wait_for(f"{name} Ready", lambda n=name: (c := condition(get_agent(dyn, n), "Ready")) and c["status"] == "True" and c)
+        ready = wait_for(
+            f"{name} Ready",
+            partial(condition_is, dyn, API, "VoiceAgent", name, NS, "Ready"),
+        )
         assert ready["reason"] == "Reconciled"
-    status = get_agent(dyn, "front-desk")["status"]  # type: ignore[index]
+    status = get_agent(dyn, "front-desk")["status"]
     assert status["gateway"]["readyReplicas"] == 1
     assert status["endpoints"]["grpc"] == f"front-desk-gateway.{NS}.svc:50051"
     assert status["revision"]["current"] == status["revision"]["desired"]
 
     healthy_pool(dyn, status="DEPLOY_FAILED")
-    broken = wait_for("Ready=False after the application failed", lambda: (c := condition(get_agent(dyn, "front-desk"), "Ready")) and c["status"] == "False" and c)
+    broken = wait_for(
+        "Ready=False after the application failed",
+        lambda: (
+            (c := condition(get_agent(dyn, "front-desk"), "Ready")) and c["status"] == "False" and c
+        ),
+    )
     assert broken["reason"] == "ApplicationDeployFailed"
     assert "replica crashed" in broken["message"]
     healthy_pool(dyn)
 
 
-def test_hand_edits_and_deletions_of_the_gateway_are_undone(dyn: dynamic.DynamicClient, operator: KopfRunner) -> None:
+def test_hand_edits_and_deletions_of_the_gateway_are_undone(
+    dyn: dynamic.DynamicClient, operator: KopfRunner
+) -> None:
     server_side_apply(dyn, agent("drifty", replicas=2, scaling={"gateway": {"backend": "none"}}))
     apps = dyn.resources.get(api_version="apps/v1", kind="Deployment")
-    wait_for("the gateway with 2 replicas", lambda: (d := get(dyn, "apps/v1", "Deployment", "drifty-gateway", NS)) and d["spec"]["replicas"] == 2)
-    apps.patch(name="drifty-gateway", namespace=NS, body={"spec": {"replicas": 7}}, content_type="application/merge-patch+json")
-    assert get(dyn, "apps/v1", "Deployment", "drifty-gateway", NS)["spec"]["replicas"] == 7  # type: ignore[index]
-    wait_for("replicas put back to 2", lambda: get(dyn, "apps/v1", "Deployment", "drifty-gateway", NS)["spec"]["replicas"] == 2, timeout=15)  # type: ignore[index]
-    uid = get(dyn, "apps/v1", "Deployment", "drifty-gateway", NS)["metadata"]["uid"]  # type: ignore[index]
+    wait_for(
+        "the gateway with 2 replicas",
+        lambda: (
+            (d := get(dyn, "apps/v1", "Deployment", "drifty-gateway", NS))
+            and d["spec"]["replicas"] == 2
+        ),
+    )
+    apps.patch(
+        name="drifty-gateway",
+        namespace=NS,
+        body={"spec": {"replicas": 7}},
+        content_type="application/merge-patch+json",
+    )
+    assert get(dyn, "apps/v1", "Deployment", "drifty-gateway", NS)["spec"]["replicas"] == 7
+    wait_for(
+        "replicas put back to 2",
+        lambda: get(dyn, "apps/v1", "Deployment", "drifty-gateway", NS)["spec"]["replicas"] == 2,
+        timeout=15,
+    )
+    uid = get(dyn, "apps/v1", "Deployment", "drifty-gateway", NS)["metadata"]["uid"]
     apps.delete(name="drifty-gateway", namespace=NS)
-    recreated = wait_for("the gateway recreated", lambda: (d := get(dyn, "apps/v1", "Deployment", "drifty-gateway", NS)) and d["metadata"]["uid"] != uid and d, timeout=15)
+    recreated = wait_for(
+        "the gateway recreated",
+        lambda: (
+            (d := get(dyn, "apps/v1", "Deployment", "drifty-gateway", NS))
+            and d["metadata"]["uid"] != uid
+            and d
+        ),
+        timeout=15,
+    )
     assert recreated["spec"]["replicas"] == 2
 
 
-def test_spec_change_updates_children_and_observed_generation(dyn: dynamic.DynamicClient, operator: KopfRunner) -> None:
+def test_spec_change_updates_children_and_observed_generation(
+    dyn: dynamic.DynamicClient, operator: KopfRunner
+) -> None:
     server_side_apply(dyn, agent("changer"))
-    wait_for("first status", lambda: (get_agent(dyn, "changer") or {}).get("status", {}).get("observedGeneration") == 1)
-    before = get(dyn, "apps/v1", "Deployment", "changer-gateway", NS)["spec"]["template"]["metadata"]["annotations"]  # type: ignore[index]
+    wait_for(
+        "first status",
+        lambda: (get_agent(dyn, "changer") or {}).get("status", {}).get("observedGeneration") == 1,
+    )
+    before = get(dyn, "apps/v1", "Deployment", "changer-gateway", NS)["spec"]["template"][
+        "metadata"
+    ]["annotations"]
     changed = agent("changer")
     changed["spec"]["prompt"]["greeting"] = "Good morning."
     server_side_apply(dyn, changed)
-    wait_for("observedGeneration 2", lambda: get_agent(dyn, "changer")["status"]["observedGeneration"] == 2)  # type: ignore[index]
-    config = yaml.safe_load(get(dyn, "v1", "ConfigMap", "changer-config", NS)["data"]["gateway.yaml"])  # type: ignore[index]
+    wait_for(
+        "observedGeneration 2",
+        lambda: get_agent(dyn, "changer")["status"]["observedGeneration"] == 2,
+    )
+    config = yaml.safe_load(
+        get(dyn, "v1", "ConfigMap", "changer-config", NS)["data"]["gateway.yaml"]
+    )
     assert config["agents"][0]["spec"]["prompt"]["greeting"] == "Good morning."
-    after = get(dyn, "apps/v1", "Deployment", "changer-gateway", NS)["spec"]["template"]["metadata"]["annotations"]  # type: ignore[index]
-    assert after["switchboard.dev/config-hash"] != before["switchboard.dev/config-hash"]  # pods roll
+    after = get(dyn, "apps/v1", "Deployment", "changer-gateway", NS)["spec"]["template"][
+        "metadata"
+    ]["annotations"]
+    assert (
+        after["switchboard.dev/config-hash"] != before["switchboard.dev/config-hash"]
+    )  # pods roll
 
 
 def _events(api_client: client.ApiClient, name: str) -> list[tuple[str, str]]:
-    events = client.CoreV1Api(api_client).list_namespaced_event(NS, field_selector=f"involvedObject.name={name}")
-    return [(e.type, e.reason) for e in events.items]
+    events = client.CoreV1Api(api_client).list_namespaced_event(
+        NS, field_selector=f"involvedObject.name={name}"
+    )
+    return [(str(e.type), str(e.reason)) for e in events.items]
 
 
 @pytest.mark.parametrize(
     ("name", "spec", "reason", "names_field"),
     [
-        ("no-kb", {"knowledgeBases": [{"name": "missing-handbook"}]}, "KnowledgeBaseNotFound", "spec.knowledgeBases"),
-        ("big-llm", {"pipeline": {"llm": {"provider": "openai-compatible", "model": "gpt-4o", "endpoint": {"url": "https://api.example/v1"}}}}, "ModelNotAllowed", "spec.pipeline.llm.model"),
-        ("no-prompt", {"prompt": {"configMapKeyRef": {"name": "absent", "key": "system.txt"}}}, "PromptNotFound", "spec.prompt.configMapKeyRef"),
+        (
+            "no-kb",
+            {"knowledgeBases": [{"name": "missing-handbook"}]},
+            "KnowledgeBaseNotFound",
+            "spec.knowledgeBases",
+        ),
+        (
+            "big-llm",
+            {
+                "pipeline": {
+                    "llm": {
+                        "provider": "openai-compatible",
+                        "model": "gpt-4o",
+                        "endpoint": {"url": "https://api.example/v1"},
+                    }
+                }
+            },
+            "ModelNotAllowed",
+            "spec.pipeline.llm.model",
+        ),
+        (
+            "no-prompt",
+            {"prompt": {"configMapKeyRef": {"name": "absent", "key": "system.txt"}}},
+            "PromptNotFound",
+            "spec.prompt.configMapKeyRef",
+        ),
     ],
 )
 def test_invalid_references_stall_with_a_reason_and_an_event(
-    dyn: dynamic.DynamicClient, api_client: client.ApiClient, operator: KopfRunner, name: str, spec: dict[str, Any], reason: str, names_field: str
+    dyn: dynamic.DynamicClient,
+    api_client: client.ApiClient,
+    operator: KopfRunner,
+    name: str,
+    spec: dict[str, Any],
+    reason: str,
+    names_field: str,
 ) -> None:
     manifest = agent(name)
     manifest["spec"].update(spec)
     server_side_apply(dyn, manifest)
-    stalled = wait_for(f"{name} Stalled", lambda: (c := condition(get_agent(dyn, name), "Stalled")) and c["status"] == "True" and c)
+    stalled = wait_for(
+        f"{name} Stalled",
+        lambda: (c := condition(get_agent(dyn, name), "Stalled")) and c["status"] == "True" and c,
+    )
     assert stalled["reason"] == reason
     assert names_field in stalled["message"]
-    assert condition(get_agent(dyn, name), "Ready")["status"] == "False"  # type: ignore[index]
+    assert condition(get_agent(dyn, name), "Ready")["status"] == "False"
     wait_for(f"a Warning event {reason}", lambda: ("Warning", reason) in _events(api_client, name))
     assert get(dyn, "apps/v1", "Deployment", f"{name}-gateway", NS) is None
     dyn.resources.get(api_version=API, kind="VoiceAgent").delete(name=name, namespace=NS)
 
 
-def test_agents_beyond_the_tenant_quota_stall(dyn: dynamic.DynamicClient, operator: KopfRunner) -> None:
+def test_agents_beyond_the_tenant_quota_stall(
+    dyn: dynamic.DynamicClient, operator: KopfRunner
+) -> None:
     names = [f"extra-{i}" for i in range(3)]
     for name in names:
         server_side_apply(dyn, agent(name))
-    live = [a for a in dyn.resources.get(api_version=API, kind="VoiceAgent").get(namespace=NS).to_dict()["items"] if not a["metadata"].get("deletionTimestamp")]
+    live = [
+        a
+        for a in dyn.resources.get(api_version=API, kind="VoiceAgent")
+        .get(namespace=NS)
+        .to_dict()["items"]
+        if not a["metadata"].get("deletionTimestamp")
+    ]
     assert len(live) > 6
-    newest = sorted(live, key=lambda a: (a["metadata"]["creationTimestamp"], a["metadata"]["name"]))[-1]["metadata"]["name"]
-    stalled = wait_for("the newest agent stalls on the quota", lambda: (c := condition(get_agent(dyn, newest), "Stalled")) and c["status"] == "True" and c)
+    newest = sorted(
+        live, key=lambda a: (a["metadata"]["creationTimestamp"], a["metadata"]["name"])
+    )[-1]["metadata"]["name"]
+    stalled = wait_for(
+        "the newest agent stalls on the quota",
+        lambda: (c := condition(get_agent(dyn, newest), "Stalled")) and c["status"] == "True" and c,
+    )
     assert stalled["reason"] == "QuotaExceeded"
     assert "quotas.maxVoiceAgents" in stalled["message"]
     assert f"{NS}/{newest}" not in models_app_args(dyn)["agents"]
@@ -235,23 +364,45 @@ def kb(name: str, token: str | None = None) -> dict[str, Any]:
         "apiVersion": API,
         "kind": "KnowledgeBase",
         "metadata": {"name": name, "namespace": NS},
-        "spec": {"sources": [{"name": "faq", "inline": {"text": "We open at nine."}}], "refresh": refresh},
+        "spec": {
+            "sources": [{"name": "faq", "inline": {"text": "We open at nine."}}],
+            "refresh": refresh,
+        },
     }
 
 
 def _jobs(dyn: dynamic.DynamicClient, kb_name: str) -> list[dict[str, Any]]:
-    items = dyn.resources.get(api_version="batch/v1", kind="Job").get(namespace=NS, label_selector=f"switchboard.dev/knowledge-base={kb_name}").to_dict()["items"]
-    return items  # type: ignore[no-any-return]
+    items = (
+        dyn.resources.get(api_version="batch/v1", kind="Job")
+        .get(namespace=NS, label_selector=f"switchboard.dev/knowledge-base={kb_name}")
+        .to_dict()["items"]
+    )
+    return items
 
 
 def _finish(dyn: dynamic.DynamicClient, job: str, *, succeeded: bool) -> None:
     kind = "Complete" if succeeded else "Failed"
-    conditions = [{"type": kind, "status": "True", "reason": "BackoffLimitExceeded" if not succeeded else "Completed", "message": "" if succeeded else "Job has reached the specified backoff limit"}]
+    conditions = [
+        {
+            "type": kind,
+            "status": "True",
+            "reason": "BackoffLimitExceeded" if not succeeded else "Completed",
+            "message": "" if succeeded else "Job has reached the specified backoff limit",
+        }
+    ]
     if succeeded:
         conditions.insert(0, {"type": "SuccessCriteriaMet", "status": "True"})
     else:
-        conditions.insert(0, {"type": "FailureTarget", "status": "True", "reason": "BackoffLimitExceeded", "message": "Job has reached the specified backoff limit"})
-    status = {"startTime": "2026-11-21T10:00:00Z", "conditions": conditions}
+        conditions.insert(
+            0,
+            {
+                "type": "FailureTarget",
+                "status": "True",
+                "reason": "BackoffLimitExceeded",
+                "message": "Job has reached the specified backoff limit",
+            },
+        )
+    status: dict[str, Any] = {"startTime": "2026-11-21T10:00:00Z", "conditions": conditions}
     if succeeded:
         status |= {"completionTime": "2026-11-21T10:01:00Z", "succeeded": 1}
     else:
@@ -269,27 +420,67 @@ def test_knowledge_base_jobs_report_their_index_and_a_new_token_reindexes(
     assert container["args"] == ["--knowledge-base", "/etc/switchboard/knowledgebase.yaml"]
     source = get(dyn, "v1", "ConfigMap", "handbook-indexer", NS)
     assert source is not None
-    assert yaml.safe_load(source["data"]["knowledgebase.yaml"])["spec"]["sources"][0]["name"] == "faq"
+    assert (
+        yaml.safe_load(source["data"]["knowledgebase.yaml"])["spec"]["sources"][0]["name"] == "faq"
+    )
     assert "embed" in json.dumps(models_app_args(dyn)["embed"])
     name = job["metadata"]["name"]
-    result = {"indexVersion": "v1-abc", "documents": 1, "chunks": 3, "completedAt": "2026-11-21T10:01:00Z"}
-    client.CoreV1Api(api_client).create_namespaced_config_map(NS, client.V1ConfigMap(metadata=client.V1ObjectMeta(name=f"{name}-result"), data={"result.json": json.dumps(result)}))
+    result = {
+        "indexVersion": "v1-abc",
+        "documents": 1,
+        "chunks": 3,
+        "completedAt": "2026-11-21T10:01:00Z",
+    }
+    client.CoreV1Api(api_client).create_namespaced_config_map(
+        NS,
+        client.V1ConfigMap(
+            metadata=client.V1ObjectMeta(name=f"{name}-result"),
+            data={"result.json": json.dumps(result)},
+        ),
+    )
     _finish(dyn, name, succeeded=True)
-    ready = wait_for("KB Ready", lambda: (c := condition(get(dyn, API, "KnowledgeBase", "handbook", NS), "Ready")) and c["status"] == "True" and c)
+    ready = wait_for(
+        "KB Ready",
+        lambda: (
+            (c := condition(get(dyn, API, "KnowledgeBase", "handbook", NS), "Ready"))
+            and c["status"] == "True"
+            and c
+        ),
+    )
     assert ready["reason"] == "Reconciled"
-    status = get(dyn, API, "KnowledgeBase", "handbook", NS)["status"]  # type: ignore[index]
+    status = get(dyn, API, "KnowledgeBase", "handbook", NS)["status"]
     assert (status["indexVersion"], status["documents"], status["chunks"]) == ("v1-abc", 1, 3)
-    assert status["lastJob"] == {"name": name, "result": "Succeeded", "startTime": "2026-11-21T10:00:00Z", "completionTime": "2026-11-21T10:01:00Z"}
+    assert status["lastJob"] == {
+        "name": name,
+        "result": "Succeeded",
+        "startTime": "2026-11-21T10:00:00Z",
+        "completionTime": "2026-11-21T10:01:00Z",
+    }
 
-    server_side_apply(dyn, kb("handbook", token="2026-11-21"))
-    jobs = wait_for("a second Job after the new reindexToken", lambda: (j := _jobs(dyn, "handbook")) and len(j) == 2 and j)
+    server_side_apply(dyn, kb("handbook", token="2026-11-21"))  # noqa: S106
+    jobs = wait_for(
+        "a second Job after the new reindexToken",
+        lambda: (j := _jobs(dyn, "handbook")) and len(j) == 2 and j,
+    )
     assert {j["metadata"]["name"] for j in jobs} > {name}
     still = get(dyn, API, "KnowledgeBase", "handbook", NS)
-    assert condition(still, "Ready")["status"] == "True"  # type: ignore[index]  # the old version serves meanwhile
+    assert condition(still, "Ready")["status"] == "True"  # the old version serves meanwhile
 
     server_side_apply(dyn, kb("broken-kb"))
-    failing = wait_for("the broken KB's Job", lambda: _jobs(dyn, "broken-kb"))[0]["metadata"]["name"]
+    failing = wait_for("the broken KB's Job", lambda: _jobs(dyn, "broken-kb"))[0]["metadata"][
+        "name"
+    ]
     _finish(dyn, failing, succeeded=False)
-    failed = wait_for("KB Ready=False", lambda: (c := condition(get(dyn, API, "KnowledgeBase", "broken-kb", NS), "Ready")) and c["status"] == "False" and c["reason"] == "IndexingFailed" and c)
+    failed = wait_for(
+        "KB Ready=False",
+        lambda: (
+            (c := condition(get(dyn, API, "KnowledgeBase", "broken-kb", NS), "Ready"))
+            and c["status"] == "False"
+            and c["reason"] == "IndexingFailed"
+            and c
+        ),
+    )
     assert "backoff limit" in failed["message"]
-    wait_for("a Warning event", lambda: ("Warning", "IndexingFailed") in _events(api_client, "broken-kb"))
+    wait_for(
+        "a Warning event", lambda: ("Warning", "IndexingFailed") in _events(api_client, "broken-kb")
+    )

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Iterator
+from functools import partial
 from typing import Any
 
 import pytest
@@ -51,22 +52,34 @@ def test_tenant_gets_an_isolated_namespace_and_loses_it_on_deletion(
         "globex",
         admins=[{"kind": "Group", "name": "globex-admins"}],
         quotas={"gpus": 1, "resourceQuota": {"limits.cpu": "8"}},
-        network={"allowIngressFromNamespaces": ["ingress"], "egress": {"allowCIDRs": ["10.9.0.0/16"]}},
+        network={
+            "allowIngressFromNamespaces": ["ingress"],
+            "egress": {"allowCIDRs": ["10.9.0.0/16"]},
+        },
     )
     server_side_apply(dyn, manifest)
-    uid = wait_for("the tenant's uid", lambda: (get(dyn, "switchboard.dev/v1alpha1", "Tenant", "globex") or {}).get("metadata", {}).get("uid"))
+    uid = wait_for(
+        "the tenant's uid",
+        lambda: (
+            (get(dyn, "switchboard.dev/v1alpha1", "Tenant", "globex") or {})
+            .get("metadata", {})
+            .get("uid")
+        ),
+    )
     namespace = wait_for("namespace globex", lambda: get(dyn, "v1", "Namespace", "globex"))
     labels = namespace["metadata"]["labels"]
     assert labels["pod-security.kubernetes.io/enforce"] == "restricted"
     assert namespace["metadata"]["ownerReferences"][0]["uid"] == uid
     for api_version, kind, name in TENANT_CHILDREN:
-        child = wait_for(f"{kind} {name}", lambda a=api_version, k=kind, n=name: get(dyn, a, k, n, "globex"))
+        child = wait_for(f"{kind} {name}", partial(get, dyn, api_version, kind, name, "globex"))
         assert child["metadata"]["ownerReferences"][0]["uid"] == uid, f"{kind} {name}"
         assert child["metadata"]["labels"]["app.kubernetes.io/managed-by"] == "switchboard-operator"
     quota = get(dyn, "v1", "ResourceQuota", "switchboard-quota", "globex")
     assert quota is not None
     assert quota["spec"]["hard"] == {"limits.cpu": "8", "requests.nvidia.com/gpu": "1"}
-    binding = get(dyn, "rbac.authorization.k8s.io/v1", "RoleBinding", "switchboard-tenant-admins", "globex")
+    binding = get(
+        dyn, "rbac.authorization.k8s.io/v1", "RoleBinding", "switchboard-tenant-admins", "globex"
+    )
     assert binding is not None
     assert binding["subjects"][0]["name"] == "globex-admins"
     assert binding["roleRef"]["name"] == "admin"
@@ -74,14 +87,22 @@ def test_tenant_gets_an_isolated_namespace_and_loses_it_on_deletion(
     assert ingress is not None
     sources = ingress["spec"]["ingress"][0]["from"][0]["namespaceSelector"]["matchExpressions"][0]
     assert sources["values"] == ["ingress"]
-    ready = wait_for("Tenant NamespaceReady", lambda: condition(get(dyn, "switchboard.dev/v1alpha1", "Tenant", "globex"), "NamespaceReady"))
+    ready = wait_for(
+        "Tenant NamespaceReady",
+        lambda: condition(
+            get(dyn, "switchboard.dev/v1alpha1", "Tenant", "globex"), "NamespaceReady"
+        ),
+    )
     assert ready["status"] == "True"
-    status = get(dyn, "switchboard.dev/v1alpha1", "Tenant", "globex")["status"]  # type: ignore[index]
+    status = get(dyn, "switchboard.dev/v1alpha1", "Tenant", "globex")["status"]
     assert status["namespace"] == "globex"
     assert status["observedGeneration"] == 1
 
     dyn.resources.get(api_version="switchboard.dev/v1alpha1", kind="Tenant").delete(name="globex")
-    wait_for("the tenant to be gone (finalizer done)", lambda: get(dyn, "switchboard.dev/v1alpha1", "Tenant", "globex") is None)
+    wait_for(
+        "the tenant to be gone (finalizer done)",
+        lambda: get(dyn, "switchboard.dev/v1alpha1", "Tenant", "globex") is None,
+    )
     for api_version, kind, name in TENANT_CHILDREN:
         assert get(dyn, api_version, kind, name, "globex") is None, f"{kind} {name} left behind"
     gone = get(dyn, "v1", "Namespace", "globex")
@@ -92,9 +113,14 @@ def test_a_namespace_the_tenant_did_not_create_is_left_alone(
     dyn: dynamic.DynamicClient, api_client: client.ApiClient, operator: KopfRunner
 ) -> None:
     core = client.CoreV1Api(api_client)
-    core.create_namespace(client.V1Namespace(metadata=client.V1ObjectMeta(name="legacy", labels={"team": "legacy"})))
+    core.create_namespace(
+        client.V1Namespace(metadata=client.V1ObjectMeta(name="legacy", labels={"team": "legacy"}))
+    )
     server_side_apply(dyn, tenant("legacy", "legacy", network={"isolation": "none"}))
-    wait_for("the quota in the pre-existing namespace", lambda: get(dyn, "v1", "ResourceQuota", "switchboard-quota", "legacy"))
+    wait_for(
+        "the quota in the pre-existing namespace",
+        lambda: get(dyn, "v1", "ResourceQuota", "switchboard-quota", "legacy"),
+    )
     namespace = get(dyn, "v1", "Namespace", "legacy")
     assert namespace is not None
     assert "ownerReferences" not in namespace["metadata"]
@@ -102,7 +128,10 @@ def test_a_namespace_the_tenant_did_not_create_is_left_alone(
     assert get(dyn, "networking.k8s.io/v1", "NetworkPolicy", "default-deny", "legacy") is None
 
     dyn.resources.get(api_version="switchboard.dev/v1alpha1", kind="Tenant").delete(name="legacy")
-    wait_for("the tenant to be gone", lambda: get(dyn, "switchboard.dev/v1alpha1", "Tenant", "legacy") is None)
+    wait_for(
+        "the tenant to be gone",
+        lambda: get(dyn, "switchboard.dev/v1alpha1", "Tenant", "legacy") is None,
+    )
     assert get(dyn, "v1", "ResourceQuota", "switchboard-quota", "legacy") is None
     namespace = get(dyn, "v1", "Namespace", "legacy")
     assert namespace is not None
