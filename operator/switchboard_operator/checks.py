@@ -7,14 +7,12 @@ field, so `kubectl describe` tells the user what to change.
 from __future__ import annotations
 
 from collections.abc import Sequence
-from typing import Any
 
 from switchboard_api import Tenant, VoiceAgent
 from switchboard_api.serving import actor_resources, agent_request, model_plane
 from switchboard_operator.conditions import Stall
+from switchboard_operator.naming import Manifest
 from switchboard_operator.observe import creation_time
-
-Manifest = dict[str, Any]
 
 
 def model_problem(agent: VoiceAgent, tenant: Tenant) -> Stall | None:

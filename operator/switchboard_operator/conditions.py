@@ -11,9 +11,8 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
-from typing import Any
 
-Manifest = dict[str, Any]
+from switchboard_operator.naming import Manifest
 
 
 @dataclass(frozen=True)

@@ -10,14 +10,14 @@ import json
 import re
 from collections.abc import Mapping, Sequence
 from datetime import datetime
-from typing import Any, Literal
+from typing import Literal
 
 from pydantic import ValidationError
 
 from switchboard_api.indexing import RESULT_KEY, IndexResult
 from switchboard_operator.conditions import Check, is_true
+from switchboard_operator.naming import Manifest
 
-Manifest = dict[str, Any]
 JobState = Literal["Running", "Succeeded", "Failed"]
 
 APP_RUNNING = "RUNNING"

@@ -4,8 +4,6 @@ from __future__ import annotations
 
 from datetime import UTC, datetime
 
-from pydantic import ValidationError
-
 from switchboard_api import Tenant, VoiceAgent
 from switchboard_operator.checks import model_problem, quota_problem
 from switchboard_operator.conditions import Check, Stall, condition_set
@@ -198,11 +196,3 @@ async def reconcile_agent(rt: Runtime, body: Manifest, now: datetime | None = No
     if event := status_event(previous, status):
         outcome.events.append(event)
     return outcome
-
-
-def parse_agent(body: Manifest) -> VoiceAgent | None:
-    """The agent, or None when the stored object no longer validates."""
-    try:
-        return VoiceAgent.model_validate(body)
-    except ValidationError:
-        return None

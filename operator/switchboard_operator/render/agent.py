@@ -97,6 +97,16 @@ def _agent_labels(agent: VoiceAgent, tenant: Tenant, component: str) -> dict[str
     )
 
 
+def _gateway_metadata(agent: VoiceAgent, tenant: Tenant, owner: Manifest) -> Manifest:
+    """Metadata shared by the gateway's Deployment, Service, PDB, autoscaler and monitor."""
+    return metadata(
+        gateway_name(agent.metadata.name),
+        agent.metadata.namespace,
+        owner,
+        _agent_labels(agent, tenant, "gateway"),
+    )
+
+
 def config_map(agent: VoiceAgent, tenant: Tenant, owner: Manifest) -> Manifest:
     """The resolved gateway config as a ConfigMap mounted by the gateway pods."""
     config = gateway_config(agent, tenant).model_dump(mode="json", by_alias=True, exclude_none=True)
@@ -223,12 +233,7 @@ def deployment(
     return {
         "apiVersion": "apps/v1",
         "kind": "Deployment",
-        "metadata": metadata(
-            gateway_name(name),
-            agent.metadata.namespace,
-            owner,
-            _agent_labels(agent, tenant, "gateway"),
-        ),
+        "metadata": _gateway_metadata(agent, tenant, owner),
         "spec": spec,
     }
 
@@ -239,12 +244,7 @@ def service(agent: VoiceAgent, tenant: Tenant, owner: Manifest) -> Manifest:
     return {
         "apiVersion": "v1",
         "kind": "Service",
-        "metadata": metadata(
-            gateway_name(name),
-            agent.metadata.namespace,
-            owner,
-            _agent_labels(agent, tenant, "gateway"),
-        ),
+        "metadata": _gateway_metadata(agent, tenant, owner),
         "spec": {
             "selector": gateway_selector(name),
             "ports": [
@@ -266,12 +266,7 @@ def disruption_budget(agent: VoiceAgent, tenant: Tenant, owner: Manifest) -> Man
     return {
         "apiVersion": "policy/v1",
         "kind": "PodDisruptionBudget",
-        "metadata": metadata(
-            gateway_name(name),
-            agent.metadata.namespace,
-            owner,
-            _agent_labels(agent, tenant, "gateway"),
-        ),
+        "metadata": _gateway_metadata(agent, tenant, owner),
         "spec": {"maxUnavailable": 1, "selector": {"matchLabels": gateway_selector(name)}},
     }
 
@@ -305,9 +300,7 @@ def autoscaler_manifest(
         return None
     name = agent.metadata.name
     scaling = agent.spec.scaling.gateway
-    meta = metadata(
-        gateway_name(name), agent.metadata.namespace, owner, _agent_labels(agent, tenant, "gateway")
-    )
+    meta = _gateway_metadata(agent, tenant, owner)
     target = {"apiVersion": "apps/v1", "kind": "Deployment", "name": gateway_name(name)}
     if kind == "keda":
         return {
@@ -373,16 +366,10 @@ def autoscaler_manifest(
 
 def service_monitor(agent: VoiceAgent, tenant: Tenant, owner: Manifest) -> Manifest:
     """prometheus-operator scrapes the gateways' `/metrics`."""
-    name = agent.metadata.name
     return {
         "apiVersion": "monitoring.coreos.com/v1",
         "kind": "ServiceMonitor",
-        "metadata": metadata(
-            gateway_name(name),
-            agent.metadata.namespace,
-            owner,
-            _agent_labels(agent, tenant, "gateway"),
-        ),
+        "metadata": _gateway_metadata(agent, tenant, owner),
         "spec": {
             "selector": {"matchLabels": _agent_labels(agent, tenant, "gateway")},
             "endpoints": [{"port": "http", "path": "/metrics", "interval": "15s"}],
