@@ -2,7 +2,8 @@
 
 The operator mounts the KnowledgeBase at `KNOWLEDGE_BASE_PATH` and names the Job; the Job
 writes an `IndexResult` as JSON under `RESULT_KEY` into the ConfigMap `result_configmap(job)`
-in its namespace when it has built a complete index version. The operator reads it into the
+in its namespace when it has built a complete index version, by server-side apply (its Role
+allows `get`, `create` and `patch` on ConfigMaps, nothing else). The operator reads it into the
 KnowledgeBase status; agents only ever see versions reported this way (blue/green).
 """
 

@@ -117,6 +117,11 @@ def _status_patch(old: Manifest | None, new: Manifest) -> Manifest | None:
     return patch
 
 
+def _alive(body: kopf.Body, **_: object) -> bool:
+    """Timers leave objects being deleted to their deletion handlers (no re-creation races)."""
+    return not body.metadata.get("deletionTimestamp")
+
+
 async def _run(
     kind: str,
     body: kopf.Body | Manifest,
@@ -125,6 +130,8 @@ async def _run(
     """Reconcile one object, write its status if it changed, post its events."""
     rt = runtime()
     plain = _plain(body)
+    if plain["metadata"].get("deletionTimestamp"):
+        return  # being deleted: the deletion handler owns it now
     started = time.perf_counter()
     try:
         outcome = await reconcile(rt, plain)
@@ -165,6 +172,7 @@ async def tenant_changed(body: kopf.Body, **_: object) -> None:
     "tenants",
     interval=SETTINGS.resync_seconds,
     initial_delay=SETTINGS.resync_seconds,
+    when=_alive,
 )
 async def tenant_resync(body: kopf.Body, **_: object) -> None:
     """Drift correction: reconcile again every resync period, events or not."""
@@ -196,13 +204,14 @@ async def agent_changed(body: kopf.Body, **_: object) -> None:
     "voiceagents",
     interval=SETTINGS.resync_seconds,
     initial_delay=SETTINGS.resync_seconds,
+    when=_alive,
 )
 async def agent_resync(body: kopf.Body, **_: object) -> None:
     """Drift correction: a deleted or edited child is put back."""
     await _run("VoiceAgent", body, reconcile_agent)
 
 
-@kopf.timer(GROUP, VERSION, "voiceagents", interval=SETTINGS.calls_poll_seconds)
+@kopf.timer(GROUP, VERSION, "voiceagents", interval=SETTINGS.calls_poll_seconds, when=_alive)
 async def agent_calls(body: kopf.Body, **_: object) -> None:
     """Live calls per gateway pod: pod-deletion-cost and `status.activeCalls`."""
     rt = runtime()
@@ -235,6 +244,7 @@ async def knowledge_base_changed(body: kopf.Body, **_: object) -> None:
     "knowledgebases",
     interval=SETTINGS.resync_seconds,
     initial_delay=SETTINGS.resync_seconds,
+    when=_alive,
 )
 async def knowledge_base_resync(body: kopf.Body, **_: object) -> None:
     """Drift correction."""

@@ -114,6 +114,10 @@ class ApiServer:
     kubeconfig: Path
     ca_file: Path
     workdir: Path
+    #: A kubeconfig whose user is the operator's ServiceAccount (the chart's RBAC applies to it).
+    operator_kubeconfig: Path
+    #: JSON lines, one per request (Metadata level): who did what to which resource.
+    audit_log: Path
 
     def ssl_context(self) -> ssl.SSLContext:
         """A TLS context that trusts the test CA."""
@@ -151,6 +155,18 @@ def _wait_until(check: object, what: str, timeout: float, logs: list[Path]) -> N
     )
 
 
+#: The identity the chart's ClusterRoleBinding grants to (namespace `switchboard-system`).
+OPERATOR_USER = "system:serviceaccount:switchboard-system:switchboard-operator"
+_OPERATOR_GROUPS = "system:serviceaccounts,system:serviceaccounts:switchboard-system"
+
+_AUDIT_POLICY = {
+    "apiVersion": "audit.k8s.io/v1",
+    "kind": "Policy",
+    "omitStages": ["RequestReceived"],
+    "rules": [{"level": "Metadata", "users": [OPERATOR_USER]}, {"level": "None"}],
+}
+
+
 def _write_kubeconfig(path: Path, url: str, ca_file: Path, token: str) -> None:
     config = {
         "apiVersion": "v1",
@@ -186,7 +202,15 @@ def running_apiserver(workdir: Path) -> Iterator[ApiServer]:
     workdir.mkdir(parents=True, exist_ok=True)
     _write_certificates(workdir)
     token = secrets.token_urlsafe(24)
-    (workdir / "tokens.csv").write_text(f'{token},admin,admin-uid,"system:masters"\n')
+    operator_token = secrets.token_urlsafe(24)
+    # A static token may carry a ServiceAccount's user name: RBAC matches subjects by name, so
+    # the operator authenticates here exactly as its pod would in a cluster.
+    (workdir / "tokens.csv").write_text(
+        f'{token},admin,admin-uid,"system:masters"\n'
+        f'{operator_token},{OPERATOR_USER},operator-uid,"{_OPERATOR_GROUPS}"\n'
+    )
+    (workdir / "audit-policy.yaml").write_text(yaml.safe_dump(_AUDIT_POLICY))
+    audit_log = workdir / "audit.log"
     etcd_port, peer_port, api_port = free_port(), free_port(), free_port()
     etcd_url = f"http://127.0.0.1:{etcd_port}"
     etcd_log, api_log = workdir / "etcd.log", workdir / "kube-apiserver.log"
@@ -233,6 +257,10 @@ def running_apiserver(workdir: Path) -> Iterator[ApiServer]:
                         f"--client-ca-file={workdir / 'ca.crt'}",
                         f"--token-auth-file={workdir / 'tokens.csv'}",
                         "--authorization-mode=RBAC",
+                        f"--audit-policy-file={workdir / 'audit-policy.yaml'}",
+                        f"--audit-log-path={audit_log}",
+                        "--audit-log-format=json",
+                        "--audit-log-mode=blocking",
                         f"--service-account-key-file={workdir / 'sa.pub'}",
                         f"--service-account-signing-key-file={workdir / 'sa.key'}",
                         "--service-account-issuer=https://kubernetes.default.svc",
@@ -249,8 +277,16 @@ def running_apiserver(workdir: Path) -> Iterator[ApiServer]:
         ca_file = workdir / "ca.crt"
         kubeconfig = workdir / "kubeconfig"
         _write_kubeconfig(kubeconfig, url, ca_file, token)
+        operator_kubeconfig = workdir / "operator-kubeconfig"
+        _write_kubeconfig(operator_kubeconfig, url, ca_file, operator_token)
         server = ApiServer(
-            url=url, token=token, kubeconfig=kubeconfig, ca_file=ca_file, workdir=workdir
+            url=url,
+            token=token,
+            kubeconfig=kubeconfig,
+            ca_file=ca_file,
+            workdir=workdir,
+            operator_kubeconfig=operator_kubeconfig,
+            audit_log=audit_log,
         )
 
         def apiserver_ready() -> bool:

@@ -14,6 +14,7 @@ import yaml
 from kubernetes import client, config, dynamic
 
 from tests.cluster.apiserver import REPO_ROOT, ApiServer, running_apiserver
+from tests.tools import helm_binary
 
 FIELD_MANAGER = "switchboard-tests"
 
@@ -132,12 +133,50 @@ OPERATOR_ENV = {
 }
 
 
+RELEASE = "switchboard"
+RELEASE_NAMESPACE = "switchboard-system"
+CHART = REPO_ROOT / "charts" / "switchboard"
+
+
 @pytest.fixture(scope="session")
-def operator_env(apiserver: ApiServer, installed_crds: dict[str, Any]) -> Iterator[None]:
-    """Environment of the in-process operator: this API server and short periods."""
+def chart_release(apiserver: ApiServer, installed_crds: dict[str, Any]) -> str:
+    """`helm install` of the chart (KEDA + monitoring values); returns helm's output.
+
+    The operator tests then run as the chart's ServiceAccount, so its generated ClusterRole is
+    what they exercise.
+    """
+    result = subprocess.run(
+        [
+            str(helm_binary()),
+            "upgrade",
+            "--install",
+            RELEASE,
+            str(CHART),
+            "--namespace",
+            RELEASE_NAMESPACE,
+            "--create-namespace",
+            "--values",
+            str(CHART / "ci" / "keda-monitoring.yaml"),
+            "--kubeconfig",
+            str(apiserver.kubeconfig),
+            "--timeout",
+            "60s",
+        ],
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=False,
+    )
+    assert result.returncode == 0, result.stderr
+    return result.stdout
+
+
+@pytest.fixture(scope="session")
+def operator_env(apiserver: ApiServer, chart_release: str) -> Iterator[None]:
+    """Environment of the in-process operator: the chart's identity, short periods."""
     saved = {k: os.environ.get(k) for k in [*OPERATOR_ENV, "KUBECONFIG"]}
     os.environ.update(OPERATOR_ENV)
-    os.environ["KUBECONFIG"] = str(apiserver.kubeconfig)
+    os.environ["KUBECONFIG"] = str(apiserver.operator_kubeconfig)
     yield
     for key, value in saved.items():
         if value is None:

@@ -11,13 +11,17 @@ from kopf.testing import KopfRunner
 from kubernetes import dynamic
 from kubernetes.client.exceptions import ApiException
 
-ARGS = ["run", "--all-namespaces", "--standalone", "-m", "switchboard_operator.handlers"]
+ARGS = ["run", "--all-namespaces", "-m", "switchboard_operator.handlers"]
 
 
 @contextlib.contextmanager
-def running_operator() -> Iterator[KopfRunner]:
-    """The operator for the duration of the block; its own errors fail the test."""
-    with KopfRunner(ARGS, timeout=60) as runner:
+def running_operator(peering: str | None = None) -> Iterator[KopfRunner]:
+    """The operator for the duration of the block; its own errors fail the test.
+
+    Standalone unless `peering` names a ClusterKopfPeering to elect through (as in the chart).
+    """
+    election = ["--peering", peering] if peering else ["--standalone"]
+    with KopfRunner([*ARGS, *election], timeout=60) as runner:
         yield runner
     assert runner.exit_code == 0, runner.output
     assert runner.exception is None, runner.output

@@ -3,8 +3,11 @@
 from __future__ import annotations
 
 import json
+import threading
+import time
 from collections.abc import Iterator
 from functools import partial
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 
 import pytest
@@ -484,3 +487,121 @@ def test_knowledge_base_jobs_report_their_index_and_a_new_token_reindexes(
     wait_for(
         "a Warning event", lambda: ("Warning", "IndexingFailed") in _events(api_client, "broken-kb")
     )
+
+
+def test_a_refresh_schedule_makes_a_cronjob_and_finished_jobs_are_pruned(
+    dyn: dynamic.DynamicClient, operator: KopfRunner
+) -> None:
+    scheduled = kb("rotating")
+    scheduled["spec"]["refresh"] = {"schedule": "0 3 * * *"}
+    server_side_apply(dyn, scheduled)
+    cron = wait_for(
+        "the refresh CronJob", lambda: get(dyn, "batch/v1", "CronJob", "rotating-refresh", NS)
+    )
+    assert cron["spec"]["schedule"] == "0 3 * * *"
+    for attempt in range(5):  # each reindex token makes a Job
+        scheduled["spec"]["refresh"] = {"schedule": "0 3 * * *", "reindexToken": f"t{attempt}"}
+        server_side_apply(dyn, scheduled)
+        made = attempt + 2
+        wait_for(f"Job of token t{attempt}", partial(_at_least, dyn, made))
+    for job in _jobs(dyn, "rotating"):  # all of them fail: none is live
+        if not job.get("status", {}).get("conditions"):
+            _finish(dyn, job["metadata"]["name"], succeeded=False)
+    # 6 Jobs were made (the first spec's and 5 tokens'): the current token's stays (pruning it
+    # would only make it again) beside the newest 3 other finished ones.
+    wait_for("pruned Jobs", lambda: len(_jobs(dyn, "rotating")) == 4)
+    time.sleep(3)  # a resync later (2 s): the current token's Job was kept, not made again
+    jobs = _jobs(dyn, "rotating")
+    assert len(jobs) == 4
+    assert all(j.get("status", {}).get("conditions") for j in jobs)
+    del scheduled["spec"]["refresh"]["schedule"]
+    server_side_apply(dyn, scheduled)
+    wait_for(
+        "the CronJob gone with the schedule",
+        lambda: get(dyn, "batch/v1", "CronJob", "rotating-refresh", NS) is None,
+    )
+
+
+def _at_least(dyn: dynamic.DynamicClient, count: int) -> bool:
+    return len(_jobs(dyn, "rotating")) >= count
+
+
+class _Metrics(BaseHTTPRequestHandler):
+    body = b""
+
+    def do_GET(self) -> None:
+        self.send_response(200)
+        self.send_header("Content-Type", "text/plain; version=0.0.4")
+        self.end_headers()
+        self.wfile.write(self.body)
+
+    def log_message(self, format: str, *args: object) -> None:
+        pass
+
+
+def test_live_calls_of_gateway_pods_set_deletion_cost_and_agent_status(
+    dyn: dynamic.DynamicClient, api_client: client.ApiClient, operator: KopfRunner
+) -> None:
+    server_side_apply(dyn, agent("counter"))
+    deployment = wait_for(
+        "the gateway Deployment", lambda: get(dyn, "apps/v1", "Deployment", "counter-gateway", NS)
+    )
+    handler = type(
+        "Handler",
+        (_Metrics,),
+        {"body": f'switchboard_active_calls{{agent="{NS}/counter"}} 3.0\n'.encode()},
+    )
+    server = ThreadingHTTPServer(("127.0.0.1", 0), handler)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    try:
+        pod = client.V1Pod(
+            metadata=client.V1ObjectMeta(
+                name="counter-gateway-test",
+                labels=deployment["spec"]["selector"]["matchLabels"],
+            ),
+            spec=client.V1PodSpec(
+                security_context=client.V1PodSecurityContext(
+                    run_as_non_root=True,
+                    seccomp_profile=client.V1SeccompProfile(type="RuntimeDefault"),
+                ),
+                containers=[
+                    client.V1Container(
+                        name="gateway",
+                        image="registry.test/gateway:1",
+                        ports=[
+                            client.V1ContainerPort(
+                                name="http", container_port=server.server_address[1]
+                            )
+                        ],
+                        security_context=client.V1SecurityContext(
+                            allow_privilege_escalation=False,
+                            capabilities=client.V1Capabilities(drop=["ALL"]),
+                        ),
+                    )
+                ],
+            ),
+        )
+        core = client.CoreV1Api(api_client)
+        core.create_namespaced_pod(NS, pod)
+        core.patch_namespaced_pod_status(
+            "counter-gateway-test",
+            NS,
+            {"status": {"phase": "Running", "podIP": "127.0.0.1", "podIPs": [{"ip": "127.0.0.1"}]}},
+        )
+        wait_for(
+            "pod-deletion-cost 3",
+            lambda: (
+                (
+                    get(dyn, "v1", "Pod", "counter-gateway-test", NS)["metadata"].get("annotations")
+                    or {}
+                ).get("controller.kubernetes.io/pod-deletion-cost")
+                == "3"
+            ),
+        )
+        wait_for(
+            "activeCalls 3",
+            lambda: get_agent(dyn, "counter").get("status", {}).get("activeCalls") == 3,
+        )
+    finally:
+        server.shutdown()
+        client.CoreV1Api(api_client).delete_namespaced_pod("counter-gateway-test", NS)

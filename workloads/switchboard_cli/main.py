@@ -7,6 +7,7 @@ import sys
 from collections.abc import Sequence
 from pathlib import Path
 
+from switchboard_api.chartgen import stale_chart_files, write_chart_files
 from switchboard_api.crdgen import stale_crds, write_crds
 from switchboard_api.manifests import ManifestError, load_manifests
 
@@ -15,16 +16,18 @@ DEFAULT_CRD_DIRS = (Path("crds"), Path("charts/switchboard/crds"))
 
 def _crds(args: argparse.Namespace) -> int:
     directories = [Path(d) for d in args.out] if args.out else list(DEFAULT_CRD_DIRS)
+    chart_generated = not args.out  # --out writes CRDs only
     if args.check:
-        stale = stale_crds(directories)
+        stale = stale_crds(directories) + (stale_chart_files() if chart_generated else [])
         for path in stale:
             print(f"stale or missing: {path}", file=sys.stderr)
         if stale:
             print("run `switchboard crds` to regenerate", file=sys.stderr)
             return 1
-        print(f"CRDs up to date in {', '.join(map(str, directories))}")
+        where = ", ".join(map(str, directories))
+        print(f"CRDs (and the chart's values, schema, RBAC) up to date in {where}")
         return 0
-    for path in write_crds(directories):
+    for path in write_crds(directories) + (write_chart_files() if chart_generated else []):
         print(f"wrote {path}")
     return 0
 
@@ -62,7 +65,10 @@ def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="switchboard", description=__doc__)
     commands = parser.add_subparsers(dest="command", required=True)
 
-    crds = commands.add_parser("crds", help="generate the CRD YAML from the API models")
+    crds = commands.add_parser(
+        "crds",
+        help="generate the CRD YAML and the chart's values, schema and RBAC from the API models",
+    )
     crds.add_argument(
         "--out",
         action="append",

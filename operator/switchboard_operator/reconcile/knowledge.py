@@ -55,8 +55,9 @@ async def _live_version(
     return None
 
 
-async def _prune(rt: Runtime, namespace: str, jobs: list[Manifest], keep: str | None) -> None:
-    finished = [j for j in jobs if job_state(j) != "Running" and j["metadata"]["name"] != keep]
+async def _prune(rt: Runtime, namespace: str, jobs: list[Manifest], keep: set[str]) -> None:
+    """Delete finished Jobs (and results) beyond the newest `KEEP_JOBS`, never one in `keep`."""
+    finished = [j for j in jobs if job_state(j) != "Running" and j["metadata"]["name"] not in keep]
     for job in finished[:-KEEP_JOBS] if len(finished) > KEEP_JOBS else []:
         name = job["metadata"]["name"]
         await rt.kube.delete(*JOB, namespace, name)
@@ -158,7 +159,9 @@ async def reconcile_knowledge_base(
                 and (previous.get("lastJob") or {}).get("name") != latest["metadata"]["name"]
             ):
                 events.append(Event("Warning", "IndexingFailed", job_failure_message(latest)))
-        await _prune(rt, namespace, jobs, live[0]["metadata"]["name"] if live else None)
+        # Never the live version's Job, nor the current spec's (it would be created again).
+        keep = {job["metadata"]["name"], *([live[0]["metadata"]["name"]] if live else [])}
+        await _prune(rt, namespace, jobs, keep)
     else:
         for key in ("indexVersion", "documents", "chunks", "lastIndexedTime", "lastJob"):
             if key in previous:

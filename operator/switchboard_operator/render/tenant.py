@@ -114,7 +114,11 @@ def service_accounts(tenant: Tenant, owner: Manifest) -> list[Manifest]:
 
 
 def indexer_rbac(tenant: Tenant, owner: Manifest) -> list[Manifest]:
-    """The indexer may write ConfigMaps (its result) in the tenant namespace, nothing else."""
+    """The indexer may server-side apply ConfigMaps (its result) in the tenant namespace.
+
+    Only `get`, `create` and `patch` (what an apply needs): the operator holds exactly these on
+    ConfigMaps, and RBAC lets it grant no more than it holds.
+    """
     ns = tenant.spec.namespace.name
     role_labels = _tenant_labels(tenant, "indexer")
     return [
@@ -126,7 +130,7 @@ def indexer_rbac(tenant: Tenant, owner: Manifest) -> list[Manifest]:
                 {
                     "apiGroups": [""],
                     "resources": ["configmaps"],
-                    "verbs": ["create", "get", "update", "patch"],
+                    "verbs": ["get", "create", "patch"],
                 }
             ],
         },

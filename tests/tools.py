@@ -1,0 +1,55 @@
+"""Where the test tools live: binaries .ci/bootstrap builds or installs, by pinned version.
+
+A missing tool fails the test that needs it with the command that provides it; nothing skips.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+from pathlib import Path
+
+REPO_ROOT = Path(__file__).resolve().parent.parent
+
+
+def _versions() -> dict[str, str]:
+    pairs = {}
+    for line in (REPO_ROOT / ".ci" / "tool-versions.env").read_text().splitlines():
+        if line and not line.startswith("#"):
+            key, _, value = line.partition("=")
+            pairs[key] = value
+    return pairs
+
+
+VERSIONS = _versions()
+
+
+def cache_dir() -> Path:
+    """`~/.cache/switchboard` unless `SWITCHBOARD_CACHE` says otherwise."""
+    return Path(os.environ.get("SWITCHBOARD_CACHE", Path.home() / ".cache" / "switchboard"))
+
+
+def _found(path: Path | None, what: str) -> Path:
+    if path is None or not path.exists():
+        raise FileNotFoundError(f"{what} is missing: run `bash .ci/bootstrap` first")
+    return path
+
+
+def helm_binary() -> Path:
+    """helm, built from Go modules into the cache by .ci/bootstrap (`SWITCHBOARD_HELM` wins)."""
+    if configured := os.environ.get("SWITCHBOARD_HELM"):
+        return _found(Path(configured), configured)
+    version = VERSIONS["HELM_VERSION"]
+    return _found(cache_dir() / "bin" / f"helm-{version}", f"helm {version}")
+
+
+def checkov_binary() -> Path:
+    """checkov, in its own virtualenv in the cache (its pins clash with Ray's)."""
+    version = VERSIONS["CHECKOV_VERSION"]
+    return _found(cache_dir() / f"checkov-{version}" / "bin" / "checkov", f"checkov {version}")
+
+
+def terraform_binary() -> Path | None:
+    """`tofu` or `terraform` on PATH, if this machine has one (None otherwise)."""
+    found = shutil.which("tofu") or shutil.which("terraform")
+    return Path(found) if found else None
