@@ -12,6 +12,8 @@ import pytest
 
 TIERS = ("unit", "models", "storage", "cluster", "e2e", "browser", "gpu")
 _counts: dict[str, Counter[str]] = {tier: Counter() for tier in TIERS}
+#: Tier of every collected test by node id (keywords would also match parameter ids like "gpu").
+_tiers: dict[str, str] = {}
 
 
 def _tier(item: pytest.Item) -> str:
@@ -25,11 +27,11 @@ def _tier(item: pytest.Item) -> str:
 
 def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
     for item in items:
-        _tier(item)
+        _tiers[item.nodeid] = _tier(item)
 
 
 def pytest_runtest_logreport(report: pytest.TestReport) -> None:
-    tier = next((k for k in report.keywords if k in TIERS), None)
+    tier = _tiers.get(report.nodeid)
     if tier is None:
         return
     if report.when == "call" or (report.when == "setup" and report.outcome != "passed"):

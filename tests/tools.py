@@ -53,3 +53,18 @@ def terraform_binary() -> Path | None:
     """`tofu` or `terraform` on PATH, if this machine has one (None otherwise)."""
     found = shutil.which("tofu") or shutil.which("terraform")
     return Path(found) if found else None
+
+
+#: The Kubernetes version offline renders target (the test API server's minor version).
+KUBERNETES_VERSION = "1.34.0"
+
+
+def helm_command(*args: str) -> list[str]:
+    """A helm command line; offline `template`/`lint` target `KUBERNETES_VERSION`.
+
+    (A helm built with `go install` defaults to Kubernetes v1.20 without a cluster to ask.)
+    """
+    offline = (
+        ["--kube-version", KUBERNETES_VERSION] if args and args[0] in {"template", "lint"} else []
+    )
+    return [str(helm_binary()), *args, *offline]

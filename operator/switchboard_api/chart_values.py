@@ -94,6 +94,12 @@ class ServiceAccount(_Values):
     annotations: dict[str, str] = Field({}, description="e.g. workload identity bindings.")
 
 
+class NetworkPolicy(_Values):
+    """Ingress to the operator pod: metrics from the monitoring namespaces, nothing else."""
+
+    enabled: bool = Field(True, description="Create the operator's NetworkPolicy.")
+
+
 class Operator(_Values):
     """The operator Deployment."""
 
@@ -101,6 +107,7 @@ class Operator(_Values):
         1, ge=1, le=5, description="Replicas; more than one elect a leader through peering."
     )
     peering: Peering = Field(Peering(), description="Leader election between replicas.")
+    network_policy: NetworkPolicy = Field(NetworkPolicy(), description="Who may reach the pod.")
     resync_seconds: float = Field(
         60, gt=0, le=3600, description="Every object is reconciled again at least this often."
     )

@@ -2,13 +2,14 @@
 
 from __future__ import annotations
 
+import json
 import subprocess
 from functools import cache
 from pathlib import Path
 from typing import Any
 
 import jsonschema
-import kubernetes_validate  # type: ignore[import-untyped]
+import kubernetes_validate
 import pytest
 import yaml
 
@@ -16,18 +17,17 @@ from switchboard_api.chart_values import ChartValues
 from switchboard_api.chartgen import OPERATOR_RULES, stale_chart_files
 from tests.cluster.conftest import shared_crd_dir
 from tests.pod_security import pod_specs, restricted_violations
-from tests.tools import REPO_ROOT, helm_binary
+from tests.tools import KUBERNETES_VERSION, REPO_ROOT, checkov_binary, helm_command
 
 pytestmark = pytest.mark.unit
 
 CHART = REPO_ROOT / "charts" / "switchboard"
 VALUES_FILES = sorted(p.name for p in (CHART / "ci").glob("*.yaml"))
-KUBERNETES_VERSION = "1.34.0"
 
 
 def helm(*args: str) -> subprocess.CompletedProcess[str]:
     return subprocess.run(
-        [str(helm_binary()), *args], capture_output=True, text=True, timeout=120, check=False
+        helm_command(*args), capture_output=True, text=True, timeout=120, check=False
     )
 
 
@@ -196,3 +196,31 @@ def test_chart_crds_are_the_generators_copy() -> None:
     for name in ours:
         assert (CHART / "crds" / name).read_text() == (REPO_ROOT / "crds" / name).read_text()
     assert Path(CHART / "crds" / "kopf.dev_clusterkopfpeerings.yaml").exists()
+
+
+@pytest.mark.parametrize("values", VALUES_FILES)
+def test_checkov_passes_on_the_rendered_chart(values: str, tmp_path: Path) -> None:
+    """Kubernetes policy checks; each skip is an annotation on the object with its reason."""
+    result = helm(
+        "template",
+        "switchboard",
+        str(CHART),
+        "--namespace",
+        "switchboard-system",
+        "--values",
+        str(CHART / "ci" / values),
+    )
+    assert result.returncode == 0, result.stderr
+    rendered = tmp_path / "rendered.yaml"
+    rendered.write_text(result.stdout)
+    checked = subprocess.run(
+        [str(checkov_binary()), "--file", str(rendered), "--framework", "kubernetes", "--skip-download", "--output", "json"],
+        capture_output=True, text=True, timeout=300, check=False,
+    )  # fmt: skip
+    report = json.loads(checked.stdout)
+    report = report[0] if isinstance(report, list) else report
+    failed = [(c["check_id"], c["resource"]) for c in report["results"]["failed_checks"]]
+    assert failed == []
+    assert report["summary"]["passed"] > 50
+    for skipped in report["results"]["skipped_checks"]:
+        assert skipped["check_result"].get("suppress_comment"), skipped["check_id"]
