@@ -29,6 +29,11 @@ def cache_dir() -> Path:
     return Path(os.environ.get("SWITCHBOARD_CACHE", Path.home() / ".cache" / "switchboard"))
 
 
+def in_ci() -> bool:
+    """True under CI (`CI=true`), where a check that cannot run must fail, not skip."""
+    return os.environ.get("CI", "").lower() in {"1", "true", "yes"}
+
+
 def _found(path: Path | None, what: str) -> Path:
     if path is None or not path.exists():
         raise FileNotFoundError(f"{what} is missing: run `bash .ci/bootstrap` first")

@@ -29,6 +29,7 @@ from cryptography.hazmat.primitives.asymmetric import ec
 from cryptography.x509.oid import NameOID
 
 from tests.ports import free_port
+from tests.tools import cache_dir
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
 BUILD_SCRIPT = REPO_ROOT / "tests" / "cluster" / "build_binaries.sh"
@@ -44,8 +45,7 @@ def binary_dir() -> Path:
     override = os.environ.get("SWITCHBOARD_KUBE_BIN_DIR")
     if override:
         return Path(override)
-    cache = Path(os.environ.get("SWITCHBOARD_CACHE", Path.home() / ".cache" / "switchboard"))
-    return cache / "bin"
+    return cache_dir() / "bin"
 
 
 def _pem_key(key: ec.EllipticCurvePrivateKey) -> bytes:

@@ -8,14 +8,13 @@ import re
 import subprocess
 from typing import Any
 
-import hcl2
 import jsonschema
 import pytest
 import yaml
-from hcl2.utils import SerializationOptions
 
 from tests.cluster.conftest import shared_crd_dir
 from tests.tools import REPO_ROOT, helm_command
+from tests.unit.packaging.test_terraform import MODULE, resources
 
 pytestmark = pytest.mark.unit
 
@@ -105,14 +104,7 @@ def test_port_forwards_name_real_services() -> None:
 
 
 def test_skaffold_and_terraform_own_different_releases() -> None:
-    module = REPO_ROOT / "terraform" / "modules" / "switchboard"
-    options = SerializationOptions(strip_string_quotes=True)
-    owned = set()
-    for path in module.glob("*.tf"):
-        with path.open() as stream:
-            for block in hcl2.load(stream, serialization_options=options).get("resource", []):
-                for release in block.get("helm_release", {}).values():
-                    owned.add(release["name"])
+    owned = {r["name"] for r in resources(MODULE, "helm_release").values()}
     (release,) = SKAFFOLD["deploy"]["helm"]["releases"]
     assert release["name"] not in owned
     assert release["setValues"]["operator.peering.name"] != "switchboard"  # Terraform's release
