@@ -24,11 +24,20 @@ JOB_NAME_ENV = "SWITCHBOARD_JOB_NAME"
 NAMESPACE_ENV = "SWITCHBOARD_NAMESPACE"
 MODEL_PLANE_URL_ENV = "SWITCHBOARD_MODEL_PLANE_URL"
 STORE_URL_ENV = "SWITCHBOARD_INDEX_STORE_URL"
+#: Comma-separated CIDRs from the Tenant's `egress.allowCIDRs` (URL sources may reach them).
+EGRESS_ALLOW_ENV = "SWITCHBOARD_EGRESS_ALLOW_CIDRS"
 
 
 def result_configmap(job: str) -> str:
     """The ConfigMap a Job writes its result into."""
     return f"{job}-result"
+
+
+class SkippedDocument(ApiModel):
+    """A document (or a whole source under `failurePolicy: skip`) left out, and why."""
+
+    name: Annotated[str, Field(max_length=2048)]
+    reason: Annotated[str, Field(max_length=MAX_TEXT)]
 
 
 class IndexResult(ApiModel):
@@ -38,3 +47,12 @@ class IndexResult(ApiModel):
     documents: Annotated[int, Field(ge=0)]
     chunks: Annotated[int, Field(ge=0)]
     completed_at: datetime
+    #: Chunks embedded by this build; the others reused embeddings of earlier builds.
+    embedded: Annotated[int, Field(ge=0)] = 0
+    reused: Annotated[int, Field(ge=0)] = 0
+    #: At most `MAX_SKIPPED_REPORTED` of them; `skipped_total` counts all.
+    skipped: Annotated[list[SkippedDocument], Field(max_length=100)] = []
+    skipped_total: Annotated[int, Field(ge=0)] = 0
+
+
+MAX_SKIPPED_REPORTED = 100

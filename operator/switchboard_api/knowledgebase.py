@@ -45,8 +45,24 @@ class UrlSource(ApiModel):
     headers_secret_ref: SecretKeyRef | None = None
 
 
+class FilesSource(ApiModel):
+    """Local files for `switchboard up`: a file, or a directory read recursively.
+
+    A relative path is resolved against the manifest's directory. Clusters have no such files:
+    the operator stalls a KnowledgeBase that uses this source.
+    """
+
+    path: Annotated[str, Field(min_length=1, max_length=4096)]
+    #: Which files of a directory to read (a `Path.glob` pattern).
+    pattern: Annotated[str, Field(min_length=1, max_length=256)] = "**/*"
+
+
 class S3Source(ApiModel):
-    """Objects in S3-compatible storage under a prefix."""
+    """Objects in S3-compatible storage under a prefix.
+
+    The credentials Secret key holds JSON: `{"accessKeyId": …, "secretAccessKey": …}` (and an
+    optional `sessionToken`); without it the default AWS credential chain applies.
+    """
 
     bucket: Annotated[str, Field(min_length=3, max_length=63)]
     prefix: Annotated[str, Field(max_length=1024)] = ""
@@ -56,9 +72,9 @@ class S3Source(ApiModel):
 
 
 _ONE_SOURCE_KIND = cel(
-    "[has(self.inline), has(self.configMapRef), has(self.url), has(self.s3)]"
+    "[has(self.inline), has(self.configMapRef), has(self.url), has(self.s3), has(self.files)]"
     ".filter(x, x).size() == 1",
-    message="set exactly one of inline, configMapRef, url or s3",
+    message="set exactly one of inline, configMapRef, url, s3 or files",
 )
 
 
@@ -70,11 +86,12 @@ class KnowledgeSource(ApiModel, json_schema_extra=validations(_ONE_SOURCE_KIND))
     config_map_ref: ConfigMapSource | None = None
     url: UrlSource | None = None
     s3: S3Source | None = None
+    files: FilesSource | None = None
     failure_policy: Literal["fail", "skip"] = "fail"
 
     @model_validator(mode="after")
     def _rules(self) -> KnowledgeSource:
-        kinds = (self.inline, self.config_map_ref, self.url, self.s3)
+        kinds = (self.inline, self.config_map_ref, self.url, self.s3, self.files)
         check(_ONE_SOURCE_KIND, sum(k is not None for k in kinds) == 1)
         return self
 

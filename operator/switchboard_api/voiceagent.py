@@ -96,6 +96,9 @@ class KnowledgeBaseRef(ApiModel):
 
     name: ObjectName
     top_k: Annotated[int, Field(ge=1, le=20)] = 4
+    #: Search with the caller's words before every reply and hand the model the passages (as
+    #: a `search_knowledge_base` call the transcript shows); the tool stays on offer too.
+    auto_context: bool = False
 
 
 class HandoffSpec(ApiModel):

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
-from switchboard_api import Tenant, VoiceAgent
+from switchboard_api import KnowledgeBase, Tenant, VoiceAgent
 from switchboard_api.serving import actor_resources, agent_request, model_plane
 from switchboard_operator.conditions import Stall
 from switchboard_operator.naming import Manifest
@@ -41,6 +41,18 @@ def model_problem(agent: VoiceAgent, tenant: Tenant) -> Stall | None:
                 "GpuQuotaExceeded",
                 f"spec.pipeline: {', '.join(gpu)} needs a GPU and Tenant "
                 f"{tenant.metadata.name} has quotas.gpus 0",
+            )
+    return None
+
+
+def source_problem(kb: KnowledgeBase) -> Stall | None:
+    """A source a cluster cannot read: local files exist only for `switchboard up`."""
+    for index, source in enumerate(kb.spec.sources):
+        if source.files is not None:
+            return Stall(
+                "UnsupportedSource",
+                f"spec.sources[{index}].files: local files are read only by `switchboard up`; "
+                "in a cluster use configMapRef, url or s3",
             )
     return None
 

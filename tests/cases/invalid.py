@@ -340,8 +340,8 @@ CASES: tuple[InvalidCase, ...] = (
         KB,
         {"spec.sources[0].url": {"url": "https://acme.example/faq"}},
         "spec.sources[0]",
-        "set exactly one of inline, configMapRef, url or s3",
-        rule="[has(self.inline), has(self.configMapRef), has(self.url), has(self.s3)].filter(x, x).size() == 1",
+        "set exactly one of inline, configMapRef, url, s3 or files",
+        rule="[has(self.inline), has(self.configMapRef), has(self.url), has(self.s3), has(self.files)].filter(x, x).size() == 1",
     ),
     InvalidCase(
         "overlap-below-size",

@@ -36,11 +36,13 @@ class Platform:
         return {**os.environ, "SWITCHBOARD_HOME": str(self.state_dir)}
 
 
-def start_up(state_dir: Path, log: Path, *extra: str) -> subprocess.Popen[bytes]:
-    """`switchboard up` on free ports with the example agent, output to `log`."""
+def start_up(
+    state_dir: Path, log: Path, *extra: str, manifest: str = "receptionist.yaml"
+) -> subprocess.Popen[bytes]:
+    """`switchboard up` on free ports with an example (the receptionist), output to `log`."""
     command = [
         str(SWITCHBOARD), "up",
-        "-f", str(REPO / "examples" / "receptionist.yaml"),
+        "-f", str(REPO / "examples" / manifest),
         "--state-dir", str(state_dir),
         "--port", str(free_port()),
         "--grpc-port", str(free_port()),
@@ -81,9 +83,14 @@ def stop(process: subprocess.Popen[bytes], timeout: float = 60.0) -> int:
 
 @pytest.fixture(scope="package")
 def platform(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Platform]:
-    state_dir = tmp_path_factory.mktemp("switchboard-home")
-    log = state_dir.parent / "switchboard-up.log"
-    process = start_up(state_dir, log)
+    yield from running_platform(tmp_path_factory, "receptionist.yaml")
+
+
+def running_platform(tmp_path_factory: pytest.TempPathFactory, manifest: str) -> Iterator[Platform]:
+    """`switchboard up` on an example until the generator is closed."""
+    state_dir = tmp_path_factory.mktemp(Path(manifest).stem + "-home")
+    log = state_dir.parent / f"{Path(manifest).stem}-up.log"
+    process = start_up(state_dir, log, manifest=manifest)
     try:
         running = wait_until_up(process, state_dir, log)
         yield Platform(process, state_dir, running, log)

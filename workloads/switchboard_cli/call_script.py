@@ -153,6 +153,8 @@ class _Listener:
                     "ttsFirstAudio": latency.tts_ttfb_ms,
                     "voiceToVoice": latency.voice_to_voice_ms,
                 }
+                if latency.retrieval_ms:
+                    turn.latency["retrieval"] = latency.retrieval_ms
         return outcome
 
 

@@ -7,7 +7,7 @@ naming the file.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 from switchboard_api.gateway import CallStoreConfig, GatewayConfig
@@ -34,6 +34,8 @@ class LocalPlan:
     tenants: list[Tenant]
     knowledge_bases: list[KnowledgeBase]
     plane: ModelPlaneArgs
+    #: Knowledge base (`namespace/name`) → the directory of its manifest (for `files` paths).
+    knowledge_dirs: dict[str, Path] = field(default_factory=dict)
 
     @property
     def agent_keys(self) -> list[str]:
@@ -50,6 +52,7 @@ def plan(loaded: list[LoadedManifest]) -> LocalPlan:
     agents: dict[str, tuple[Path, VoiceAgent]] = {}
     tenants: list[Tenant] = []
     bases: dict[str, KnowledgeBase] = {}
+    dirs: dict[str, Path] = {}
     for item in loaded:
         resource = item.resource
         if isinstance(resource, VoiceAgent):
@@ -61,6 +64,7 @@ def plan(loaded: list[LoadedManifest]) -> LocalPlan:
             tenants.append(resource)
         else:
             bases[_key(resource)] = resource
+            dirs[_key(resource)] = item.path.parent
     if not agents:
         files = sorted({str(item.path) for item in loaded}) or ["(no files)"]
         raise PlanError(f"no VoiceAgent among {', '.join(files)}")
@@ -85,6 +89,7 @@ def plan(loaded: list[LoadedManifest]) -> LocalPlan:
         tenants,
         knowledge_bases,
         model_plane(requests, knowledge_bases),
+        dirs,
     )
 
 

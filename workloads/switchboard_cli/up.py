@@ -34,7 +34,9 @@ from switchboard_cli.state import (
 )
 
 if TYPE_CHECKING:
+    from switchboard_cli.knowledge import LocalKnowledge
     from switchboard_cli.progress import Progress
+    from switchboard_indexer.build import BuildReport
 
 log = logging.getLogger("switchboard")
 
@@ -162,6 +164,7 @@ def _start(local: LocalPlan, ports: Ports, host: str, state_dir: Path, *, quiet:
 
     began = time.monotonic()
     progress = Progress()
+    knowledge: LocalKnowledge | None = None
     try:
         try:
             progress.prepare_models(local.plane)
@@ -180,22 +183,50 @@ def _start(local: LocalPlan, ports: Ports, host: str, state_dir: Path, *, quiet:
             grpc_port=ports.grpc,
             state_dir=state_dir,
         )
-        return asyncio.run(_serve(config, local, state_dir, progress, began))
+        if local.knowledge_bases:
+            knowledge = _index(local, url, state_dir)
+        return asyncio.run(_serve(config, local, state_dir, progress, began, knowledge))
     except KeyboardInterrupt:
         print("\nstopped before the platform was up", file=sys.stderr)
         return 130
     finally:
+        if knowledge is not None:
+            knowledge.close()
         local_plane.shutdown()
         clear_running(state_dir, os.getpid())
 
 
+def _index(local: LocalPlan, model_plane_url: str, state_dir: Path) -> LocalKnowledge:
+    from switchboard_cli.knowledge import LocalKnowledge
+
+    knowledge = LocalKnowledge(local, model_plane_url, state_dir)
+
+    def done(key: str, report: BuildReport | None) -> None:
+        if report is not None and report.version is not None:
+            print(
+                f"Indexed {key}: {report.documents} documents, {report.chunks} chunks "
+                f"({report.embedded} embedded, {report.reused} unchanged) in "
+                f"{report.seconds:.1f} s",
+                file=sys.stderr,
+            )
+
+    for failure in knowledge.index_all(done):
+        print(f"switchboard up: indexing failed: {failure}", file=sys.stderr)
+    return knowledge
+
+
 async def _serve(
-    config: GatewayConfig, local: LocalPlan, state_dir: Path, progress: Progress, began: float
+    config: GatewayConfig,
+    local: LocalPlan,
+    state_dir: Path,
+    progress: Progress,
+    began: float,
+    knowledge: LocalKnowledge | None = None,
 ) -> int:
     from switchboard_gateway.server import GatewayServer
     from switchboard_gateway.warm_up import warm_up_agent
 
-    server = await GatewayServer.start(config)
+    server = await GatewayServer.start(config, knowledge)
     try:
         with progress.agents(len(local.agents)) as advance:
             for key, entry in server.gateway.agents.items():

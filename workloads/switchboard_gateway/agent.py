@@ -71,7 +71,9 @@ class AgentConfig:
             transfer_target=spec.handoff.transfer_to if spec.handoff is not None else None,
             tool_allow_cidrs=tuple(tenant.spec.network.egress.allow_cidrs) if tenant else (),
             knowledge_bases=tuple(
-                KnowledgeBaseChoice(f"{agent.metadata.namespace or 'default'}/{kb.name}", kb.top_k)
+                KnowledgeBaseChoice(
+                    f"{agent.metadata.namespace or 'default'}/{kb.name}", kb.top_k, kb.auto_context
+                )
                 for kb in spec.knowledge_bases
             ),
         )

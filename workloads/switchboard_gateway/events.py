@@ -178,6 +178,8 @@ class TurnLatencyEvent:
     tts_ttfb_ms: int = 0
     voice_to_voice_ms: int = 0
     interrupted: bool = False
+    #: Automatic knowledge-base search before the model was asked (inside voice-to-voice).
+    retrieval_ms: int = 0
 
 
 @dataclass(frozen=True, slots=True)

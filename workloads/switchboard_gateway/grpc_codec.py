@@ -128,6 +128,7 @@ def outbound_to_proto(event: OutboundEvent) -> pb.ServerEvent:
                 tts_ttfb_ms=event.tts_ttfb_ms,
                 voice_to_voice_ms=event.voice_to_voice_ms,
                 interrupted=event.interrupted,
+                retrieval_ms=event.retrieval_ms,
             )
         )
     if isinstance(event, TransferEvent):
@@ -168,6 +169,7 @@ def outbound_from_proto(message: pb.ServerEvent) -> OutboundEvent:
             lat.tts_ttfb_ms,
             lat.voice_to_voice_ms,
             lat.interrupted,
+            lat.retrieval_ms,
         )
     if kind == "transfer":
         return TransferEvent(message.transfer.target, message.transfer.reason)

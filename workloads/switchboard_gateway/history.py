@@ -60,10 +60,16 @@ class ConversationHistory:
     reply_tokens: int
     count: Callable[[Message], int] = approximate_tokens
     messages: list[Message] = field(default_factory=list)
+    #: Retrieved facts for the current turn (automatic knowledge context), or empty.
+    context: str = ""
 
     def add(self, message: Message) -> None:
         """Append a user, assistant or tool message."""
         self.messages.append(message)
+
+    def set_context(self, context: str) -> None:
+        """Retrieved facts for the current turn, shown after the system prompt until replaced."""
+        self.context = context
 
     def truncate_last_assistant(self, heard: str) -> None:
         """Replace the last assistant reply with the part the caller heard (barge-in)."""
@@ -78,7 +84,8 @@ class ConversationHistory:
         Whole turns are dropped from the oldest end, starting at user messages, so an assistant
         tool call is never separated from its tool result. The newest turn is always kept.
         """
-        system: Message = {"role": "system", "content": self.system}
+        content = f"{self.system}\n\n{self.context}" if self.context else self.system
+        system: Message = {"role": "system", "content": content}
         budget = self.context_tokens - self.reply_tokens - self.count(system)
         starts = [i for i, m in enumerate(self.messages) if m["role"] == "user"] or [0]
         kept = self.messages[starts[-1] :] if self.messages else []

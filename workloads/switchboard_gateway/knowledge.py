@@ -47,6 +47,7 @@ class KnowledgeBaseChoice:
 
     key: str
     top_k: int
+    auto_context: bool = False
 
 
 class KnowledgeSearch(Protocol):

@@ -18,7 +18,7 @@ from switchboard_gateway.events import (
 #: Voice latencies live between ~50 ms and a few seconds.
 LATENCY_BUCKETS = (0.05, 0.1, 0.2, 0.3, 0.4, 0.5, 0.6, 0.8, 1.0, 1.2, 1.5, 2.0, 3.0, 5.0, 10.0)
 TOOL_BUCKETS = (0.05, 0.1, 0.25, 0.5, 1.0, 2.0, 5.0, 10.0, 30.0)
-STAGES = ("vad_endpoint", "asr_final", "llm_ttft", "tts_ttfb", "voice_to_voice")
+STAGES = ("vad_endpoint", "asr_final", "llm_ttft", "tts_ttfb", "voice_to_voice", "retrieval")
 
 
 class GatewayMetrics:
@@ -90,6 +90,7 @@ class GatewayMetrics:
                 event.llm_ttft_ms,
                 event.tts_ttfb_ms,
                 event.voice_to_voice_ms,
+                event.retrieval_ms,
             )
             for stage, ms in zip(STAGES, stages, strict=True):
                 if ms > 0:  # 0: the stage did not happen (typed text, an interrupted turn)

@@ -23,6 +23,7 @@ from switchboard_gateway.backends.model_plane_http import ModelPlaneHttp
 from switchboard_gateway.backends.phrase_cache import PhraseCache, PhraseCachingBackend
 from switchboard_gateway.gateway import AgentEntry, Gateway
 from switchboard_gateway.grpc_transport import start_grpc_server
+from switchboard_gateway.knowledge import KnowledgeSearch
 from switchboard_gateway.records import CallStore
 from switchboard_gateway.ws_transport import start_ws_server
 
@@ -55,10 +56,13 @@ def _tenant_of(agent: VoiceAgent, tenants: list[Tenant]) -> Tenant | None:
     return next((t for t in tenants if t.spec.namespace.name == namespace), None)
 
 
-def build_gateway(config: GatewayConfig, store: CallStore | None) -> Gateway:
+def build_gateway(
+    config: GatewayConfig, store: CallStore | None, knowledge: KnowledgeSearch | None = None
+) -> Gateway:
     """The agents of `config` behind the model plane's HTTP API.
 
     Agents that share a voice share one cache of phrases they say often (greetings, fillers).
+    Agents with knowledge bases search them through `knowledge` (None: no search tool).
     """
     entries: dict[str, AgentEntry] = {}
     phrases: dict[str, PhraseCache] = {}
@@ -78,7 +82,8 @@ def build_gateway(config: GatewayConfig, store: CallStore | None) -> Gateway:
         )
         backend = PhraseCachingBackend(http, phrases.setdefault(tts, PhraseCache()))
         hashes = frozenset(config.api_key_hashes.get(agent_config.key, ()))
-        entries[agent_config.key] = AgentEntry(agent_config, backend, hashes)
+        search = knowledge if agent_config.knowledge_bases else None
+        entries[agent_config.key] = AgentEntry(agent_config, backend, hashes, search)
     return Gateway(entries, max_calls=config.max_concurrent_calls, store=store)
 
 
@@ -95,10 +100,12 @@ class GatewayServer:
     _retention: asyncio.Task[None] | None = None
 
     @classmethod
-    async def start(cls, config: GatewayConfig) -> GatewayServer:
+    async def start(
+        cls, config: GatewayConfig, knowledge: KnowledgeSearch | None = None
+    ) -> GatewayServer:
         """Open the store, start both servers and the retention task."""
         store = await open_store(config.store) if config.store is not None else None
-        gateway = build_gateway(config, store)
+        gateway = build_gateway(config, store, knowledge)
         grpc_server, grpc_port = await start_grpc_server(
             gateway, f"{config.host}:{config.grpc_port}"
         )

@@ -50,7 +50,13 @@ from switchboard_gateway.turn_taking import (
     SpeechStarted,
     SpeechStopped,
 )
-from switchboard_gateway.turn_timing import ASR_FINAL, ENDPOINTING, TurnTiming, emit_turn_spans
+from switchboard_gateway.turn_timing import (
+    ASR_FINAL,
+    ENDPOINTING,
+    RETRIEVAL,
+    TurnTiming,
+    emit_turn_spans,
+)
 from switchboard_gateway.vad import StreamingVad
 
 log = logging.getLogger(__name__)
@@ -372,6 +378,8 @@ class CallSession:
         interrupted = True
         executed: set[tuple[str, str]] = set()
         try:
+            if self._tool_calls.auto_context:
+                await self._search_for_context(turn)
             offer_tools = True
             for round_number in range(MAX_TOOL_ROUNDS + 1):
                 offer_tools = offer_tools and round_number < MAX_TOOL_ROUNDS
@@ -401,6 +409,20 @@ class CallSession:
             emit_turn_spans(turn, now, now, attributes)
             with contextlib.suppress(Exception):
                 await asyncio.shield(self._send(latency))
+
+    async def _search_for_context(self, turn: TurnTiming) -> None:
+        words = next(
+            (
+                str(m.get("content") or "")
+                for m in reversed(self.history.messages)
+                if m.get("role") == "user"
+            ),
+            "",
+        )
+        if words.strip():
+            started = self._clock.now()
+            await self._tool_calls.search_for_context(turn.number, words)
+            turn.mark(RETRIEVAL, started, self._clock.now())
 
     async def _llm_round(self, turn: TurnTiming, offer_tools: bool) -> list[ToolRequest]:
         """Stream one completion into speech; returns the tool calls it asked for."""

@@ -1,10 +1,9 @@
 """Where tool webhooks may not go: the guard checks the address a URL resolves to.
 
-Loopback, link-local (cloud metadata lives at 169.254.169.254), private, shared, reserved,
-multicast and unspecified addresses are refused unless a CIDR of the tenant's egress allow-list
-covers them. IPv4-mapped IPv6 (`::ffff:127.0.0.1`) and shorthand IPv4 (`127.1`) are checked as
-the IPv4 address they reach. The request then goes to the checked address, so a DNS answer
-that changes between check and connect (rebinding) gains nothing.
+The ranges are `switchboard_api.egress` (shared with knowledge-base URL sources); shorthand IPv4
+(`127.1`) is checked as the address the resolver turns it into. The request then goes to the
+checked address, so a DNS answer that changes between check and connect (rebinding) gains
+nothing.
 """
 
 from __future__ import annotations
@@ -16,10 +15,7 @@ from collections.abc import Awaitable, Callable, Iterable
 from dataclasses import dataclass
 from urllib.parse import urlsplit
 
-Address = ipaddress.IPv4Address | ipaddress.IPv6Address
-Network = ipaddress.IPv4Network | ipaddress.IPv6Network
-
-_METADATA = (ipaddress.ip_network("169.254.169.254/32"), ipaddress.ip_network("fd00:ec2::254/128"))
+from switchboard_api.egress import Address, EgressPolicy, unmapped
 
 
 class RefusedDestinationError(ValueError):
@@ -36,28 +32,6 @@ class Destination:
     port: int
 
 
-def _unmapped(address: Address) -> Address:
-    if isinstance(address, ipaddress.IPv6Address) and address.ipv4_mapped is not None:
-        return address.ipv4_mapped
-    return address
-
-
-def _forbidden(address: Address) -> bool:
-    return (
-        address.is_loopback
-        or address.is_link_local
-        or address.is_private
-        or address.is_reserved
-        or address.is_multicast
-        or address.is_unspecified
-        or any(address in network for network in _METADATA)
-        or (isinstance(address, ipaddress.IPv4Address) and address in _SHARED)
-    )
-
-
-_SHARED = ipaddress.ip_network("100.64.0.0/10")
-
-
 class SsrfGuard:
     """Checks tool URLs against the forbidden ranges and the tenant's allow-list."""
 
@@ -66,17 +40,12 @@ class SsrfGuard:
         allow_cidrs: Iterable[str] = (),
         resolve: Callable[[str, int], Awaitable[list[str]]] | None = None,
     ) -> None:
-        self._allowed: tuple[Network, ...] = tuple(
-            ipaddress.ip_network(c, strict=False) for c in allow_cidrs
-        )
+        self._policy = EgressPolicy(allow_cidrs)
         self._resolve = resolve or _system_resolve
 
     def permits(self, address: Address) -> bool:
         """Whether a request may go to `address`."""
-        address = _unmapped(address)
-        if any(address in network for network in self._allowed):
-            return True
-        return not _forbidden(address)
+        return self._policy.permits(address)
 
     async def check(self, url: str) -> Destination:
         """Resolve `url`'s host; refuse it unless every address it resolves to is permitted."""
@@ -88,7 +57,7 @@ class SsrfGuard:
             resolved = await self._resolve(parts.hostname, port)
         except OSError as error:
             raise RefusedDestinationError(f"cannot resolve the tool host: {error}") from None
-        addresses = [_unmapped(ipaddress.ip_address(a)) for a in resolved]
+        addresses = [unmapped(ipaddress.ip_address(a)) for a in resolved]
         if not addresses:
             raise RefusedDestinationError("the tool host resolves to no address")
         refused = [a for a in addresses if not self.permits(a)]

@@ -20,6 +20,7 @@ from switchboard_gateway.events import (
 )
 from switchboard_gateway.history import ConversationHistory
 from switchboard_gateway.knowledge import (
+    MAX_QUERY_CHARS,
     SEARCH_KNOWLEDGE_BASE_TOOL,
     SEARCH_TOOL_NAME,
     KnowledgeSearch,
@@ -34,6 +35,7 @@ DEFAULT_FILLER = "One moment, please."
 #: A tool that has not answered after this long gets a spoken filler.
 FILLER_AFTER_S = 0.7
 _DONE = '{"ok": true}'
+CONTEXT_INTRO = "Facts from our documents (answer from them):"
 
 
 def _argument(arguments: str, name: str) -> str:
@@ -62,9 +64,12 @@ class ToolCalls:
         self._knowledge = knowledge if config.knowledge_bases else None
 
     def definitions(self) -> list[dict[str, Any]]:
-        """The tools to offer the model: the agent's, the built-ins, and search when possible."""
+        """The tools to offer the model: the agent's, the built-ins, and search when possible.
+
+        With automatic context the model already has the passages: the search is not offered.
+        """
         tools = self._config.tool_definitions()
-        if self._knowledge is not None:
+        if self._knowledge is not None and not self.auto_context:
             tools.append(SEARCH_KNOWLEDGE_BASE_TOOL)
         return tools
 
@@ -93,6 +98,39 @@ class ToolCalls:
                 log.info("tool %s failed: %s", request.name[:64], outcome.error)
                 await self._say(turn, TOOL_APOLOGY)
         return ending
+
+    @property
+    def auto_context(self) -> bool:
+        """Whether every reply starts with a search of the caller's words."""
+        return self._knowledge is not None and any(
+            kb.auto_context for kb in self._config.knowledge_bases
+        )
+
+    async def search_for_context(self, turn: int, words: str) -> None:
+        """Search before the model answers and put the passages beside the caller's words.
+
+        Recorded as a `search_knowledge_base` call with the id `auto-<turn>`, so transcripts
+        and call records show it like any tool call. The passages go after the system prompt for
+        this turn: small models imitate a tool call they did not make and ignore late messages.
+        """
+        if self._knowledge is None:
+            return
+        request = ToolRequest(
+            f"auto-{turn}", SEARCH_TOOL_NAME, json.dumps({"query": words[:MAX_QUERY_CHARS]})
+        )
+        await self._send(ToolCallEvent(turn, request.id, request.name, request.arguments))
+        started = time.monotonic()
+        outcome = await search_knowledge(
+            self._knowledge, self._config.knowledge_bases, request.arguments
+        )
+        latency = int((time.monotonic() - started) * 1000)
+        await self._send(ToolResultEvent(turn, request.id, outcome.ok, outcome.error, latency))
+        if not outcome.ok:
+            log.info("automatic knowledge search failed: %s", outcome.error)
+            return
+        passages = json.loads(outcome.content).get("passages", [])
+        facts = "\n".join(f"- {p['text']}" for p in passages)
+        self._history.set_context(f"{CONTEXT_INTRO}\n{facts}" if passages else "")
 
     async def _search(
         self, turn: int, knowledge: KnowledgeSearch, request: ToolRequest

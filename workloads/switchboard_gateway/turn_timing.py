@@ -22,6 +22,8 @@ ENDPOINTING, ASR_FINAL, LLM_TTFT, TTS_TTFB, VOICE_TO_VOICE = (
     "tts_ttfb",
     "voice_to_voice",
 )
+#: Automatic knowledge-base search before the model is asked (when the agent wants it).
+RETRIEVAL = "retrieval"
 _TRACER = trace.get_tracer("switchboard_gateway")
 
 
@@ -57,6 +59,7 @@ class TurnTiming:
             self.ms(TTS_TTFB),
             self.ms(VOICE_TO_VOICE),
             interrupted,
+            self.ms(RETRIEVAL),
         )
 
 

@@ -148,6 +148,7 @@ def outbound_to_json(event: OutboundEvent) -> str:
             "ttsTtfbMs": event.tts_ttfb_ms,
             "voiceToVoiceMs": event.voice_to_voice_ms,
             "interrupted": event.interrupted,
+            "retrievalMs": event.retrieval_ms,
         }
     elif isinstance(event, TransferEvent):
         body = {"type": "transfer", "target": event.target, "reason": event.reason}

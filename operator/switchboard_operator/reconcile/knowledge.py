@@ -6,7 +6,7 @@ from datetime import UTC, datetime
 
 from switchboard_api import KnowledgeBase
 from switchboard_api.indexing import IndexResult, result_configmap
-from switchboard_operator.checks import quota_problem
+from switchboard_operator.checks import quota_problem, source_problem
 from switchboard_operator.conditions import Check, Stall, condition_set, timestamp
 from switchboard_operator.kube import KUBERAY_CRD
 from switchboard_operator.naming import LABEL_KNOWLEDGE_BASE, Manifest, refresh_cron_name
@@ -96,6 +96,8 @@ async def reconcile_knowledge_base(
     found = await find_tenant(rt, namespace)
     if found is None:
         stall = Stall("TenantNotFound", f"no Tenant has spec.namespace.name {namespace}")
+    elif (unsupported := source_problem(kb)) is not None:
+        stall = unsupported
     elif not await rt.kube.crd_installed(KUBERAY_CRD):
         stall = Stall(
             "KubeRayMissing", "the RayService CRD (KubeRay) is not installed (embeddings run there)"

@@ -35,7 +35,8 @@ def test_a_directory_of_examples_loads_every_kind() -> None:
     loaded = load_manifests([EXAMPLES])
     kinds = {type(item.resource) for item in loaded}
     assert kinds == {Tenant, VoiceAgent, KnowledgeBase}
-    assert all(item.path.parent == EXAMPLES for item in loaded)
+    assert all(item.path.is_relative_to(EXAMPLES) for item in loaded)
+    assert EXAMPLES / "front-desk" / "knowledgebase.yaml" in {item.path for item in loaded}
 
 
 def test_multi_document_files_keep_document_positions(tmp_path: Path) -> None:
