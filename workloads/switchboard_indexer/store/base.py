@@ -15,7 +15,7 @@ from __future__ import annotations
 import re
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Protocol
 
 from switchboard_indexer.fusion import Hit
@@ -79,6 +79,40 @@ def keywords(query: str, limit: int = 32) -> list[str]:
         if word not in STOP_WORDS and len(seen) < limit:
             seen.setdefault(word, None)
     return list(seen)
+
+
+#: A version still `building` after this long was left by a crashed build (Jobs end by 6 h).
+ABANDONED_AFTER = timedelta(hours=7)
+
+
+@dataclass(frozen=True)
+class VersionRow:
+    """A version as garbage collection sees it."""
+
+    number: int
+    name: str
+    state: str
+    created_at: datetime
+
+
+def versions_to_drop(
+    rows: Sequence[VersionRow], live: int | None, keep_previous: int, now: datetime
+) -> list[VersionRow]:
+    """Which versions of one knowledge base to drop (pure).
+
+    Never the live one; the newest `keep_previous` complete ones stay for a quick rollback;
+    a build in progress stays unless it is older than `ABANDONED_AFTER` (another Job may be
+    writing it right now).
+    """
+    kept, dropped = 0, []
+    for row in sorted(rows, key=lambda r: -r.number):
+        if row.number == live:
+            continue
+        if row.state == "complete" and kept < keep_previous:
+            kept += 1
+        elif row.state != "building" or now - row.created_at > ABANDONED_AFTER:
+            dropped.append(row)
+    return dropped
 
 
 class StoreError(RuntimeError):

@@ -26,7 +26,9 @@ from switchboard_indexer.store.base import (
     SearchResult,
     StoredChunk,
     StoreError,
+    VersionRow,
     keywords,
+    versions_to_drop,
 )
 
 _TENANT = re.compile(r"^[a-z0-9]([-a-z0-9]{0,61}[a-z0-9])?$")
@@ -213,25 +215,22 @@ class PostgresIndexStore:
         return SearchResult(version, vector, keyword, chunks)
 
     def collect_garbage(self, knowledge_base: str, keep_previous: int = 1) -> list[str]:
-        """Drop old and unfinished versions (not the live one) and unused cached embeddings."""
+        """Drop old and abandoned versions (`versions_to_drop`) and unused cached embeddings."""
         with self._pool.connection() as db:
             live = self._live(db, knowledge_base)
             live_id = live[0] if live else None
-            rows = db.execute(
-                sql.SQL(
-                    "SELECT id, name, state FROM {}.versions WHERE kb = %s ORDER BY id DESC"
-                ).format(self._s),
-                (knowledge_base,),
-            ).fetchall()
-            kept, dropped = 0, []
-            for number, name, state in rows:
-                if number == live_id:
-                    continue
-                if state == "complete" and kept < keep_previous:
-                    kept += 1
-                    continue
-                self._drop(db, number)
-                dropped.append(name)
+            rows = [
+                VersionRow(int(n), str(name), str(state), at)
+                for n, name, state, at in db.execute(
+                    sql.SQL(
+                        "SELECT id, name, state, created_at FROM {}.versions WHERE kb = %s"
+                    ).format(self._s),
+                    (knowledge_base,),
+                )
+            ]
+            dropped = versions_to_drop(rows, live_id, keep_previous, datetime.now(UTC))
+            for row in dropped:
+                self._drop(db, row.number)
             remaining = [
                 r[0] for r in db.execute(sql.SQL("SELECT id FROM {}.versions").format(self._s))
             ]
@@ -246,7 +245,7 @@ class PostgresIndexStore:
                 )
             else:
                 db.execute(sql.SQL("DELETE FROM {}.embedding_cache").format(self._s))
-        return dropped
+        return [row.name for row in dropped]
 
     def _drop(self, db: psycopg.Connection[Any], number: int) -> None:
         db.execute(sql.SQL("DROP TABLE IF EXISTS {}").format(self._t(f"c{number}")))

@@ -29,7 +29,9 @@ from switchboard_indexer.store.base import (
     SearchResult,
     StoredChunk,
     StoreError,
+    VersionRow,
     keywords,
+    versions_to_drop,
 )
 
 _TENANT = re.compile(r"^[a-z0-9]([-a-z0-9]{0,61}[a-z0-9])?$")
@@ -215,29 +217,26 @@ class SqliteIndexStore:
         return SearchResult(version, vector, keyword, chunks)
 
     def collect_garbage(self, knowledge_base: str, keep_previous: int = 1) -> list[str]:
-        """Drop old and unfinished versions (not the live one) and unused cached embeddings."""
+        """Drop old and abandoned versions (`versions_to_drop`) and unused cached embeddings."""
         with self._transaction() as db:
             live = self._live(db, knowledge_base)
             live_id = live[0] if live else None
-            rows = db.execute(
-                "SELECT id, name, state FROM versions WHERE kb = ? ORDER BY id DESC",
-                (knowledge_base,),
-            ).fetchall()
-            kept, dropped = 0, []
-            for number, name, state in rows:
-                if number == live_id:
-                    continue
-                if state == "complete" and kept < keep_previous:
-                    kept += 1
-                    continue
-                _drop_version(db, int(str(number)))
-                dropped.append(str(name))
+            rows = [
+                VersionRow(int(str(n)), str(name), str(state), datetime.fromisoformat(str(at)))
+                for n, name, state, at in db.execute(
+                    "SELECT id, name, state, created_at FROM versions WHERE kb = ?",
+                    (knowledge_base,),
+                )
+            ]
+            dropped = versions_to_drop(rows, live_id, keep_previous, datetime.now(UTC))
+            for row in dropped:
+                _drop_version(db, row.number)
             remaining = [int(str(r[0])) for r in db.execute("SELECT id FROM versions")]
             used = " UNION ".join(f"SELECT hash FROM c{n}" for n in remaining)
             db.execute(
                 "DELETE FROM embedding_cache" + (f" WHERE hash NOT IN ({used})" if used else "")
             )
-        return dropped
+        return [row.name for row in dropped]
 
     def close(self) -> None:
         """Close the database."""
