@@ -11,7 +11,9 @@ sudo_=""; [[ $EUID -ne 0 ]] && sudo_="sudo"
 initdb=$(compgen -G "/usr/lib/postgresql/*/bin/initdb" | sort -V | tail -n 1)
 major=$(basename "$(dirname "$(dirname "$initdb")")")
 pg_config="/usr/lib/postgresql/$major/bin/pg_config"
-if [[ ! -x "$pg_config" ]]; then
+# The build needs the server headers (postgresql-server-dev-<major>). pg_config alone proves
+# nothing: the client packages ship it, and the machine image has them without the headers.
+if [[ ! -x "$pg_config" || ! -f "$("$pg_config" --includedir-server)/postgres.h" ]]; then
   $sudo_ apt-get update -q >/dev/null
   DEBIAN_FRONTEND=noninteractive $sudo_ apt-get install -y -q --no-install-recommends \
     "postgresql-server-dev-$major" >/dev/null
