@@ -35,7 +35,7 @@ from switchboard_gateway.backends.model_plane_http import ModelPlaneHttp
 from switchboard_gateway.client import connect
 from switchboard_gateway.events import AgentAudioEvent, CallEndedEvent, TurnLatencyEvent
 from switchboard_gateway.gateway import AgentEntry, Gateway
-from switchboard_gateway.grpc_transport import start_grpc_server
+from switchboard_gateway.transports.grpc.server import start_grpc_server
 from switchboard_serve import local
 from switchboard_serve.audio import resample
 from switchboard_serve.packaged import piper_voice_path

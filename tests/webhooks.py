@@ -12,7 +12,7 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
-from switchboard_gateway.tools import MAX_RESULT_BYTES
+from switchboard_gateway.tools.webhooks import MAX_RESULT_BYTES
 
 SECRET = "whsec_" + base64.b64encode(b"a-very-secret-signing-key").decode()
 ENV = {"SWITCHBOARD_SECRET_TOOLS_WEATHER": SECRET}

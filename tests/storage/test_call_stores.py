@@ -12,8 +12,7 @@ from pathlib import Path
 import psycopg
 import pytest
 
-from switchboard_gateway.postgres_store import PostgresCallStore
-from switchboard_gateway.records import (
+from switchboard_gateway.records.model import (
     CallRecord,
     CallStore,
     CallStoreUnavailableError,
@@ -21,7 +20,8 @@ from switchboard_gateway.records import (
     ToolCallRecord,
     TurnRecord,
 )
-from switchboard_gateway.sqlite_store import SqliteCallStore
+from switchboard_gateway.records.postgres import PostgresCallStore
+from switchboard_gateway.records.sqlite import SqliteCallStore
 
 pytestmark = pytest.mark.storage
 

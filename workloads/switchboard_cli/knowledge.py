@@ -16,7 +16,7 @@ from pathlib import Path
 from switchboard_api.egress import EgressPolicy
 from switchboard_api.resources import KnowledgeBase
 from switchboard_cli.local_plan import LocalPlan
-from switchboard_gateway.knowledge import Passage
+from switchboard_gateway.tools.knowledge import Passage
 from switchboard_indexer.build import BuildError, BuildReport, build_index
 from switchboard_indexer.embedding import ModelPlaneEmbedder, token_counter
 from switchboard_indexer.retrieval import Retriever

@@ -224,14 +224,11 @@ async def _serve(
     knowledge: LocalKnowledge | None = None,
 ) -> int:
     from switchboard_gateway.server import GatewayServer
-    from switchboard_gateway.warm_up import warm_up_agent
 
     server = await GatewayServer.start(config, knowledge)
     try:
         with progress.agents(len(local.agents)) as advance:
-            for key, entry in server.gateway.agents.items():
-                await warm_up_agent(entry)
-                advance(key)
+            await server.warm_up(on_agent=advance)
     except Exception as error:  # a model that cannot answer once cannot take calls
         print(f"switchboard up: warm-up failed: {type(error).__name__}: {error}", file=sys.stderr)
         await server.stop()

@@ -1,5 +1,8 @@
 """`python -m switchboard_gateway --config gateway.yaml`: run one gateway process.
 
+Its agents warm up in the background (readiness stays off until they have, retried while the
+model plane is not up yet), so the greeting of the first call comes from the phrase cache.
+
 SIGTERM or SIGINT drains (readiness off, new calls refused, active calls finish up to the drain
 timeout); a second signal stops at once. Exit status 0 after a drain, 2 on a bad configuration.
 """
@@ -8,6 +11,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import contextlib
 import logging
 import signal
 import sys
@@ -18,8 +22,8 @@ from pydantic import ValidationError
 
 from switchboard_api.gateway import GatewayConfig
 from switchboard_gateway.agent import AgentConfigError
-from switchboard_gateway.records import CallStoreUnavailableError
-from switchboard_gateway.server import GatewayServer
+from switchboard_gateway.records.model import CallStoreUnavailableError
+from switchboard_gateway.server import WARM_UP_RETRY_S, GatewayServer
 
 log = logging.getLogger("switchboard_gateway")
 
@@ -30,8 +34,9 @@ def load_config(path: Path) -> GatewayConfig:
 
 
 async def run(config: GatewayConfig) -> None:
-    """Serve until a signal, then drain and stop."""
+    """Serve (ready once warmed up) until a signal, then drain and stop."""
     server = await GatewayServer.start(config)
+    warming = asyncio.create_task(server.warm_up(retry_every_s=WARM_UP_RETRY_S), name="warm-up")
     loop = asyncio.get_running_loop()
     signalled = asyncio.Event()
     stopping: asyncio.Task[None] | None = None
@@ -45,6 +50,9 @@ async def run(config: GatewayConfig) -> None:
     for number in (signal.SIGTERM, signal.SIGINT):
         loop.add_signal_handler(number, on_signal)
     await signalled.wait()
+    warming.cancel()
+    with contextlib.suppress(asyncio.CancelledError):
+        await warming
     stopping = asyncio.create_task(server.drain_and_stop(), name="drain")
     try:
         await stopping

@@ -8,7 +8,6 @@ from typing import Any
 from switchboard_api.pipeline import LlmSpec, TurnSpec, VadSpec, resolve_pipeline
 from switchboard_api.resources import Tenant, VoiceAgent
 from switchboard_api.voiceagent import CallPolicySpec, ToolSpec
-from switchboard_gateway.knowledge import KnowledgeBaseChoice
 from switchboard_gateway.prompt import placeholders, render
 
 #: Built-in tools; `search_knowledge_base` (knowledge.py) joins when the agent has knowledge.
@@ -26,6 +25,23 @@ TRANSFER_CALL_TOOL: dict[str, Any] = {
         "required": ["reason"],
     },
 }
+
+
+@dataclass(frozen=True)
+class KnowledgeBaseChoice:
+    """A knowledge base the agent may search (`namespace/name`) and how many passages to take."""
+
+    key: str
+    top_k: int
+    auto_context: bool = False
+
+
+@dataclass(frozen=True, slots=True)
+class Prompts:
+    """One call's rendered system prompt and greeting."""
+
+    system: str
+    greeting: str | None
 
 
 class AgentConfigError(ValueError):
@@ -82,15 +98,14 @@ class AgentConfig:
         """The agent's variables, overridden by the caller's metadata."""
         return {**self.variables, **caller}
 
-    def system_prompt(self, caller: dict[str, str]) -> str:
-        """The rendered system prompt for one call."""
-        return render(self.system_template, self.variables_for(caller))
-
-    def greeting(self, caller: dict[str, str]) -> str | None:
-        """The rendered greeting, if the agent has one."""
-        if self.greeting_template is None:
-            return None
-        return render(self.greeting_template, self.variables_for(caller))
+    def prompts(self, caller: dict[str, str]) -> Prompts:
+        """The call's prompts; `TemplateError` names a variable nobody gave a value."""
+        variables = self.variables_for(caller)
+        greeting = self.greeting_template
+        return Prompts(
+            render(self.system_template, variables),
+            render(greeting, variables) if greeting is not None else None,
+        )
 
     def check(self) -> None:
         """Fail at load, not mid-call, when a template names an unknown variable."""

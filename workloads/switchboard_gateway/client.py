@@ -19,9 +19,9 @@ from switchboard_gateway.events import (
     CallEndedEvent,
     OutboundEvent,
 )
-from switchboard_gateway.grpc_codec import format_to_proto, outbound_from_proto
 from switchboard_gateway.rpc import call_pb2 as pb
 from switchboard_gateway.rpc import call_pb2_grpc
+from switchboard_gateway.transports.grpc.codec import format_to_proto, outbound_from_proto
 
 
 class Call:

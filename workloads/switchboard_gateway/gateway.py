@@ -1,7 +1,8 @@
-"""The gateway process: which agents it serves, who may call them, and how many calls at once.
+"""The gateway: which agents it serves, who may call them, and how many calls at once.
 
-Transports (gRPC, WebSocket) hand each accepted call's events to `run_call`; everything about a
-call after its `start` is transport-neutral.
+Transports (gRPC, WebSocket) decode a call's `start`, ask `admit`, and hand `run_call` the rest of
+the caller's events as an async iterator plus a `deliver` function; everything about a call after
+its `start` is transport-neutral.
 """
 
 from __future__ import annotations
@@ -10,30 +11,26 @@ import asyncio
 import contextlib
 import hashlib
 import hmac
-import logging
 import uuid
-from collections.abc import Awaitable, Callable, Coroutine, Mapping
+from collections.abc import AsyncIterable, Awaitable, Callable, Mapping
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
-from typing import Any
 
-from switchboard_gateway.agent import AgentConfig
+from switchboard_gateway.agent import AgentConfig, Prompts
 from switchboard_gateway.backends.base import ModelBackend
+from switchboard_gateway.conversation.session import CallSession
 from switchboard_gateway.events import (
     AgentAudioEvent,
     CallEndedEvent,
     EndReason,
+    InboundEvent,
     OutboundEvent,
     StartCall,
-    ToolCallEvent,
-    ToolResultEvent,
 )
-from switchboard_gateway.knowledge import KnowledgeSearch
 from switchboard_gateway.metrics import GatewayMetrics
-from switchboard_gateway.records import CallRecord, CallStore, ToolCallRecord, turns_from_history
-from switchboard_gateway.session import CallSession
-
-log = logging.getLogger(__name__)
+from switchboard_gateway.prompt import TemplateError
+from switchboard_gateway.records.model import CallStore
+from switchboard_gateway.records.recorder import CallRecorder
+from switchboard_gateway.tools.knowledge import KnowledgeSearch
 
 #: A slow client gets at most this much agent audio queued before frames are dropped.
 MAX_QUEUED_AUDIO_S = 2.0
@@ -67,6 +64,14 @@ class OverloadedError(Exception):
     """The gateway is at its concurrent-call limit."""
 
 
+@dataclass(frozen=True, slots=True)
+class Admission:
+    """An admitted call: the agent it reaches and its prompts, rendered for this caller."""
+
+    entry: AgentEntry
+    prompts: Prompts
+
+
 @dataclass
 class Gateway:
     """Admission control and the registry of agents."""
@@ -75,6 +80,8 @@ class Gateway:
     max_calls: int = 20
     active: int = 0
     draining: bool = False
+    #: False until every agent's models have answered once (readiness stays off till then).
+    warm: bool = True
     store: CallStore | None = None
     metrics: GatewayMetrics = field(default_factory=GatewayMetrics)
     _sessions: set[CallSession] = field(default_factory=set)
@@ -86,11 +93,13 @@ class Gateway:
         matches = [e for key, e in self.agents.items() if key.rsplit("/", 1)[-1] == name]
         return matches[0] if len(matches) == 1 else None
 
-    def admit(self, start: StartCall) -> AgentEntry | CallEndedEvent:
+    def admit(self, start: StartCall) -> Admission | CallEndedEvent:
         """The agent to connect the call to, or why the call ends now.
 
-        Raises `OverloadedError` at capacity: transports answer that with their own status
-        (gRPC RESOURCE_EXHAUSTED, WebSocket close 1013) so clients retry elsewhere.
+        The prompts are rendered here, so a variable nobody gave a value refuses the call with
+        its name instead of failing it later. Raises `OverloadedError` at capacity: transports
+        answer that with their own status (gRPC RESOURCE_EXHAUSTED, WebSocket close 1013) so
+        clients retry elsewhere.
         """
         if self.draining:
             return self.refuse(EndReason.SHUTTING_DOWN, "the gateway is shutting down")
@@ -99,10 +108,15 @@ class Gateway:
             return self.refuse(EndReason.UNKNOWN_AGENT, f"no agent named {start.agent[:100]!r}")
         if not entry.accepts(start.api_key):
             return self.refuse(EndReason.UNAUTHENTICATED, "missing or invalid API key")
+        try:
+            prompts = entry.config.prompts(dict(start.variables))
+        except TemplateError as error:
+            detail = f"prompt variable missing: {error}; send it in the start's variables"
+            return self.refuse(EndReason.PROTOCOL_ERROR, detail)
         if self.active >= self.max_calls:
             self.metrics.rejected.labels("overloaded").inc()
             raise OverloadedError(f"{self.active} calls in progress, the limit is {self.max_calls}")
-        return entry
+        return Admission(entry, prompts)
 
     def refuse(self, reason: EndReason, detail: str) -> CallEndedEvent:
         """A call that ends before it is admitted (also used by transports for a bad start)."""
@@ -111,17 +125,16 @@ class Gateway:
 
     async def run_call(
         self,
-        entry: AgentEntry,
+        admission: Admission,
         start: StartCall,
         deliver: Callable[[OutboundEvent], Awaitable[None]],
-        pump: Callable[[CallSession], Coroutine[Any, Any, None]],
+        inbound: AsyncIterable[InboundEvent],
         channel: str = "grpc",
     ) -> CallEndedEvent:
-        """Run one admitted call: `pump` feeds the session, `deliver` gets its events."""
+        """Run one admitted call: `inbound` feeds the session, `deliver` gets its events."""
+        entry = admission.entry
+        agent = entry.config.key
         queue: asyncio.Queue[OutboundEvent] = asyncio.Queue()
-        started_at = datetime.now(UTC)
-        tool_names: dict[str, str] = {}
-        tool_calls: list[ToolCallRecord] = []
         max_audio = int(MAX_QUEUED_AUDIO_S / _FRAME_S)
         queued_audio = 0
 
@@ -134,34 +147,34 @@ class Gateway:
                 queued_audio += 1
             queue.put_nowait(event)
 
-        agent = entry.config.key
+        call_id = uuid.uuid4().hex
         session = CallSession(
-            entry.config, entry.backend, start, send, uuid.uuid4().hex, knowledge=entry.knowledge
+            entry.config,
+            entry.backend,
+            start,
+            admission.prompts,
+            send,
+            call_id,
+            knowledge=entry.knowledge,
         )
+        recorder = CallRecorder(call_id, agent, channel, start.client_reference)
         self.active += 1
         self.metrics.call_started(agent)
         outcome = "cancelled"  # unless an end event says otherwise: the transport went away
         self._sessions.add(session)
-        running = asyncio.create_task(session.run(), name=f"call-{session.call_id}")
-        pumping = asyncio.create_task(pump(session), name=f"pump-{session.call_id}")
+        running = asyncio.create_task(session.run(inbound), name=f"call-{call_id}")
         try:
             while True:
                 event = await queue.get()
                 if isinstance(event, AgentAudioEvent):
                     queued_audio -= 1
-                elif isinstance(event, ToolCallEvent):
-                    tool_names[event.id] = event.name
-                tool = ""
-                if isinstance(event, ToolResultEvent):
-                    tool = tool_names.get(event.id, "")
-                    tool_calls.append(
-                        ToolCallRecord(event.turn, tool, event.ok, event.error, event.latency_ms)
-                    )
+                tool = recorder.observe(event)
                 self.metrics.observe(agent, event, tool)
                 if isinstance(event, CallEndedEvent):
                     outcome = event.reason.value
                     # Stored before the caller hears of the end, so a record exists by then.
-                    await self._record(session, start, channel, started_at, event, tool_calls)
+                    record = recorder.record(event, session.history.messages, session.latencies)
+                    await recorder.save(self.store, record)
                 await deliver(event)
                 if isinstance(event, CallEndedEvent):
                     return event
@@ -169,37 +182,9 @@ class Gateway:
             self.active -= 1
             self.metrics.call_ended(agent, outcome)
             self._sessions.discard(session)
-            for task in (pumping, running):
-                task.cancel()
+            running.cancel()
             with contextlib.suppress(asyncio.CancelledError, Exception):
-                await asyncio.gather(pumping, running, return_exceptions=True)
-
-    async def _record(
-        self,
-        session: CallSession,
-        start: StartCall,
-        channel: str,
-        started_at: datetime,
-        ended: CallEndedEvent,
-        tool_calls: list[ToolCallRecord],
-    ) -> None:
-        if self.store is None:
-            return
-        record = CallRecord(
-            call_id=session.call_id,
-            agent=session.config.key,
-            channel=channel,
-            started_at=started_at,
-            ended_at=datetime.now(UTC),
-            end_reason=ended.reason.value,
-            client_reference=start.client_reference,
-            turns=turns_from_history(session.history.messages, session.latencies),
-            tool_calls=tuple(tool_calls),
-        )
-        try:
-            await self.store.save(record)
-        except Exception:  # a failing store must not fail the call that already ended
-            log.exception("could not store the record of call %s", session.call_id)
+                await running
 
     async def drain(self, timeout_s: float) -> None:
         """Refuse new calls and wait for active ones, then end those still running."""

@@ -1,6 +1,10 @@
-"""A gateway process: its servers, call store, record retention and graceful drain.
+"""The one composition root: a gateway process, for a pod and for `switchboard up` alike.
 
-gRPC serves calls; the HTTP port serves WebSocket calls, `/healthz`, `/readyz` and `/metrics`.
+`GatewayServer.start` builds the agents behind the model plane's HTTP API, opens the call store,
+and serves gRPC and HTTP (WebSocket calls, `/healthz`, `/readyz`, `/metrics`, the console when
+enabled). `warm_up` runs every agent's models once and caches its greeting; until it has, the
+gateway is not ready. A pod retries a warm-up the model plane is not ready for; `switchboard up`
+fails fast. Drain: readiness off, new calls refused, active calls finish up to the timeout.
 """
 
 from __future__ import annotations
@@ -8,47 +12,34 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
-import os
+from collections.abc import Callable
 from dataclasses import dataclass
-from datetime import UTC, datetime, timedelta
+from datetime import timedelta
 
 import grpc
 from websockets.asyncio.server import Server
 
-from switchboard_api.gateway import CallStoreConfig, GatewayConfig
+from switchboard_api.gateway import GatewayConfig
 from switchboard_api.resources import Tenant, VoiceAgent
 from switchboard_api.serving import agent_request, deployment_name
 from switchboard_gateway.agent import AgentConfig
 from switchboard_gateway.backends.model_plane_http import ModelPlaneHttp
 from switchboard_gateway.backends.phrase_cache import PhraseCache, PhraseCachingBackend
+from switchboard_gateway.backends.warm_up import warm_up_agent
+from switchboard_gateway.console.api import console_routes
 from switchboard_gateway.gateway import AgentEntry, Gateway
-from switchboard_gateway.grpc_transport import start_grpc_server
-from switchboard_gateway.knowledge import KnowledgeSearch
-from switchboard_gateway.records import CallStore
-from switchboard_gateway.ws_transport import start_ws_server
+from switchboard_gateway.records.model import CallStore
+from switchboard_gateway.records.stores import enforce_retention, open_store
+from switchboard_gateway.tools.knowledge import KnowledgeSearch
+from switchboard_gateway.transports.grpc.server import start_grpc_server
+from switchboard_gateway.transports.websocket.server import start_ws_server
 
 log = logging.getLogger(__name__)
 
-STORE_URL_ENV = "SWITCHBOARD_CALL_STORE_URL"
-RETENTION_EVERY_S = 3600.0
 #: After the drain timeout, calls still running are ended; this is how long they get to do so.
 ABORT_GRACE_S = 3.0
-
-
-async def open_store(config: CallStoreConfig) -> CallStore:
-    """The store a URL names (the environment's URL, from a Secret, wins over the file's)."""
-    url = os.environ.get(STORE_URL_ENV) or config.url
-    if url.startswith("sqlite:///"):
-        from switchboard_gateway.sqlite_store import SqliteCallStore
-
-        path = url.removeprefix("sqlite:///")
-        os.makedirs(os.path.dirname(path) or ".", exist_ok=True)
-        return SqliteCallStore(path)
-    if url.startswith(("postgres://", "postgresql://")):
-        from switchboard_gateway.postgres_store import PostgresCallStore
-
-        return await PostgresCallStore.open(url)
-    raise ValueError(f"{STORE_URL_ENV} must be sqlite:///PATH or postgresql://…")
+#: A pod whose model plane is not up yet tries its warm-up again after this long.
+WARM_UP_RETRY_S = 5.0
 
 
 def _tenant_of(agent: VoiceAgent, tenants: list[Tenant]) -> Tenant | None:
@@ -103,21 +94,23 @@ class GatewayServer:
     async def start(
         cls, config: GatewayConfig, knowledge: KnowledgeSearch | None = None
     ) -> GatewayServer:
-        """Open the store, start both servers and the retention task."""
+        """Open the store and start both servers (not ready until `warm_up` has run)."""
         store = await open_store(config.store) if config.store is not None else None
         gateway = build_gateway(config, store, knowledge)
+        gateway.warm = False
         grpc_server, grpc_port = await start_grpc_server(
             gateway, f"{config.host}:{config.grpc_port}"
         )
+        routes = console_routes(gateway) if config.console else None
         http_server = await start_ws_server(
-            gateway, config.host, config.http_port, console=config.console
+            gateway, config.host, config.http_port, extra_routes=routes
         )
         http_port = next(iter(http_server.sockets)).getsockname()[1]
         server = cls(config, gateway, grpc_server, http_server, grpc_port, http_port)
         if store is not None and config.store is not None:
             retention = timedelta(days=config.store.retention_days)
             server._retention = asyncio.create_task(
-                _enforce_retention(store, retention), name="call-record-retention"
+                enforce_retention(store, retention), name="call-record-retention"
             )
         log.info(
             "gateway serving %d agent(s): gRPC on %d, HTTP/WebSocket on %d",
@@ -126,6 +119,37 @@ class GatewayServer:
             http_port,
         )
         return server
+
+    async def warm_up(
+        self,
+        *,
+        retry_every_s: float | None = None,
+        on_agent: Callable[[str], None] | None = None,
+    ) -> None:
+        """Run every agent's models once and cache its greeting; then the gateway is ready.
+
+        Without `retry_every_s` the first failure is raised (`BackendError`, `TimeoutError`);
+        with it, a failed agent is tried again after that long until it answers.
+        """
+        for key, entry in self.gateway.agents.items():
+            while True:
+                try:
+                    await warm_up_agent(entry.config, entry.backend)
+                    break
+                except Exception as error:
+                    if retry_every_s is None:
+                        raise
+                    log.warning(
+                        "warm-up of %s failed (%s); trying again in %.0f s",
+                        key,
+                        type(error).__name__,
+                        retry_every_s,
+                    )
+                    await asyncio.sleep(retry_every_s)
+            if on_agent is not None:
+                on_agent(key)
+        self.gateway.warm = True
+        log.info("gateway warmed up: ready for calls")
 
     async def drain_and_stop(self) -> None:
         """Drain: readiness off and new calls refused while active calls finish.
@@ -155,14 +179,3 @@ class GatewayServer:
         if self.gateway.store is not None:
             await self.gateway.store.close()
         log.info("gateway stopped")
-
-
-async def _enforce_retention(store: CallStore, keep: timedelta) -> None:
-    while True:
-        try:
-            removed = await store.delete_ended_before(datetime.now(UTC) - keep)
-            if removed:
-                log.info("retention removed %d call record(s)", removed)
-        except Exception:  # the store may be briefly unreachable; try again next round
-            log.exception("call-record retention failed")
-        await asyncio.sleep(RETENTION_EVERY_S)

@@ -10,8 +10,8 @@ from typing import Any, TypeVar
 
 from switchboard_gateway.backends.model_plane_http import ModelPlaneHttp
 from switchboard_gateway.gateway import AgentEntry, Gateway, hash_api_key
-from switchboard_gateway.grpc_transport import start_grpc_server
-from switchboard_gateway.records import CallStore
+from switchboard_gateway.records.model import CallStore
+from switchboard_gateway.transports.grpc.server import start_grpc_server
 from tests.models.gateway.test_session import agent_config
 
 T = TypeVar("T")
@@ -77,7 +77,8 @@ def ws_gateway(
     base_url: str, max_calls: int = 20, open_store: OpenStore | None = None, **changes: object
 ) -> Iterator[tuple[Gateway, str]]:
     """A running WebSocket gateway: (gateway, ws://…/v1/calls)."""
-    from switchboard_gateway.ws_transport import CALL_PATH, start_ws_server
+    from switchboard_gateway.transports.http import CALL_PATH
+    from switchboard_gateway.transports.websocket.server import start_ws_server
 
     background = BackgroundLoop()
     store = background.run(_open(open_store))

@@ -17,9 +17,9 @@ from switchboard_gateway.events import (
     OutboundEvent,
     TurnLatencyEvent,
 )
-from switchboard_gateway.records import CallStore
+from switchboard_gateway.records.model import CallStore
+from switchboard_gateway.records.sqlite import SqliteCallStore
 from switchboard_gateway.rpc import call_pb2 as pb
-from switchboard_gateway.sqlite_store import SqliteCallStore
 from tests.models.gateway.harness import API_KEY, grpc_gateway
 from tests.models.gateway.scripted_caller import ScriptedCaller, synthesise
 from tests.models.gateway.test_session import UTTERANCES

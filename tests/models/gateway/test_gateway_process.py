@@ -25,8 +25,8 @@ from switchboard_gateway.events import (
     TranscriptEvent,
 )
 from switchboard_gateway.gateway import hash_api_key
-from switchboard_gateway.records import CallRecord
-from switchboard_gateway.sqlite_store import SqliteCallStore
+from switchboard_gateway.records.model import CallRecord
+from switchboard_gateway.records.sqlite import SqliteCallStore
 from tests.cases.invalid import example, with_changes
 from tests.models.gateway.harness import API_KEY
 from tests.ports import free_port

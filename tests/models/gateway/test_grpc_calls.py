@@ -20,9 +20,9 @@ from switchboard_gateway.events import (
     TurnLatencyEvent,
 )
 from switchboard_gateway.gateway import Gateway
-from switchboard_gateway.records import CallRecord, CallStore
+from switchboard_gateway.records.model import CallRecord, CallStore
+from switchboard_gateway.records.sqlite import SqliteCallStore
 from switchboard_gateway.rpc import call_pb2 as pb
-from switchboard_gateway.sqlite_store import SqliteCallStore
 from switchboard_serve.evaluation import word_error_rate
 from tests.models.gateway.harness import API_KEY, grpc_gateway
 from tests.models.gateway.scripted_caller import ScriptedCaller, synthesise
@@ -173,8 +173,8 @@ def test_an_unsupported_sample_rate_or_audio_before_start_is_refused(
 ) -> None:
     async def raw(first: pb.ClientEvent) -> list[OutboundEvent]:
         async with grpc.aio.insecure_channel(target[1]) as channel:
-            from switchboard_gateway.grpc_codec import outbound_from_proto
             from switchboard_gateway.rpc import call_pb2_grpc
+            from switchboard_gateway.transports.grpc.codec import outbound_from_proto
 
             stub = call_pb2_grpc.CallServiceStub(channel)
 

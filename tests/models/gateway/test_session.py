@@ -7,16 +7,12 @@ import time
 
 import numpy as np
 import pytest
-from ray import serve
 
 from switchboard_api.manifests import parse_manifest
-from switchboard_api.pipeline import ResolvedPipeline
 from switchboard_api.resources import VoiceAgent
-from switchboard_api.serving import deployment_name
 from switchboard_gateway.agent import AgentConfig
-from switchboard_gateway.backends.base import BackendError
 from switchboard_gateway.backends.model_plane_http import ModelPlaneHttp
-from switchboard_gateway.backends.serve_handles import ServeHandles
+from switchboard_gateway.conversation.session import CallSession
 from switchboard_gateway.events import (
     AgentAudioEvent,
     AgentTextEvent,
@@ -30,7 +26,7 @@ from switchboard_gateway.events import (
     StartCall,
     TurnLatencyEvent,
 )
-from switchboard_gateway.session import CallSession
+from switchboard_gateway.testing.calls import CallerEvents
 from switchboard_serve.evaluation import word_error_rate
 from tests.cases.invalid import example, with_changes
 from tests.models.gateway.scripted_caller import ScriptedCaller, synthesise
@@ -54,23 +50,7 @@ def agent_config(**changes: object) -> AgentConfig:
     return AgentConfig.from_resource(agent)
 
 
-def _serve_handles(max_tokens: int) -> ServeHandles:
-    """The same model plane through Serve handles (the test process is the Ray driver)."""
-    (app_name,) = serve.status().applications
-    pipeline = ResolvedPipeline()
-    return ServeHandles(
-        app_name,
-        asr=deployment_name("asr", pipeline.asr),
-        llm=deployment_name("llm", pipeline.llm),
-        tts=deployment_name("tts", pipeline.tts),
-        max_tokens=max_tokens,
-        temperature=0.3,
-        timeout_s=60,
-    )
-
-
-@pytest.mark.parametrize("transport", ["http", "serve-handles"])
-def test_a_three_turn_call_in_process(base_url: str, transport: str) -> None:
+def test_a_three_turn_call_in_process(base_url: str) -> None:
     speech = synthesise(UTTERANCES)
 
     async def call() -> tuple[ScriptedCaller, CallEndedEvent]:
@@ -78,18 +58,19 @@ def test_a_three_turn_call_in_process(base_url: str, transport: str) -> None:
         http = ModelPlaneHttp(
             base_url, max_tokens=config.llm.max_tokens, temperature=0.3, timeout_s=60
         )
-        backend = http if transport == "http" else _serve_handles(config.llm.max_tokens)
         caller: ScriptedCaller
 
         async def send(event: OutboundEvent) -> None:
             caller.on_event(event)
 
-        session = CallSession(config, backend, StartCall(agent="acme/receptionist"), send, "call-1")
-        caller = ScriptedCaller(lambda data: session.inbound.put(CallerAudio(data)))
-        running = asyncio.create_task(session.run())
+        start = StartCall(agent="acme/receptionist")
+        session = CallSession(config, http, start, config.prompts({}), send, "call-1")
+        inbound = CallerEvents()
+        caller = ScriptedCaller(lambda data: _put(inbound, CallerAudio(data)))
+        running = asyncio.create_task(session.run(inbound))
         try:
             await caller.hold_conversation(speech)
-            await session.inbound.put(CallerHangup("done"))
+            inbound.put(CallerHangup("done"))
             ended = await asyncio.wait_for(running, 10)
         finally:
             running.cancel()
@@ -118,6 +99,10 @@ def test_a_three_turn_call_in_process(base_url: str, transport: str) -> None:
     assert sequences == list(range(1, len(sequences) + 1))
 
 
+async def _put(inbound: CallerEvents, event: CallerAudio) -> None:
+    inbound.put(event)
+
+
 def _speech_onset(pcm16: bytes, threshold: float = 0.02) -> float:
     """Seconds into `pcm16` where speech starts (first sample above the threshold)."""
     samples = np.frombuffer(pcm16, "<i2").astype(np.float32) / 32768
@@ -142,9 +127,11 @@ def test_barge_in_stops_the_agent_within_150_ms_and_history_keeps_what_was_heard
         async def send(event: OutboundEvent) -> None:
             caller.on_event(event)
 
-        session = CallSession(config, backend, StartCall(agent="acme/receptionist"), send, "b-1")
-        caller = ScriptedCaller(lambda data: session.inbound.put(CallerAudio(data)))
-        running = asyncio.create_task(session.run())
+        start = StartCall(agent="acme/receptionist")
+        session = CallSession(config, backend, start, config.prompts({}), send, "b-1")
+        inbound = CallerEvents()
+        caller = ScriptedCaller(lambda data: _put(inbound, CallerAudio(data)))
+        running = asyncio.create_task(session.run(inbound))
         try:
             while not caller.seen.of(AgentAudioEvent):
                 await caller.silence(0.02)
@@ -153,7 +140,7 @@ def test_barge_in_stops_the_agent_within_150_ms_and_history_keeps_what_was_heard
             await caller.speak(interruption)
             onset = started + _speech_onset(interruption)
             await caller.wait_for_agent(1)
-            await session.inbound.put(CallerHangup("done"))
+            inbound.put(CallerHangup("done"))
             await asyncio.wait_for(running, 10)
         finally:
             running.cancel()
@@ -180,18 +167,3 @@ def test_barge_in_stops_the_agent_within_150_ms_and_history_keeps_what_was_heard
     assert session.history.messages[1]["role"] == "user"
     # The interrupting utterance is the next turn (its exact words are the ASR's business).
     assert session.history.messages[1]["content"].lower().startswith("sorry")
-
-
-def test_serve_handle_failures_are_backend_errors(base_url: str) -> None:
-    backend = _serve_handles(max_tokens=8)
-
-    async def bad_state() -> None:
-        await backend.transcribe(b"\x00\x00" * 1600, 16_000, "{not json", final=False)
-
-    with pytest.raises(BackendError):
-        asyncio.run(bad_state())
-
-    async def spoken() -> int:
-        return sum([len(c) async for c in backend.speak("Hello there.", 16_000)])
-
-    assert asyncio.run(spoken()) > 16_000, "and the next request works"

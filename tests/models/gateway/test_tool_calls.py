@@ -10,6 +10,7 @@ from collections.abc import Iterator
 import pytest
 
 from switchboard_gateway.backends.model_plane_http import ModelPlaneHttp
+from switchboard_gateway.conversation.session import CallSession
 from switchboard_gateway.events import (
     AgentTextEvent,
     CallEndedEvent,
@@ -21,8 +22,8 @@ from switchboard_gateway.events import (
     ToolCallEvent,
     ToolResultEvent,
 )
-from switchboard_gateway.session import CallSession
-from switchboard_gateway.tool_calls import DEFAULT_FILLER, TOOL_APOLOGY
+from switchboard_gateway.testing.calls import CallerEvents
+from switchboard_gateway.tools.dispatch import DEFAULT_FILLER, TOOL_APOLOGY
 from tests.models.gateway.test_session import agent_config
 from tests.webhooks import ENV, webhook_server
 
@@ -75,18 +76,19 @@ def _text_call(base_url: str, tool: dict[str, object], questions: list[str]) -> 
                 turns_done.set()
 
         start = StartCall(agent="acme/receptionist")
-        session = CallSession(config, backend, start, send, "tool-call")
-        running = asyncio.create_task(session.run())
+        session = CallSession(config, backend, start, config.prompts({}), send, "tool-call")
+        inbound = CallerEvents()
+        running = asyncio.create_task(session.run(inbound))
         try:
             for question in questions:
                 before = sum(isinstance(e, ToolResultEvent) for e in events)
-                await session.inbound.put(CallerText(question))
+                inbound.put(CallerText(question))
                 for _ in range(600):
                     await asyncio.sleep(0.05)
                     results = sum(isinstance(e, ToolResultEvent) for e in events)
                     if results > before and not session.busy:
                         break
-            await session.inbound.put(CallerHangup("done"))
+            inbound.put(CallerHangup("done"))
             await asyncio.wait_for(running, 20)
         finally:
             running.cancel()

@@ -22,8 +22,8 @@ from switchboard_gateway.events import (
     TurnLatencyEvent,
 )
 from switchboard_gateway.gateway import Gateway
-from switchboard_gateway.postgres_store import PostgresCallStore
-from switchboard_gateway.records import CallRecord, CallStore
+from switchboard_gateway.records.model import CallRecord, CallStore
+from switchboard_gateway.records.postgres import PostgresCallStore
 from switchboard_serve.evaluation import word_error_rate
 from tests.models.gateway.harness import API_KEY, ws_gateway
 from tests.models.gateway.scripted_caller import ScriptedCaller, synthesise

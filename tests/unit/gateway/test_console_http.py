@@ -13,10 +13,10 @@ from websockets.http11 import Response
 from switchboard_api.manifests import load_manifests
 from switchboard_api.resources import VoiceAgent
 from switchboard_gateway.agent import AgentConfig
-from switchboard_gateway.console_http import console_response
+from switchboard_gateway.console.api import console_response
 from switchboard_gateway.gateway import AgentEntry, Gateway
-from switchboard_gateway.records import CallRecord, TurnRecord
-from switchboard_gateway.sqlite_store import SqliteCallStore
+from switchboard_gateway.records.model import CallRecord, TurnRecord
+from switchboard_gateway.records.sqlite import SqliteCallStore
 
 pytestmark = pytest.mark.unit
 

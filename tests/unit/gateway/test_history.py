@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from switchboard_gateway.history import (
+from switchboard_gateway.conversation.history import (
     ConversationHistory,
     SpokenPiece,
     approximate_tokens,

@@ -9,18 +9,13 @@ from typing import Any
 
 import pytest
 
+from switchboard_gateway.agent import KnowledgeBaseChoice
 from switchboard_gateway.backends.base import ToolRequest
 from switchboard_gateway.events import OutboundEvent, ToolResultEvent
-from switchboard_gateway.history import ConversationHistory
-from switchboard_gateway.knowledge import (
-    SEARCH_TOOL_NAME,
-    KnowledgeBaseChoice,
-    Passage,
-    search_knowledge,
-)
-from switchboard_gateway.ssrf import SsrfGuard
-from switchboard_gateway.tool_calls import TOOL_APOLOGY, ToolCalls
-from switchboard_gateway.tools import MAX_RESULT_BYTES, ToolRunner
+from switchboard_gateway.tools.dispatch import TOOL_APOLOGY, ToolCalls
+from switchboard_gateway.tools.knowledge import SEARCH_TOOL_NAME, Passage, search_knowledge
+from switchboard_gateway.tools.ssrf import SsrfGuard
+from switchboard_gateway.tools.webhooks import MAX_RESULT_BYTES, ToolRunner
 from tests.models.gateway.test_session import agent_config
 
 pytestmark = pytest.mark.unit
@@ -99,12 +94,11 @@ def test_a_slow_search_times_out() -> None:
 
 def _tool_calls(
     search: FakeSearch | None, with_knowledge: bool
-) -> tuple[ToolCalls, list[OutboundEvent], list[str], ConversationHistory]:
+) -> tuple[ToolCalls, list[OutboundEvent], list[str]]:
     changes = {"spec.knowledgeBases": [{"name": "handbook", "topK": 2}]} if with_knowledge else {}
     config = agent_config(**changes)
     sent: list[OutboundEvent] = []
     said: list[str] = []
-    history = ConversationHistory("system", 2048, 100)
 
     async def send(event: OutboundEvent) -> None:
         sent.append(event)
@@ -113,7 +107,7 @@ def _tool_calls(
         said.append(text)
 
     runner = ToolRunner(SsrfGuard(()))
-    return ToolCalls(config, runner, "call-1", send, say, history, search), sent, said, history
+    return ToolCalls(config, runner, "call-1", send, say, search), sent, said
 
 
 def test_the_tool_is_offered_only_when_the_agent_has_knowledge_and_a_search() -> None:
@@ -124,14 +118,17 @@ def test_the_tool_is_offered_only_when_the_agent_has_knowledge_and_a_search() ->
     assert SEARCH_TOOL_NAME not in offered(_tool_calls(None, with_knowledge=True)[0])
 
 
-def test_a_search_result_reaches_the_history_and_a_failure_is_apologised_for() -> None:
+def test_a_search_result_is_the_tool_message_and_a_failure_is_apologised_for() -> None:
     search = FakeSearch({"acme/handbook": [Passage("Open 9 to 5.", "faq.md", 0.9)]})
-    calls, sent, said, history = _tool_calls(search, with_knowledge=True)
+    calls, sent, said = _tool_calls(search, with_knowledge=True)
     request = ToolRequest("t1", SEARCH_TOOL_NAME, '{"query": "hours"}')
-    assert asyncio.run(calls.run(1, [request])) is None
-    assert json.loads(history.messages[-1]["content"])["passages"][0]["text"] == "Open 9 to 5."
+    done = asyncio.run(calls.run(1, [request]))
+    assert done.ending is None
+    (message,) = done.messages()
+    assert message["tool_call_id"] == "t1"
+    assert json.loads(message["content"])["passages"][0]["text"] == "Open 9 to 5."
     (result,) = [e for e in sent if isinstance(e, ToolResultEvent)]
     assert result.ok
-    failing, sent, said, _ = _tool_calls(FakeSearch({}, fail=True), with_knowledge=True)
+    failing, sent, said = _tool_calls(FakeSearch({}, fail=True), with_knowledge=True)
     asyncio.run(failing.run(1, [request]))
     assert said == [TOOL_APOLOGY]

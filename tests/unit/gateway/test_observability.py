@@ -9,9 +9,7 @@ from opentelemetry.sdk.trace import TracerProvider
 from opentelemetry.sdk.trace.export import SimpleSpanProcessor
 from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanExporter
 
-from switchboard_gateway.events import ClearEvent, ToolResultEvent, TurnLatencyEvent
-from switchboard_gateway.metrics import GatewayMetrics
-from switchboard_gateway.turn_timing import (
+from switchboard_gateway.conversation.timing import (
     ASR_FINAL,
     ENDPOINTING,
     LLM_TTFT,
@@ -19,6 +17,8 @@ from switchboard_gateway.turn_timing import (
     TurnTiming,
     emit_turn_spans,
 )
+from switchboard_gateway.events import ClearEvent, ToolResultEvent, TurnLatencyEvent
+from switchboard_gateway.metrics import GatewayMetrics
 
 pytestmark = pytest.mark.unit
 AGENT = "acme/receptionist"

@@ -7,7 +7,7 @@ from typing import Any
 import pytest
 
 from switchboard_gateway.events import TurnLatencyEvent
-from switchboard_gateway.records import turns_from_history
+from switchboard_gateway.records.model import turns_from_history
 
 pytestmark = pytest.mark.unit
 

@@ -6,7 +6,7 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from switchboard_gateway.text import SentenceSplitter
+from switchboard_gateway.conversation.sentences import SentenceSplitter
 
 pytestmark = pytest.mark.unit
 

@@ -10,8 +10,8 @@ import pytest
 
 from switchboard_api.common import SecretKeyRef
 from switchboard_api.voiceagent import ToolSpec
-from switchboard_gateway.ssrf import RefusedDestinationError, SsrfGuard
-from switchboard_gateway.tools import ToolOutcome, ToolRunner
+from switchboard_gateway.tools.ssrf import RefusedDestinationError, SsrfGuard
+from switchboard_gateway.tools.webhooks import ToolOutcome, ToolRunner
 from tests.webhooks import ENV, flaky_calls, webhook_server
 
 pytestmark = pytest.mark.unit

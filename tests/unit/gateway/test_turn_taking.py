@@ -4,15 +4,10 @@ from __future__ import annotations
 
 import pytest
 
-from switchboard_gateway.turn_taking import (
-    BargeInPolicy,
-    SilenceEndpointing,
-    SmartTurnEndpointing,
-    SpeechDetector,
-    SpeechStarted,
-    SpeechStopped,
-)
-from switchboard_gateway.vad import WINDOW_S, VadWindow
+from switchboard_gateway.turns.barge_in import BargeInPolicy
+from switchboard_gateway.turns.endpointing import SilenceEndpointing, SmartTurnEndpointing
+from switchboard_gateway.turns.speech import SpeechDetector, SpeechStarted, SpeechStopped
+from switchboard_gateway.turns.vad import WINDOW_S, VadWindow
 
 pytestmark = pytest.mark.unit
 

@@ -47,8 +47,8 @@ class ReplyDone:
 ReplyEvent = ReplyText | ToolRequest | ReplyDone
 
 
-class ModelBackend(Protocol):
-    """ASR per utterance, LLM per turn, TTS per sentence."""
+class Transcriber(Protocol):
+    """ASR per utterance: partial passes while the caller speaks, a final pass at its end."""
 
     async def transcribe(
         self, pcm16: bytes, sample_rate: int, state: str | None, *, final: bool
@@ -56,12 +56,24 @@ class ModelBackend(Protocol):
         """Transcribe the utterance so far (`pcm16` from its start)."""
         ...
 
+
+class ChatModel(Protocol):
+    """The LLM per turn, streamed."""
+
     def reply(
         self, messages: Sequence[dict[str, Any]], tools: Sequence[dict[str, Any]]
     ) -> AsyncIterator[ReplyEvent]:
         """Stream the agent's next reply."""
         ...
 
+
+class Synthesizer(Protocol):
+    """TTS per sentence or clause, streamed."""
+
     def speak(self, text: str, sample_rate: int) -> AsyncIterator[bytes]:
         """Stream `text` as PCM16 at `sample_rate`."""
         ...
+
+
+class ModelBackend(Transcriber, ChatModel, Synthesizer, Protocol):
+    """All three stages behind one client (the model plane's HTTP API)."""

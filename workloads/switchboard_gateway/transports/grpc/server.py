@@ -12,14 +12,18 @@ from switchboard_gateway.events import (
     MAX_MESSAGE_BYTES,
     CallEndedEvent,
     EndReason,
+    InboundEvent,
     OutboundEvent,
     ProtocolError,
 )
 from switchboard_gateway.gateway import Gateway, OverloadedError
-from switchboard_gateway.grpc_codec import inbound_from_proto, outbound_to_proto, start_from_proto
 from switchboard_gateway.rpc import call_pb2 as pb
 from switchboard_gateway.rpc import call_pb2_grpc
-from switchboard_gateway.session import CallSession
+from switchboard_gateway.transports.grpc.codec import (
+    inbound_from_proto,
+    outbound_to_proto,
+    start_from_proto,
+)
 
 log = logging.getLogger(__name__)
 
@@ -67,23 +71,9 @@ class CallService(call_pb2_grpc.CallServiceServicer):
         async def deliver(event: OutboundEvent) -> None:
             outbox.put_nowait(outbound_to_proto(event))
 
-        async def pump(session: CallSession) -> None:
-            try:
-                async for message in requests:
-                    if message.ByteSize() > MAX_MESSAGE_BYTES:
-                        raise ProtocolError(f"message over {MAX_MESSAGE_BYTES} bytes")
-                    event = inbound_from_proto(message)
-                    if event is not None:
-                        await session.inbound.put(event)
-                await session.inbound.put(None)
-            except ProtocolError as error:
-                session.abort(EndReason.PROTOCOL_ERROR, str(error))
-            except (grpc.RpcError, asyncio.InvalidStateError) as error:
-                session.abort(EndReason.PROTOCOL_ERROR, f"stream error: {type(error).__name__}")
-
         async def run() -> None:
             try:
-                await self._gateway.run_call(admitted, start, deliver, pump)
+                await self._gateway.run_call(admitted, start, deliver, _caller_events(requests))
             finally:
                 outbox.put_nowait(None)
 
@@ -93,6 +83,21 @@ class CallService(call_pb2_grpc.CallServiceServicer):
                 yield message
         finally:
             call.cancel()
+
+
+async def _caller_events(
+    requests: AsyncIterator[pb.ClientEvent],
+) -> AsyncIterator[InboundEvent]:
+    """The caller's events after `start`; a broken stream is a protocol error."""
+    try:
+        async for message in requests:
+            if message.ByteSize() > MAX_MESSAGE_BYTES:
+                raise ProtocolError(f"message over {MAX_MESSAGE_BYTES} bytes")
+            event = inbound_from_proto(message)
+            if event is not None:
+                yield event
+    except (grpc.RpcError, asyncio.InvalidStateError) as error:
+        raise ProtocolError(f"stream error: {type(error).__name__}") from error
 
 
 async def start_grpc_server(

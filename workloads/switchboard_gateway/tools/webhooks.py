@@ -25,7 +25,7 @@ import jsonschema
 from switchboard_api.common import secret_env_name
 from switchboard_api.egress import Address
 from switchboard_api.voiceagent import ToolSpec
-from switchboard_gateway.ssrf import RefusedDestinationError, SsrfGuard
+from switchboard_gateway.tools.ssrf import RefusedDestinationError, SsrfGuard
 
 MAX_RESULT_BYTES = 16 * 1024
 RETRYABLE_STATUS = frozenset({429, 502, 503, 504})

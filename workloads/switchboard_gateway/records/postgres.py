@@ -10,14 +10,14 @@ from psycopg import AsyncConnection
 from psycopg.conninfo import conninfo_to_dict
 from psycopg_pool import AsyncConnectionPool, PoolTimeout
 
-from switchboard_gateway.record_schema import statements
-from switchboard_gateway.records import (
+from switchboard_gateway.records.model import (
     CallRecord,
     CallStoreUnavailableError,
     CallSummary,
     ToolCallRecord,
     TurnRecord,
 )
+from switchboard_gateway.records.schema import statements
 
 SQL = statements("postgres", prefix="switchboard_")
 

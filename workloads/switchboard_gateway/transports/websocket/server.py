@@ -4,29 +4,31 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import Awaitable, Callable
+from collections.abc import AsyncIterator
 
 from websockets.asyncio.server import Server, ServerConnection, serve
 from websockets.exceptions import ConnectionClosed
-from websockets.http11 import Request, Response
 
-from switchboard_gateway.console_http import console_response
 from switchboard_gateway.events import (
     MAX_MESSAGE_BYTES,
     AgentAudioEvent,
     CallEndedEvent,
     CallerAudio,
     EndReason,
+    InboundEvent,
     OutboundEvent,
     ProtocolError,
 )
 from switchboard_gateway.gateway import Gateway, OverloadedError
-from switchboard_gateway.session import CallSession
-from switchboard_gateway.ws_codec import inbound_from_json, outbound_to_json, start_from_json
+from switchboard_gateway.transports.http import ExtraRoutes, plain_http
+from switchboard_gateway.transports.websocket.codec import (
+    inbound_from_json,
+    outbound_to_json,
+    start_from_json,
+)
 
 log = logging.getLogger(__name__)
 
-CALL_PATH = "/v1/calls"
 START_TIMEOUT_S = 10.0
 #: RFC 6455 close codes: 1008 policy violation (bad protocol use), 1013 try again later.
 CLOSE_PROTOCOL, CLOSE_OVERLOADED = 1008, 1013
@@ -77,65 +79,36 @@ class CallSocket:
             except ConnectionClosed:
                 pass  # the pump sees the close and ends the call
 
-        async def pump(session: CallSession) -> None:
-            try:
-                async for message in connection:
-                    if len(message) > MAX_MESSAGE_BYTES:
-                        raise ProtocolError(f"message over {MAX_MESSAGE_BYTES} bytes")
-                    if isinstance(message, bytes):
-                        await session.inbound.put(CallerAudio(message))
-                    elif (event := inbound_from_json(message)) is not None:
-                        await session.inbound.put(event)
-            except ProtocolError as error:
-                session.abort(EndReason.PROTOCOL_ERROR, str(error))
-                return
-            except ConnectionClosed:
-                pass
-            await session.inbound.put(None)
-
-        ended = await self._gateway.run_call(admitted, start, deliver, pump, channel="websocket")
+        inbound = _caller_events(connection)
+        ended = await self._gateway.run_call(admitted, start, deliver, inbound, channel="websocket")
         code = CLOSE_PROTOCOL if ended.reason is EndReason.PROTOCOL_ERROR else 1000
         await connection.close(code, ended.reason.value)
 
 
-def plain_http(
-    gateway: Gateway, console: bool = False
-) -> Callable[[ServerConnection, Request], Awaitable[Response | None]]:
-    """Answers plain HTTP on the WebSocket port; None: the request is a call.
-
-    `/healthz`, `/readyz` and `/metrics` always; the console's paths when it is enabled.
-    """
-
-    async def respond(connection: ServerConnection, request: Request) -> Response | None:
-        path, _, query = request.path.partition("?")
-        if path == "/healthz":
-            return connection.respond(200, "ok\n")
-        if path == "/readyz":
-            if gateway.draining:
-                return connection.respond(503, "draining\n")
-            if gateway.active >= gateway.max_calls:
-                return connection.respond(503, "at capacity\n")
-            return connection.respond(200, "ready\n")
-        if path == "/metrics":
-            response = connection.respond(200, gateway.metrics.exposition().decode())
-            del response.headers["Content-Type"]
-            response.headers["Content-Type"] = gateway.metrics.content_type
-            return response
-        if path == CALL_PATH:
-            return None
-        if console and (answer := await console_response(gateway, path, query)) is not None:
-            return answer
-        return connection.respond(404, f"calls are served on {CALL_PATH}\n")
-
-    return respond
+async def _caller_events(connection: ServerConnection) -> AsyncIterator[InboundEvent]:
+    """The caller's events after `start`; ends when the connection closes."""
+    try:
+        async for message in connection:
+            if len(message) > MAX_MESSAGE_BYTES:
+                raise ProtocolError(f"message over {MAX_MESSAGE_BYTES} bytes")
+            if isinstance(message, bytes):
+                yield CallerAudio(message)
+            elif (event := inbound_from_json(message)) is not None:
+                yield event
+    except ConnectionClosed:
+        return
 
 
 async def start_ws_server(
-    gateway: Gateway, host: str = "127.0.0.1", port: int = 0, *, console: bool = False
+    gateway: Gateway,
+    host: str = "127.0.0.1",
+    port: int = 0,
+    *,
+    extra_routes: ExtraRoutes | None = None,
 ) -> Server:
     """Serve `gateway`: calls at `ws://host:port/v1/calls`, health and metrics over HTTP.
 
-    With `console`, also the web console at `/` and the call-records API.
+    `extra_routes` answers other paths first (the web console and its API, when enabled).
     """
     # The library's own size limit stays above ours, so oversized frames get an `ended` event.
     return await serve(
@@ -144,5 +117,5 @@ async def start_ws_server(
         port,
         max_size=16 * MAX_MESSAGE_BYTES,
         compression=None,
-        process_request=plain_http(gateway, console),
+        process_request=plain_http(gateway, extra_routes),
     )

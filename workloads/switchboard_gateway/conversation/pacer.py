@@ -7,39 +7,13 @@ most `lead_s`, and the `clear` event makes the client drop it.
 
 from __future__ import annotations
 
-import asyncio
-import time
 from collections.abc import Awaitable, Callable
-from typing import Protocol
 
 from switchboard_gateway.audio import bytes_per_second
+from switchboard_gateway.conversation.clock import Clock
 from switchboard_gateway.events import AgentAudioEvent, AudioFormat, OutboundEvent
 
 FRAME_S = 0.02
-
-
-class Clock(Protocol):
-    """Monotonic time and sleeping, injectable for tests."""
-
-    def now(self) -> float:
-        """Seconds on a monotonic clock."""
-        ...
-
-    async def sleep(self, seconds: float) -> None:
-        """Wait."""
-        ...
-
-
-class MonotonicClock:
-    """The real clock."""
-
-    def now(self) -> float:
-        """`time.monotonic()`."""
-        return time.monotonic()
-
-    async def sleep(self, seconds: float) -> None:
-        """`asyncio.sleep`."""
-        await asyncio.sleep(seconds)
 
 
 class OutputPacer:

@@ -12,13 +12,16 @@ import dataclasses
 import json
 import mimetypes
 import re
+from collections.abc import Awaitable, Callable
 from datetime import datetime
 from importlib import resources
 
 from websockets.datastructures import Headers
 from websockets.http11 import Response
 
+from switchboard_gateway.agent import AgentConfig
 from switchboard_gateway.gateway import Gateway
+from switchboard_gateway.prompt import TemplateError
 
 CONSOLE_PACKAGE = "switchboard_gateway.console"
 #: Static file names are plain (no directories): anything else is a 404, never a path lookup.
@@ -63,6 +66,13 @@ def static_file(name: str) -> Response:
     return _response(200, resource.read_bytes(), content_type)
 
 
+def _greeting(config: AgentConfig) -> str | None:
+    try:
+        return config.prompts({}).greeting
+    except TemplateError:  # it needs the caller's variables
+        return config.greeting_template
+
+
 def agents_listing(gateway: Gateway) -> list[dict[str, object]]:
     """What the console shows to pick an agent."""
     listing: list[dict[str, object]] = []
@@ -71,7 +81,7 @@ def agents_listing(gateway: Gateway) -> list[dict[str, object]]:
         listing.append(
             {
                 "key": key,
-                "greeting": config.greeting({}) if config.greeting_template else None,
+                "greeting": _greeting(config),
                 "model": config.llm.model,
                 "tools": [tool.name for tool in config.tools],
                 "needsKey": bool(entry.api_key_hashes),
@@ -124,3 +134,12 @@ def _camel(value: object) -> object:
     if isinstance(value, list | tuple):
         return [_camel(v) for v in value]
     return value
+
+
+def console_routes(gateway: Gateway) -> Callable[[str, str], Awaitable[Response | None]]:
+    """The console's routes for the gateway's HTTP port."""
+
+    async def respond(path: str, query: str) -> Response | None:
+        return await console_response(gateway, path, query)
+
+    return respond

@@ -9,8 +9,8 @@ from dataclasses import astuple, replace
 from datetime import datetime
 from pathlib import Path
 
-from switchboard_gateway.record_schema import statements
-from switchboard_gateway.records import CallRecord, CallSummary, ToolCallRecord, TurnRecord
+from switchboard_gateway.records.model import CallRecord, CallSummary, ToolCallRecord, TurnRecord
+from switchboard_gateway.records.schema import statements
 
 SQL = statements("sqlite")
 

@@ -8,30 +8,44 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import AsyncIterator, Awaitable, Callable
+from dataclasses import dataclass
 
 from switchboard_gateway.audio import encode_pcm16
 from switchboard_gateway.backends.base import (
     BackendError,
-    ModelBackend,
     ReplyEvent,
     ReplyText,
+    Synthesizer,
     ToolRequest,
 )
+from switchboard_gateway.conversation.clock import Clock
+from switchboard_gateway.conversation.history import SpokenPiece, played_text
+from switchboard_gateway.conversation.pacer import OutputPacer
+from switchboard_gateway.conversation.sentences import SentenceSplitter
+from switchboard_gateway.conversation.timing import LLM_TTFT, TTS_TTFB, VOICE_TO_VOICE, TurnTiming
 from switchboard_gateway.events import AgentTextEvent, AudioFormat, OutboundEvent
-from switchboard_gateway.history import SpokenPiece, played_text
-from switchboard_gateway.pacer import Clock, OutputPacer
-from switchboard_gateway.text import SentenceSplitter
-from switchboard_gateway.turn_timing import LLM_TTFT, TTS_TTFB, VOICE_TO_VOICE, TurnTiming
 
 Send = Callable[[OutboundEvent], Awaitable[None]]
 _Chunks = asyncio.Queue[bytes | None]
+
+
+@dataclass(frozen=True, slots=True)
+class Playback:
+    """What the caller heard of the agent's turn when its audio was cleared."""
+
+    #: The last audio frame sent (the client drops anything after it).
+    last_sequence: int
+    played_s: float
+    heard_text: str
+    #: Whether audio was still playing, i.e. the caller cut the agent off.
+    interrupted: bool
 
 
 class AgentVoice:
     """Speaks for one call; one turn at a time."""
 
     def __init__(
-        self, backend: ModelBackend, send: Send, output_format: AudioFormat, clock: Clock
+        self, backend: Synthesizer, send: Send, output_format: AudioFormat, clock: Clock
     ) -> None:
         self.backend, self.send, self.format, self.clock = backend, send, output_format, clock
         self.pacer = OutputPacer(send, output_format, clock)
@@ -52,9 +66,11 @@ class AgentVoice:
         """The text of this turn the caller has heard so far (cut at the playback position)."""
         return played_text(self.spoken, self.pacer.played_s)
 
-    def clear(self) -> int:
-        """Drop audio not yet played (barge-in); returns the last sequence number sent."""
-        return self.pacer.clear()
+    def clear(self) -> Playback:
+        """Stop at once (barge-in): audio not yet played is dropped; what was heard is kept."""
+        playback = Playback(self.pacer.sequence, self.pacer.played_s, self.heard(), self.speaking)
+        self.pacer.clear()
+        return playback
 
     async def say(self, turn: int, text: str) -> None:
         """Speak a fixed text (greeting, filler, apology) and wait until it has played."""

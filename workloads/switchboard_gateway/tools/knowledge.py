@@ -13,7 +13,8 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any, Protocol
 
-from switchboard_gateway.tools import MAX_RESULT_BYTES, ToolOutcome, tool_failure
+from switchboard_gateway.agent import KnowledgeBaseChoice
+from switchboard_gateway.tools.webhooks import MAX_RESULT_BYTES, ToolOutcome, tool_failure
 
 SEARCH_TOOL_NAME = "search_knowledge_base"
 SEARCH_KNOWLEDGE_BASE_TOOL: dict[str, Any] = {
@@ -39,15 +40,6 @@ class Passage:
     text: str
     source: str
     score: float
-
-
-@dataclass(frozen=True)
-class KnowledgeBaseChoice:
-    """A knowledge base the agent may search (`namespace/name`) and how many passages to take."""
-
-    key: str
-    top_k: int
-    auto_context: bool = False
 
 
 class KnowledgeSearch(Protocol):

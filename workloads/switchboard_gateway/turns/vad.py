@@ -9,6 +9,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from functools import cache
 from pathlib import Path
+from typing import Protocol
 
 import numpy as np
 import numpy.typing as npt
@@ -47,6 +48,14 @@ class VadWindow:
 
     end: float
     probability: float
+
+
+class Vad(Protocol):
+    """Speech probabilities of 32 ms windows from one call's 16 kHz audio."""
+
+    def feed(self, audio: npt.NDArray[np.float32]) -> list[VadWindow]:
+        """Probabilities of every window completed by `audio`."""
+        ...
 
 
 @dataclass

@@ -1,4 +1,8 @@
-"""The tool calls of one reply: built-ins, webhooks (with a filler when slow), apologies."""
+"""The tool calls of one reply: built-ins, webhooks (with a filler when slow), apologies.
+
+The dispatcher runs what the model asked for and reports the outcomes; the conversation decides
+what goes into the history.
+"""
 
 from __future__ import annotations
 
@@ -7,6 +11,7 @@ import json
 import logging
 import time
 from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
 from typing import Any
 
 from switchboard_gateway.agent import AgentConfig
@@ -18,15 +23,14 @@ from switchboard_gateway.events import (
     ToolResultEvent,
     TransferEvent,
 )
-from switchboard_gateway.history import ConversationHistory
-from switchboard_gateway.knowledge import (
+from switchboard_gateway.tools.knowledge import (
     MAX_QUERY_CHARS,
     SEARCH_KNOWLEDGE_BASE_TOOL,
     SEARCH_TOOL_NAME,
     KnowledgeSearch,
     search_knowledge,
 )
-from switchboard_gateway.tools import ToolOutcome, ToolRunner
+from switchboard_gateway.tools.webhooks import ToolOutcome, ToolRunner
 
 log = logging.getLogger(__name__)
 
@@ -46,8 +50,23 @@ def _argument(arguments: str, name: str) -> str:
     return str(value)[:200]
 
 
+@dataclass(frozen=True, slots=True)
+class ToolRound:
+    """What one round of tool calls did: each request's outcome, and whether the call ends."""
+
+    outcomes: tuple[tuple[ToolRequest, ToolOutcome], ...]
+    ending: EndReason | None
+
+    def messages(self) -> list[dict[str, Any]]:
+        """The tool results for the history, in the order they were asked for."""
+        return [
+            {"role": "tool", "tool_call_id": request.id, "content": outcome.content}
+            for request, outcome in self.outcomes
+        ]
+
+
 class ToolCalls:
-    """Runs what the model asks for and records each result in the history."""
+    """Runs what the model asks for: built-ins, webhooks, knowledge search."""
 
     def __init__(
         self,
@@ -56,11 +75,10 @@ class ToolCalls:
         call_id: str,
         send: Callable[[OutboundEvent], Awaitable[None]],
         say: Callable[[int, str], Awaitable[None]],
-        history: ConversationHistory,
         knowledge: KnowledgeSearch | None = None,
     ) -> None:
         self._config, self._runner, self._call_id = config, runner, call_id
-        self._send, self._say, self._history = send, say, history
+        self._send, self._say = send, say
         self._knowledge = knowledge if config.knowledge_bases else None
 
     def definitions(self) -> list[dict[str, Any]]:
@@ -73,9 +91,10 @@ class ToolCalls:
             tools.append(SEARCH_KNOWLEDGE_BASE_TOOL)
         return tools
 
-    async def run(self, turn: int, requests: list[ToolRequest]) -> EndReason | None:
-        """Run every request in order; returns how the call ends if a built-in ends it."""
+    async def run(self, turn: int, requests: list[ToolRequest]) -> ToolRound:
+        """Run every request in order; a failure is apologised for, and the round goes on."""
         ending: EndReason | None = None
+        outcomes: list[tuple[ToolRequest, ToolOutcome]] = []
         for request in requests:
             await self._send(ToolCallEvent(turn, request.id, request.name, request.arguments))
             started = time.monotonic()
@@ -91,13 +110,11 @@ class ToolCalls:
                 outcome = await self._webhook(turn, request)
             latency = int((time.monotonic() - started) * 1000)
             await self._send(ToolResultEvent(turn, request.id, outcome.ok, outcome.error, latency))
-            self._history.add(
-                {"role": "tool", "tool_call_id": request.id, "content": outcome.content}
-            )
+            outcomes.append((request, outcome))
             if not outcome.ok:
                 log.info("tool %s failed: %s", request.name[:64], outcome.error)
                 await self._say(turn, TOOL_APOLOGY)
-        return ending
+        return ToolRound(tuple(outcomes), ending)
 
     @property
     def auto_context(self) -> bool:
@@ -106,15 +123,15 @@ class ToolCalls:
             kb.auto_context for kb in self._config.knowledge_bases
         )
 
-    async def search_for_context(self, turn: int, words: str) -> None:
-        """Search before the model answers and put the passages beside the caller's words.
+    async def search_for_context(self, turn: int, words: str) -> str:
+        """Search before the model answers; returns the passages as context ("" for none).
 
         Recorded as a `search_knowledge_base` call with the id `auto-<turn>`, so transcripts
         and call records show it like any tool call. The passages go after the system prompt for
         this turn: small models imitate a tool call they did not make and ignore late messages.
         """
         if self._knowledge is None:
-            return
+            return ""
         request = ToolRequest(
             f"auto-{turn}", SEARCH_TOOL_NAME, json.dumps({"query": words[:MAX_QUERY_CHARS]})
         )
@@ -127,10 +144,10 @@ class ToolCalls:
         await self._send(ToolResultEvent(turn, request.id, outcome.ok, outcome.error, latency))
         if not outcome.ok:
             log.info("automatic knowledge search failed: %s", outcome.error)
-            return
+            return ""
         passages = json.loads(outcome.content).get("passages", [])
         facts = "\n".join(f"- {p['text']}" for p in passages)
-        self._history.set_context(f"{CONTEXT_INTRO}\n{facts}" if passages else "")
+        return f"{CONTEXT_INTRO}\n{facts}" if passages else ""
 
     async def _search(
         self, turn: int, knowledge: KnowledgeSearch, request: ToolRequest

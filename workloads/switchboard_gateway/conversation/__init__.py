@@ -1,0 +1,1 @@
+"""Where a call is run: session, listener, responder, the agent's voice."""

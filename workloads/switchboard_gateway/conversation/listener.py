@@ -1,0 +1,226 @@
+"""The caller's side of a call: caller audio in, caller turns out.
+
+Per frame, the listener runs VAD, the speech detector, endpointing and the barge-in policy, all
+local and quick. Transcription is network work: partial passes while the caller speaks and the
+final pass at the end of the turn are queued to the listener's own ASR task, so the audio path
+never waits for the model plane and VAD keeps running while a final pass is in flight.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from dataclasses import dataclass
+from typing import Protocol
+
+import numpy as np
+
+from switchboard_gateway.agent import AgentConfig
+from switchboard_gateway.audio import PIPELINE_RATE, Float32
+from switchboard_gateway.backends.base import BackendError, Transcriber
+from switchboard_gateway.conversation.clock import Clock
+from switchboard_gateway.conversation.utterance import Utterance
+from switchboard_gateway.turns.barge_in import BargeInPolicy
+from switchboard_gateway.turns.endpointing import SilenceEndpointing
+from switchboard_gateway.turns.speech import SpeechDetector, SpeechStarted, SpeechStopped
+from switchboard_gateway.turns.vad import StreamingVad, Vad
+
+log = logging.getLogger(__name__)
+
+#: Audio kept from before speech onset, so the first syllable reaches ASR whole.
+PRE_ROLL_S = 0.3
+#: How often a partial pass transcribes the utterance so far while the caller speaks.
+PARTIAL_EVERY_S = 0.6
+
+
+@dataclass(frozen=True, slots=True)
+class HeardTurn:
+    """A caller turn as heard: its final transcript and when each step happened (clock time)."""
+
+    text: str
+    #: When the caller stopped speaking, placed on the session clock from the audio timeline.
+    speech_end: float
+    #: When endpointing decided the turn was over.
+    decided: float
+    asr_started: float
+    asr_done: float
+
+
+class ListenerHooks(Protocol):
+    """What the listener tells the rest of the call, and the one thing it asks."""
+
+    def agent_busy(self) -> bool:
+        """Whether the agent is replying or its audio is still playing."""
+        ...
+
+    def on_speech(self, started: bool) -> None:
+        """The caller started (True) or stopped speaking."""
+        ...
+
+    async def on_barge_in(self) -> None:
+        """Caller speech should interrupt the agent now."""
+        ...
+
+    async def on_interim(self, text: str) -> None:
+        """A partial transcript of the turn in progress."""
+        ...
+
+    async def on_caller_turn(self, turn: HeardTurn) -> None:
+        """The caller finished a turn."""
+        ...
+
+
+@dataclass(frozen=True, slots=True)
+class _PartialPass:
+    utterance: Utterance
+    audio: bytes
+
+
+@dataclass(frozen=True, slots=True)
+class _FinalPass:
+    utterance: Utterance
+    speech_end_audio: float
+    speech_end: float
+    decided: float
+
+
+class Listener:
+    """Turns one call's caller audio into caller turns."""
+
+    def __init__(
+        self,
+        config: AgentConfig,
+        transcriber: Transcriber,
+        hooks: ListenerHooks,
+        clock: Clock,
+        vad: Vad | None = None,
+    ) -> None:
+        self._transcriber, self._hooks, self._clock = transcriber, hooks, clock
+        self._vad = vad or StreamingVad()
+        self._detector = SpeechDetector(config.vad.threshold, config.vad.min_speech_ms / 1000)
+        self._endpointing = SilenceEndpointing(config.turn.endpointing_silence_ms / 1000)
+        policy = config.call_policy.barge_in
+        self._barge_in = BargeInPolicy(
+            policy.enabled, policy.min_speech_ms / 1000, policy.min_words
+        )
+        self._passes: asyncio.Queue[_PartialPass | _FinalPass] = asyncio.Queue()
+        self._partial_queued = False
+        self._audio_time = 0.0
+        self._clock_at_audio = clock.now()
+        self._recent: list[Float32] = []
+        self._utterance: Utterance | None = None
+        self._onset: float | None = None
+        self._speech_end = 0.0
+
+    @property
+    def speaking(self) -> bool:
+        """Whether the caller is speaking now."""
+        return self._detector.speaking
+
+    async def feed(self, samples: Float32) -> None:
+        """One piece of caller audio (pipeline rate): per-frame work only."""
+        self._audio_time += samples.size / PIPELINE_RATE
+        self._clock_at_audio = self._clock.now()
+        self._keep_pre_roll(samples)
+        if self._utterance is not None:
+            self._utterance.append(samples)
+        for window in self._vad.feed(samples):
+            change = self._detector.update(window)
+            if isinstance(change, SpeechStarted):
+                self._speech_started(change.at)
+            elif isinstance(change, SpeechStopped):
+                self._endpointing.speech_stopped(change.at)
+                self._speech_end, self._onset = change.at, None
+                self._hooks.on_speech(False)
+            words = self._utterance.words if self._utterance else 0
+            if self._detector.speaking and self._barge_in.should_interrupt(
+                self._hooks.agent_busy(), self._onset, window.end, words
+            ):
+                await self._hooks.on_barge_in()
+                if self._utterance is not None:
+                    self._utterance.over_agent = False
+            if self._utterance is not None and self._endpointing.turn_ended(window.end):
+                self._end_of_turn()
+        self._maybe_partial()
+
+    async def run(self) -> None:
+        """The ASR task: partial and final passes in the order they were asked for."""
+        while True:
+            job = await self._passes.get()
+            if isinstance(job, _PartialPass):
+                await self._partial(job)
+                self._partial_queued = False
+            else:
+                await self._final(job)
+
+    def _keep_pre_roll(self, samples: Float32) -> None:
+        self._recent.append(samples)
+        while sum(s.size for s in self._recent) > PRE_ROLL_S * PIPELINE_RATE * 2:
+            self._recent.pop(0)
+
+    def _speech_started(self, at: float) -> None:
+        self._endpointing.speech_started(at)
+        self._onset = at
+        self._hooks.on_speech(True)
+        if self._utterance is None:
+            pre_roll = np.concatenate(self._recent) if self._recent else np.zeros(0, np.float32)
+            keep = int((self._audio_time - at + PRE_ROLL_S) * PIPELINE_RATE)
+            start = pre_roll[-keep:] if keep > 0 else pre_roll[:0]
+            seconds = start.size / PIPELINE_RATE
+            self._utterance = Utterance(
+                [start], seconds, self._audio_time - seconds, over_agent=self._hooks.agent_busy()
+            )
+
+    def _maybe_partial(self) -> None:
+        utterance = self._utterance
+        if (
+            utterance is None
+            or self._partial_queued
+            or utterance.seconds - utterance.partial_at < PARTIAL_EVERY_S
+        ):
+            return
+        utterance.partial_at = utterance.seconds
+        audio = utterance.for_asr(self._speech_end, still_speaking=self._detector.speaking)
+        self._partial_queued = True
+        self._passes.put_nowait(_PartialPass(utterance, audio))
+
+    def _end_of_turn(self) -> None:
+        utterance, self._utterance = self._utterance, None
+        if utterance is None or utterance.over_agent:
+            return  # a backchannel ("mm-hm") while the agent spoke is not a turn
+        speech_end = self._clock_at_audio - (self._audio_time - self._speech_end)
+        decided = self._clock.now()
+        self._passes.put_nowait(_FinalPass(utterance, self._speech_end, speech_end, decided))
+
+    async def _partial(self, job: _PartialPass) -> None:
+        if job.utterance is not self._utterance:
+            return  # the turn is over: its final pass is next
+        try:
+            partial = await self._transcriber.transcribe(
+                job.audio, PIPELINE_RATE, job.utterance.state, final=False
+            )
+        except BackendError as error:
+            log.warning("partial transcription failed: %s", type(error).__name__)
+            return
+        if job.utterance is not self._utterance:
+            return
+        utterance = job.utterance
+        utterance.state, utterance.words = partial.state, len(partial.text.split())
+        utterance.heard = len(job.audio) / 2 / PIPELINE_RATE
+        if partial.text:
+            await self._hooks.on_interim(partial.text)
+
+    async def _final(self, job: _FinalPass) -> None:
+        utterance = job.utterance
+        started = self._clock.now()
+        audio = utterance.for_asr(job.speech_end_audio, still_speaking=False)
+        try:
+            final = await self._transcriber.transcribe(
+                audio, PIPELINE_RATE, utterance.state, final=True
+            )
+        except BackendError as error:
+            log.warning("final transcription failed: %s", type(error).__name__)
+            return
+        if final.text.strip():
+            heard = HeardTurn(final.text, job.speech_end, job.decided, started, self._clock.now())
+            await self._hooks.on_caller_turn(heard)

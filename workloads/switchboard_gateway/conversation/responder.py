@@ -1,0 +1,298 @@
+"""The agent's side of a call: replies, tools and speech, one work item at a time.
+
+Work items are typed: a `Greeting`, a `CallerTurn`, or a fixed `Phrase` (the apology). Each runs
+as one `Reply`, a handle that knows whether the caller interrupted it. An interruption clears
+the agent's audio first and keeps the `Playback`, so the history records only what was heard.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
+
+from switchboard_gateway.agent import AgentConfig
+from switchboard_gateway.backends.base import BackendError, ChatModel, ToolRequest
+from switchboard_gateway.conversation.clock import Clock
+from switchboard_gateway.conversation.history import ConversationHistory
+from switchboard_gateway.conversation.listener import HeardTurn
+from switchboard_gateway.conversation.timing import (
+    ASR_FINAL,
+    ENDPOINTING,
+    RETRIEVAL,
+    TurnTiming,
+    emit_turn_spans,
+)
+from switchboard_gateway.conversation.voice import AgentVoice, Playback
+from switchboard_gateway.events import (
+    ClearEvent,
+    EndReason,
+    OutboundEvent,
+    TranscriptEvent,
+    TurnLatencyEvent,
+)
+from switchboard_gateway.tools.dispatch import ToolCalls
+
+log = logging.getLogger(__name__)
+
+MAX_TOOL_ROUNDS = 3
+APOLOGY = "Sorry, I'm having trouble right now. Could you say that again?"
+
+
+@dataclass(frozen=True, slots=True)
+class Greeting:
+    """The agent's first words."""
+
+    text: str
+
+
+@dataclass(frozen=True, slots=True)
+class Phrase:
+    """A fixed line outside the conversation (an apology): spoken, not remembered."""
+
+    turn: int
+    text: str
+
+
+@dataclass(frozen=True, slots=True)
+class CallerTurn:
+    """The caller said or typed something: answer it."""
+
+    timing: TurnTiming
+
+
+WorkItem = Greeting | Phrase | CallerTurn
+
+
+@dataclass
+class Reply:
+    """One work item in progress, and whether the caller interrupted it."""
+
+    item: WorkItem
+    task: asyncio.Task[None] | None = None
+    interrupted: bool = False
+    playback: Playback | None = None
+    #: Speech is under way whose text is not in the history yet (heard text goes there if cut).
+    unrecorded: bool = False
+    #: What the history gets for a cut reply nothing of which was heard ("": nothing).
+    placeholder: str = "…"
+
+    @property
+    def active(self) -> bool:
+        """Whether it is still running."""
+        return self.task is not None and not self.task.done()
+
+
+class Responder:
+    """Answers one call's caller turns in order, through tools and the agent's voice."""
+
+    def __init__(
+        self,
+        config: AgentConfig,
+        chat: ChatModel,
+        voice: AgentVoice,
+        tools: ToolCalls,
+        history: ConversationHistory,
+        send: Callable[[OutboundEvent], Awaitable[None]],
+        clock: Clock,
+        call_id: str,
+        on_end: Callable[[EndReason], None],
+    ) -> None:
+        self._config, self._chat, self._voice, self._tools = config, chat, voice, tools
+        self.history, self._send, self._clock, self._call_id = history, send, clock, call_id
+        self._on_end = on_end
+        self._items: asyncio.Queue[WorkItem] = asyncio.Queue()
+        self._reply: Reply | None = None
+        self.turn_number = 0
+        self.latencies: list[TurnLatencyEvent] = []
+        #: When the last reply ended (clock time): the call's idle time counts from there.
+        self.last_active = clock.now()
+
+    @property
+    def busy(self) -> bool:
+        """Whether a reply is running or the agent's audio is still playing."""
+        return (self._reply is not None and self._reply.active) or self._voice.speaking
+
+    def greet(self, text: str) -> None:
+        """Queue the greeting."""
+        self._items.put_nowait(Greeting(text))
+
+    async def caller_typed(self, text: str) -> None:
+        """A typed caller turn: it counts from now."""
+        turn = self._next_turn()
+        await self._caller_turn(text, TurnTiming(turn, self._clock.now()))
+
+    async def caller_said(self, heard: HeardTurn) -> None:
+        """A spoken caller turn, with its endpointing and final-transcription times."""
+        timing = TurnTiming(self._next_turn(), heard.speech_end)
+        timing.mark(ENDPOINTING, heard.speech_end, max(heard.decided, heard.speech_end))
+        timing.mark(ASR_FINAL, heard.asr_started, heard.asr_done)
+        await self._caller_turn(heard.text, timing)
+
+    async def interrupt(self) -> Playback | None:
+        """Barge-in: stop the reply and its audio at once; the client drops queued audio."""
+        reply = self._reply
+        active = reply is not None and reply.active
+        if not active and not self._voice.speaking:
+            return None
+        playback = self._voice.clear()
+        if reply is not None and reply.task is not None and active:
+            reply.interrupted, reply.playback = True, playback
+            reply.task.cancel()
+            await asyncio.wait({reply.task})
+        await self._send(ClearEvent(self.turn_number, playback.last_sequence))
+        return playback
+
+    async def run(self) -> None:
+        """The work loop: one reply at a time; a failed reply is apologised for."""
+        while True:
+            item = await self._items.get()
+            failed = await self._run(Reply(item))
+            if failed and not isinstance(item, Phrase):
+                await self._run(Reply(Phrase(self.turn_number, APOLOGY)))
+
+    def _next_turn(self) -> int:
+        self.turn_number += 1
+        return self.turn_number
+
+    async def _caller_turn(self, text: str, timing: TurnTiming) -> None:
+        await self._send(TranscriptEvent(timing.number, text, final=True))
+        self.history.add({"role": "user", "content": text})
+        self._items.put_nowait(CallerTurn(timing))
+
+    async def _run(self, reply: Reply) -> bool:
+        """Run one reply to its end; true when a model backend failed it."""
+        self._reply = reply
+        reply.task = asyncio.create_task(self._respond(reply), name=f"reply-{self._call_id}")
+        try:
+            await asyncio.wait({reply.task})
+        finally:
+            if not reply.task.done():  # the call is ending
+                reply.task.cancel()
+                await asyncio.gather(reply.task, return_exceptions=True)
+            self.last_active = self._clock.now()
+        if reply.task.cancelled():
+            return False
+        error = reply.task.exception()
+        if isinstance(error, BackendError):
+            log.warning("turn failed: %s", type(error).__name__)
+            return True
+        if error is not None:
+            raise error
+        return False
+
+    async def _respond(self, reply: Reply) -> None:
+        self._voice.start_turn()
+        try:
+            item = reply.item
+            if isinstance(item, CallerTurn):
+                await self._answer(reply, item.timing)
+            else:
+                reply.unrecorded = isinstance(item, Greeting)
+                reply.placeholder = ""
+                await self._voice.say(item.turn if isinstance(item, Phrase) else 0, item.text)
+                if isinstance(item, Greeting):
+                    reply.unrecorded = False
+                    self.history.add({"role": "assistant", "content": item.text})
+        except asyncio.CancelledError:
+            if reply.interrupted and reply.unrecorded and reply.playback is not None:
+                heard = reply.playback.heard_text or reply.placeholder
+                if heard:
+                    self.history.add({"role": "assistant", "content": heard})
+            raise
+
+    async def _answer(self, reply: Reply, turn: TurnTiming) -> None:
+        completed = False
+        executed: set[tuple[str, str]] = set()
+        try:
+            if self._tools.auto_context:
+                await self._search_for_context(turn)
+            offer_tools = True
+            for round_number in range(MAX_TOOL_ROUNDS + 1):
+                offer_tools = offer_tools and round_number < MAX_TOOL_ROUNDS
+                requests = await self._llm_round(reply, turn, offer_tools)
+                if not requests:
+                    break
+                calls = {(r.name, r.arguments) for r in requests}
+                if calls <= executed:
+                    # The same call again: small models loop like this. Forget the repeat and
+                    # ask for an answer about the results instead.
+                    self.history.messages.pop()
+                    offer_tools = False
+                    continue
+                executed |= calls
+                if await self._run_tools(turn.number, requests):
+                    break
+            completed = True
+        finally:
+            await self._report(turn, interrupted=not completed)
+
+    async def _report(self, turn: TurnTiming, interrupted: bool) -> None:
+        latency = turn.latency_event(interrupted)
+        self.latencies.append(latency)
+        now = self._clock.now()
+        attributes: dict[str, str | int | bool] = {
+            "switchboard.call_id": self._call_id,
+            "switchboard.agent": self._config.key,
+            "switchboard.interrupted": interrupted,
+        }
+        emit_turn_spans(turn, now, now, attributes)
+        with contextlib.suppress(Exception):
+            await asyncio.shield(self._send(latency))
+
+    async def _search_for_context(self, turn: TurnTiming) -> None:
+        words = next(
+            (
+                str(m.get("content") or "")
+                for m in reversed(self.history.messages)
+                if m.get("role") == "user"
+            ),
+            "",
+        )
+        if words.strip():
+            started = self._clock.now()
+            self.history.set_context(await self._tools.search_for_context(turn.number, words))
+            turn.mark(RETRIEVAL, started, self._clock.now())
+
+    async def _llm_round(
+        self, reply: Reply, turn: TurnTiming, offer_tools: bool
+    ) -> list[ToolRequest]:
+        """Stream one completion into speech; returns the tool calls it asked for."""
+        tools = self._tools.definitions() if offer_tools else []
+        asked = self._clock.now()
+        reply.unrecorded, reply.placeholder = True, "…"
+        said, requests = await self._voice.reply(
+            turn, self._chat.reply(self.history.for_model(), tools), asked
+        )
+        reply.unrecorded = False
+        self._remember(said, requests)
+        return requests
+
+    def _remember(self, text: str, requests: list[ToolRequest]) -> None:
+        if not text and not requests:
+            return
+        message: dict[str, object] = {"role": "assistant", "content": text or None}
+        if requests:
+            message["tool_calls"] = [
+                {
+                    "id": r.id,
+                    "type": "function",
+                    "function": {"name": r.name, "arguments": r.arguments},
+                }
+                for r in requests
+            ]
+        self.history.add(message)
+
+    async def _run_tools(self, turn: int, requests: list[ToolRequest]) -> bool:
+        """Run the requested tools; true when the call ends (end_call, transfer_call)."""
+        done = await self._tools.run(turn, requests)
+        for message in done.messages():
+            self.history.add(message)
+        if done.ending is None:
+            return False
+        while self._voice.speaking:  # let the goodbye play out
+            await self._clock.sleep(0.02)
+        self._on_end(done.ending)
+        return True

@@ -1,0 +1,206 @@
+"""One call: its lifecycle, its tasks, and how it ends.
+
+A call is three objects. The `Listener` turns caller audio into caller turns, the `Responder`
+answers them, and the `CallSession` owns both: one `asyncio.TaskGroup` per call holds the reader
+of the caller's events, the listener's ASR task, the responder's work loop and a watchdog that
+sleeps on the injected clock until the call is idle or too long. Whatever ends the call records
+why, once; the session sends exactly one `CallEndedEvent`.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections.abc import AsyncIterable, Awaitable, Callable
+
+from switchboard_gateway.agent import AgentConfig, Prompts
+from switchboard_gateway.audio import decode
+from switchboard_gateway.backends.base import ModelBackend
+from switchboard_gateway.conversation.clock import Clock, MonotonicClock
+from switchboard_gateway.conversation.history import ConversationHistory
+from switchboard_gateway.conversation.listener import HeardTurn, Listener
+from switchboard_gateway.conversation.responder import Responder
+from switchboard_gateway.conversation.voice import AgentVoice
+from switchboard_gateway.events import (
+    CallEndedEvent,
+    CallerAudio,
+    CallerDtmf,
+    CallerHangup,
+    CallerText,
+    CallStarted,
+    EndReason,
+    InboundEvent,
+    OutboundEvent,
+    ProtocolError,
+    StartCall,
+    TranscriptEvent,
+    TurnLatencyEvent,
+)
+from switchboard_gateway.tools.dispatch import ToolCalls
+from switchboard_gateway.tools.knowledge import KnowledgeSearch
+from switchboard_gateway.tools.ssrf import SsrfGuard
+from switchboard_gateway.tools.webhooks import ToolRunner
+from switchboard_gateway.turns.vad import Vad
+
+log = logging.getLogger(__name__)
+
+DTMF_DIGITS = frozenset("0123456789*#ABCD")
+
+Send = Callable[[OutboundEvent], Awaitable[None]]
+
+
+class CallSession:
+    """Runs one call until it ends."""
+
+    def __init__(
+        self,
+        config: AgentConfig,
+        backend: ModelBackend,
+        start: StartCall,
+        prompts: Prompts,
+        send: Send,
+        call_id: str,
+        *,
+        clock: Clock | None = None,
+        tools: ToolRunner | None = None,
+        knowledge: KnowledgeSearch | None = None,
+        vad: Vad | None = None,
+    ) -> None:
+        self.config, self._start, self._prompts, self._send = config, start, prompts, send
+        self.call_id = call_id
+        self._clock = clock or MonotonicClock()
+        self.history = ConversationHistory(
+            prompts.system, config.llm.context_tokens, config.llm.max_tokens
+        )
+        self._voice = AgentVoice(backend, send, start.output_format, self._clock)
+        dispatcher = ToolCalls(
+            config,
+            tools or ToolRunner(SsrfGuard(config.tool_allow_cidrs)),
+            call_id,
+            send,
+            self._voice.say,
+            knowledge,
+        )
+        self.responder = Responder(
+            config, backend, self._voice, dispatcher, self.history, send, self._clock, call_id,
+            self._end,
+        )  # fmt: skip
+        self.listener = Listener(config, backend, self, self._clock, vad)
+        self._ending: CallEndedEvent | None = None
+        self._over = asyncio.Event()
+        self._last_activity = self._clock.now()
+
+    @property
+    def latencies(self) -> list[TurnLatencyEvent]:
+        """Each answered caller turn's stage latencies, in order."""
+        return self.responder.latencies
+
+    @property
+    def busy(self) -> bool:
+        """Whether the agent is replying or its audio is still playing."""
+        return self.responder.busy
+
+    async def run(self, inbound: AsyncIterable[InboundEvent]) -> CallEndedEvent:
+        """Greet, converse, and end with exactly one `CallEndedEvent` sent.
+
+        `inbound` is the caller's events as the transport decoded them; its end means the
+        caller went away, and a `ProtocolError` from it ends the call as a protocol error.
+        """
+        await self._send(CallStarted(self.call_id, self.config.key, self._start.output_format))
+        if self._prompts.greeting:
+            self.responder.greet(self._prompts.greeting)
+        try:
+            async with asyncio.TaskGroup() as group:
+                tasks = [
+                    group.create_task(self._read(inbound), name=f"read-{self.call_id}"),
+                    group.create_task(self.listener.run(), name=f"listen-{self.call_id}"),
+                    group.create_task(self.responder.run(), name=f"respond-{self.call_id}"),
+                    group.create_task(self._watchdog(), name=f"watchdog-{self.call_id}"),
+                ]
+                await self._over.wait()
+                for task in tasks:
+                    task.cancel()
+        except* Exception as failure:
+            log.error("call %s failed", self.call_id, exc_info=failure.exceptions[0])
+            self._end(EndReason.INTERNAL_ERROR, "the call failed inside the gateway")
+        ended = self._ending or CallEndedEvent(EndReason.INTERNAL_ERROR, "ended without a reason")
+        await self._send(ended)
+        return ended
+
+    def abort(self, reason: EndReason, detail: str) -> None:
+        """End the call from outside (shutdown): its tasks stop and the end is sent."""
+        self._end(reason, detail)
+
+    def _end(self, reason: EndReason, detail: str = "") -> None:
+        if self._ending is None:
+            self._ending = CallEndedEvent(reason, detail)
+        self._over.set()
+
+    def _active(self) -> None:
+        self._last_activity = self._clock.now()
+
+    async def _read(self, inbound: AsyncIterable[InboundEvent]) -> None:
+        try:
+            async for event in inbound:
+                await self._handle(event)
+        except ProtocolError as error:
+            self._end(EndReason.PROTOCOL_ERROR, str(error))
+            return
+        self._end(EndReason.CALLER_HANGUP, "the client closed the stream")
+
+    async def _handle(self, event: InboundEvent) -> None:
+        if isinstance(event, CallerAudio):
+            await self.listener.feed(decode(event.data, self._start.input_format))
+        elif isinstance(event, CallerText):
+            text = event.text.strip()
+            if text:
+                self._active()
+                await self.responder.interrupt()
+                await self.responder.caller_typed(text)
+        elif isinstance(event, CallerHangup):
+            self._end(EndReason.CALLER_HANGUP, event.reason[:200])
+        elif isinstance(event, CallerDtmf):
+            if not set(event.digits) <= DTMF_DIGITS:
+                raise ProtocolError("DTMF digits must be 0-9, *, # or A-D")
+            self._active()
+
+    async def _watchdog(self) -> None:
+        """Ends the call when it has been idle, or running, for too long."""
+        policy = self.config.call_policy
+        deadline = self._clock.now() + policy.max_call_duration_seconds
+        while True:
+            now = self._clock.now()
+            if self.responder.busy or self.listener.speaking:
+                self._last_activity = now
+            if now >= deadline:
+                self._end(EndReason.MAX_DURATION)
+                return
+            last = max(self._last_activity, self.responder.last_active)
+            idle_at = last + policy.idle_timeout_seconds
+            if now >= idle_at:
+                self._end(EndReason.IDLE_TIMEOUT)
+                return
+            await self._clock.sleep(min(deadline, idle_at) - now)
+
+    # --- ListenerHooks ----------------------------------------------------------------------
+
+    def agent_busy(self) -> bool:
+        """Whether the agent is replying or its audio is still playing."""
+        return self.responder.busy
+
+    def on_speech(self, started: bool) -> None:
+        """Caller speech counts as activity, its start and its end."""
+        self._active()
+
+    async def on_barge_in(self) -> None:
+        """The caller talks over the agent: stop it."""
+        await self.responder.interrupt()
+
+    async def on_interim(self, text: str) -> None:
+        """A partial transcript of the caller's turn in progress."""
+        await self._send(TranscriptEvent(self.responder.turn_number + 1, text, final=False))
+
+    async def on_caller_turn(self, turn: HeardTurn) -> None:
+        """A finished caller turn goes to the responder."""
+        self._active()
+        await self.responder.caller_said(turn)

@@ -1,0 +1,44 @@
+"""Opening the call store a URL names, and keeping records only as long as configured."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import os
+from datetime import UTC, datetime, timedelta
+
+from switchboard_api.gateway import CallStoreConfig
+from switchboard_gateway.records.model import CallStore
+
+log = logging.getLogger(__name__)
+
+STORE_URL_ENV = "SWITCHBOARD_CALL_STORE_URL"
+RETENTION_EVERY_S = 3600.0
+
+
+async def open_store(config: CallStoreConfig) -> CallStore:
+    """The store a URL names (the environment's URL, from a Secret, wins over the file's)."""
+    url = os.environ.get(STORE_URL_ENV) or config.url
+    if url.startswith("sqlite:///"):
+        from switchboard_gateway.records.sqlite import SqliteCallStore
+
+        path = url.removeprefix("sqlite:///")
+        os.makedirs(os.path.dirname(path) or ".", exist_ok=True)
+        return SqliteCallStore(path)
+    if url.startswith(("postgres://", "postgresql://")):
+        from switchboard_gateway.records.postgres import PostgresCallStore
+
+        return await PostgresCallStore.open(url)
+    raise ValueError(f"{STORE_URL_ENV} must be sqlite:///PATH or postgresql://…")
+
+
+async def enforce_retention(store: CallStore, keep: timedelta) -> None:
+    """Delete records of calls that ended longer than `keep` ago, hourly, until cancelled."""
+    while True:
+        try:
+            removed = await store.delete_ended_before(datetime.now(UTC) - keep)
+            if removed:
+                log.info("retention removed %d call record(s)", removed)
+        except Exception:  # the store may be briefly unreachable; try again next round
+            log.exception("call-record retention failed")
+        await asyncio.sleep(RETENTION_EVERY_S)

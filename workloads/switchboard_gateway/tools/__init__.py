@@ -1,0 +1,1 @@
+"""What the model may call: dispatch, built-ins, webhooks, the SSRF guard, knowledge search."""

@@ -1,0 +1,1 @@
+"""How bytes get in and out: one folder per wire protocol."""

@@ -1,0 +1,1 @@
+"""The gRPC transport: `CallService.Converse` bidirectional streams."""

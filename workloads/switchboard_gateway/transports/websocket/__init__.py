@@ -1,0 +1,1 @@
+"""The WebSocket transport (browsers): JSON control messages, binary PCM16."""
