@@ -14,17 +14,11 @@ from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 
 from switchboard_gateway.agent import AgentConfig
-from switchboard_gateway.backends.base import BackendError, ChatModel, ToolRequest
+from switchboard_gateway.backends.base import BackendError, ChatModel
 from switchboard_gateway.conversation.clock import Clock
 from switchboard_gateway.conversation.history import ConversationHistory
 from switchboard_gateway.conversation.listener import HeardTurn
-from switchboard_gateway.conversation.timing import (
-    ASR_FINAL,
-    ENDPOINTING,
-    RETRIEVAL,
-    TurnTiming,
-    emit_turn_spans,
-)
+from switchboard_gateway.conversation.timing import TurnTiming, emit_turn_spans
 from switchboard_gateway.conversation.voice import AgentVoice, Playback
 from switchboard_gateway.events import (
     ClearEvent,
@@ -34,6 +28,8 @@ from switchboard_gateway.events import (
     TurnLatencyEvent,
 )
 from switchboard_gateway.tools.dispatch import ToolCalls
+from switchboard_wire.chat import ToolRequest
+from switchboard_wire.latency import LatencyStage
 
 log = logging.getLogger(__name__)
 
@@ -105,6 +101,8 @@ class Responder:
         self._on_end = on_end
         self._items: asyncio.Queue[WorkItem] = asyncio.Queue()
         self._reply: Reply | None = None
+        #: A greeting is queued and still wanted (a caller who speaks first skips it).
+        self._greeting_wanted = False
         self.turn_number = 0
         self.latencies: list[TurnLatencyEvent] = []
         #: When the last reply ended (clock time): the call's idle time counts from there.
@@ -117,6 +115,7 @@ class Responder:
 
     def greet(self, text: str) -> None:
         """Queue the greeting."""
+        self._greeting_wanted = True
         self._items.put_nowait(Greeting(text))
 
     async def caller_typed(self, text: str) -> None:
@@ -127,8 +126,10 @@ class Responder:
     async def caller_said(self, heard: HeardTurn) -> None:
         """A spoken caller turn, with its endpointing and final-transcription times."""
         timing = TurnTiming(self._next_turn(), heard.speech_end)
-        timing.mark(ENDPOINTING, heard.speech_end, max(heard.decided, heard.speech_end))
-        timing.mark(ASR_FINAL, heard.asr_started, heard.asr_done)
+        timing.mark(
+            LatencyStage.VAD_ENDPOINT, heard.speech_end, max(heard.decided, heard.speech_end)
+        )
+        timing.mark(LatencyStage.ASR_FINAL, heard.asr_started, heard.asr_done)
         await self._caller_turn(heard.text, timing)
 
     async def interrupt(self) -> Playback | None:
@@ -149,6 +150,10 @@ class Responder:
         """The work loop: one reply at a time; a failed reply is apologised for."""
         while True:
             item = await self._items.get()
+            if isinstance(item, Greeting):
+                if not self._greeting_wanted:
+                    continue
+                self._greeting_wanted = False
             failed = await self._run(Reply(item))
             if failed and not isinstance(item, Phrase):
                 await self._run(Reply(Phrase(self.turn_number, APOLOGY)))
@@ -158,6 +163,8 @@ class Responder:
         return self.turn_number
 
     async def _caller_turn(self, text: str, timing: TurnTiming) -> None:
+        # The caller spoke before the greeting began: answer them, not greet them.
+        self._greeting_wanted = False
         await self._send(TranscriptEvent(timing.number, text, final=True))
         self.history.add({"role": "user", "content": text})
         self._items.put_nowait(CallerTurn(timing))
@@ -254,7 +261,7 @@ class Responder:
         if words.strip():
             started = self._clock.now()
             self.history.set_context(await self._tools.search_for_context(turn.number, words))
-            turn.mark(RETRIEVAL, started, self._clock.now())
+            turn.mark(LatencyStage.RETRIEVAL, started, self._clock.now())
 
     async def _llm_round(
         self, reply: Reply, turn: TurnTiming, offer_tools: bool

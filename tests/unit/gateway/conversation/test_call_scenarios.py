@@ -8,13 +8,7 @@ from typing import Any
 
 import pytest
 
-from switchboard_gateway.backends.base import (
-    BackendError,
-    ReplyDone,
-    ReplyEvent,
-    ReplyText,
-    ToolRequest,
-)
+from switchboard_gateway.backends.base import BackendError
 from switchboard_gateway.conversation.responder import APOLOGY
 from switchboard_gateway.events import (
     AgentAudioEvent,
@@ -28,6 +22,8 @@ from switchboard_gateway.gateway import AgentEntry, Gateway
 from switchboard_gateway.testing.calls import CallResult, agent_config, run_scripted_call
 from switchboard_gateway.testing.fakes import WORD_S, FakeModels
 from switchboard_gateway.testing.script import CallScript
+from switchboard_gateway.tools.dispatch import TOOL_APOLOGY
+from switchboard_wire.chat import ReplyDone, ReplyEvent, ReplyText, ToolRequest
 
 pytestmark = pytest.mark.unit
 
@@ -126,35 +122,23 @@ def test_a_repeated_tool_call_is_answered_without_tools() -> None:
     def model(
         messages: Sequence[dict[str, Any]], tools: Sequence[dict[str, Any]]
     ) -> list[ReplyEvent]:
-        if tools:
+        if tools:  # a small model asks for the same lookup again and again
             return [ToolRequest("c1", "lookup", '{"q": "hours"}'), ReplyDone("tool_calls")]
         return [ReplyText("We open at nine."), ReplyDone("stop")]
 
-    spec = {
-        "tools": [
-            {
-                "name": "lookup",
-                "description": "Look something up.",
-                "parameters": {"type": "object", "properties": {"q": {"type": "string"}}},
-                "http": {"url": "https://tools.invalid/lookup"},
-            }
-        ]
-    }
+    # No such tool: each request fails at once ("unknown_tool"), with no network involved;
+    # end_call keeps a tool on offer.
+    script = CallScript().type(at=0.1, text="When do you open?").hangup(at=12)
+    result = call(script, reply=model, spec={"callPolicy": {"endCallTool": True}})
 
-    def no_network(models: FakeModels) -> None:
-        models.chat.first_token_s = 0.05
-
-    script = CallScript().type(at=0.1, text="When do you open?").hangup(at=8)
-    result = call(script, reply=model, spec=spec, prepare=no_network)
-
-    asked = result.models.chat.requests
-    offered = [bool(tools) for _, tools in asked]
-    assert offered[-1] is False, "the last round offers no tools"
-    assert offered.count(True) == 2, "the repeat is caught once, not looped on"
+    offered = [bool(tools) for _, tools in result.models.chat.requests]
+    assert offered == [True, True, False], "the repeat is caught once, then no tools"
     said = [e.text for _, e in result.of(AgentTextEvent)]
-    assert "We open at nine." in said
+    assert said[-1] == "We open at nine."
+    assert TOOL_APOLOGY in said, "the failed lookup was apologised for"
     calls = [m for m in result.history if m.get("tool_calls")]
     assert len(calls) == 1, "the repeated request is forgotten"
+    assert result.history[-1] == {"role": "assistant", "content": "We open at nine."}
 
 
 def test_a_backend_failure_is_apologised_for() -> None:
@@ -217,7 +201,7 @@ def test_a_typed_turn_interrupts_the_agent() -> None:
     assert agent_audio(result, 2), "and answers the new turn"
 
 
-def test_the_audio_path_keeps_listening_while_a_final_transcription_is_slow() -> None:
+def test_a_turn_spoken_while_the_last_one_is_still_being_transcribed_is_heard_whole() -> None:
     def slow_final(models: FakeModels) -> None:
         models.transcriber.final_s = 1.5
 
@@ -229,12 +213,12 @@ def test_the_audio_path_keeps_listening_while_a_final_transcription_is_slow() ->
     )
     result = call(script, prepare=slow_final)
 
-    finals = [(t, e.text) for t, e in result.of(TranscriptEvent) if e.final]
-    assert [text for _, text in finals] == ["first question", "second question"]
-    finals_asked = [t for t, final in result.models.transcriber.passes if final]
-    # The second turn was endpointed while the first final pass was still running.
-    assert finals_asked[1] - 1000.0 < finals[0][0] + 0.01
-    assert result.latencies[1].endpointing_ms == pytest.approx(500, abs=60)
+    finals = [e.text for _, e in result.of(TranscriptEvent) if e.final]
+    assert finals == ["first question", "second question"]
+    assert [latency.endpointing_ms for latency in result.latencies] == [
+        pytest.approx(500, abs=60),
+        pytest.approx(500, abs=60),
+    ]
 
 
 def test_a_missing_prompt_variable_refuses_the_call_at_admission() -> None:
@@ -265,3 +249,12 @@ def test_turn_spoken_text_reaches_the_transcriber_whole() -> None:
     (latency,) = result.latencies
     assert latency.endpointing_ms == pytest.approx(500, abs=40)
     assert latency.voice_to_voice_ms > latency.endpointing_ms
+
+
+def test_a_caller_who_speaks_before_the_greeting_begins_is_answered_not_greeted() -> None:
+    script = CallScript().type(at=0.0, text="Hi, what are your hours?").hangup(at=5)
+    result = call(script)
+
+    assert not agent_audio(result, 0), "no greeting over the caller's first words"
+    assert [m["role"] for m in result.history] == ["user", "assistant"]
+    assert result.history[1]["content"] == "You said Hi, what are your hours?."
