@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import os
 import shutil
+import subprocess
 from pathlib import Path
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
@@ -22,6 +23,36 @@ def _versions() -> dict[str, str]:
 
 
 VERSIONS = _versions()
+
+
+def _origin_checkout() -> Path | None:
+    """The checkout this one was cloned from, when that is a local path."""
+    try:
+        url = subprocess.run(
+            ["git", "-C", str(REPO_ROOT), "config", "--get", "remote.origin.url"],
+            capture_output=True,
+            text=True,
+            timeout=10,
+            check=True,
+        ).stdout.strip()
+    except (OSError, subprocess.SubprocessError):
+        return None
+    path = Path(url.removeprefix("file://"))
+    return path if path.is_absolute() and path.is_dir() else None
+
+
+def shared_dir(containing: str) -> Path:
+    """The `shared` directory (fixtures, tools) that holds `containing`.
+
+    `../shared` is looked up beside this checkout, then beside the checkout it was cloned from
+    (a fresh clone in a temporary directory); `SWITCHBOARD_SHARED_DIR` overrides both. When
+    none holds it, the first candidate is returned, so the caller's error names a real path.
+    """
+    if configured := os.environ.get("SWITCHBOARD_SHARED_DIR"):
+        return Path(configured)
+    origin = _origin_checkout()
+    candidates = [REPO_ROOT.parent / "shared", *([origin.parent / "shared"] if origin else [])]
+    return next((c for c in candidates if (c / containing).exists()), candidates[0])
 
 
 def cache_dir() -> Path:

@@ -192,7 +192,7 @@ class PrometheusRule(_Values):
     enabled: bool = Field(False, description="Create it (needs prometheus-operator's CRDs).")
     labels: dict[str, str] = Field({}, description="Labels your Prometheus selects rules by.")
     voice_to_voice_p95_seconds: float = Field(
-        1.2, gt=0, description="Alert when an agent's voice-to-voice p95 stays above this."
+        1.2, gt=0, description="Alert when any agent's voice-to-voice p95 stays above this."
     )
     call_failure_ratio: float = Field(
         0.05, gt=0, le=1, description="Alert when this share of an agent's calls end in errors."

@@ -58,7 +58,7 @@ OPERATOR_RULES: list[dict[str, Any]] = [
     # Tenant admins are bound to the built-in `admin` ClusterRole, which the operator does not
     # hold itself: RBAC's escalation check wants `bind` on exactly that role.
     _rule("rbac.authorization.k8s.io", ["clusterroles"], ["bind"], resourceNames=["admin"]),
-    # Per agent: config, gateway, its autoscaler and monitor; pods for live calls.
+    # Per agent: config, gateway, its autoscaler, monitor and SLO alert; pods for live calls.
     _rule("", ["configmaps"], ["get", *_APPLY, "delete"]),  # results of pruned Jobs
     _rule("", ["services"], _APPLY),
     _rule("", ["pods"], ["list", "patch"]),
@@ -67,6 +67,7 @@ OPERATOR_RULES: list[dict[str, Any]] = [
     _rule("autoscaling", ["horizontalpodautoscalers"], [*_APPLY, "delete"]),
     _rule("keda.sh", ["scaledobjects"], [*_APPLY, "delete"]),
     _rule("monitoring.coreos.com", ["servicemonitors"], _APPLY),
+    _rule("monitoring.coreos.com", ["prometheusrules"], [*_APPLY, "delete"]),
     # The model pool, and knowledge-base indexing.
     _rule("ray.io", ["rayservices"], [*_WATCH, *_APPLY, "delete"]),
     _rule("batch", ["jobs"], [*_WATCH, *_APPLY, "delete"]),

@@ -144,19 +144,50 @@ class ProviderCredential(ApiModel):
     secret_ref: SecretKeyRef
 
 
-class TenantSecrets(ApiModel):
-    """Credentials agents may refer to by name."""
+#: No agent field refers to a credential by name yet, and the operator projects only the
+#: Secrets agents name themselves (`apiKeySecretRef`): a listed credential would do nothing.
+_CREDENTIALS_NOT_YET = cel(
+    "size(self.providerCredentials) == 0",
+    message=(
+        "secrets.providerCredentials is not available yet: agents cannot refer to them; "
+        "name the Secret in the agent's apiKeySecretRef instead and remove it"
+    ),
+    field_path=".providerCredentials",
+    reason="FieldValueForbidden",
+)
+
+
+class TenantSecrets(ApiModel, json_schema_extra=validations(_CREDENTIALS_NOT_YET)):
+    """Credentials agents may refer to by name (refused until agents can)."""
 
     provider_credentials: Annotated[
         list[ProviderCredential], Field(max_length=32, json_schema_extra=list_map("name"))
     ] = []
 
+    @model_validator(mode="after")
+    def _rules(self) -> TenantSecrets:
+        check(_CREDENTIALS_NOT_YET, not self.provider_credentials)
+        return self
 
-class RetentionSpec(ApiModel):
+
+_RECORDINGS_NOT_YET = cel(
+    "!has(self.recordingsDays)",
+    message="retention.recordingsDays is not available yet: calls are not recorded; remove it",
+    field_path=".recordingsDays",
+    reason="FieldValueForbidden",
+)
+
+
+class RetentionSpec(ApiModel, json_schema_extra=validations(_RECORDINGS_NOT_YET)):
     """How long call data is kept. 0 keeps none."""
 
     transcripts_days: Annotated[int, Field(ge=0, le=3650)] = 30
-    recordings_days: Annotated[int, Field(ge=0, le=3650)] = 7
+    recordings_days: Annotated[int, Field(ge=0, le=3650)] | None = None
+
+    @model_validator(mode="after")
+    def _rules(self) -> RetentionSpec:
+        check(_RECORDINGS_NOT_YET, self.recordings_days is None)
+        return self
 
 
 class TenantSpec(ApiModel):

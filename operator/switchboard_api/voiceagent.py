@@ -17,6 +17,7 @@ from switchboard_api._base import (
     list_map,
     validations,
 )
+from switchboard_api.channels import ChannelsSpec
 from switchboard_api.common import ConfigMapKeyRef, ResourceStatus, SecretKeyRef
 from switchboard_api.pipeline import PipelineSpec
 
@@ -102,7 +103,7 @@ class KnowledgeBaseRef(ApiModel):
 
 
 class HandoffSpec(ApiModel):
-    """When and where to transfer the caller to a human."""
+    """When and where to transfer the caller to a human (refused until telephony exists)."""
 
     keywords: Annotated[
         list[Annotated[str, Field(min_length=1, max_length=64)]], Field(max_length=32)
@@ -110,59 +111,6 @@ class HandoffSpec(ApiModel):
     transfer_to: Annotated[
         str, Field(min_length=1, max_length=256, pattern=r"^(\+[1-9][0-9]{6,14}|sips?:[^\s]+)$")
     ]
-
-
-class ChannelToggle(ApiModel):
-    """A channel that needs no configuration beyond being on or off."""
-
-    enabled: bool = True
-
-
-_TWILIO_NEEDS_TOKEN = cel(
-    "!self.enabled || has(self.authTokenSecretRef)",
-    message="an enabled twilio channel needs authTokenSecretRef (to check X-Twilio-Signature)",
-    field_path=".authTokenSecretRef",
-    reason="FieldValueRequired",
-)
-
-
-class TwilioChannel(ApiModel, json_schema_extra=validations(_TWILIO_NEEDS_TOKEN)):
-    """Twilio Media Streams: the account's auth token validates webhook signatures."""
-
-    enabled: bool = False
-    auth_token_secret_ref: SecretKeyRef | None = None
-
-    @model_validator(mode="after")
-    def _rules(self) -> TwilioChannel:
-        check(_TWILIO_NEEDS_TOKEN, not self.enabled or self.auth_token_secret_ref is not None)
-        return self
-
-
-class JambonzChannel(ApiModel):
-    """jambonz `listen` WebSocket."""
-
-    enabled: bool = False
-
-
-_SOME_CHANNEL = cel(
-    "self.grpc.enabled || self.websocket.enabled || self.twilio.enabled || self.jambonz.enabled",
-    message="enable at least one channel",
-)
-
-
-class ChannelsSpec(ApiModel, json_schema_extra=validations(_SOME_CHANNEL)):
-    """How callers reach the agent."""
-
-    grpc: ChannelToggle = ChannelToggle()
-    websocket: ChannelToggle = ChannelToggle()
-    twilio: TwilioChannel = TwilioChannel()
-    jambonz: JambonzChannel = JambonzChannel()
-
-    @model_validator(mode="after")
-    def _rules(self) -> ChannelsSpec:
-        channels = (self.grpc, self.websocket, self.twilio, self.jambonz)
-        check(_SOME_CHANNEL, any(c.enabled for c in channels))
-        return self
 
 
 class BargeInSpec(ApiModel):
@@ -178,9 +126,18 @@ _IDLE_BELOW_MAX = cel(
     message="idleTimeoutSeconds must be below maxCallDurationSeconds",
     field_path=".idleTimeoutSeconds",
 )
+_RECORDING_NOT_YET = cel(
+    "!self.recording",
+    message=(
+        "callPolicy.recording is not available yet: calls are not recorded; "
+        "remove it or set it to false"
+    ),
+    field_path=".recording",
+    reason="FieldValueForbidden",
+)
 
 
-class CallPolicySpec(ApiModel, json_schema_extra=validations(_IDLE_BELOW_MAX)):
+class CallPolicySpec(ApiModel, json_schema_extra=validations(_IDLE_BELOW_MAX, _RECORDING_NOT_YET)):
     """Limits and behaviour of every call."""
 
     max_call_duration_seconds: Annotated[int, Field(ge=30, le=14_400)] = 1800
@@ -198,6 +155,7 @@ class CallPolicySpec(ApiModel, json_schema_extra=validations(_IDLE_BELOW_MAX)):
     @model_validator(mode="after")
     def _rules(self) -> CallPolicySpec:
         check(_IDLE_BELOW_MAX, self.idle_timeout_seconds < self.max_call_duration_seconds)
+        check(_RECORDING_NOT_YET, not self.recording)
         return self
 
 
@@ -264,7 +222,7 @@ class GatewaySpec(ApiModel):
 
 
 class SloSpec(ApiModel):
-    """Latency objective the agent is alerted on."""
+    """Latency objective the agent is alerted on (a PrometheusRule per agent)."""
 
     time_to_first_audio_ms: Annotated[int, Field(ge=100, le=10_000)] = 1200
 
@@ -277,16 +235,20 @@ _TARGET_WITHIN_CAPACITY = cel(
     ),
     field_path=".scaling.gateway.targetActiveCallsPerReplica",
 )
-_HANDOFF_NEEDS_TELEPHONY = cel(
-    "!has(self.handoff) || self.channels.twilio.enabled || self.channels.jambonz.enabled",
-    message="handoff needs a telephony channel (twilio or jambonz)",
+#: Telephony work replaces this with "handoff needs a telephony channel (twilio or jambonz)".
+_HANDOFF_NOT_YET = cel(
+    "!has(self.handoff)",
+    message=(
+        "handoff is not available yet: transfers to a human arrive with the telephony "
+        "channels; remove it"
+    ),
     field_path=".handoff",
     reason="FieldValueForbidden",
 )
 
 
 class VoiceAgentSpec(
-    ApiModel, json_schema_extra=validations(_TARGET_WITHIN_CAPACITY, _HANDOFF_NEEDS_TELEPHONY)
+    ApiModel, json_schema_extra=validations(_TARGET_WITHIN_CAPACITY, _HANDOFF_NOT_YET)
 ):
     """What an agent is: prompt, pipeline, tools, knowledge, channels and scaling."""
 
@@ -301,7 +263,13 @@ class VoiceAgentSpec(
     call_policy: CallPolicySpec = CallPolicySpec()
     scaling: ScalingSpec = ScalingSpec()
     gateway: GatewaySpec = GatewaySpec()
-    slo: SloSpec = SloSpec()
+    slo: Annotated[
+        SloSpec | None,
+        Field(
+            description="Alert when the agent's voice-to-voice p95 exceeds this objective "
+            "(a PrometheusRule the operator keeps where prometheus-operator is installed)."
+        ),
+    ] = None
     replicas: Annotated[
         int,
         Field(
@@ -322,8 +290,7 @@ class VoiceAgentSpec(
             self.scaling.gateway.target_active_calls_per_replica
             <= self.gateway.max_concurrent_calls_per_replica,
         )
-        telephony = self.channels.twilio.enabled or self.channels.jambonz.enabled
-        check(_HANDOFF_NEEDS_TELEPHONY, self.handoff is None or telephony)
+        check(_HANDOFF_NOT_YET, self.handoff is None)
         return self
 
 

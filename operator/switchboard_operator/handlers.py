@@ -35,6 +35,7 @@ from switchboard_operator.reconcile.runtime import (
     Outcome,
     Runtime,
     find_tenant,
+    status_patch,
 )
 from switchboard_operator.reconcile.tenant import (
     NamespaceTerminatingError,
@@ -105,18 +106,6 @@ def _plain(body: kopf.Body | Manifest) -> Manifest:
     return copy.deepcopy(dict(body))
 
 
-def _status_patch(old: Manifest | None, new: Manifest) -> Manifest | None:
-    """A merge patch turning `old` into `new` (removed keys set to null); None if equal."""
-    old = old or {}
-    if old == new:
-        return None
-    patch: Manifest = dict(new)
-    for key in old:
-        if key not in new:
-            patch[key] = None
-    return patch
-
-
 def _alive(body: kopf.Body, **_: object) -> bool:
     """Timers leave objects being deleted to their deletion handlers (no re-creation races)."""
     return not body.metadata.get("deletionTimestamp")
@@ -141,7 +130,7 @@ async def _run(
     except KubeError as error:
         metrics.observe(kind, "error", time.perf_counter() - started)
         raise kopf.TemporaryError(f"API server: {error}", delay=RETRY_DELAY_S) from error
-    patch = _status_patch(plain.get("status"), outcome.status)
+    patch = status_patch(plain.get("status"), outcome.status)
     if patch is not None:
         try:
             await rt.kube.patch_status(plain, patch)

@@ -41,6 +41,7 @@ KINDS: dict[tuple[str, str], tuple[str, bool]] = {
     ("ray.io/v1", "RayService"): ("rayservices", True),
     ("keda.sh/v1alpha1", "ScaledObject"): ("scaledobjects", True),
     ("monitoring.coreos.com/v1", "ServiceMonitor"): ("servicemonitors", True),
+    ("monitoring.coreos.com/v1", "PrometheusRule"): ("prometheusrules", True),
     ("switchboard.dev/v1alpha1", "Tenant"): ("tenants", False),
     ("switchboard.dev/v1alpha1", "VoiceAgent"): ("voiceagents", True),
     ("switchboard.dev/v1alpha1", "KnowledgeBase"): ("knowledgebases", True),
@@ -50,6 +51,7 @@ KINDS: dict[tuple[str, str], tuple[str, bool]] = {
 KUBERAY_CRD = "rayservices.ray.io"
 KEDA_CRD = "scaledobjects.keda.sh"
 SERVICE_MONITOR_CRD = "servicemonitors.monitoring.coreos.com"
+PROMETHEUS_RULE_CRD = "prometheusrules.monitoring.coreos.com"
 CUSTOM_METRICS_API = "/apis/custom.metrics.k8s.io"
 #: How long a discovery answer (is this CRD installed?) is trusted.
 DISCOVERY_TTL_S = 30.0

@@ -49,6 +49,11 @@ def labels(component: str, instance: str, **extra: str) -> dict[str, str]:
     }
 
 
+def agent_labels(component: str, agent: str, tenant: str) -> dict[str, str]:
+    """Labels of one of an agent's children: the recommended ones, the agent and its tenant."""
+    return labels(component, agent, **{LABEL_AGENT: agent, LABEL_TENANT: tenant})
+
+
 def gateway_selector(agent: str) -> dict[str, str]:
     """Pod labels that select one agent's gateway replicas (stable across config changes)."""
     return {LABEL_COMPONENT: "gateway", LABEL_AGENT: agent}
@@ -57,6 +62,11 @@ def gateway_selector(agent: str) -> dict[str, str]:
 def gateway_name(agent: str) -> str:
     """Deployment, Service, PDB, autoscaler and ServiceMonitor of an agent's gateway."""
     return f"{agent}-gateway"
+
+
+def slo_rule_name(agent: str) -> str:
+    """The PrometheusRule alerting on an agent's latency objective (`spec.slo`)."""
+    return f"{agent}-slo"
 
 
 def agent_config_name(agent: str) -> str:

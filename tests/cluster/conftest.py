@@ -14,39 +14,14 @@ import yaml
 from kubernetes import client, config, dynamic
 
 from tests.cluster.apiserver import REPO_ROOT, ApiServer, running_apiserver
-from tests.tools import helm_binary
+from tests.tools import helm_binary, shared_dir
 
 FIELD_MANAGER = "switchboard-tests"
 
 
-def _origin_checkout() -> Path | None:
-    """The checkout this one was cloned from, when that is a local path."""
-    try:
-        url = subprocess.run(
-            ["git", "-C", str(REPO_ROOT), "config", "--get", "remote.origin.url"],
-            capture_output=True,
-            text=True,
-            timeout=10,
-            check=True,
-        ).stdout.strip()
-    except (OSError, subprocess.SubprocessError):
-        return None
-    path = Path(url.removeprefix("file://"))
-    return path if path.is_absolute() and path.is_dir() else None
-
-
 def shared_crd_dir() -> Path:
-    """Upstream CRDs (KubeRay, KEDA, prometheus-operator) from ../shared/fixtures/crds.
-
-    `../shared` is looked up beside this checkout, then beside the checkout it was cloned from
-    (a fresh clone in a temporary directory); `SWITCHBOARD_SHARED_DIR` overrides both.
-    """
-    if configured := os.environ.get("SWITCHBOARD_SHARED_DIR"):
-        return Path(configured) / "fixtures" / "crds"
-    origin = _origin_checkout()
-    candidates = [REPO_ROOT.parent / "shared", *([origin.parent / "shared"] if origin else [])]
-    found = next((c for c in candidates if (c / "fixtures" / "crds").is_dir()), candidates[0])
-    return found / "fixtures" / "crds"
+    """Upstream CRDs (KubeRay, KEDA, prometheus-operator) from ../shared/fixtures/crds."""
+    return shared_dir("fixtures/crds") / "fixtures" / "crds"
 
 
 def our_crd_files() -> list[Path]:

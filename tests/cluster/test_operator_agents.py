@@ -271,6 +271,37 @@ def test_spec_change_updates_children_and_observed_generation(
     )  # pods roll
 
 
+def test_an_slo_is_an_alert_rule_that_goes_with_it_and_endpoints_follow_the_channels(
+    dyn: dynamic.DynamicClient, operator: KopfRunner
+) -> None:
+    rule_of = partial(get, dyn, "monitoring.coreos.com/v1", "PrometheusRule", "watched-slo", NS)
+    server_side_apply(dyn, agent("watched", slo={"timeToFirstAudioMs": 900}))
+    rule = wait_for("the agent's SLO PrometheusRule", rule_of)
+    (alert,) = rule["spec"]["groups"][0]["rules"]
+    assert alert["alert"] == "SwitchboardAgentSloBreached"
+    assert f'agent="{NS}/watched"' in alert["expr"]
+    assert alert["expr"].endswith("> 0.9")
+    assert rule["metadata"]["ownerReferences"][0]["kind"] == "VoiceAgent"
+    wait_for(
+        "both endpoints",
+        lambda: (
+            set((get_agent(dyn, "watched").get("status") or {}).get("endpoints", {}))
+            == {"grpc", "websocket"}
+        ),
+    )
+
+    server_side_apply(dyn, agent("watched", channels={"websocket": {"enabled": False}}))
+    wait_for("the rule pruned with the slo", lambda: rule_of() is None)
+    endpoints = wait_for(
+        "only the gRPC endpoint",
+        lambda: (
+            (e := get_agent(dyn, "watched")["status"].get("endpoints")) and set(e) == {"grpc"} and e
+        ),
+    )
+    assert endpoints["grpc"] == f"watched-gateway.{NS}.svc:50051"
+    dyn.resources.get(api_version=API, kind="VoiceAgent").delete(name="watched", namespace=NS)
+
+
 def _events(api_client: client.ApiClient, name: str) -> list[tuple[str, str]]:
     events = client.CoreV1Api(api_client).list_namespaced_event(
         NS, field_selector=f"involvedObject.name={name}"

@@ -65,6 +65,8 @@ class AgentConfig:
     #: The tenant's egress allow-list: tool webhooks may reach these private ranges.
     tool_allow_cidrs: tuple[str, ...] = ()
     knowledge_bases: tuple[KnowledgeBaseChoice, ...] = ()
+    #: The channels callers may use (`spec.channels.<name>.enabled`).
+    channels: frozenset[str] = frozenset({"grpc", "websocket"})
 
     @classmethod
     def from_resource(cls, agent: VoiceAgent, tenant: Tenant | None = None) -> AgentConfig:
@@ -91,6 +93,14 @@ class AgentConfig:
                     f"{agent.metadata.namespace or 'default'}/{kb.name}", kb.top_k, kb.auto_context
                 )
                 for kb in spec.knowledge_bases
+            ),
+            channels=frozenset(
+                name
+                for name, on in (
+                    ("grpc", spec.channels.grpc.enabled),
+                    ("websocket", spec.channels.websocket.enabled),
+                )
+                if on
             ),
         )
 

@@ -93,7 +93,7 @@ class Gateway:
         matches = [e for key, e in self.agents.items() if key.rsplit("/", 1)[-1] == name]
         return matches[0] if len(matches) == 1 else None
 
-    def admit(self, start: StartCall) -> Admission | CallEndedEvent:
+    def admit(self, start: StartCall, channel: str) -> Admission | CallEndedEvent:
         """The agent to connect the call to, or why the call ends now.
 
         The prompts are rendered here, so a variable nobody gave a value refuses the call with
@@ -106,6 +106,9 @@ class Gateway:
         entry = self.resolve(start.agent)
         if entry is None:
             return self.refuse(EndReason.UNKNOWN_AGENT, f"no agent named {start.agent[:100]!r}")
+        if channel not in entry.config.channels:
+            detail = f"{entry.config.key} takes no calls over {channel} (its channel is off)"
+            return self.refuse(EndReason.UNKNOWN_AGENT, detail)
         if not entry.accepts(start.api_key):
             return self.refuse(EndReason.UNAUTHENTICATED, "missing or invalid API key")
         try:

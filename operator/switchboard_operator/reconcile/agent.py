@@ -1,4 +1,4 @@
-"""VoiceAgent → resolved config, gateway, autoscaler, monitor; its models in the tenant pool."""
+"""VoiceAgent → resolved config, gateway, autoscaler, monitor, SLO alert; models in the pool."""
 
 from __future__ import annotations
 
@@ -7,12 +7,18 @@ from datetime import UTC, datetime
 from switchboard_api import Tenant, VoiceAgent
 from switchboard_operator.checks import model_problem, quota_problem
 from switchboard_operator.conditions import Check, Stall, condition_set
-from switchboard_operator.kube import KEDA_CRD, KUBERAY_CRD, SERVICE_MONITOR_CRD
+from switchboard_operator.kube import (
+    KEDA_CRD,
+    KUBERAY_CRD,
+    PROMETHEUS_RULE_CRD,
+    SERVICE_MONITOR_CRD,
+)
 from switchboard_operator.naming import (
     CONFIG_HASH_ANNOTATION,
     Manifest,
     gateway_name,
     gateway_selector,
+    slo_rule_name,
 )
 from switchboard_operator.observe import gateway_check, knowledge_check, models_check
 from switchboard_operator.reconcile.pool import sync_pool
@@ -36,6 +42,7 @@ DEPLOYMENT = ("apps/v1", "Deployment")
 CONFIG_MAP = ("v1", "ConfigMap")
 SCALED_OBJECT = ("keda.sh/v1alpha1", "ScaledObject")
 HPA = ("autoscaling/v2", "HorizontalPodAutoscaler")
+PROMETHEUS_RULE = ("monitoring.coreos.com/v1", "PrometheusRule")
 
 
 async def _resolve_prompt(rt: Runtime, agent: VoiceAgent) -> VoiceAgent | Stall:
@@ -85,6 +92,18 @@ async def _admission(
             body, siblings, limit, "quotas.maxVoiceAgents", tenant.metadata.name
         ):
             return problem
+    return found
+
+
+def endpoints(agent: VoiceAgent) -> Manifest:
+    """Where callers connect: the gateway Service's address for each enabled channel only."""
+    service = f"{gateway_name(agent.metadata.name)}.{agent.metadata.namespace or 'default'}.svc"
+    channels = agent.spec.channels
+    found: Manifest = {}
+    if channels.grpc.enabled:
+        found["grpc"] = f"{service}:{GRPC_PORT}"
+    if channels.websocket.enabled:
+        found["websocket"] = f"ws://{service}:{HTTP_PORT}/v1/calls"
     return found
 
 
@@ -140,6 +159,7 @@ async def reconcile_agent(rt: Runtime, body: Manifest, now: datetime | None = No
         tenant, tenant_body = admitted
         pool = await sync_pool(rt, tenant, tenant_body)
         keda = await rt.kube.crd_installed(KEDA_CRD)
+        alerts = await rt.kube.crd_installed(PROMETHEUS_RULE_CRD)
         autoscaler = choose_autoscaler(
             resolved,
             keda_installed=keda,
@@ -153,6 +173,7 @@ async def reconcile_agent(rt: Runtime, body: Manifest, now: datetime | None = No
             rt.settings,
             autoscaler=autoscaler,
             service_monitor_installed=await rt.kube.crd_installed(SERVICE_MONITOR_CRD),
+            prometheus_rule_installed=alerts,
         )
         deployment = None
         for child in children:
@@ -166,6 +187,8 @@ async def reconcile_agent(rt: Runtime, body: Manifest, now: datetime | None = No
             await rt.kube.delete(*SCALED_OBJECT, namespace, gateway_name(name))
         if not autoscaler.startswith("hpa"):
             await rt.kube.delete(*HPA, namespace, gateway_name(name))
+        if alerts and resolved.spec.slo is None:
+            await rt.kube.delete(*PROMETHEUS_RULE, namespace, slo_rule_name(name))
         models = pool.args.agents.get(f"{namespace}/{name}")
         checks.append(
             models_check(pool.rayservice, "models", [models.asr, models.llm, models.tts])
@@ -178,16 +201,12 @@ async def reconcile_agent(rt: Runtime, body: Manifest, now: datetime | None = No
         checks.append(knowledge_check(knowledge))
     else:
         deployment = await rt.kube.get(*DEPLOYMENT, namespace, gateway_name(name))
-    service = f"{gateway_name(name)}.{namespace}.svc"
     status: Manifest = {
         "observedGeneration": generation,
         "conditions": condition_set(
             previous.get("conditions") or [], checks, stall, generation, now or datetime.now(UTC)
         ),
-        "endpoints": {
-            "grpc": f"{service}:{GRPC_PORT}",
-            "websocket": f"ws://{service}:{HTTP_PORT}/v1/calls",
-        },
+        "endpoints": endpoints(agent),
         "activeCalls": rt.active_calls.get(f"{namespace}/{name}", 0),
         "gateway": _gateway_status(deployment, name),
         "revision": _revision(deployment, previous.get("revision"), desired_hash),

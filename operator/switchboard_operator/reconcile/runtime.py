@@ -81,6 +81,28 @@ def owner_of(body: Manifest) -> Manifest:
     }
 
 
+def status_patch(old: Manifest | None, new: Manifest) -> Manifest | None:
+    """A JSON merge patch (RFC 7386) turning status `old` into `new`; None if they are equal.
+
+    Keys gone from `new` are set to null at every depth (an endpoint of a channel turned off
+    disappears); lists are replaced whole.
+    """
+    old = old or {}
+    if old == new:
+        return None
+    patch: Manifest = {}
+    for key, value in new.items():
+        before = old.get(key)
+        if isinstance(value, dict) and isinstance(before, dict):
+            patch[key] = status_patch(before, value) or {}
+        else:
+            patch[key] = value
+    for key in old:
+        if key not in new:
+            patch[key] = None
+    return patch
+
+
 def status_event(old: Manifest | None, new: Manifest) -> Event | None:
     """An event when Ready or Stalled changes (reason included), None otherwise."""
 

@@ -1,4 +1,4 @@
-"""A VoiceAgent's children: resolved config, gateway Deployment, Service, PDB, autoscaler, monitor.
+"""A VoiceAgent's children: config, gateway Deployment, Service, PDB, autoscaler, monitor, alert.
 
 The agent given here is already resolved (its prompt inline, read from the ConfigMap it names);
 tenant pipeline defaults are applied by the gateway from the tenant carried in the config.
@@ -16,18 +16,17 @@ from switchboard_api.gateway import CallStoreConfig, GatewayConfig
 from switchboard_operator.naming import (
     CONFIG_HASH_ANNOTATION,
     GATEWAY_SERVICE_ACCOUNT,
-    LABEL_AGENT,
-    LABEL_TENANT,
     Manifest,
     agent_config_name,
+    agent_labels,
     gateway_name,
     gateway_selector,
-    labels,
     metadata,
     serve_service,
     short_hash,
 )
 from switchboard_operator.render.pool import SERVE_PORT
+from switchboard_operator.render.slo import slo_rule
 from switchboard_operator.settings import OperatorSettings
 
 GRPC_PORT = 50051
@@ -89,21 +88,13 @@ def gateway_config(agent: VoiceAgent, tenant: Tenant) -> GatewayConfig:
     )
 
 
-def _agent_labels(agent: VoiceAgent, tenant: Tenant, component: str) -> dict[str, str]:
-    return labels(
-        component,
-        agent.metadata.name,
-        **{LABEL_AGENT: agent.metadata.name, LABEL_TENANT: tenant.metadata.name},
-    )
-
-
 def _gateway_metadata(agent: VoiceAgent, tenant: Tenant, owner: Manifest) -> Manifest:
     """Metadata shared by the gateway's Deployment, Service, PDB, autoscaler and monitor."""
     return metadata(
         gateway_name(agent.metadata.name),
         agent.metadata.namespace,
         owner,
-        _agent_labels(agent, tenant, "gateway"),
+        agent_labels("gateway", agent.metadata.name, tenant.metadata.name),
     )
 
 
@@ -117,7 +108,7 @@ def config_map(agent: VoiceAgent, tenant: Tenant, owner: Manifest) -> Manifest:
             agent_config_name(agent.metadata.name),
             agent.metadata.namespace,
             owner,
-            _agent_labels(agent, tenant, "gateway-config"),
+            agent_labels("gateway-config", agent.metadata.name, tenant.metadata.name),
         ),
         "data": {CONFIG_KEY: yaml.safe_dump(config, sort_keys=False)},
     }
@@ -159,7 +150,7 @@ def deployment(
     name = agent.metadata.name
     drain = agent.spec.gateway.drain.timeout_seconds
     selector = gateway_selector(name)
-    pod_labels = _agent_labels(agent, tenant, "gateway") | selector
+    pod_labels = agent_labels("gateway", agent.metadata.name, tenant.metadata.name) | selector
     http_probe = {"httpGet": {"path": "/readyz", "port": "http"}}
     spec: Manifest = {
         "selector": {"matchLabels": selector},
@@ -371,7 +362,9 @@ def service_monitor(agent: VoiceAgent, tenant: Tenant, owner: Manifest) -> Manif
         "kind": "ServiceMonitor",
         "metadata": _gateway_metadata(agent, tenant, owner),
         "spec": {
-            "selector": {"matchLabels": _agent_labels(agent, tenant, "gateway")},
+            "selector": {
+                "matchLabels": agent_labels("gateway", agent.metadata.name, tenant.metadata.name)
+            },
             "endpoints": [{"port": "http", "path": "/metrics", "interval": "15s"}],
         },
     }
@@ -385,8 +378,13 @@ def agent_children(
     *,
     autoscaler: Autoscaler,
     service_monitor_installed: bool,
+    prometheus_rule_installed: bool,
 ) -> list[Manifest]:
-    """Everything an agent runs on, in apply order (config first, so pods find it)."""
+    """Everything an agent runs on, in apply order (config first, so pods find it).
+
+    The ServiceMonitor and the SLO alert need prometheus-operator's CRDs; without them the
+    agent runs unmonitored rather than stalled.
+    """
     config = config_map(agent, tenant, owner)
     config_hash = short_hash({"config": config["data"], "env": _env(agent, settings)})
     children = [
@@ -400,4 +398,6 @@ def agent_children(
         children.append(scaler)
     if service_monitor_installed:
         children.append(service_monitor(agent, tenant, owner))
+    if prometheus_rule_installed and (alert := slo_rule(agent, tenant, owner)) is not None:
+        children.append(alert)
     return children

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 import pytest
 from ray.serve.schema import ServeDeploySchema
 
@@ -165,3 +167,51 @@ def test_agents_resolved_against_their_tenant_share_the_tenants_default_llm() ->
         d.name for d in args.llm if d.spec.provider != "llamacpp"
     )
     assert args.agents["acme/receptionist"].asr == args.agents["acme/night"].asr
+
+
+def _agent(name: str, models: dict[str, object]) -> VoiceAgent:
+    manifest = with_changes(
+        example("receptionist.yaml"),
+        {"metadata.name": name, "spec.pipeline": {}, "spec.scaling": {"models": models}},
+    )
+    agent = parse_manifest(manifest, name)
+    assert isinstance(agent, VoiceAgent)
+    return agent
+
+
+def _autoscaling(config: dict[str, Any], deployment: str) -> dict[str, Any]:
+    (options,) = [d for d in config["applications"][0]["deployments"] if d["name"] == deployment]
+    autoscaling: dict[str, Any] = options["autoscaling_config"]
+    return autoscaling | {"max_ongoing_requests": options["max_ongoing_requests"]}
+
+
+def test_an_agents_target_ongoing_requests_reaches_each_deployments_autoscaling_config() -> None:
+    agent = _agent(
+        "tuned",
+        {
+            "asr": {"targetOngoingRequests": 1.5},
+            "llm": {"targetOngoingRequests": 3},
+            "tts": {"targetOngoingRequests": 5},
+        },
+    )
+    args = model_plane([agent_request(agent)])
+    config = serve_config(args)
+    names = args.agents["acme/tuned"]
+    assert _autoscaling(config, names.asr)["target_ongoing_requests"] == 1.5
+    assert _autoscaling(config, names.tts)["target_ongoing_requests"] == 5
+    llm = _autoscaling(config, names.llm)
+    assert llm["target_ongoing_requests"] == 3
+    assert llm["max_ongoing_requests"] == 6, "a replica queues at most twice its target"
+    ServeDeploySchema.model_validate(config)
+
+
+def test_agents_sharing_a_deployment_render_the_lowest_target_ongoing_requests() -> None:
+    relaxed = _agent("relaxed", {"llm": {"targetOngoingRequests": 4}})
+    strict = _agent("strict", {"llm": {"targetOngoingRequests": 1.5}})
+    for order in ([relaxed, strict], [strict, relaxed]):
+        args = model_plane([agent_request(a) for a in order])
+        names = args.agents["acme/relaxed"]
+        assert names == args.agents["acme/strict"], "one shared deployment per model"
+        config = serve_config(args)
+        assert _autoscaling(config, names.llm)["target_ongoing_requests"] == 1.5
+        assert _autoscaling(config, names.asr)["target_ongoing_requests"] == 2.0, "default"

@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 
 from switchboard_gateway.turns.barge_in import BargeInPolicy
-from switchboard_gateway.turns.endpointing import SilenceEndpointing, SmartTurnEndpointing
+from switchboard_gateway.turns.endpointing import SilenceEndpointing
 from switchboard_gateway.turns.speech import SpeechDetector, SpeechStarted, SpeechStopped
 from switchboard_gateway.turns.vad import WINDOW_S, VadWindow
 
@@ -72,39 +72,6 @@ def test_silence_endpointing_forgets_a_pause_when_speech_resumes() -> None:
     assert not policy.turn_ended(2.6)
     policy.speech_stopped(3.0)
     assert policy.turn_ended(3.5)
-
-
-def test_smart_turn_ends_early_when_the_model_says_complete() -> None:
-    calls = []
-
-    def complete() -> float:
-        calls.append(1)
-        return 0.9
-
-    policy = SmartTurnEndpointing(complete, silence_s=0.3, max_silence_s=2.0, threshold=0.5)
-    policy.speech_stopped(1.0)
-    assert not policy.turn_ended(1.2)
-    assert calls == []
-    assert policy.turn_ended(1.3)
-    assert calls == [1]
-
-
-def test_smart_turn_waits_up_to_the_maximum_when_the_model_says_incomplete() -> None:
-    calls = []
-
-    def incomplete() -> float:
-        calls.append(1)
-        return 0.1
-
-    policy = SmartTurnEndpointing(incomplete, silence_s=0.3, max_silence_s=2.0, threshold=0.5)
-    policy.speech_stopped(1.0)
-    assert not policy.turn_ended(1.3)
-    assert not policy.turn_ended(2.5)
-    assert policy.turn_ended(3.0)
-    assert calls == [1], "the model runs once per pause"
-    policy.speech_stopped(5.0)
-    policy.speech_started(5.4)
-    assert not policy.turn_ended(9.0)
 
 
 def test_barge_in_needs_the_agent_speaking_and_enough_caller_speech() -> None:

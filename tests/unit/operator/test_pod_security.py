@@ -38,7 +38,13 @@ def test_gateway_pool_and_indexer_pods_are_restricted() -> None:
     )
     rendered = [
         *agent_children(
-            agents[0], tenant, OWNER, SETTINGS, autoscaler="keda", service_monitor_installed=True
+            agents[0],
+            tenant,
+            OWNER,
+            SETTINGS,
+            autoscaler="keda",
+            service_monitor_installed=True,
+            prometheus_rule_installed=True,
         ),
         model_pool(tenant, OWNER, agents, [kb], SETTINGS),
         index_job(kb, tenant.metadata.name, OWNER, SETTINGS),

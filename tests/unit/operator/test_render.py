@@ -45,11 +45,19 @@ def test_every_agent_child_has_a_short_name_labels_an_owner_and_grace_above_drai
         name,
         gateway={"drain": {"timeoutSeconds": drain}},
         scaling={"gateway": {"backend": backend}},
+        slo={"timeToFirstAudioMs": 900},
     )
     kind = choose_autoscaler(a, keda_installed=True, custom_metrics_api=False)
     children = agent_children(
-        a, tenant(), OWNER, SETTINGS, autoscaler=kind, service_monitor_installed=True
+        a,
+        tenant(),
+        OWNER,
+        SETTINGS,
+        autoscaler=kind,
+        service_monitor_installed=True,
+        prometheus_rule_installed=True,
     )
+    assert {"ServiceMonitor", "PrometheusRule"} <= {c["kind"] for c in children}
     for child in children:
         meta = child["metadata"]
         assert len(meta["name"]) <= 63

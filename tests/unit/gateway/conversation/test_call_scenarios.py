@@ -225,13 +225,13 @@ def test_a_missing_prompt_variable_refuses_the_call_at_admission() -> None:
     config = agent_config(prompt={"system": "You work for {{company}}.", "greeting": "Hi."})
     gateway = Gateway({config.key: AgentEntry(config, backend=None)})  # type: ignore[arg-type]
 
-    refused = gateway.admit(StartCall(agent=config.key))
+    refused = gateway.admit(StartCall(agent=config.key), "grpc")
 
     assert not isinstance(refused, type(None))
     assert getattr(refused, "reason", None) is EndReason.PROTOCOL_ERROR
     assert "company" in refused.detail  # type: ignore[union-attr]
     assert gateway.metrics.value("switchboard_calls_rejected_total", reason="protocol_error") == 1
-    admitted = gateway.admit(StartCall(agent=config.key, variables={"company": "Acme"}))
+    admitted = gateway.admit(StartCall(agent=config.key, variables={"company": "Acme"}), "grpc")
     assert getattr(admitted, "prompts", None) is not None
     assert admitted.prompts.system == "You work for Acme."  # type: ignore[union-attr]
 
@@ -258,3 +258,14 @@ def test_a_caller_who_speaks_before_the_greeting_begins_is_answered_not_greeted(
     assert not agent_audio(result, 0), "no greeting over the caller's first words"
     assert [m["role"] for m in result.history] == ["user", "assistant"]
     assert result.history[1]["content"] == "You said Hi, what are your hours?."
+
+
+def test_a_call_over_a_channel_the_agent_has_switched_off_is_refused() -> None:
+    config = agent_config(channels={"websocket": {"enabled": False}})
+    gateway = Gateway({config.key: AgentEntry(config, backend=None)})  # type: ignore[arg-type]
+
+    refused = gateway.admit(StartCall(agent=config.key), "websocket")
+
+    assert getattr(refused, "reason", None) is EndReason.UNKNOWN_AGENT
+    assert "websocket" in refused.detail  # type: ignore[union-attr]
+    assert getattr(gateway.admit(StartCall(agent=config.key), "grpc"), "prompts", None)

@@ -59,7 +59,7 @@ class CallService(call_pb2_grpc.CallServiceServicer):
             yield outbound_to_proto(self._gateway.refuse(EndReason.PROTOCOL_ERROR, str(error)))
             return
         try:
-            admitted = self._gateway.admit(start)
+            admitted = self._gateway.admit(start, "grpc")
         except OverloadedError as error:
             await context.abort(grpc.StatusCode.RESOURCE_EXHAUSTED, str(error))
             return

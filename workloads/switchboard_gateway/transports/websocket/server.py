@@ -62,7 +62,7 @@ class CallSocket:
         except ConnectionClosed:
             return
         try:
-            admitted = self._gateway.admit(start)
+            admitted = self._gateway.admit(start, "websocket")
         except OverloadedError as error:
             await connection.close(CLOSE_OVERLOADED, str(error)[:120])
             return
