@@ -23,9 +23,7 @@ from switchboard_api.knowledgebase import EmbeddingSpec
 from switchboard_api.pipeline import AsrSpec, LlmSpec, TtsSpec
 from switchboard_serve.asr.faster_whisper import FasterWhisperEngine
 from switchboard_serve.asr.partial import PartialState, transcribe_partial
-from switchboard_serve.audio import resample
 from switchboard_serve.embed.sentence_transformers import SentenceTransformersEngine
-from switchboard_serve.llm.base import ChatMessage, TextDelta
 from switchboard_serve.llm.llamacpp import LlamaCppEngine
 from switchboard_serve.packaged import (
     embedding_model_dir,
@@ -34,6 +32,8 @@ from switchboard_serve.packaged import (
     whisper_model_dir,
 )
 from switchboard_serve.tts.piper import PiperEngine
+from switchboard_wire.audio import resample
+from switchboard_wire.chat import ChatMessage, ReplyText
 
 UTTERANCES = (
     "Hello, I would like to book an appointment for next Tuesday morning, if that is possible.",
@@ -147,7 +147,7 @@ def _ttft(llm: LlamaCppEngine, messages: list[ChatMessage]) -> tuple[float, str,
     started = time.perf_counter()
     first, text, tokens = 0.0, "", 0
     for event in llm.stream_chat(messages, max_tokens=48):
-        if isinstance(event, TextDelta):
+        if isinstance(event, ReplyText):
             if not text:
                 first = time.perf_counter() - started
             text += event.text

@@ -2,8 +2,11 @@
 
     .venv/bin/python bench/voice_to_voice.py [--turns 20] [--sweep 1,2,4,6] [--sweep-turns 4]
 
-Starts the packaged model plane on a local Ray Serve and a gateway (gRPC) in this process, then
-drives scripted callers: Piper utterances sent at real time in 20 ms frames. Voice-to-voice is
+Starts the packaged model plane on a local Ray Serve, then the gateway in this process as a pod
+and `switchboard up` start it (`GatewayServer.start` + `warm_up`: models warmed, greeting
+cached), then drives scripted callers over gRPC (`switchboard_gateway.scripted_caller`, the one
+behind `switchboard call`): Piper utterances sent at real time in 20 ms frames, each turn after
+the previous reply has played. Voice-to-voice is
 measured at the client: the end of the caller's speech (its last non-silent sample leaving)
 to the first non-silent agent audio frame arriving. Also reported: the gateway's own per-stage
 breakdown (TurnLatency events) and, per concurrency level, p50/p95 and audio underruns (gaps
@@ -18,29 +21,26 @@ import json
 import platform
 import socket
 import statistics
-import time
 from dataclasses import dataclass, field
 from typing import Any
 
 import numpy as np
 import ray
 
+from switchboard_api.gateway import GatewayConfig
 from switchboard_api.manifests import parse_manifest
-from switchboard_api.pipeline import ResolvedPipeline, TtsSpec
+from switchboard_api.pipeline import TtsSpec
 from switchboard_api.resources import VoiceAgent
-from switchboard_api.serving import AgentModelRequest, model_plane
-from switchboard_api.voiceagent import ModelsScalingSpec
-from switchboard_gateway.agent import AgentConfig
-from switchboard_gateway.backends.model_plane_http import ModelPlaneHttp
-from switchboard_gateway.client import connect
-from switchboard_gateway.events import AgentAudioEvent, CallEndedEvent, TurnLatencyEvent
-from switchboard_gateway.gateway import AgentEntry, Gateway
-from switchboard_gateway.transports.grpc.server import start_grpc_server
+from switchboard_api.serving import agent_request, model_plane
+from switchboard_gateway.events import AgentAudioEvent, TurnLatencyEvent
+from switchboard_gateway.scripted_caller import ScriptedCaller, Turn, scripted_call
+from switchboard_gateway.server import GatewayServer
 from switchboard_serve import local
-from switchboard_serve.audio import resample
 from switchboard_serve.packaged import piper_voice_path
 from switchboard_serve.tts.piper import PiperEngine
+from switchboard_wire.audio import float_to_pcm16, resample
 
+AGENT = "bench/receptionist"
 QUESTIONS = [
     "What time do you open on Saturday?",
     "Is there parking near the clinic?",
@@ -48,8 +48,9 @@ QUESTIONS = [
     "Do you take new patients?",
     "How much is a cleaning?",
 ]
-FRAME = 320  # 20 ms at 16 kHz
 SILENT = 300  # |sample| below this (PCM16) counts as silence
+#: A reply that has not played this long after the caller's turn fails the run.
+REPLY_TIMEOUT_S = 90.0
 
 
 @dataclass
@@ -61,14 +62,10 @@ class CallResult:
     underruns: int = 0
 
 
-def _pcm(audio: np.ndarray) -> bytes:
-    return np.clip(np.round(audio * 32768), -32768, 32767).astype("<i2").tobytes()
-
-
 def _speech(texts: list[str]) -> list[bytes]:
     tts = PiperEngine(TtsSpec(), piper_voice_path())
     return [
-        _pcm(resample(np.concatenate(list(tts.synthesize(t))), tts.sample_rate, 16_000))
+        float_to_pcm16(resample(np.concatenate(list(tts.synthesize(t))), tts.sample_rate, 16_000))
         for t in texts
     ]
 
@@ -79,59 +76,39 @@ def _last_loud(pcm: bytes) -> float:
     return (loud[-1] + 1) / 16_000 if loud.size else 0.0
 
 
-async def scripted_call(target: str, utterances: list[bytes], turns: int) -> CallResult:
-    """One call of `turns` turns; returns the client-side measurements."""
-    result = CallResult()
-    speech_end: float | None = None
+def _loud(frame: bytes) -> bool:
+    return bool(np.abs(np.frombuffer(frame, "<i2")).max(initial=0) > SILENT)
+
+
+def measure(caller: ScriptedCaller, utterances: list[bytes]) -> CallResult:
+    """Voice-to-voice per turn and underruns, from the arrival times the caller kept.
+
+    A turn's voice-to-voice runs from its last non-silent sample leaving to the first non-silent
+    agent frame that arrived after the utterance was sent (and before the next one began).
+    """
+    frames = [(t, e) for t, e in caller.seen.events if isinstance(e, AgentAudioEvent)]
+    loud = [t for t, e in frames if _loud(e.data)]
+    result = CallResult(stages=caller.seen.of(TurnLatencyEvent))
+    spoken = caller.spoken
+    for index, (utterance, pcm) in enumerate(zip(spoken, utterances, strict=False)):
+        until = spoken[index + 1].started_at if index + 1 < len(spoken) else float("inf")
+        heard = next((t for t in loud if utterance.ended_at < t < until), None)
+        if heard is not None:
+            result.voice_to_voice_s.append(heard - (utterance.started_at + _last_loud(pcm)))
     last_frame = 0.0
-    replies_done = 0
-    async with connect(target, "bench/receptionist") as call:
-
-        async def read() -> None:
-            nonlocal speech_end, last_frame, replies_done
-            async for event in call.events():
-                now = time.monotonic()
-                if isinstance(event, AgentAudioEvent):
-                    loud = np.abs(np.frombuffer(event.data, "<i2")).max(initial=0) > SILENT
-                    if speech_end is not None and loud:
-                        result.voice_to_voice_s.append(now - speech_end)
-                        speech_end = None
-                    if event.turn > 0 and 0.1 < now - last_frame < 1.0:
-                        result.underruns += 1
-                    last_frame = now
-                elif isinstance(event, TurnLatencyEvent):
-                    result.stages.append(event)
-                    replies_done += 1
-                elif isinstance(event, CallEndedEvent):
-                    return
-
-        reader = asyncio.create_task(read())
-
-        async def send(pcm: bytes) -> None:
-            started = time.monotonic()
-            for i, start in enumerate(range(0, len(pcm), FRAME * 2)):
-                await call.send_audio(pcm[start : start + FRAME * 2])
-                delay = started + (i + 1) * 0.02 - time.monotonic()
-                if delay > 0:
-                    await asyncio.sleep(delay)
-
-        async def quiet_until(done: int) -> None:
-            deadline = time.monotonic() + 90
-            while time.monotonic() < deadline:
-                if replies_done >= done and time.monotonic() - last_frame > 0.7:
-                    return
-                await send(b"\x00\x00" * FRAME * 5)
-
-        await quiet_until(0)
-        for turn in range(turns):
-            pcm = utterances[turn % len(utterances)]
-            sent_at = time.monotonic()
-            await send(pcm)
-            speech_end = sent_at + _last_loud(pcm)
-            await quiet_until(turn + 1)
-        await call.hangup("bench")
-        await asyncio.wait_for(reader, 30)
+    for arrived, frame in frames:
+        if frame.turn > 0 and 0.1 < arrived - last_frame < 1.0:
+            result.underruns += 1
+        last_frame = arrived
     return result
+
+
+async def measured_call(target: str, utterances: list[bytes], turns: int) -> CallResult:
+    """One call of `turns` turns; returns the client-side measurements."""
+    spoken = [utterances[turn % len(utterances)] for turn in range(turns)]
+    async with scripted_call(target, AGENT) as caller:
+        await caller.converse([Turn(audio=pcm) for pcm in spoken], timeout_s=REPLY_TIMEOUT_S)
+    return measure(caller, spoken)
 
 
 def _percentiles(values: list[float]) -> dict[str, float]:
@@ -146,8 +123,8 @@ def _stage_medians(stages: list[TurnLatencyEvent]) -> dict[str, int]:
     return {k: int(statistics.median(getattr(s, k) for s in stages)) for k in keys if stages}
 
 
-async def run(base_url: str, turns: int, sweep: list[int], sweep_turns: int) -> dict[str, Any]:
-    """The single long call, then the concurrency sweep."""
+def bench_agent() -> VoiceAgent:
+    """The receptionist the calls reach: one short sentence per answer, no end-call tool."""
     manifest = parse_manifest(
         {
             "apiVersion": "switchboard.dev/v1alpha1",
@@ -167,14 +144,28 @@ async def run(base_url: str, turns: int, sweep: list[int], sweep_turns: int) -> 
     )
     if not isinstance(manifest, VoiceAgent):
         raise TypeError("the bench agent must be a VoiceAgent")
-    config = AgentConfig.from_resource(manifest)
-    backend = ModelPlaneHttp(base_url, max_tokens=40, temperature=0.3, timeout_s=60)
-    gateway = Gateway({config.key: AgentEntry(config, backend)}, max_calls=64)
-    server, port = await start_grpc_server(gateway)
-    target = f"127.0.0.1:{port}"
-    utterances = _speech(QUESTIONS)
+    return manifest
+
+
+async def run(
+    base_url: str, agent: VoiceAgent, turns: int, sweep: list[int], sweep_turns: int
+) -> dict[str, Any]:
+    """The gateway as a pod starts it (warmed up), the single long call, then the sweep."""
+    config = GatewayConfig(
+        model_plane_url=base_url,
+        agents=[agent],
+        host="127.0.0.1",
+        grpc_port=0,
+        http_port=0,
+        max_concurrent_calls=64,
+        store=None,
+    )
+    server = await GatewayServer.start(config)
     try:
-        single = await scripted_call(target, utterances, turns)
+        await server.warm_up()
+        target = f"127.0.0.1:{server.grpc_port}"
+        utterances = _speech(QUESTIONS)
+        single = await measured_call(target, utterances, turns)
         results: dict[str, Any] = {
             "single_call": {
                 "turns": turns,
@@ -186,7 +177,7 @@ async def run(base_url: str, turns: int, sweep: list[int], sweep_turns: int) -> 
         }
         for calls in sweep:
             outcomes = await asyncio.gather(
-                *(scripted_call(target, utterances, sweep_turns) for _ in range(calls))
+                *(measured_call(target, utterances, sweep_turns) for _ in range(calls))
             )
             values = [v for o in outcomes for v in o.voice_to_voice_s]
             results["sweep"].append(
@@ -194,15 +185,14 @@ async def run(base_url: str, turns: int, sweep: list[int], sweep_turns: int) -> 
                     "calls": calls,
                     **_percentiles(values),
                     "underruns": sum(o.underruns for o in outcomes),
-                    "dropped_frames": gateway.metrics.value(
-                        "switchboard_dropped_frames_total", agent=config.key
+                    "dropped_frames": server.gateway.metrics.value(
+                        "switchboard_dropped_frames_total", agent=AGENT
                     ),
                 }
             )
         return results
     finally:
-        await server.stop(grace=1)
-        await backend.aclose()
+        await server.stop()
 
 
 def main() -> None:
@@ -215,12 +205,12 @@ def main() -> None:
     with socket.socket() as sock:
         sock.bind(("127.0.0.1", 0))
         port = sock.getsockname()[1]
+    agent = bench_agent()
     ray.init(num_cpus=6, include_dashboard=False, log_to_driver=False)
     try:
-        agent = AgentModelRequest("bench/receptionist", ResolvedPipeline(), ModelsScalingSpec())
-        base_url = local.deploy(model_plane([agent]), port=port)
+        base_url = local.deploy(model_plane([agent_request(agent)]), port=port)
         sweep = [int(n) for n in args.sweep.split(",") if n]
-        results = asyncio.run(run(base_url, args.turns, sweep, args.sweep_turns))
+        results = asyncio.run(run(base_url, agent, args.turns, sweep, args.sweep_turns))
     finally:
         local.shutdown()
     print(json.dumps({"machine": f"{platform.machine()}, local Ray", **results}, indent=2))

@@ -13,7 +13,7 @@ from playwright.sync_api import Browser, Page, expect, sync_playwright
 from switchboard_cli.call import write_wav
 from switchboard_serve.evaluation import word_error_rate
 from tests.e2e.conftest import REPO, Platform
-from tests.models.gateway.scripted_caller import synthesise
+from tests.speech import synthesise
 
 pytestmark = pytest.mark.browser
 

@@ -18,7 +18,7 @@ from switchboard_cli.state import read_running
 from switchboard_serve.engines import make_asr
 from switchboard_serve.evaluation import word_error_rate
 from tests.e2e.conftest import SWITCHBOARD, Platform, start_up, stop, wait_until_up
-from tests.models.gateway.scripted_caller import synthesise
+from tests.speech import synthesise
 
 pytestmark = pytest.mark.e2e
 

@@ -16,11 +16,12 @@ import pytest
 
 from switchboard_api.pipeline import AsrSpec, LlmSpec, TtsSpec
 from switchboard_serve.asr.faster_whisper import FasterWhisperEngine
-from switchboard_serve.audio import resample
 from switchboard_serve.evaluation import word_error_rate
-from switchboard_serve.llm.base import ChatMessage, TextDelta, ToolCall, ToolDefinition
+from switchboard_serve.llm.base import ToolDefinition
 from switchboard_serve.packaged import piper_voice_path, whisper_model_dir
 from switchboard_serve.tts.piper import PiperEngine
+from switchboard_wire.audio import resample
+from switchboard_wire.chat import ChatMessage, ReplyText, ToolRequest
 from tests.models.serve.test_round_trip import SENTENCES
 
 pytestmark = pytest.mark.gpu
@@ -70,7 +71,7 @@ def test_vllm_streams_calls_tools_and_reuses_the_prefix_cache() -> None:
             started, first = time.perf_counter(), 0.0
             deltas = 0
             for event in engine.stream_chat(messages, max_tokens=32):
-                if isinstance(event, TextDelta):
+                if isinstance(event, ReplyText):
                     first = first or time.perf_counter() - started
                     deltas += 1
             assert deltas >= 2
@@ -83,7 +84,7 @@ def test_vllm_streams_calls_tools_and_reuses_the_prefix_cache() -> None:
         )
         question: list[ChatMessage] = [{"role": "user", "content": "What's the weather in Paris?"}]
         events = list(engine.stream_chat(question, [weather], temperature=0.0))
-        call = next(e for e in events if isinstance(e, ToolCall))
+        call = next(e for e in events if isinstance(e, ToolRequest))
         assert call.name == "get_weather"
         assert "paris" in json.loads(call.arguments)["city"].lower()
     finally:

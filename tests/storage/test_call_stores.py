@@ -3,9 +3,11 @@
 from __future__ import annotations
 
 import asyncio
+import sqlite3
 import time
 from collections.abc import AsyncIterator, Callable
 from contextlib import AbstractAsyncContextManager, asynccontextmanager
+from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
@@ -40,7 +42,7 @@ def _record(call_id: str, ended: datetime, reason: str = "caller_hangup") -> Cal
         client_reference="crm-42",
         turns=(
             TurnRecord(0, "", "Hello, how can I help?"),
-            TurnRecord(1, "Opening hours?", "Nine to five.", 520, 130, 90, 110, 900, False),
+            TurnRecord(1, "Opening hours?", "Nine to five.", 520, 130, 90, 110, 900, False, 40),
             TurnRecord(2, "And on Sunday?", "We are", 480, 120, 85, 100, 870, True),
         ),
         tool_calls=(
@@ -167,6 +169,76 @@ def test_postgres_children_are_gone_after_retention(postgres_dsn: str) -> None:
             turns = await db.execute("SELECT count(*) FROM switchboard_turns")
             tools = await db.execute("SELECT count(*) FROM switchboard_tool_calls")
             assert (await turns.fetchone(), await tools.fetchone()) == ((0,), (0,))
+
+    asyncio.run(scenario())
+
+
+#: The turns table as the first release made it, before the retrieval stage had a column.
+OLD_TURNS = """
+CREATE TABLE {p}turns (
+    call_id TEXT NOT NULL REFERENCES {p}calls (call_id) ON DELETE CASCADE,
+    number INTEGER NOT NULL, caller_text TEXT NOT NULL, agent_text TEXT NOT NULL,
+    endpointing_ms INTEGER NOT NULL, asr_final_ms INTEGER NOT NULL, llm_ttft_ms INTEGER NOT NULL,
+    tts_ttfb_ms INTEGER NOT NULL, voice_to_voice_ms INTEGER NOT NULL, interrupted {bool} NOT NULL,
+    PRIMARY KEY (call_id, number)
+)"""
+#: Replacing the turns table with the old one, holding one row the old code wrote.
+TO_OLD_TURNS = {
+    "sqlite": (
+        "DROP TABLE turns",
+        OLD_TURNS.format(p="", bool="INTEGER"),
+        "INSERT INTO turns VALUES ('old', 1, 'Hi?', 'Hello.', 5, 4, 3, 2, 1, 0)",
+    ),
+    "postgres": (
+        "DROP TABLE switchboard_turns",
+        OLD_TURNS.format(p="switchboard_", bool="BOOLEAN"),
+        "INSERT INTO switchboard_turns VALUES ('old', 1, 'Hi?', 'Hello.', 5, 4, 3, 2, 1, false)",
+    ),
+}
+
+
+@pytest.mark.parametrize("dialect", ["sqlite", "postgres"])
+def test_a_turns_table_from_before_a_stage_existed_gains_its_column(
+    dialect: str, request: pytest.FixtureRequest, tmp_path: Path
+) -> None:
+    async def scenario() -> None:
+        if dialect == "sqlite":
+            path = tmp_path / "calls.db"
+            opened: CallStore = SqliteCallStore(path)
+
+            def run(*sql: str) -> None:
+                with sqlite3.connect(path) as db:
+                    for statement in sql:
+                        db.execute(statement)
+        else:
+            dsn = await postgres_database(request.getfixturevalue("postgres_dsn"), "t_migration")
+            async with await psycopg.AsyncConnection.connect(dsn, autocommit=True) as db:
+                await db.execute("DROP TABLE IF EXISTS switchboard_turns, switchboard_tool_calls")
+                await db.execute("DROP TABLE IF EXISTS switchboard_calls")
+            opened = await PostgresCallStore.open(dsn)
+
+            def run(*sql: str) -> None:
+                with psycopg.connect(dsn, autocommit=True) as db:
+                    for statement in sql:
+                        db.execute(statement.encode())
+
+        header = replace(_record("old", NOW), turns=(), tool_calls=())
+        await opened.save(header)
+        await opened.close()
+        run(*TO_OLD_TURNS[dialect])
+        store = (
+            SqliteCallStore(tmp_path / "calls.db")
+            if dialect == "sqlite"
+            else await PostgresCallStore.open(dsn)
+        )
+        try:
+            old = await store.get("old")
+            assert old is not None
+            assert old.turns == (TurnRecord(1, "Hi?", "Hello.", 5, 4, 3, 2, 1, False, 0),)
+            await store.save(_record("new", NOW))
+            assert await store.get("new") == _record("new", NOW)
+        finally:
+            await store.close()
 
     asyncio.run(scenario())
 

@@ -12,17 +12,15 @@ import argparse
 import asyncio
 import json
 import sys
-import wave
 from collections.abc import Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-import numpy as np
-
 from switchboard_cli.state import default_state_dir, read_running
+from switchboard_wire.audio import decode_wav, encode_wav, float_to_pcm16, resample
 
 if TYPE_CHECKING:
-    from switchboard_cli.call_script import CallOutcome
+    from switchboard_gateway.scripted_caller import CallOutcome
 
 RATE = 16_000
 EXIT_CALL_FAILED, EXIT_USAGE, EXIT_NOT_RUNNING, EXIT_UNKNOWN_AGENT, EXIT_REFUSED = 1, 2, 3, 4, 5
@@ -64,36 +62,14 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 
 def read_wav(path: Path) -> bytes:
-    """A WAV file as 16 kHz mono PCM16 (8/16/24-bit PCM at any rate, mono or stereo)."""
-    from switchboard_serve.audio import resample
-
-    with wave.open(str(path), "rb") as source:
-        width, channels, rate = source.getsampwidth(), source.getnchannels(), source.getframerate()
-        raw = source.readframes(source.getnframes())
-    if width == 1:
-        samples = (np.frombuffer(raw, np.uint8).astype(np.float32) - 128) / 128
-    elif width == 2:
-        samples = np.frombuffer(raw, "<i2").astype(np.float32) / 32768
-    elif width == 3:
-        bytes3 = np.frombuffer(raw, np.uint8).reshape(-1, 3).astype(np.int32)
-        # Little-endian 24-bit: shift into the top of an int32, then back for the sign.
-        ints = (bytes3[:, 0] << 8 | bytes3[:, 1] << 16 | bytes3[:, 2] << 24) >> 8
-        samples = ints.astype(np.float32) / (1 << 23)
-    else:
-        raise ValueError(f"{path}: {8 * width}-bit WAV is not supported (use 8, 16 or 24-bit PCM)")
-    mono = samples.reshape(-1, channels).mean(axis=1)
-    pcm = resample(mono.astype(np.float32), rate, RATE) if rate != RATE else mono
-    pcm16: bytes = np.clip(np.round(pcm * 32767), -32768, 32767).astype("<i2").tobytes()
-    return pcm16
+    """A WAV file as 16 kHz mono PCM16 (8/16/24-bit PCM at any rate, any channels mixed down)."""
+    samples, rate = decode_wav(path.read_bytes())
+    return float_to_pcm16(resample(samples, rate, RATE))
 
 
 def write_wav(path: Path, pcm16: bytes) -> None:
     """16 kHz mono PCM16 to a WAV file."""
-    with wave.open(str(path), "wb") as out:
-        out.setnchannels(1)
-        out.setsampwidth(2)
-        out.setframerate(RATE)
-        out.writeframes(pcm16)
+    path.write_bytes(encode_wav(pcm16, RATE))
 
 
 def _resolve_agent(name: str, served: list[str]) -> str:
@@ -121,13 +97,13 @@ def _print_outcome(outcome: CallOutcome) -> None:
 
 def run(args: argparse.Namespace) -> int:
     """`switchboard call`; returns the exit status."""
-    from switchboard_cli.call_script import Turn, run_call
+    from switchboard_gateway.scripted_caller import Turn, run_call
 
     turns: list[Turn] = []
     try:
         for kind, value in args.turns or []:
             turns.append(Turn(audio=read_wav(Path(value))) if kind == "wav" else Turn(text=value))
-    except (OSError, EOFError, wave.Error, ValueError) as error:
+    except (OSError, ValueError) as error:
         print(f"switchboard call: cannot read WAV: {error}", file=sys.stderr)
         return EXIT_USAGE
     target, served = args.gateway, []

@@ -3,7 +3,11 @@
 from __future__ import annotations
 
 import enum
+from collections.abc import Mapping
 from dataclasses import dataclass, field
+from typing import Any, cast
+
+from switchboard_wire.latency import LatencyStage
 
 
 class ProtocolError(ValueError):
@@ -169,7 +173,10 @@ class ToolResultEvent:
 
 @dataclass(frozen=True, slots=True)
 class TurnLatencyEvent:
-    """Where one turn's time went, in milliseconds (0: the stage did not run)."""
+    """Where one turn's time went, in milliseconds (0: the stage did not run).
+
+    One field per `LatencyStage`, named by its `field` (a drift test keeps them in step).
+    """
 
     turn: int
     endpointing_ms: int = 0
@@ -180,6 +187,18 @@ class TurnLatencyEvent:
     interrupted: bool = False
     #: Automatic knowledge-base search before the model was asked (inside voice-to-voice).
     retrieval_ms: int = 0
+
+    @classmethod
+    def of(
+        cls, turn: int, stages: Mapping[LatencyStage, int], *, interrupted: bool = False
+    ) -> TurnLatencyEvent:
+        """The event from each stage's milliseconds (stages left out did not run)."""
+        fields: dict[str, Any] = {stage.field: ms for stage, ms in stages.items()}
+        return cls(turn, interrupted=interrupted, **fields)
+
+    def ms(self, stage: LatencyStage) -> int:
+        """A stage's milliseconds."""
+        return cast(int, getattr(self, stage.field))
 
 
 @dataclass(frozen=True, slots=True)

@@ -14,11 +14,11 @@ from switchboard_gateway.events import (
     ToolResultEvent,
     TurnLatencyEvent,
 )
+from switchboard_wire.latency import LatencyStage
 
 #: Voice latencies live between ~50 ms and a few seconds.
 LATENCY_BUCKETS = (0.05, 0.1, 0.2, 0.3, 0.4, 0.5, 0.6, 0.8, 1.0, 1.2, 1.5, 2.0, 3.0, 5.0, 10.0)
 TOOL_BUCKETS = (0.05, 0.1, 0.25, 0.5, 1.0, 2.0, 5.0, 10.0, 30.0)
-STAGES = ("vad_endpoint", "asr_final", "llm_ttft", "tts_ttfb", "voice_to_voice", "retrieval")
 
 
 class GatewayMetrics:
@@ -71,6 +71,14 @@ class GatewayMetrics:
             ["agent"],
             registry=r,
         )
+        self.phrase_cache_lookups = Counter(
+            "switchboard_phrase_cache_lookups",
+            "Speech looked up in the phrase cache (greetings, repeated sentences): hit or miss.",
+            ["result"],
+            registry=r,
+        )
+        for result in ("hit", "miss"):
+            self.phrase_cache_lookups.labels(result)
 
     def call_started(self, agent: str) -> None:
         """A call was admitted."""
@@ -81,20 +89,17 @@ class GatewayMetrics:
         self.active_calls.labels(agent).dec()
         self.calls.labels(agent, outcome).inc()
 
+    def phrase_cache_lookup(self, hit: bool) -> None:
+        """The phrase cache was asked for a text's speech."""
+        self.phrase_cache_lookups.labels("hit" if hit else "miss").inc()
+
     def observe(self, agent: str, event: OutboundEvent, tool: str = "") -> None:
         """Count what an outbound event says about the call (`tool`: a tool result's name)."""
         if isinstance(event, TurnLatencyEvent):
-            stages = (
-                event.endpointing_ms,
-                event.asr_final_ms,
-                event.llm_ttft_ms,
-                event.tts_ttfb_ms,
-                event.voice_to_voice_ms,
-                event.retrieval_ms,
-            )
-            for stage, ms in zip(STAGES, stages, strict=True):
+            for stage in LatencyStage:
+                ms = event.ms(stage)
                 if ms > 0:  # 0: the stage did not happen (typed text, an interrupted turn)
-                    self.stage_latency.labels(agent, stage).observe(ms / 1000)
+                    self.stage_latency.labels(agent, stage.value).observe(ms / 1000)
         elif isinstance(event, ClearEvent):
             self.barge_ins.labels(agent).inc()
         elif isinstance(event, ToolResultEvent):

@@ -28,6 +28,7 @@ from switchboard_gateway.backends.phrase_cache import PhraseCache, PhraseCaching
 from switchboard_gateway.backends.warm_up import warm_up_agent
 from switchboard_gateway.console.api import console_routes
 from switchboard_gateway.gateway import AgentEntry, Gateway
+from switchboard_gateway.metrics import GatewayMetrics
 from switchboard_gateway.records.model import CallStore
 from switchboard_gateway.records.stores import enforce_retention, open_store
 from switchboard_gateway.tools.knowledge import KnowledgeSearch
@@ -57,6 +58,7 @@ def build_gateway(
     """
     entries: dict[str, AgentEntry] = {}
     phrases: dict[str, PhraseCache] = {}
+    metrics = GatewayMetrics()
     for agent in config.agents:
         tenant = _tenant_of(agent, config.tenants)
         agent_config = AgentConfig.from_resource(agent, tenant)
@@ -71,11 +73,12 @@ def build_gateway(
             max_tokens=agent_config.llm.max_tokens,
             temperature=agent_config.llm.temperature,
         )
-        backend = PhraseCachingBackend(http, phrases.setdefault(tts, PhraseCache()))
+        cache = phrases.setdefault(tts, PhraseCache(on_lookup=metrics.phrase_cache_lookup))
+        backend = PhraseCachingBackend(http, cache)
         hashes = frozenset(config.api_key_hashes.get(agent_config.key, ()))
         search = knowledge if agent_config.knowledge_bases else None
         entries[agent_config.key] = AgentEntry(agent_config, backend, hashes, search)
-    return Gateway(entries, max_calls=config.max_concurrent_calls, store=store)
+    return Gateway(entries, max_calls=config.max_concurrent_calls, store=store, metrics=metrics)
 
 
 @dataclass

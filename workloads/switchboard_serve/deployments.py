@@ -26,29 +26,20 @@ from switchboard_api.serving import (
     hosted_remotely,
 )
 from switchboard_serve.asr.base import ASR_SAMPLE_RATE
-from switchboard_serve.asr.partial import (
-    PartialState,
-    PartialTranscript,
-    partial_to_wire,
-    state_from_json,
-    transcribe_partial,
-)
-from switchboard_serve.audio import (
-    AudioFormatError,
-    float_to_pcm16,
-    mulaw_encode,
-    pcm16_to_float,
-    resample,
-)
+from switchboard_serve.asr.partial import PartialState, PartialTranscript, transcribe_partial
 from switchboard_serve.engines import make_asr, make_embedder, make_llm, make_tts
-from switchboard_serve.llm.base import ChatMessage, LlmEvent, TextDelta, ToolCall, ToolDefinition
+from switchboard_serve.llm.base import ToolDefinition
 from switchboard_serve.threads import iterate_in_thread
+from switchboard_wire.audio import AudioFormatError, float_to_pcm16, mulaw_encode, resample
+from switchboard_wire.chat import ChatMessage, ReplyEvent
 
 ModelSpec = AsrSpec | LlmSpec | TtsSpec | EmbeddingSpec
 HEALTH_PROBE_INTERVAL_S = 60.0
 #: Per-request bounds of the embedding server (OpenAI allows 2048 inputs per request).
 MAX_EMBED_INPUTS = 2048
 MAX_EMBED_INPUT_CHARACTERS = 32_768
+#: Sample rates a client may send or ask for; anything else is refused rather than guessed at.
+SUPPORTED_RATES = (8000, 16000, 22050, 24000, 44100, 48000)
 
 
 class _Throttle:
@@ -108,19 +99,6 @@ class AsrServer:
             transcribe_partial, self._engine, audio, state, language=language, final=final
         )
 
-    async def transcribe_partial_plain(
-        self, pcm16: bytes, sample_rate: int, state: str | None = None, final: bool = False
-    ) -> dict[str, object]:
-        """`transcribe_partial` in plain types, for in-process callers (the gateway's handles).
-
-        PCM16 in; out, the HTTP API's JSON body (state as JSON text).
-        """
-        audio = resample(pcm16_to_float(pcm16), sample_rate, ASR_SAMPLE_RATE)
-        previous = state_from_json(state) if state else None
-        if previous is not None and audio.size / ASR_SAMPLE_RATE < previous.seen_seconds:
-            raise ValueError("the audio is shorter than the state's: start without state")
-        return partial_to_wire(await self.transcribe_partial(audio, previous, None, final))
-
     async def check_health(self) -> None:
         """Exercise the engine on a short silence at most once a minute."""
         if not self._probe.due():
@@ -143,7 +121,7 @@ class LlmServer:
         tools: list[dict[str, Any]] | None = None,
         max_tokens: int | None = None,
         temperature: float | None = None,
-    ) -> AsyncIterator[LlmEvent]:
+    ) -> AsyncIterator[ReplyEvent]:
         """Stream the events of one completion."""
         definitions = [ToolDefinition(**tool) for tool in tools or []]
         events = iterate_in_thread(
@@ -153,25 +131,6 @@ class LlmServer:
         )
         async for event in events:
             yield event
-
-    async def stream_chat_plain(
-        self,
-        messages: list[ChatMessage],
-        tools: list[dict[str, Any]] | None = None,
-        max_tokens: int | None = None,
-        temperature: float | None = None,
-    ) -> AsyncIterator[dict[str, str]]:
-        """`stream_chat` as plain dicts, for in-process callers (the gateway's handles).
-
-        Each is `{"text"}`, `{"tool_call_id", "name", "arguments"}` or `{"finish_reason"}`.
-        """
-        async for event in self.stream_chat(messages, tools, max_tokens, temperature):
-            if isinstance(event, TextDelta):
-                yield {"text": event.text}
-            elif isinstance(event, ToolCall):
-                yield {"tool_call_id": event.id, "name": event.name, "arguments": event.arguments}
-            else:
-                yield {"finish_reason": event.reason}
 
     async def check_health(self) -> None:
         """Generate one token at most once a minute."""
@@ -202,7 +161,10 @@ class TtsServer:
             raise ValueError(f"input text has {len(text)} characters, over the {limit} limit")
         if encoding not in ("pcm16", "mulaw"):
             raise ValueError(f"unsupported encoding {encoding!r}")
-        resample(np.zeros(0, np.float32), self._engine.sample_rate, sample_rate)  # rate check
+        if sample_rate not in SUPPORTED_RATES:
+            raise AudioFormatError(
+                f"unsupported sample rate {sample_rate}; supported: {SUPPORTED_RATES}"
+            )
         async for chunk in iterate_in_thread(lambda: self._engine.synthesize(text)):
             audio = resample(chunk, self._engine.sample_rate, sample_rate)
             yield mulaw_encode(audio) if encoding == "mulaw" else float_to_pcm16(audio)

@@ -10,7 +10,6 @@ request gets a 4xx with an OpenAI-style JSON error and never reaches a model rep
 # signature rewrite that `serve.ingress` applies to methods.
 import base64
 import json
-import time
 import uuid
 from collections.abc import AsyncIterator
 from typing import Any, Literal, cast
@@ -26,17 +25,16 @@ from starlette.responses import JSONResponse, Response, StreamingResponse
 
 from switchboard_api.serving import ModelPlaneArgs
 from switchboard_serve.asr.base import ASR_SAMPLE_RATE
-from switchboard_serve.asr.partial import PartialTranscript, partial_to_wire, state_from_json
-from switchboard_serve.audio import (
+from switchboard_serve.asr.partial import PartialTranscript, partial_text, state_from_json
+from switchboard_serve.deployments import (
+    MAX_EMBED_INPUT_CHARACTERS,
+    MAX_EMBED_INPUTS,
     SUPPORTED_RATES,
-    AudioFormatError,
-    decode_wav,
-    encode_wav,
-    pcm16_to_float,
-    resample,
 )
-from switchboard_serve.deployments import MAX_EMBED_INPUT_CHARACTERS, MAX_EMBED_INPUTS
-from switchboard_serve.llm.base import Finished, TextDelta, ToolCall
+from switchboard_wire.audio import AudioFormatError, decode_wav, encode_wav, resample
+from switchboard_wire.chat import ReplyEvent
+from switchboard_wire.completions import CompletionEncoder
+from switchboard_wire.transcription import PARTIAL_TRANSCRIPTION_PATH, PartialRequest
 
 api = FastAPI(title="Switchboard model plane", docs_url=None, redoc_url=None)
 
@@ -117,11 +115,6 @@ async def _json(request: Request) -> object:
         raise ApiError(400, f"malformed JSON: {error}", "invalid_json") from None
 
 
-def _sse(payload: dict[str, Any] | str) -> bytes:
-    data = payload if isinstance(payload, str) else json.dumps(payload, separators=(",", ":"))
-    return f"data: {data}\n\n".encode()
-
-
 @serve.ingress(api)
 class ModelPlaneApi:
     """Routes requests to the shared model deployments."""
@@ -173,6 +166,9 @@ class ModelPlaneApi:
             samples, rate = decode_wav(data)
         except AudioFormatError as error:
             raise ApiError(400, str(error), "invalid_audio", "file") from None
+        if rate not in SUPPORTED_RATES:
+            message = f"unsupported sample rate {rate} Hz; supported: {SUPPORTED_RATES}"
+            raise ApiError(400, message, "invalid_audio", "file")
         seconds, limit = samples.size / rate, deployment.spec.max_utterance_seconds
         if seconds > limit:
             message = f"audio is {seconds:.1f} s, over the {limit} s limit"
@@ -210,17 +206,17 @@ class ModelPlaneApi:
             )
         return JSONResponse({"text": result["text"]})
 
-    @api.post("/v1/audio/transcriptions/partial")
+    @api.post(PARTIAL_TRANSCRIPTION_PATH)
     async def partial_transcription(self, request: Request) -> Response:
         """Text of a growing utterance (Switchboard extension, no OpenAI equivalent).
 
-        Form: `file` (WAV of the utterance from its start), `state` (the previous response's,
-        absent on the first pass), `final` ("true" on the last pass), `language`, `model`.
+        Form: `file` (WAV of the utterance from its start) and `switchboard_wire`'s
+        `PartialRequest`; the answer is its `PartialText`.
         """
         try:
             _, handle, audio, form = await self._utterance(request)
-            raw_state = form.get("state")
-            state = state_from_json(raw_state) if isinstance(raw_state, str) else None
+            asked = PartialRequest.from_form(form)
+            state = state_from_json(asked.state) if asked.state else None
         except ValidationError:
             return ApiError(400, "malformed `state`", "invalid_state", "state").response()
         except ApiError as error:
@@ -228,14 +224,10 @@ class ModelPlaneApi:
         if state is not None and audio.size / ASR_SAMPLE_RATE < state.seen_seconds:
             message = "the audio is shorter than the state's: start a new utterance without state"
             return ApiError(400, message, "invalid_state", "state").response()
-        language = form.get("language")
         partial: PartialTranscript = await handle.transcribe_partial.remote(
-            audio,
-            state,
-            language if isinstance(language, str) else None,
-            form.get("final") == "true",
+            audio, state, asked.language, asked.final
         )
-        return JSONResponse(partial_to_wire(partial))
+        return JSONResponse(partial_text(partial).to_body())
 
     @api.post("/v1/chat/completions")
     async def chat_completions(self, request: Request) -> Response:
@@ -250,81 +242,26 @@ class ModelPlaneApi:
         messages = [m.model_dump(exclude_none=True) for m in chat.messages]
         tools = [t.function.model_dump() for t in chat.tools]
         events = cast(
-            DeploymentResponseGenerator[Any],
+            DeploymentResponseGenerator[ReplyEvent],
             handle.options(stream=True).stream_chat.remote(
                 messages, tools, chat.max_tokens, chat.temperature
             ),
         )
-        completion_id = f"chatcmpl-{uuid.uuid4().hex[:24]}"
-        model_name = deployment.spec.model
+        encoder = CompletionEncoder(f"chatcmpl-{uuid.uuid4().hex[:24]}", deployment.spec.model)
         if chat.stream:
             return StreamingResponse(
-                self._sse_chunks(events, completion_id, model_name), media_type="text/event-stream"
+                self._sse_chunks(events, encoder), media_type="text/event-stream"
             )
-        return JSONResponse(await self._whole(events, completion_id, model_name))
+        return JSONResponse(encoder.whole([event async for event in events]))
 
     @staticmethod
-    def _chunk(
-        completion_id: str, model: str, delta: dict[str, Any], finish: str | None
-    ) -> dict[str, Any]:
-        return {
-            "id": completion_id,
-            "object": "chat.completion.chunk",
-            "created": int(time.time()),
-            "model": model,
-            "choices": [{"index": 0, "delta": delta, "finish_reason": finish}],
-        }
-
     async def _sse_chunks(
-        self, events: DeploymentResponseGenerator[Any], completion_id: str, model: str
+        events: DeploymentResponseGenerator[ReplyEvent], encoder: CompletionEncoder
     ) -> AsyncIterator[bytes]:
-        yield _sse(self._chunk(completion_id, model, {"role": "assistant"}, None))
+        yield encoder.start()
         async for event in events:
-            if isinstance(event, TextDelta):
-                yield _sse(self._chunk(completion_id, model, {"content": event.text}, None))
-            elif isinstance(event, ToolCall):
-                call = {
-                    "index": 0,
-                    "id": event.id,
-                    "type": "function",
-                    "function": {"name": event.name, "arguments": event.arguments},
-                }
-                yield _sse(self._chunk(completion_id, model, {"tool_calls": [call]}, None))
-            elif isinstance(event, Finished):
-                chunk = self._chunk(completion_id, model, {}, event.reason)
-                chunk["usage"] = {"completion_tokens": event.completion_tokens}
-                yield _sse(chunk)
-        yield _sse("[DONE]")
-
-    @staticmethod
-    async def _whole(
-        events: DeploymentResponseGenerator[Any], completion_id: str, model: str
-    ) -> dict[str, Any]:
-        text, calls, finish, tokens = "", [], "stop", 0
-        async for event in events:
-            if isinstance(event, TextDelta):
-                text += event.text
-            elif isinstance(event, ToolCall):
-                calls.append(
-                    {
-                        "id": event.id,
-                        "type": "function",
-                        "function": {"name": event.name, "arguments": event.arguments},
-                    }
-                )
-            elif isinstance(event, Finished):
-                finish, tokens = event.reason, event.completion_tokens
-        message: dict[str, Any] = {"role": "assistant", "content": text or None}
-        if calls:
-            message["tool_calls"] = calls
-        return {
-            "id": completion_id,
-            "object": "chat.completion",
-            "created": int(time.time()),
-            "model": model,
-            "choices": [{"index": 0, "message": message, "finish_reason": finish}],
-            "usage": {"completion_tokens": tokens},
-        }
+            yield encoder.event(event)
+        yield encoder.end()
 
     @api.post("/v1/audio/speech")
     async def speech(self, request: Request) -> Response:
@@ -353,9 +290,7 @@ class ModelPlaneApi:
         headers = {"X-Sample-Rate": str(speech.sample_rate)}
         if speech.response_format == "wav":
             pcm = b"".join([chunk async for chunk in chunks])
-            wav = encode_wav(
-                pcm16_to_float(pcm) if pcm else np.zeros(0, np.float32), speech.sample_rate
-            )
+            wav = encode_wav(pcm, speech.sample_rate)
             return Response(wav, media_type="audio/wav", headers=headers)
         media = "audio/basic" if encoding == "mulaw" else "audio/pcm"
         return StreamingResponse(chunks, media_type=media, headers=headers)

@@ -1,8 +1,8 @@
 """Streaming HTTP calls to cloud providers, retried only before the first item is delivered.
 
 A retry after the caller has seen output would make the agent say (or hear) things twice, so
-transient failures — a retryable status, a connection error — are retried with exponential
-backoff only while nothing has been yielded.
+transient failures (what `switchboard_wire.retry` calls retryable: a connection error, a
+"not now" status) are retried with exponential backoff only while nothing has been yielded.
 """
 
 from __future__ import annotations
@@ -14,29 +14,15 @@ from typing import Any, TypeVar
 
 import httpx
 
+from switchboard_wire.retry import DEFAULT_RETRY, RetryPolicy
+
 T = TypeVar("T")
 
-RETRYABLE_STATUS = frozenset({408, 409, 429, 500, 502, 503, 504})
+DEEPGRAM_URL = "https://api.deepgram.com"
 
 
 class RemoteError(RuntimeError):
     """The provider refused or failed the request (after any retries allowed)."""
-
-
-@dataclass(frozen=True)
-class RetryPolicy:
-    """How often and how patiently to retry before the first item."""
-
-    max_retries: int = 2
-    backoff_s: float = 0.2
-
-    def delay(self, attempt: int) -> float:
-        """Seconds to wait before retry number `attempt + 1`."""
-        return self.backoff_s * float(2**attempt)
-
-
-DEFAULT_RETRY = RetryPolicy()
-DEEPGRAM_URL = "https://api.deepgram.com"
 
 
 @dataclass(frozen=True)
@@ -66,14 +52,13 @@ def stream_items(
     error: type[RemoteError] = RemoteError,
 ) -> Iterator[T]:
     """Send `request` (arguments of `client.stream`) and yield `items(response)`."""
-    for attempt in range(policy.max_retries + 1):
+    for attempt in range(policy.attempts):
         emitted = False
         try:
             with client.stream(**request) as response:
                 if response.status_code >= 400:
                     detail = response.read().decode(errors="replace")[:300]
-                    retryable = response.status_code in RETRYABLE_STATUS
-                    if retryable and attempt < policy.max_retries:
+                    if policy.retries(attempt, response.status_code):
                         time.sleep(policy.delay(attempt))
                         continue
                     raise error(f"endpoint answered {response.status_code}: {detail}")
@@ -82,6 +67,6 @@ def stream_items(
                     yield item
                 return
         except httpx.TransportError as failure:
-            if emitted or attempt >= policy.max_retries:
+            if emitted or not policy.retries(attempt, None):
                 raise error(f"endpoint unreachable: {failure}") from failure
             time.sleep(policy.delay(attempt))

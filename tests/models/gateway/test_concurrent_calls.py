@@ -20,9 +20,10 @@ from switchboard_gateway.events import (
 from switchboard_gateway.records.model import CallStore
 from switchboard_gateway.records.sqlite import SqliteCallStore
 from switchboard_gateway.rpc import call_pb2 as pb
+from switchboard_gateway.scripted_caller import ScriptedCaller, Turn, scripted_call
 from tests.models.gateway.harness import API_KEY, grpc_gateway
-from tests.models.gateway.scripted_caller import ScriptedCaller, synthesise
 from tests.models.gateway.test_session import UTTERANCES
+from tests.speech import synthesise
 
 pytestmark = pytest.mark.models
 
@@ -41,18 +42,10 @@ def test_twenty_concurrent_calls_complete_while_bad_calls_fail_alone(
 
     async def one_call(address: str, number: int) -> ScriptedCaller:
         await asyncio.sleep(number * 0.25)  # callers do not all dial in the same millisecond
-        async with connect(address, AGENT, api_key=API_KEY) as call:
-            caller = ScriptedCaller(call.send_audio)
-
-            async def read() -> None:
-                async for event in call.events():
-                    caller.on_event(event)
-
-            reader = asyncio.create_task(read())
-            await caller.hold_conversation([speech[number % len(speech)]], turn_timeout_s=180)
-            await call.hangup("done")
-            await asyncio.wait_for(reader, 30)
-            return caller
+        async with scripted_call(address, AGENT, api_key=API_KEY, end_timeout_s=30) as caller:
+            turns = [Turn(audio=speech[number % len(speech)])]
+            await caller.converse(turns, timeout_s=180, greeting_wait_s=180)
+        return caller
 
     async def bad_call(address: str, delay_s: float, event: pb.ClientEvent) -> list[OutboundEvent]:
         await asyncio.sleep(delay_s)
@@ -74,7 +67,7 @@ def test_twenty_concurrent_calls_complete_while_bad_calls_fail_alone(
         callers, bad_results = asyncio.run(everything())
         dropped = gateway.metrics.value("switchboard_dropped_frames_total", agent=AGENT)
         assert gateway.store is not None
-        ids = [c.seen.of(CallStarted)[0].call_id for c in callers]  # type: ignore[attr-defined]
+        ids = [c.seen.of(CallStarted)[0].call_id for c in callers]
         records = [run(gateway.store.get(call_id)) for call_id in ids]
 
     for events in bad_results:
@@ -87,8 +80,8 @@ def test_twenty_concurrent_calls_complete_while_bad_calls_fail_alone(
         assert len(caller.finals()) == 1, (number, caller.finals())
         assert caller.finals()[0].strip(), number
         (latency,) = caller.seen.of(TurnLatencyEvent)
-        assert latency.voice_to_voice_ms > 0  # type: ignore[attr-defined]
-        reply = [e for e in caller.seen.of(AgentAudioEvent) if e.turn == 1]  # type: ignore[attr-defined]
+        assert latency.voice_to_voice_ms > 0
+        reply = [e for e in caller.seen.of(AgentAudioEvent) if e.turn == 1]
         assert len(reply) >= 25, f"call {number}: under half a second of reply"
     assert dropped == 0, "every caller reads at real time: no frame may be dropped"
     for record in records:

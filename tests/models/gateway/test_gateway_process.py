@@ -1,4 +1,4 @@
-"""The gateway as a process (`python -m switchboard_gateway`): serving, and draining on SIGTERM."""
+"""The gateway as a process (`python -m switchboard_gateway`): a pod's config, warm-up, draining."""
 
 from __future__ import annotations
 
@@ -10,11 +10,15 @@ import sys
 import time
 from collections.abc import Callable, Iterator
 from pathlib import Path
+from typing import Any
 
 import httpx
 import pytest
 import yaml
+from prometheus_client.parser import text_string_to_metric_families
 
+from switchboard_api.manifests import parse_manifest
+from switchboard_api.resources import Tenant, VoiceAgent
 from switchboard_gateway.client import Call, connect
 from switchboard_gateway.events import (
     AgentAudioEvent,
@@ -27,6 +31,8 @@ from switchboard_gateway.events import (
 from switchboard_gateway.gateway import hash_api_key
 from switchboard_gateway.records.model import CallRecord
 from switchboard_gateway.records.sqlite import SqliteCallStore
+from switchboard_gateway.scripted_caller import CallOutcome, ScriptedCaller, scripted_call
+from switchboard_operator.render.agent import CONFIG_KEY, config_map
 from tests.cases.invalid import example, with_changes
 from tests.models.gateway.harness import API_KEY
 from tests.ports import free_port
@@ -37,21 +43,18 @@ AGENT = "acme/receptionist"
 
 
 class GatewayProcess:
-    """A gateway subprocess on free ports, with its configuration and call-record file."""
+    """A gateway subprocess from `config`, on free ports of loopback, with its call-record file."""
 
-    def __init__(self, base_url: str, directory: Path, drain_timeout_s: int) -> None:
+    def __init__(self, directory: Path, config: dict[str, Any]) -> None:
         self.grpc, self.http = free_port(), free_port()
         self.records = directory / "calls.db"
-        manifest = with_changes(example("receptionist.yaml"), {"spec.pipeline.llm.maxTokens": 40})
+        store = {**(config.get("store") or {}), "url": f"sqlite:///{self.records}"}
         config = {
-            "modelPlaneUrl": base_url,
-            "agents": [manifest],
-            "apiKeyHashes": {AGENT: [hash_api_key(API_KEY)]},
+            **config,
             "host": "127.0.0.1",
             "grpcPort": self.grpc,
             "httpPort": self.http,
-            "drainTimeoutSeconds": drain_timeout_s,
-            "store": {"url": f"sqlite:///{self.records}"},
+            "store": store,
         }
         path = directory / "gateway.yaml"
         path.write_text(yaml.safe_dump(config))
@@ -62,23 +65,27 @@ class GatewayProcess:
             stderr=subprocess.STDOUT,
             env={**os.environ, "PYTHONUNBUFFERED": "1"},
         )
-        self._wait_healthy(timeout_s=60)
 
     def get(self, path: str) -> httpx.Response:
         return httpx.get(f"http://127.0.0.1:{self.http}{path}", timeout=5)
 
-    def _wait_healthy(self, timeout_s: float) -> None:
+    def wait_ready(self, timeout_s: float) -> list[str]:
+        """Poll `/readyz` from the start until it answers 200; returns what it answered before."""
+        answers: list[str] = []
         deadline = time.monotonic() + timeout_s
         while time.monotonic() < deadline:
             if self.process.poll() is not None:
                 raise AssertionError(f"the gateway exited at start:\n{self.output()}")
             try:
-                if self.get("/healthz").status_code == 200:
-                    return
+                ready = self.get("/readyz")
             except httpx.HTTPError:
-                pass
-            time.sleep(0.2)
-        raise AssertionError(f"the gateway did not become healthy:\n{self.output()}")
+                pass  # not listening yet
+            else:
+                if ready.status_code == 200:
+                    return answers
+                answers.append(f"{ready.status_code} {ready.text.strip()}")
+            time.sleep(0.02)
+        raise AssertionError(f"the gateway did not become ready:\n{self.output()}")
 
     def output(self) -> str:
         self.log.seek(0)
@@ -94,21 +101,42 @@ class GatewayProcess:
         self.log.close()
 
 
+Start = Callable[[dict[str, Any]], GatewayProcess]
 Spawn = Callable[[int], GatewayProcess]
 
 
 @pytest.fixture
-def spawn(base_url: str, tmp_path: Path) -> Iterator[Spawn]:
+def start_gateway(tmp_path: Path) -> Iterator[Start]:
     started: list[GatewayProcess] = []
 
-    def start(drain_timeout_s: int) -> GatewayProcess:
-        process = GatewayProcess(base_url, tmp_path, drain_timeout_s)
+    def start(config: dict[str, Any]) -> GatewayProcess:
+        process = GatewayProcess(tmp_path, config)
         started.append(process)
         return process
 
     yield start
     for process in started:
         process.close()
+
+
+@pytest.fixture
+def spawn(base_url: str, start_gateway: Start) -> Spawn:
+    """A ready gateway with the receptionist (callable with `API_KEY`) and a drain timeout."""
+
+    def start(drain_timeout_s: int) -> GatewayProcess:
+        manifest = with_changes(example("receptionist.yaml"), {"spec.pipeline.llm.maxTokens": 40})
+        process = start_gateway(
+            {
+                "modelPlaneUrl": base_url,
+                "agents": [manifest],
+                "apiKeyHashes": {AGENT: [hash_api_key(API_KEY)]},
+                "drainTimeoutSeconds": drain_timeout_s,
+            }
+        )
+        process.wait_ready(timeout_s=120)
+        return process
+
+    return start
 
 
 async def _until(call_events: list[OutboundEvent], kind: type, timeout_s: float) -> None:
@@ -195,3 +223,53 @@ def test_calls_still_running_at_the_drain_timeout_are_ended(spawn: Spawn) -> Non
     assert events[-1] == CallEndedEvent(EndReason.SHUTTING_DOWN, "the gateway is shutting down")
     assert gateway.process.wait(15) == 0, gateway.output()
     assert time.monotonic() - signalled < 12, "drain timeout 2 s + abort grace 3 s + stop"
+
+
+def _phrase_cache_lookups(gateway: GatewayProcess) -> dict[str, float]:
+    """`switchboard_phrase_cache_lookups_total` by result, as `/metrics` exposes it."""
+    return {
+        sample.labels["result"]: sample.value
+        for family in text_string_to_metric_families(gateway.get("/metrics").text)
+        if family.name == "switchboard_phrase_cache_lookups"
+        for sample in family.samples
+        if sample.name.endswith("_total")
+    }
+
+
+def test_a_pod_serves_the_operators_config_ready_once_warm_with_the_greeting_cached(
+    base_url: str, start_gateway: Start
+) -> None:
+    # The ConfigMap the operator writes for the example receptionist of the example tenant.
+    agent = parse_manifest(example("receptionist.yaml"), "receptionist.yaml")
+    tenant = parse_manifest(example("tenant.yaml"), "tenant.yaml")
+    assert isinstance(agent, VoiceAgent)
+    assert isinstance(tenant, Tenant)
+    owner = {
+        "apiVersion": "switchboard.dev/v1alpha1",
+        "kind": "VoiceAgent",
+        "metadata": {"name": "receptionist", "namespace": "acme", "uid": "uid-1"},
+    }
+    rendered = yaml.safe_load(config_map(agent, tenant, owner)["data"][CONFIG_KEY])
+    assert rendered["tenants"][0]["metadata"]["name"] == "acme"
+    gateway = start_gateway({**rendered, "modelPlaneUrl": base_url})
+
+    before_ready = gateway.wait_ready(timeout_s=120)
+    assert before_ready, "readiness was on before the warm-up could have run"
+    assert set(before_ready) == {"503 warming up"}, before_ready
+    assert _phrase_cache_lookups(gateway) == {"hit": 0.0, "miss": 1.0}, (
+        "ready only once the warm-up has synthesised the greeting (the one miss)"
+    )
+    assert "gateway warmed up" in gateway.output()
+
+    async def call() -> ScriptedCaller:
+        async with scripted_call(f"127.0.0.1:{gateway.grpc}", AGENT) as caller:
+            await caller.converse([])  # the greeting, then hang up
+        return caller
+
+    outcome = CallOutcome.of(asyncio.run(call()))
+    assert outcome.greeting == "Hello, thanks for calling Acme Dental. How can I help?"
+    assert len(outcome.agent_audio) / 2 / 16_000 > 1.0, "the greeting was spoken"
+    assert outcome.end_reason == "caller_hangup"
+    assert _phrase_cache_lookups(gateway) == {"hit": 1.0, "miss": 1.0}, (
+        "the call's greeting came from the phrase cache"
+    )

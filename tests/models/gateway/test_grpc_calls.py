@@ -9,7 +9,7 @@ from collections.abc import Iterator
 import grpc
 import pytest
 
-from switchboard_gateway.client import Call, connect
+from switchboard_gateway.client import connect
 from switchboard_gateway.events import (
     AgentAudioEvent,
     AudioFormat,
@@ -23,10 +23,11 @@ from switchboard_gateway.gateway import Gateway
 from switchboard_gateway.records.model import CallRecord, CallStore
 from switchboard_gateway.records.sqlite import SqliteCallStore
 from switchboard_gateway.rpc import call_pb2 as pb
+from switchboard_gateway.scripted_caller import ScriptedCaller, Turn, scripted_call
 from switchboard_serve.evaluation import word_error_rate
 from tests.models.gateway.harness import API_KEY, grpc_gateway
-from tests.models.gateway.scripted_caller import ScriptedCaller, synthesise
 from tests.models.gateway.test_session import UTTERANCES
+from tests.speech import synthesise
 
 pytestmark = pytest.mark.models
 
@@ -44,22 +45,13 @@ def target(
         yield gateway, address
 
 
-async def _drive(call: Call, caller: ScriptedCaller) -> None:
-    async for event in call.events():
-        caller.on_event(event)
-
-
 def test_a_three_turn_conversation_over_grpc(target: tuple[Gateway, str]) -> None:
     speech = synthesise(UTTERANCES)
 
     async def scenario() -> ScriptedCaller:
-        async with connect(target[1], "acme/receptionist", api_key=API_KEY) as call:
-            caller = ScriptedCaller(call.send_audio)
-            reader = asyncio.create_task(_drive(call, caller))
-            await caller.hold_conversation(speech)
-            await call.hangup("done")
-            await asyncio.wait_for(reader, 10)
-            return caller
+        async with scripted_call(target[1], "acme/receptionist", api_key=API_KEY) as caller:
+            await caller.converse([Turn(audio=pcm) for pcm in speech])
+        return caller
 
     caller = asyncio.run(scenario())
     events = [e for _, e in caller.seen.events]
@@ -72,7 +64,7 @@ def test_a_three_turn_conversation_over_grpc(target: tuple[Gateway, str]) -> Non
     assert gateway.store is not None
     stored = asyncio.run(gateway.store.get(events[0].call_id))
     check_record(stored, "grpc", finals)
-    assert {e.turn for e in caller.seen.of(AgentAudioEvent)} >= {0, 1, 2, 3}  # type: ignore[attr-defined]
+    assert {e.turn for e in caller.seen.of(AgentAudioEvent)} >= {0, 1, 2, 3}
 
 
 def check_record(record: CallRecord | None, channel: str, finals: list[str]) -> None:

@@ -10,9 +10,10 @@ from typing import TypeVar
 
 import pytest
 
-from switchboard_gateway.backends.base import BackendError, ReplyDone, ReplyText, ToolRequest
+from switchboard_gateway.backends.base import BackendError
 from switchboard_gateway.backends.model_plane_http import ModelPlaneHttp
 from switchboard_serve.evaluation import word_error_rate
+from switchboard_wire.chat import ReplyDone, ReplyText, ToolRequest
 
 pytestmark = pytest.mark.models
 
@@ -76,7 +77,8 @@ def test_replies_stream_text_and_tool_requests(base_url: str) -> None:
     request = next(e for e in tool if isinstance(e, ToolRequest))
     assert request.name == "get_weather"
     assert "paris" in json.loads(request.arguments)["city"].lower()
-    assert tool[-1] == ReplyDone("tool_calls")
+    assert isinstance(tool[-1], ReplyDone)
+    assert tool[-1].reason == "tool_calls"
 
 
 def test_an_unknown_model_is_a_backend_error_naming_the_status(base_url: str) -> None:

@@ -26,10 +26,11 @@ from switchboard_gateway.events import (
     StartCall,
     TurnLatencyEvent,
 )
+from switchboard_gateway.scripted_caller import ScriptedCaller, Turn
 from switchboard_gateway.testing.calls import CallerEvents
 from switchboard_serve.evaluation import word_error_rate
 from tests.cases.invalid import example, with_changes
-from tests.models.gateway.scripted_caller import ScriptedCaller, synthesise
+from tests.speech import synthesise
 
 pytestmark = pytest.mark.models
 
@@ -69,7 +70,7 @@ def test_a_three_turn_call_in_process(base_url: str) -> None:
         caller = ScriptedCaller(lambda data: _put(inbound, CallerAudio(data)))
         running = asyncio.create_task(session.run(inbound))
         try:
-            await caller.hold_conversation(speech)
+            await caller.converse([Turn(audio=pcm) for pcm in speech])
             inbound.put(CallerHangup("done"))
             ended = await asyncio.wait_for(running, 10)
         finally:
@@ -83,19 +84,19 @@ def test_a_three_turn_call_in_process(base_url: str) -> None:
     assert isinstance(events[0], CallStarted)
     assert isinstance(events[-1], CallEndedEvent)
     texts = caller.seen.of(AgentTextEvent)
-    assert "Acme Dental" in texts[0].text  # type: ignore[attr-defined]
+    assert "Acme Dental" in texts[0].text
     finals = caller.finals()
     assert len(finals) == 3, finals
     assert word_error_rate(list(zip(UTTERANCES, finals, strict=True))) <= 0.2, finals
     latencies = caller.seen.of(TurnLatencyEvent)
     assert len(latencies) == 3
     for latency in latencies:
-        assert latency.voice_to_voice_ms > 0  # type: ignore[attr-defined]
-        assert latency.asr_final_ms > 0  # type: ignore[attr-defined]
-        assert latency.llm_ttft_ms > 0  # type: ignore[attr-defined]
-    replies = {e.turn for e in caller.seen.of(AgentAudioEvent)}  # type: ignore[attr-defined]
+        assert latency.voice_to_voice_ms > 0
+        assert latency.asr_final_ms > 0
+        assert latency.llm_ttft_ms > 0
+    replies = {e.turn for e in caller.seen.of(AgentAudioEvent)}
     assert {0, 1, 2, 3} <= replies, "greeting and three replies were spoken"
-    sequences = [e.sequence for e in caller.seen.of(AgentAudioEvent)]  # type: ignore[attr-defined]
+    sequences = [e.sequence for e in caller.seen.of(AgentAudioEvent)]
     assert sequences == list(range(1, len(sequences) + 1))
 
 
@@ -139,7 +140,7 @@ def test_barge_in_stops_the_agent_within_150_ms_and_history_keeps_what_was_heard
             started = time.monotonic()
             await caller.speak(interruption)
             onset = started + _speech_onset(interruption)
-            await caller.wait_for_agent(1)
+            await caller.wait_for_reply(1)
             inbound.put(CallerHangup("done"))
             await asyncio.wait_for(running, 10)
         finally:

@@ -9,9 +9,9 @@ from faster_whisper.vad import SileroVADModel
 from switchboard_api.pipeline import TtsSpec
 from switchboard_gateway.turns.speech import SpeechDetector, SpeechStarted, SpeechStopped
 from switchboard_gateway.turns.vad import WINDOW_SAMPLES, StreamingVad, silero_model_path
-from switchboard_serve.audio import resample
 from switchboard_serve.packaged import piper_voice_path
 from switchboard_serve.tts.piper import PiperEngine
+from switchboard_wire.audio import resample
 
 pytestmark = pytest.mark.models
 

@@ -24,11 +24,12 @@ from switchboard_gateway.events import (
 from switchboard_gateway.gateway import Gateway
 from switchboard_gateway.records.model import CallRecord, CallStore
 from switchboard_gateway.records.postgres import PostgresCallStore
+from switchboard_gateway.scripted_caller import ScriptedCaller, Turn
 from switchboard_serve.evaluation import word_error_rate
 from tests.models.gateway.harness import API_KEY, ws_gateway
-from tests.models.gateway.scripted_caller import ScriptedCaller, synthesise
 from tests.models.gateway.test_grpc_calls import check_record
 from tests.models.gateway.test_session import UTTERANCES
+from tests.speech import synthesise
 
 pytestmark = pytest.mark.models
 
@@ -76,7 +77,7 @@ def test_a_three_turn_conversation_over_websocket(
             await socket.send(json.dumps(START))
             caller = ScriptedCaller(socket.send)
             reader = asyncio.create_task(_read(socket, caller))
-            await caller.hold_conversation(speech)
+            await caller.converse([Turn(audio=pcm) for pcm in speech])
             await socket.send(json.dumps({"type": "hangup", "reason": "done"}))
             await asyncio.wait_for(reader, 10)
             return caller
@@ -92,7 +93,7 @@ def test_a_three_turn_conversation_over_websocket(
     async def stored() -> CallRecord | None:  # read back over a connection of its own
         store = await PostgresCallStore.open(postgres_dsn)
         try:
-            return await store.get(started.call_id)  # type: ignore[attr-defined]
+            return await store.get(started.call_id)
         finally:
             await store.close()
 

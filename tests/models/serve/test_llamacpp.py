@@ -7,9 +7,10 @@ import json
 import pytest
 
 from switchboard_api.pipeline import LlmSpec
-from switchboard_serve.llm.base import ChatMessage, Finished, TextDelta, ToolCall, ToolDefinition
+from switchboard_serve.llm.base import ToolDefinition
 from switchboard_serve.llm.llamacpp import LlamaCppEngine
 from switchboard_serve.packaged import gguf_path
+from switchboard_wire.chat import ChatMessage, ReplyDone, ReplyText, ToolRequest
 
 pytestmark = pytest.mark.models
 
@@ -28,9 +29,9 @@ def engine() -> LlamaCppEngine:
 
 def test_a_reply_streams_as_several_text_deltas(engine: LlamaCppEngine) -> None:
     events = list(engine.stream_chat([SYSTEM, {"role": "user", "content": "Say hello to me."}]))
-    deltas = [e for e in events if isinstance(e, TextDelta)]
+    deltas = [e for e in events if isinstance(e, ReplyText)]
     finished = events[-1]
-    assert isinstance(finished, Finished)
+    assert isinstance(finished, ReplyDone)
     assert finished.reason in ("stop", "length")
     assert len(deltas) >= 3
     assert finished.completion_tokens >= len(deltas)
@@ -40,7 +41,7 @@ def test_a_reply_streams_as_several_text_deltas(engine: LlamaCppEngine) -> None:
 def test_a_matching_request_yields_a_valid_tool_call(engine: LlamaCppEngine) -> None:
     question: ChatMessage = {"role": "user", "content": "What is the weather in Paris?"}
     events = list(engine.stream_chat([SYSTEM, question], [WEATHER], temperature=0.0))
-    calls = [e for e in events if isinstance(e, ToolCall)]
+    calls = [e for e in events if isinstance(e, ToolRequest)]
     assert len(calls) == 1, events
     call = calls[0]
     assert call.name == "get_weather"
@@ -48,8 +49,8 @@ def test_a_matching_request_yields_a_valid_tool_call(engine: LlamaCppEngine) -> 
     assert set(arguments) == {"city"}
     assert isinstance(arguments["city"], str)
     assert "paris" in arguments["city"].lower()
-    assert not any(isinstance(e, TextDelta) for e in events)
-    assert events[-1] == Finished("tool_calls", events[-1].completion_tokens)  # type: ignore[union-attr]
+    assert not any(isinstance(e, ReplyText) for e in events)
+    assert events[-1] == ReplyDone("tool_calls", events[-1].completion_tokens)  # type: ignore[union-attr]
 
 
 def test_after_a_tool_result_the_output_is_well_formed(engine: LlamaCppEngine) -> None:
@@ -71,18 +72,18 @@ def test_after_a_tool_result_the_output_is_well_formed(engine: LlamaCppEngine) -
     ]
     events = list(engine.stream_chat(history, [WEATHER], temperature=0.0))
     finished = events[-1]
-    assert isinstance(finished, Finished)
+    assert isinstance(finished, ReplyDone)
     if finished.reason == "tool_calls":
-        call = next(e for e in events if isinstance(e, ToolCall))
+        call = next(e for e in events if isinstance(e, ToolRequest))
         json.loads(call.arguments)
     else:
-        assert "".join(e.text for e in events if isinstance(e, TextDelta)).strip()
+        assert "".join(e.text for e in events if isinstance(e, ReplyText)).strip()
 
 
 def test_max_tokens_ends_the_completion_with_reason_length(engine: LlamaCppEngine) -> None:
     request: ChatMessage = {"role": "user", "content": "Tell me a long story about the sea."}
     events = list(engine.stream_chat([SYSTEM, request], max_tokens=5))
     finished = events[-1]
-    assert isinstance(finished, Finished)
+    assert isinstance(finished, ReplyDone)
     assert finished.reason == "length"
     assert finished.completion_tokens == 5

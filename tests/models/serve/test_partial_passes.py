@@ -13,10 +13,10 @@ import pytest
 from switchboard_api.pipeline import AsrSpec, TtsSpec
 from switchboard_serve.asr.faster_whisper import FasterWhisperEngine
 from switchboard_serve.asr.partial import PartialState, transcribe_partial
-from switchboard_serve.audio import resample
 from switchboard_serve.evaluation import word_error_rate
 from switchboard_serve.packaged import piper_voice_path, whisper_model_dir
 from switchboard_serve.tts.piper import PiperEngine
+from switchboard_wire.audio import resample
 
 pytestmark = pytest.mark.models
 

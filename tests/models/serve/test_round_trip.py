@@ -10,10 +10,10 @@ import pytest
 
 from switchboard_api.pipeline import AsrSpec, TtsSpec
 from switchboard_serve.asr.faster_whisper import FasterWhisperEngine
-from switchboard_serve.audio import mulaw_decode, mulaw_encode, resample
 from switchboard_serve.evaluation import word_error_rate
 from switchboard_serve.packaged import piper_voice_path, whisper_model_dir
 from switchboard_serve.tts.piper import PiperEngine
+from switchboard_wire.audio import mulaw_decode, mulaw_encode, resample
 
 pytestmark = pytest.mark.models
 

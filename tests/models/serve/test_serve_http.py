@@ -17,10 +17,11 @@ import pytest
 from ray import serve
 
 from switchboard_api.pipeline import LlmEndpoint, LlmSpec
-from switchboard_serve.audio import encode_wav, mulaw_decode
 from switchboard_serve.evaluation import word_error_rate
-from switchboard_serve.llm.base import ChatMessage, Finished, TextDelta, ToolCall, ToolDefinition
+from switchboard_serve.llm.base import ToolDefinition
 from switchboard_serve.llm.openai_compatible import OpenAICompatibleEngine
+from switchboard_wire.audio import encode_wav, float_to_pcm16, mulaw_decode
+from switchboard_wire.chat import ChatMessage, ReplyDone, ReplyText, ToolRequest
 from tests.models.serve.test_round_trip import SENTENCES
 
 pytestmark = pytest.mark.models
@@ -80,7 +81,13 @@ def test_partial_transcripts_of_a_growing_buffer_converge_on_the_words(
         data = {"final": "true" if final else "false", **({"state": state} if state else {})}
         response = http.post(
             "/v1/audio/transcriptions/partial",
-            files={"file": ("so-far.wav", encode_wav(samples[:end], 16_000), "audio/wav")},
+            files={
+                "file": (
+                    "so-far.wav",
+                    encode_wav(float_to_pcm16(samples[:end]), 16_000),
+                    "audio/wav",
+                )
+            },
             data=data,
         )
         assert response.status_code == 200, response.text
@@ -95,7 +102,9 @@ def test_partial_transcripts_of_a_growing_buffer_converge_on_the_words(
     assert word_error_rate([(text, body["text"])]) <= 0.15, body["text"]
     stale = http.post(
         "/v1/audio/transcriptions/partial",
-        files={"file": ("short.wav", encode_wav(samples[:step], 16_000), "audio/wav")},
+        files={
+            "file": ("short.wav", encode_wav(float_to_pcm16(samples[:step]), 16_000), "audio/wav")
+        },
         data={"state": state},
     )
     assert stale.status_code == 400
@@ -234,7 +243,7 @@ def test_paraphrases_embed_closer_than_unrelated_sentences(http: httpx.Client) -
 
 
 def _wav_bytes(seconds: float, rate: int = 16_000) -> bytes:
-    return encode_wav(np.zeros(int(seconds * rate), np.float32), rate)
+    return encode_wav(bytes(2 * int(seconds * rate)), rate)
 
 
 def _raw_wav(rate: int) -> bytes:
@@ -389,8 +398,8 @@ def test_the_openai_compatible_engine_talks_to_a_real_openai_compatible_server(
     events = list(
         engine.stream_chat([{"role": "user", "content": "Say hello to me."}], max_tokens=20)
     )
-    assert sum(isinstance(e, TextDelta) for e in events) >= 3
-    assert isinstance(events[-1], Finished)
+    assert sum(isinstance(e, ReplyText) for e in events) >= 3
+    assert isinstance(events[-1], ReplyDone)
     weather = ToolDefinition(
         "get_weather",
         "Get the current weather for a city",
@@ -401,7 +410,8 @@ def test_the_openai_compatible_engine_talks_to_a_real_openai_compatible_server(
         {"role": "user", "content": "What is the weather in Paris?"},
     ]
     events = list(engine.stream_chat(question, [weather], temperature=0.0))
-    call = next(e for e in events if isinstance(e, ToolCall))
+    call = next(e for e in events if isinstance(e, ToolRequest))
     assert call.name == "get_weather"
     assert "paris" in json.loads(call.arguments)["city"].lower()
-    assert events[-1] == Finished("tool_calls", 0)
+    assert isinstance(events[-1], ReplyDone)
+    assert events[-1].reason == "tool_calls"

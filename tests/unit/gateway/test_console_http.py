@@ -17,6 +17,7 @@ from switchboard_gateway.console.api import console_response
 from switchboard_gateway.gateway import AgentEntry, Gateway
 from switchboard_gateway.records.model import CallRecord, TurnRecord
 from switchboard_gateway.records.sqlite import SqliteCallStore
+from switchboard_wire.latency import LatencyStage
 
 pytestmark = pytest.mark.unit
 
@@ -105,6 +106,7 @@ def test_calls_are_listed_latest_first_and_read_one_by_one(tmp_path: Path) -> No
     assert isinstance(one, dict)
     assert one["turns"][0]["callerText"] == "Hello?"
     assert one["turns"][0]["voiceToVoiceMs"] == 1000
+    assert {stage.json_key for stage in LatencyStage} <= set(one["turns"][0])
     missing = _get(gateway, "/api/calls/nope")
     assert missing is not None
     assert missing.status_code == 404

@@ -10,12 +10,12 @@ from typing import Any
 import pytest
 
 from switchboard_gateway.agent import KnowledgeBaseChoice
-from switchboard_gateway.backends.base import ToolRequest
 from switchboard_gateway.events import OutboundEvent, ToolResultEvent
 from switchboard_gateway.tools.dispatch import TOOL_APOLOGY, ToolCalls
 from switchboard_gateway.tools.knowledge import SEARCH_TOOL_NAME, Passage, search_knowledge
 from switchboard_gateway.tools.ssrf import SsrfGuard
 from switchboard_gateway.tools.webhooks import MAX_RESULT_BYTES, ToolRunner
+from switchboard_wire.chat import ToolRequest
 from tests.models.gateway.test_session import agent_config
 
 pytestmark = pytest.mark.unit

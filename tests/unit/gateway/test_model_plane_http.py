@@ -8,15 +8,17 @@ from collections.abc import Callable
 import httpx
 import pytest
 
-from switchboard_gateway.backends.base import BackendError, ReplyDone, ReplyText
+from switchboard_gateway.backends.base import BackendError
 from switchboard_gateway.backends.model_plane_http import ModelPlaneHttp
+from switchboard_wire.chat import ReplyDone, ReplyText
+from switchboard_wire.retry import RetryPolicy
 
 pytestmark = pytest.mark.unit
 
 
 def _plane(handler: Callable[[httpx.Request], httpx.Response]) -> ModelPlaneHttp:
     client = httpx.AsyncClient(base_url="http://plane.test", transport=httpx.MockTransport(handler))
-    return ModelPlaneHttp("http://plane.test", client=client, backoff_s=0)
+    return ModelPlaneHttp("http://plane.test", client=client, retry=RetryPolicy(backoff_s=0))
 
 
 def _reply(plane: ModelPlaneHttp) -> list[object]:
@@ -39,7 +41,7 @@ def test_transient_failures_before_any_output_are_retried() -> None:
         status = next(statuses)
         return httpx.Response(status, content=SSE if status == 200 else b"busy")
 
-    assert _reply(_plane(handler)) == [ReplyText("Hi"), ReplyDone("stop")]
+    assert _reply(_plane(handler)) == [ReplyText("Hi"), ReplyDone("stop", 1)]
 
 
 def test_retries_are_bounded_and_client_errors_are_not_retried() -> None:
@@ -70,5 +72,5 @@ def test_an_unreachable_plane_and_a_malformed_stream_are_backend_errors() -> Non
 
     with pytest.raises(BackendError, match="unreachable"):
         _reply(_plane(unreachable))
-    with pytest.raises(BackendError, match="malformed"):
+    with pytest.raises(BackendError, match=r"malformed chat stream chunk \(not JSON\)"):
         _reply(_plane(lambda r: httpx.Response(200, content=b"data: {nope\n\n")))

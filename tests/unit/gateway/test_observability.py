@@ -9,16 +9,10 @@ from opentelemetry.sdk.trace import TracerProvider
 from opentelemetry.sdk.trace.export import SimpleSpanProcessor
 from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanExporter
 
-from switchboard_gateway.conversation.timing import (
-    ASR_FINAL,
-    ENDPOINTING,
-    LLM_TTFT,
-    VOICE_TO_VOICE,
-    TurnTiming,
-    emit_turn_spans,
-)
+from switchboard_gateway.conversation.timing import TurnTiming, emit_turn_spans
 from switchboard_gateway.events import ClearEvent, ToolResultEvent, TurnLatencyEvent
 from switchboard_gateway.metrics import GatewayMetrics
+from switchboard_wire.latency import LatencyStage
 
 pytestmark = pytest.mark.unit
 AGENT = "acme/receptionist"
@@ -62,11 +56,11 @@ def test_a_turn_span_holds_one_child_per_stage_at_its_real_times() -> None:
     provider = TracerProvider()
     provider.add_span_processor(SimpleSpanProcessor(exporter))
     timing = TurnTiming(3, speech_end=100.0)
-    timing.mark(ENDPOINTING, 100.0, 100.5)
-    timing.mark(ASR_FINAL, 100.5, 100.65)
-    timing.mark(LLM_TTFT, 100.65, 100.75)
-    timing.mark(LLM_TTFT, 101.0, 102.0)  # a later token: the first mark stays
-    timing.mark(VOICE_TO_VOICE, 100.0, 100.95)
+    timing.mark(LatencyStage.VAD_ENDPOINT, 100.0, 100.5)
+    timing.mark(LatencyStage.ASR_FINAL, 100.5, 100.65)
+    timing.mark(LatencyStage.LLM_TTFT, 100.65, 100.75)
+    timing.mark(LatencyStage.LLM_TTFT, 101.0, 102.0)  # a later token: the first mark stays
+    timing.mark(LatencyStage.VOICE_TO_VOICE, 100.0, 100.95)
     assert timing.latency_event(False) == TurnLatencyEvent(3, 500, 150, 100, 0, 950, False)
     wall_before = time.time_ns()
     emit_turn_spans(

@@ -8,8 +8,10 @@ from typing import Any
 
 import pytest
 
-from switchboard_gateway.backends.base import PartialText, ReplyEvent
 from switchboard_gateway.backends.phrase_cache import PhraseCache, PhraseCachingBackend
+from switchboard_gateway.metrics import GatewayMetrics
+from switchboard_wire.chat import ReplyEvent
+from switchboard_wire.transcription import PartialText
 
 pytestmark = pytest.mark.unit
 
@@ -53,6 +55,26 @@ def test_a_phrase_is_synthesised_once_and_replayed_identically() -> None:
 
     asyncio.run(scenario())
     assert backend.cache.hits == 1
+
+
+def test_every_lookup_is_reported_as_a_hit_or_a_miss() -> None:
+    metrics = GatewayMetrics()
+    backend = PhraseCachingBackend(
+        CountingTts(), PhraseCache(on_lookup=metrics.phrase_cache_lookup)
+    )
+
+    async def scenario() -> None:
+        for text in ("Hello.", "Hello.", "Hello.", "Goodbye."):
+            await _all(backend, text)
+
+    exposed = metrics.exposition().decode()  # both series exist from the start
+    assert 'switchboard_phrase_cache_lookups_total{result="miss"} 0.0' in exposed
+    asyncio.run(scenario())
+    assert metrics.value("switchboard_phrase_cache_lookups_total", result="hit") == 2
+    assert metrics.value("switchboard_phrase_cache_lookups_total", result="miss") == 2
+    assert 'switchboard_phrase_cache_lookups_total{result="hit"} 2.0' in (
+        metrics.exposition().decode()
+    )
 
 
 def test_speech_cut_short_is_not_remembered() -> None:

@@ -21,7 +21,7 @@ def test_turns_pair_caller_messages_with_what_the_agent_said() -> None:
         {"role": "assistant", "content": "It is sunny."},
         {"role": "user", "content": "Thanks"},
     ]
-    latencies = [TurnLatencyEvent(1, 500, 120, 80, 100, 950, False)]
+    latencies = [TurnLatencyEvent(1, 500, 120, 80, 100, 950, False, retrieval_ms=30)]
     turns = turns_from_history(messages, latencies)
     assert [(t.number, t.caller_text, t.agent_text) for t in turns] == [
         (0, "", "Hello, thanks for…"),
@@ -29,4 +29,5 @@ def test_turns_pair_caller_messages_with_what_the_agent_said() -> None:
         (2, "Thanks", ""),
     ]
     assert turns[1].voice_to_voice_ms == 950
+    assert turns[1].retrieval_ms == 30
     assert turns[2].voice_to_voice_ms == 0

@@ -9,9 +9,10 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from switchboard_serve.llm.base import ChatMessage, ToolDefinition
+from switchboard_serve.llm.base import ToolDefinition
 from switchboard_serve.llm.constrained_tools import ReplyStream, choice_schema, instructions
 from switchboard_serve.llm.llamacpp import to_template_messages
+from switchboard_wire.chat import ChatMessage
 
 pytestmark = pytest.mark.unit
 

@@ -13,12 +13,13 @@ import pytest
 from switchboard_api.common import SecretKeyRef
 from switchboard_api.pipeline import AsrSpec, TtsSpec
 from switchboard_serve.asr.deepgram import DeepgramAsrEngine, DeepgramError
-from switchboard_serve.audio import float_to_pcm16, pcm16_to_float
 from switchboard_serve.deployments import AsrServer, TtsServer
 from switchboard_serve.engines import make_asr, make_tts
-from switchboard_serve.remote import Provider, RetryPolicy
+from switchboard_serve.remote import Provider
 from switchboard_serve.secrets import MissingCredentialError
 from switchboard_serve.tts.deepgram_aura import AuraError, DeepgramAuraEngine, sentences
+from switchboard_wire.audio import float_to_pcm16, pcm16_to_float
+from switchboard_wire.retry import RetryPolicy
 
 pytestmark = pytest.mark.unit
 

@@ -10,9 +10,10 @@ import pytest
 
 from switchboard_api.common import SecretKeyRef, secret_env_name
 from switchboard_api.pipeline import LlmEndpoint, LlmSpec
-from switchboard_serve.llm.base import Finished, TextDelta, ToolCall
 from switchboard_serve.llm.openai_compatible import OpenAICompatibleEngine, RemoteLlmError
 from switchboard_serve.secrets import MissingCredentialError
+from switchboard_wire.chat import ReplyDone, ReplyText, ToolRequest
+from switchboard_wire.retry import RetryPolicy
 
 pytestmark = pytest.mark.unit
 
@@ -33,9 +34,8 @@ def _delta(delta: dict[str, object], finish: str | None = None) -> dict[str, obj
 def _engine(
     handler: Callable[[httpx.Request], httpx.Response], spec: LlmSpec = SPEC
 ) -> OpenAICompatibleEngine:
-    return OpenAICompatibleEngine(
-        spec, httpx.Client(transport=httpx.MockTransport(handler)), backoff_s=0
-    )
+    client = httpx.Client(transport=httpx.MockTransport(handler))
+    return OpenAICompatibleEngine(spec, client, RetryPolicy(backoff_s=0))
 
 
 def test_text_streams_and_the_request_is_openai_shaped() -> None:
@@ -52,7 +52,7 @@ def test_text_streams_and_the_request_is_openai_shaped() -> None:
         return httpx.Response(200, content=body)
 
     events = list(_engine(handler).stream_chat([{"role": "user", "content": "Hi"}], max_tokens=7))
-    assert events == [TextDelta("Hel"), TextDelta("lo"), Finished("stop", 2)]
+    assert events == [ReplyText("Hel"), ReplyText("lo"), ReplyDone("stop", 2)]
     assert seen[0]["model"] == "m"
     assert seen[0]["stream"] is True
     assert seen[0]["max_tokens"] == 7
@@ -71,8 +71,8 @@ def test_tool_call_fragments_are_joined() -> None:
         return httpx.Response(200, content=body)
 
     events = list(_engine(handler).stream_chat([{"role": "user", "content": "Weather?"}]))
-    assert events[0] == ToolCall("c1", "get_weather", '{"city": "Oslo"}')
-    assert events[-1] == Finished("tool_calls", 0)
+    assert events[0] == ToolRequest("c1", "get_weather", '{"city": "Oslo"}')
+    assert events[-1] == ReplyDone("tool_calls", 0)
 
 
 def test_transient_failures_before_the_first_token_are_retried() -> None:
@@ -86,7 +86,7 @@ def test_transient_failures_before_the_first_token_are_retried() -> None:
     events = list(
         _engine(lambda request: next(answers)).stream_chat([{"role": "user", "content": "x"}])
     )
-    assert events == [TextDelta("ok"), Finished("stop", 1)]
+    assert events == [ReplyText("ok"), ReplyDone("stop", 1)]
 
 
 def test_retries_are_bounded() -> None:
@@ -126,10 +126,25 @@ def test_a_connection_failure_after_the_first_token_is_not_retried() -> None:
         return httpx.Response(200, stream=Breaks())
 
     stream = _engine(handler).stream_chat([{"role": "user", "content": "x"}])
-    assert next(stream) == TextDelta("Hel")
+    assert next(stream) == ReplyText("Hel")
     with pytest.raises(RemoteLlmError, match="unreachable"):
         next(stream)
     assert len(calls) == 1, "the caller already heard part of the answer"
+
+
+def test_a_malformed_chunk_fails_the_request_and_is_not_retried() -> None:
+    calls = []
+
+    def handler(request: httpx.Request) -> httpx.Response:
+        calls.append(request)
+        body = _sse(_delta({"content": "Hel"})).replace(b"data: [DONE]", b"data: {nope")
+        return httpx.Response(200, content=body)
+
+    stream = _engine(handler).stream_chat([{"role": "user", "content": "x"}])
+    assert next(stream) == ReplyText("Hel")
+    with pytest.raises(RemoteLlmError, match=r"malformed chat stream chunk \(not JSON\)"):
+        next(stream)
+    assert len(calls) == 1
 
 
 def test_the_api_key_comes_from_the_referenced_secrets_environment_variable(

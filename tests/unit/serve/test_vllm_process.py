@@ -8,8 +8,8 @@ import sys
 import pytest
 
 from switchboard_api.pipeline import LlmSpec
-from switchboard_serve.llm.base import Finished, TextDelta
 from switchboard_serve.llm.vllm import VllmEngine, VllmStartError, vllm_server_command
+from switchboard_wire.chat import ReplyDone, ReplyText
 
 pytestmark = pytest.mark.unit
 
@@ -53,7 +53,7 @@ def test_the_engine_waits_for_health_streams_and_stops_its_server() -> None:
     engine = VllmEngine(SPEC, command=[sys.executable, "-c", STUB, str(port)], port=port)
     try:
         events = list(engine.stream_chat([{"role": "user", "content": "Hello"}]))
-        assert events == [TextDelta("Hi"), Finished("stop", 1)]
+        assert events == [ReplyText("Hi"), ReplyDone("stop", 1)]
     finally:
         engine.close()
     assert engine._process.poll() is not None

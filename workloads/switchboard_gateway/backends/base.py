@@ -1,50 +1,20 @@
-"""What the conversation loop needs from a model backend, in the gateway's own terms."""
+"""What the conversation loop needs from a model backend: three protocols.
+
+They speak the wire's vocabulary (`switchboard_wire`): partial transcriptions come back as
+`PartialText`, replies as `ReplyEvent`s, whatever serves them.
+"""
 
 from __future__ import annotations
 
 from collections.abc import AsyncIterator, Sequence
-from dataclasses import dataclass
 from typing import Any, Protocol
+
+from switchboard_wire.chat import ReplyEvent
+from switchboard_wire.transcription import PartialText
 
 
 class BackendError(RuntimeError):
     """A model backend failed a request (after the retries allowed before any output)."""
-
-
-@dataclass(frozen=True, slots=True)
-class PartialText:
-    """The caller's utterance so far: text, its stable prefix, and the state for the next pass."""
-
-    text: str
-    stable: str
-    final: bool
-    state: str
-
-
-@dataclass(frozen=True, slots=True)
-class ReplyText:
-    """A piece of the agent's reply as the LLM streams it."""
-
-    text: str
-
-
-@dataclass(frozen=True, slots=True)
-class ToolRequest:
-    """The LLM asks for a tool call (OpenAI format: arguments are a JSON string)."""
-
-    id: str
-    name: str
-    arguments: str
-
-
-@dataclass(frozen=True, slots=True)
-class ReplyDone:
-    """The end of one LLM completion."""
-
-    reason: str
-
-
-ReplyEvent = ReplyText | ToolRequest | ReplyDone
 
 
 class Transcriber(Protocol):

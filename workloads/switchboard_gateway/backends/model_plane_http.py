@@ -1,41 +1,26 @@
 """The model plane over its HTTP API: partial transcription, SSE chat, chunked speech.
 
-Every request has a timeout. Transient failures (connection errors, 429/5xx) are retried with
-backoff only before the first byte of output reaches the call, so nothing is heard twice.
+Every request has a timeout. Transient failures (`switchboard_wire.retry`: connection errors,
+"not now" statuses) are retried with backoff only before the first byte of output reaches the
+call, so nothing is heard twice. Chat streams are decoded by the wire's one decoder: a malformed
+chunk fails the reply with a `BackendError` naming it.
 """
 
 from __future__ import annotations
 
 import asyncio
-import io
 import json
-import wave
 from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
 from typing import Any
 
 import httpx
 
-from switchboard_gateway.backends.base import (
-    BackendError,
-    PartialText,
-    ReplyDone,
-    ReplyEvent,
-    ReplyText,
-    ToolRequest,
-)
-
-RETRYABLE_STATUS = frozenset({408, 429, 500, 502, 503, 504})
-
-
-def wav_bytes(pcm16: bytes, sample_rate: int) -> bytes:
-    """Mono PCM16 wrapped in a WAV header."""
-    buffer = io.BytesIO()
-    with wave.open(buffer, "wb") as writer:
-        writer.setnchannels(1)
-        writer.setsampwidth(2)
-        writer.setframerate(sample_rate)
-        writer.writeframes(pcm16)
-    return buffer.getvalue()
+from switchboard_gateway.backends.base import BackendError
+from switchboard_wire.audio import encode_wav
+from switchboard_wire.chat import ReplyEvent
+from switchboard_wire.retry import DEFAULT_RETRY, RetryPolicy
+from switchboard_wire.sse import ChatStreamDecoder, MalformedChunkError
+from switchboard_wire.transcription import PARTIAL_TRANSCRIPTION_PATH, PartialRequest, PartialText
 
 
 class ModelPlaneHttp:
@@ -55,30 +40,29 @@ class ModelPlaneHttp:
         temperature: float | None = None,
         client: httpx.AsyncClient | None = None,
         timeout_s: float = 10.0,
-        max_retries: int = 2,
-        backoff_s: float = 0.1,
+        retry: RetryPolicy = DEFAULT_RETRY,
     ) -> None:
         self._models = {"asr": asr, "llm": llm, "tts": tts}
         self._sampling = {"max_tokens": max_tokens, "temperature": temperature}
         self._client = client or httpx.AsyncClient(base_url=base_url, timeout=timeout_s)
-        self._max_retries, self._backoff_s = max_retries, backoff_s
+        self._retry = retry
 
     async def aclose(self) -> None:
         """Close the connection pool."""
         await self._client.aclose()
 
     async def _retrying(self, attempt: Callable[[], Awaitable[httpx.Response]]) -> httpx.Response:
-        for number in range(self._max_retries + 1):
+        for number in range(self._retry.attempts):
             try:
                 response = await attempt()
             except httpx.TransportError as error:
-                if number >= self._max_retries:
+                if not self._retry.retries(number, None):
                     raise BackendError(f"model plane unreachable: {error}") from error
             else:
-                if response.status_code not in RETRYABLE_STATUS or number >= self._max_retries:
+                if not self._retry.retries(number, response.status_code):
                     return response
                 await response.aclose()
-            await asyncio.sleep(self._backoff_s * 2**number)
+            await asyncio.sleep(self._retry.delay(number))
         raise AssertionError("unreachable")
 
     async def _open(self, request: httpx.Request) -> httpx.Response:
@@ -94,22 +78,17 @@ class ModelPlaneHttp:
         self, pcm16: bytes, sample_rate: int, state: str | None, *, final: bool
     ) -> PartialText:
         """One partial (or, with `final`, the last) pass over the utterance so far."""
-        data = {"final": "true" if final else "false"}
-        if state:
-            data["state"] = state
-        if self._models["asr"]:
-            data["model"] = self._models["asr"]
-        files = {"file": ("utterance.wav", wav_bytes(pcm16, sample_rate), "audio/wav")}
+        form = PartialRequest(final=final, state=state, model=self._models["asr"]).to_form()
+        files = {"file": ("utterance.wav", encode_wav(pcm16, sample_rate), "audio/wav")}
         response = await self._open(
-            self._client.build_request(
-                "POST", "/v1/audio/transcriptions/partial", data=data, files=files
-            )
+            self._client.build_request("POST", PARTIAL_TRANSCRIPTION_PATH, data=form, files=files)
         )
         try:
-            body = json.loads(await response.aread())
+            return PartialText.from_body(json.loads(await response.aread()))
+        except ValueError as error:
+            raise BackendError(f"malformed partial transcription: {error}") from None
         finally:
             await response.aclose()
-        return PartialText(body["text"], body["stable"], body["final"], body["state"])
 
     async def reply(
         self, messages: Sequence[dict[str, Any]], tools: Sequence[dict[str, Any]]
@@ -124,9 +103,17 @@ class ModelPlaneHttp:
         response = await self._open(
             self._client.build_request("POST", "/v1/chat/completions", json=body)
         )
+        decoder = ChatStreamDecoder()
         try:
-            async for event in _chat_events(response.aiter_lines()):
+            async for text in response.aiter_text():
+                for event in decoder.feed(text):
+                    yield event
+                if decoder.done:
+                    break
+            for event in decoder.finish():
                 yield event
+        except MalformedChunkError as error:
+            raise BackendError(str(error)) from None
         finally:
             await response.aclose()
 
@@ -148,32 +135,3 @@ class ModelPlaneHttp:
                     yield data[:whole]
         finally:
             await response.aclose()
-
-
-async def _chat_events(lines: AsyncIterator[str]) -> AsyncIterator[ReplyEvent]:
-    calls: dict[int, dict[str, str]] = {}
-    reason = "stop"
-    async for line in lines:
-        if not line.startswith("data:"):
-            continue
-        data = line.removeprefix("data:").strip()
-        if data == "[DONE]":
-            break
-        try:
-            choice = json.loads(data)["choices"][0]
-        except (ValueError, KeyError, IndexError) as error:
-            raise BackendError(f"malformed chat stream chunk: {error}") from None
-        delta = choice.get("delta") or {}
-        if delta.get("content"):
-            yield ReplyText(delta["content"])
-        for piece in delta.get("tool_calls") or []:
-            call = calls.setdefault(piece.get("index", 0), {"id": "", "name": "", "arguments": ""})
-            function = piece.get("function") or {}
-            call["id"] = piece.get("id") or call["id"]
-            call["name"] = function.get("name") or call["name"]
-            call["arguments"] += function.get("arguments") or ""
-        reason = choice.get("finish_reason") or reason
-    for index in sorted(calls):
-        call = calls[index]
-        yield ToolRequest(call["id"] or f"call_{index}", call["name"], call["arguments"])
-    yield ReplyDone("tool_calls" if calls else reason)

@@ -9,10 +9,12 @@ the least recently used text; speech cut short (cancelled, failed) is never stor
 from __future__ import annotations
 
 from collections import OrderedDict
-from collections.abc import AsyncGenerator, AsyncIterator, Sequence
+from collections.abc import AsyncGenerator, AsyncIterator, Callable, Sequence
 from typing import Any
 
-from switchboard_gateway.backends.base import ModelBackend, PartialText, ReplyEvent
+from switchboard_gateway.backends.base import ModelBackend
+from switchboard_wire.chat import ReplyEvent
+from switchboard_wire.transcription import PartialText
 
 #: 8 MiB holds ~4 minutes of 16 kHz speech.
 DEFAULT_MAX_BYTES = 8 << 20
@@ -21,10 +23,18 @@ MAX_PHRASE_CHARS = 200
 
 
 class PhraseCache:
-    """Synthesised speech by (text, sample rate), least recently used evicted first."""
+    """Synthesised speech by (text, sample rate), least recently used evicted first.
 
-    def __init__(self, max_bytes: int = DEFAULT_MAX_BYTES) -> None:
+    `on_lookup` hears every lookup: True for a hit (the gateway counts them in its metrics).
+    """
+
+    def __init__(
+        self,
+        max_bytes: int = DEFAULT_MAX_BYTES,
+        on_lookup: Callable[[bool], None] | None = None,
+    ) -> None:
         self.max_bytes = max_bytes
+        self._on_lookup = on_lookup
         self._entries: OrderedDict[tuple[str, int], tuple[bytes, ...]] = OrderedDict()
         self._bytes = 0
         self.hits = 0
@@ -34,6 +44,8 @@ class PhraseCache:
         """The stored chunks for a text, marking it recently used."""
         key = (text, sample_rate)
         chunks = self._entries.get(key)
+        if self._on_lookup is not None:
+            self._on_lookup(chunks is not None)
         if chunks is None:
             self.misses += 1
             return None

@@ -10,8 +10,9 @@ import asyncio
 import logging
 
 from switchboard_gateway.agent import AgentConfig, Prompts
-from switchboard_gateway.backends.base import ModelBackend, ReplyText
+from switchboard_gateway.backends.base import ModelBackend
 from switchboard_gateway.prompt import TemplateError
+from switchboard_wire.chat import ReplyText
 
 log = logging.getLogger(__name__)
 

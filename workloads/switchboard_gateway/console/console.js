@@ -2,9 +2,13 @@
 // No build step: plain ES modules and two AudioWorklets.
 
 const RATE = 16000;
+// The latency stages (switchboard_wire.latency.LatencyStage, by JSON key) in the order they run;
+// voice-to-voice is the outline around them. A drift test checks every stage is here. Optional
+// stages (only some agents run them) get a row only in turns where they ran.
 const STAGES = [
   ["endpointingMs", "Endpointing", "#8da9c4"],
   ["asrFinalMs", "ASR final", "#6c8ebf"],
+  ["retrievalMs", "Knowledge search", "#9673a6", "optional"],
   ["llmTtftMs", "LLM first token", "#d79b00"],
   ["ttsTtfbMs", "TTS first audio", "#82b366"],
 ];
@@ -171,10 +175,11 @@ function drawTurn(latency) {
   const width = 420, rowHeight = 16, labelWidth = 120;
   const total = Math.max(latency.voiceToVoiceMs, 1);
   const scale = (width - labelWidth - 60) / total;
-  const height = rowHeight * (STAGES.length + 1) + 24;
+  const rows = STAGES.filter(([key, , , optional]) => !optional || latency[key] > 0);
+  const height = rowHeight * (rows.length + 1) + 24;
   const svgNs = "http://www.w3.org/2000/svg";
   const svg = document.createElementNS(svgNs, "svg");
-  const summary = STAGES.map(([key, label]) => `${label} ${latency[key]} ms`).join(", ");
+  const summary = rows.map(([key, label]) => `${label} ${latency[key]} ms`).join(", ");
   svg.setAttribute("class", "waterfall");
   svg.setAttribute("role", "img");
   svg.setAttribute("data-turn", String(latency.turn));
@@ -189,7 +194,7 @@ function drawTurn(latency) {
   };
   add("text", { x: 0, y: 12, "font-weight": "bold" }, `Turn ${latency.turn}${latency.interrupted ? " (interrupted)" : ""}`);
   let start = 0;
-  STAGES.forEach(([key, label, colour], row) => {
+  rows.forEach(([key, label, colour], row) => {
     const y = 18 + row * rowHeight;
     const ms = latency[key] || 0;
     add("text", { x: 0, y: y + 11 }, label);
@@ -197,7 +202,7 @@ function drawTurn(latency) {
     add("text", { x: labelWidth + (start + ms) * scale + 4, y: y + 11 }, `${ms} ms`);
     start += ms;
   });
-  const y = 18 + STAGES.length * rowHeight;
+  const y = 18 + rows.length * rowHeight;
   add("text", { x: 0, y: y + 11 }, "Voice-to-voice");
   add("rect", { x: labelWidth, y, width: total * scale, height: rowHeight - 4, fill: "none", stroke: "#333", "data-stage": "voiceToVoiceMs" });
   add("text", { x: labelWidth + total * scale + 4, y: y + 11 }, `${latency.voiceToVoiceMs} ms`);
@@ -262,7 +267,8 @@ async function showCall(callId) {
   $("#turns tbody").replaceChildren(...call.turns.map((turn) => {
     const row = element("tr");
     for (const value of [turn.number, turn.callerText, turn.agentText + (turn.interrupted ? " …(interrupted)" : ""),
-      `${turn.endpointingMs} ms`, `${turn.asrFinalMs} ms`, `${turn.llmTtftMs} ms`, `${turn.ttsTtfbMs} ms`, `${turn.voiceToVoiceMs} ms`]) {
+      `${turn.endpointingMs} ms`, `${turn.asrFinalMs} ms`, `${turn.retrievalMs} ms`, `${turn.llmTtftMs} ms`, `${turn.ttsTtfbMs} ms`,
+      `${turn.voiceToVoiceMs} ms`]) {
       row.append(element("td", {}, String(value)));
     }
     return row;

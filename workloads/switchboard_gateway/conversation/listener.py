@@ -16,7 +16,7 @@ from typing import Protocol
 import numpy as np
 
 from switchboard_gateway.agent import AgentConfig
-from switchboard_gateway.audio import PIPELINE_RATE, Float32
+from switchboard_gateway.audio import PIPELINE_RATE
 from switchboard_gateway.backends.base import BackendError, Transcriber
 from switchboard_gateway.conversation.clock import Clock
 from switchboard_gateway.conversation.utterance import Utterance
@@ -24,6 +24,7 @@ from switchboard_gateway.turns.barge_in import BargeInPolicy
 from switchboard_gateway.turns.endpointing import SilenceEndpointing
 from switchboard_gateway.turns.speech import SpeechDetector, SpeechStarted, SpeechStopped
 from switchboard_gateway.turns.vad import StreamingVad, Vad
+from switchboard_wire.audio import Float32
 
 log = logging.getLogger(__name__)
 

@@ -1,5 +1,6 @@
 """When each stage of a turn started and ended: the latency event, and OpenTelemetry spans.
 
+Stages are the wire's `LatencyStage`s; the event's fields and the spans' names derive from them.
 Times are on the session's clock (monotonic seconds). Spans are emitted when the turn is over,
 with their real start and end times, through whatever tracer provider the process installed
 (none: the API's no-op tracer). Span attributes hold ids and numbers, never what was said.
@@ -14,16 +15,8 @@ from opentelemetry import trace
 from opentelemetry.trace import Tracer
 
 from switchboard_gateway.events import TurnLatencyEvent
+from switchboard_wire.latency import LatencyStage
 
-ENDPOINTING, ASR_FINAL, LLM_TTFT, TTS_TTFB, VOICE_TO_VOICE = (
-    "vad_endpoint",
-    "asr_final",
-    "llm_ttft",
-    "tts_ttfb",
-    "voice_to_voice",
-)
-#: Automatic knowledge-base search before the model is asked (when the agent wants it).
-RETRIEVAL = "retrieval"
 _TRACER = trace.get_tracer("switchboard_gateway")
 
 
@@ -34,33 +27,25 @@ class TurnTiming:
     number: int
     #: When the caller stopped speaking (estimated from the audio timeline).
     speech_end: float
-    stages: dict[str, tuple[float, float]] = field(default_factory=dict)
+    stages: dict[LatencyStage, tuple[float, float]] = field(default_factory=dict)
 
-    def mark(self, stage: str, start: float, end: float) -> None:
+    def mark(self, stage: LatencyStage, start: float, end: float) -> None:
         """Record a stage's first occurrence."""
         self.stages.setdefault(stage, (start, end))
 
-    def has(self, stage: str) -> bool:
+    def has(self, stage: LatencyStage) -> bool:
         """Whether the stage has happened in this turn."""
         return stage in self.stages
 
-    def ms(self, stage: str) -> int:
+    def ms(self, stage: LatencyStage) -> int:
         """A stage's duration in milliseconds (0 when it did not happen)."""
         start, end = self.stages.get(stage, (0.0, 0.0))
         return round(max(0.0, end - start) * 1000)
 
     def latency_event(self, interrupted: bool) -> TurnLatencyEvent:
         """The event the client and the call record get."""
-        return TurnLatencyEvent(
-            self.number,
-            self.ms(ENDPOINTING),
-            self.ms(ASR_FINAL),
-            self.ms(LLM_TTFT),
-            self.ms(TTS_TTFB),
-            self.ms(VOICE_TO_VOICE),
-            interrupted,
-            self.ms(RETRIEVAL),
-        )
+        stages = {stage: self.ms(stage) for stage in LatencyStage}
+        return TurnLatencyEvent.of(self.number, stages, interrupted=interrupted)
 
 
 def emit_turn_spans(
@@ -88,10 +73,10 @@ def emit_turn_spans(
     context = trace.set_span_in_context(turn)
     for stage, (start, end) in timing.stages.items():
         span = tracer.start_span(
-            f"switchboard.{stage}",
+            stage.span_name,
             context=context,
             start_time=wall(start),
-            attributes={"switchboard.stage": stage},
+            attributes={"switchboard.stage": stage.value},
         )
         span.end(end_time=wall(end))
     turn.end(end_time=wall(ended))

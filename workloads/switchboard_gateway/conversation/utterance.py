@@ -6,7 +6,8 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from switchboard_gateway.audio import PIPELINE_RATE, Float32, float_to_pcm16
+from switchboard_gateway.audio import PIPELINE_RATE
+from switchboard_wire.audio import Float32, float_to_pcm16
 
 #: Audio after the end of speech sent to ASR: whisper invents words ("cars.", "Force of") in
 #: longer trailing silence.

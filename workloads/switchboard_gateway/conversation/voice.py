@@ -11,19 +11,15 @@ from collections.abc import AsyncIterator, Awaitable, Callable
 from dataclasses import dataclass
 
 from switchboard_gateway.audio import encode_pcm16
-from switchboard_gateway.backends.base import (
-    BackendError,
-    ReplyEvent,
-    ReplyText,
-    Synthesizer,
-    ToolRequest,
-)
+from switchboard_gateway.backends.base import BackendError, Synthesizer
 from switchboard_gateway.conversation.clock import Clock
 from switchboard_gateway.conversation.history import SpokenPiece, played_text
 from switchboard_gateway.conversation.pacer import OutputPacer
 from switchboard_gateway.conversation.sentences import SentenceSplitter
-from switchboard_gateway.conversation.timing import LLM_TTFT, TTS_TTFB, VOICE_TO_VOICE, TurnTiming
+from switchboard_gateway.conversation.timing import TurnTiming
 from switchboard_gateway.events import AgentTextEvent, AudioFormat, OutboundEvent
+from switchboard_wire.chat import ReplyEvent, ReplyText, ToolRequest
+from switchboard_wire.latency import LatencyStage
 
 Send = Callable[[OutboundEvent], Awaitable[None]]
 _Chunks = asyncio.Queue[bytes | None]
@@ -87,7 +83,7 @@ class AgentVoice:
         try:
             async for event in events:
                 if isinstance(event, ReplyText):
-                    timing.mark(LLM_TTFT, asked, self.clock.now())
+                    timing.mark(LatencyStage.LLM_TTFT, asked, self.clock.now())
                     for piece in splitter.push(event.text):
                         said.append(piece)
                         speech.push(piece)
@@ -147,7 +143,7 @@ class _Speech:
                 try:
                     async for chunk in self._voice.backend.speak(text, rate):
                         if self._timing is not None:
-                            self._timing.mark(TTS_TTFB, asked, clock.now())
+                            self._timing.mark(LatencyStage.TTS_TTFB, asked, clock.now())
                         chunks.put_nowait(chunk)
                 finally:
                     chunks.put_nowait(None)
@@ -166,7 +162,7 @@ class _Speech:
                 seconds += len(chunk) / 2 / rate
                 voice.spoken[-1] = SpokenPiece(text, seconds)
                 await voice.pacer.play(self._turn, encode_pcm16(chunk, rate, fmt))
-                if timing is not None and not timing.has(VOICE_TO_VOICE):
+                if timing is not None and not timing.has(LatencyStage.VOICE_TO_VOICE):
                     first = voice.pacer.first_frame_at or voice.clock.now()
-                    timing.mark(VOICE_TO_VOICE, timing.speech_end, first)
+                    timing.mark(LatencyStage.VOICE_TO_VOICE, timing.speech_end, first)
         await voice.pacer.finish(self._turn)

@@ -7,11 +7,16 @@ from datetime import datetime
 from typing import Any, Protocol
 
 from switchboard_gateway.events import TurnLatencyEvent
+from switchboard_wire.latency import LatencyStage
 
 
 @dataclass(frozen=True)
 class TurnRecord:
-    """One caller turn and the agent's answer (as heard, after any barge-in)."""
+    """One caller turn and the agent's answer (as heard, after any barge-in).
+
+    One `<stage>_ms` field per `LatencyStage` (its `field`), like the turn's latency event; the
+    tables' columns are these fields (`schema.TURN_COLUMNS`).
+    """
 
     number: int
     caller_text: str
@@ -22,6 +27,7 @@ class TurnRecord:
     tts_ttfb_ms: int = 0
     voice_to_voice_ms: int = 0
     interrupted: bool = False
+    retrieval_ms: int = 0
 
 
 @dataclass(frozen=True)
@@ -107,17 +113,8 @@ def turns_from_history(
         if number == 0 and not agent:
             continue
         latency = by_turn.get(number, TurnLatencyEvent(number))
+        stages: dict[str, Any] = {stage.field: latency.ms(stage) for stage in LatencyStage}
         records.append(
-            TurnRecord(
-                number,
-                caller,
-                " ".join(agent),
-                latency.endpointing_ms,
-                latency.asr_final_ms,
-                latency.llm_ttft_ms,
-                latency.tts_ttfb_ms,
-                latency.voice_to_voice_ms,
-                latency.interrupted,
-            )
+            TurnRecord(number, caller, " ".join(agent), interrupted=latency.interrupted, **stages)
         )
     return tuple(records)

@@ -43,6 +43,10 @@ class PostgresCallStore:
             await pool.open(wait=True, timeout=timeout_s)
             async with pool.connection() as connection:
                 await connection.execute(SQL.create)
+                cursor = await connection.execute(SQL.select_turn_columns, (SQL.turns,))
+                existing = {row[0] for row in await cursor.fetchall()}
+                for migration in SQL.migrations(existing):
+                    await connection.execute(migration)
         except (PoolTimeout, psycopg.Error) as error:
             await pool.close()
             where = conninfo_to_dict(dsn)

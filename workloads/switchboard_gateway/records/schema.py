@@ -1,13 +1,20 @@
 """The call-record tables and statements, once, rendered for SQLite and PostgreSQL.
 
 Column order is the order of the values in `TurnRecord` and `ToolCallRecord` (after the call id,
-and a position for tool calls), so rows are built with `dataclasses.astuple`.
+and a position for tool calls), so rows are built with `dataclasses.astuple`; statements name
+their columns, so a column added to an older table (at its end) lines up too. The turns' columns
+are `TurnRecord`'s fields, one per latency stage among them: a stage added to `LatencyStage`
+becomes a column, added to existing tables when a store opens them (`Statements.migrations`).
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from collections.abc import Collection
+from dataclasses import dataclass, fields
 from typing import Literal
+
+from switchboard_gateway.records.model import TurnRecord
+from switchboard_wire.latency import LatencyStage
 
 Dialect = Literal["sqlite", "postgres"]
 
@@ -25,17 +32,10 @@ CALL_COLUMNS = (
     ("end_reason", "text"),
     ("client_reference", "text"),
 )
-TURN_COLUMNS = (
-    ("number", "int"),
-    ("caller_text", "text"),
-    ("agent_text", "text"),
-    ("endpointing_ms", "int"),
-    ("asr_final_ms", "int"),
-    ("llm_ttft_ms", "int"),
-    ("tts_ttfb_ms", "int"),
-    ("voice_to_voice_ms", "int"),
-    ("interrupted", "bool"),
-)
+_KINDS = {"int": "int", "str": "text", "bool": "bool"}
+TURN_COLUMNS = tuple((f.name, _KINDS[str(f.type)]) for f in fields(TurnRecord))
+#: Columns that tables made before their stage existed lack; 0 in old rows: "did not run".
+STAGE_COLUMNS = tuple(stage.field for stage in LatencyStage)
 TOOL_CALL_COLUMNS = (
     ("position", "int"),
     ("turn", "int"),
@@ -60,6 +60,16 @@ class Statements:
     select_tool_calls: str
     delete_ended_before: str
     select_recent: str
+    #: The turns table's name (the parameter of `select_turn_columns`).
+    turns: str
+    #: The names of the turns table's columns, as the database has them.
+    select_turn_columns: str
+    #: Per latency column, the statement that adds it to a turns table that lacks it.
+    add_stage_column: dict[str, str]
+
+    def migrations(self, existing: Collection[str]) -> list[str]:
+        """The statements that bring a turns table with `existing` columns up to date."""
+        return [sql for column, sql in self.add_stage_column.items() if column not in existing]
 
 
 def statements(dialect: Dialect, prefix: str = "") -> Statements:
@@ -72,14 +82,29 @@ def statements(dialect: Dialect, prefix: str = "") -> Statements:
     mark = "?" if dialect == "sqlite" else "%s"
     calls, turns, tools = f"{prefix}calls", f"{prefix}turns", f"{prefix}tool_calls"
 
+    def column(name: str, kind: str) -> str:
+        default = " DEFAULT 0" if name in STAGE_COLUMNS else ""
+        return f"{name} {types[kind]} NOT NULL{default}"
+
     def columns(spec: tuple[tuple[str, str], ...]) -> str:
-        return ",\n".join(f"    {name} {types[kind]} NOT NULL" for name, kind in spec)
+        return ",\n".join(f"    {column(name, kind)}" for name, kind in spec)
 
     def names(spec: tuple[tuple[str, str], ...]) -> str:
         return ", ".join(name for name, _ in spec)
 
-    def insert(table: str, count: int) -> str:
-        return f"INSERT INTO {table} VALUES ({', '.join([mark] * count)})"  # noqa: S608
+    def insert(table: str, spec: tuple[tuple[str, str], ...]) -> str:
+        values = ", ".join([mark] * len(spec))
+        return f"INSERT INTO {table} ({names(spec)}) VALUES ({values})"  # noqa: S608
+
+    parent_id = (("call_id", "text"),)
+    if_missing = "IF NOT EXISTS " if dialect == "postgres" else ""
+    if dialect == "sqlite":
+        select_columns = "SELECT name FROM pragma_table_info(?)"
+    else:
+        select_columns = (
+            "SELECT column_name FROM information_schema.columns"
+            " WHERE table_schema = current_schema() AND table_name = %s"
+        )
 
     parent = f"    call_id TEXT NOT NULL REFERENCES {calls} (call_id) ON DELETE CASCADE"
     return Statements(
@@ -101,9 +126,9 @@ CREATE TABLE IF NOT EXISTS {tools} (
 );
 """,
         delete_call=f"DELETE FROM {calls} WHERE call_id = {mark}",  # noqa: S608
-        insert_call=insert(calls, len(CALL_COLUMNS)),
-        insert_turn=insert(turns, 1 + len(TURN_COLUMNS)),
-        insert_tool_call=insert(tools, 1 + len(TOOL_CALL_COLUMNS)),
+        insert_call=insert(calls, CALL_COLUMNS),
+        insert_turn=insert(turns, parent_id + TURN_COLUMNS),
+        insert_tool_call=insert(tools, parent_id + TOOL_CALL_COLUMNS),
         select_call=f"SELECT {names(CALL_COLUMNS)} FROM {calls} WHERE call_id = {mark}",  # noqa: S608
         select_turns=f"SELECT {names(TURN_COLUMNS)} FROM {turns}"  # noqa: S608
         f" WHERE call_id = {mark} ORDER BY number",
@@ -113,4 +138,10 @@ CREATE TABLE IF NOT EXISTS {tools} (
         select_recent=f"SELECT {names(CALL_COLUMNS)},"  # noqa: S608
         f" (SELECT COUNT(*) FROM {turns} t WHERE t.call_id = c.call_id)"
         f" FROM {calls} c ORDER BY ended_at DESC LIMIT {mark}",
+        turns=turns,
+        select_turn_columns=select_columns,
+        add_stage_column={
+            name: f"ALTER TABLE {turns} ADD COLUMN {if_missing}{column(name, 'int')}"
+            for name in STAGE_COLUMNS
+        },
     )

@@ -5,12 +5,13 @@ from __future__ import annotations
 import asyncio
 import sqlite3
 import threading
-from dataclasses import astuple, replace
+from dataclasses import astuple
 from datetime import datetime
 from pathlib import Path
+from typing import Any
 
 from switchboard_gateway.records.model import CallRecord, CallSummary, ToolCallRecord, TurnRecord
-from switchboard_gateway.records.schema import statements
+from switchboard_gateway.records.schema import TURN_COLUMNS, statements
 
 SQL = statements("sqlite")
 
@@ -23,6 +24,12 @@ class SqliteCallStore:
         self._connection.execute("PRAGMA foreign_keys = ON")
         self._connection.execute("PRAGMA journal_mode = WAL")
         self._connection.executescript(SQL.create)
+        existing = {
+            row[0] for row in self._connection.execute(SQL.select_turn_columns, (SQL.turns,))
+        }
+        with self._connection:
+            for migration in SQL.migrations(existing):
+                self._connection.execute(migration)
         self._lock = threading.Lock()
 
     async def close(self) -> None:
@@ -79,7 +86,7 @@ class SqliteCallStore:
             ended_at=datetime.fromisoformat(row[4]),
             end_reason=row[5],
             client_reference=row[6],
-            turns=tuple(replace(TurnRecord(*t), interrupted=bool(t[-1])) for t in turn_rows),
+            turns=tuple(_turn(row) for row in turn_rows),
             tool_calls=tuple(ToolCallRecord(t[0], t[1], bool(t[2]), *t[3:]) for t in tool_rows),
         )
 
@@ -112,3 +119,11 @@ class SqliteCallStore:
         with self._lock, self._connection:
             cursor = self._connection.execute(SQL.delete_ended_before, (cutoff.isoformat(),))
             return cursor.rowcount
+
+
+def _turn(row: tuple[Any, ...]) -> TurnRecord:
+    """A turn from its row (SQLite keeps booleans as integers)."""
+    values: list[Any] = [
+        bool(v) if kind == "bool" else v for v, (_, kind) in zip(row, TURN_COLUMNS, strict=True)
+    ]
+    return TurnRecord(*values)

@@ -10,7 +10,6 @@ from typing import Any
 from switchboard_api.manifests import parse_manifest
 from switchboard_api.resources import VoiceAgent
 from switchboard_gateway.agent import AgentConfig
-from switchboard_gateway.audio import float_to_pcm16
 from switchboard_gateway.conversation.session import CallSession
 from switchboard_gateway.events import (
     CallEndedEvent,
@@ -34,6 +33,7 @@ from switchboard_gateway.testing.fakes import (
 )
 from switchboard_gateway.testing.script import FRAME_S, CallScript
 from switchboard_gateway.turns.vad import WINDOW_S
+from switchboard_wire.audio import float_to_pcm16
 
 
 def agent_config(**spec: object) -> AgentConfig:

@@ -10,17 +10,14 @@ from typing import Any
 import numpy as np
 import numpy.typing as npt
 
-from switchboard_gateway.audio import PIPELINE_RATE, float_to_pcm16
-from switchboard_gateway.backends.base import (
-    BackendError,
-    PartialText,
-    ReplyDone,
-    ReplyEvent,
-    ReplyText,
-)
+from switchboard_gateway.audio import PIPELINE_RATE
+from switchboard_gateway.backends.base import BackendError
 from switchboard_gateway.testing.clock import FakeClock
 from switchboard_gateway.testing.script import LEVEL_STEP, CallScript
 from switchboard_gateway.turns.vad import WINDOW_SAMPLES, VadWindow
+from switchboard_wire.audio import float_to_pcm16, pcm16_to_float
+from switchboard_wire.chat import ReplyDone, ReplyEvent, ReplyText
+from switchboard_wire.transcription import PartialText
 
 WORD_S = 0.3
 
@@ -64,7 +61,7 @@ class FakeTranscriber:
         await self._clock.sleep(self.final_s if final else self.partial_s)
         if self.fail:
             raise BackendError("fake ASR failure")
-        samples = np.abs(np.frombuffer(pcm16, "<i2").astype(np.float32) / 32768)
+        samples = np.abs(pcm16_to_float(pcm16))
         spoken = samples[samples > LEVEL_STEP / 2]
         if spoken.size == 0:
             return PartialText("", "", final, state or "")

@@ -15,7 +15,6 @@ from dataclasses import dataclass
 from typing import Any
 
 from switchboard_gateway.agent import AgentConfig
-from switchboard_gateway.backends.base import ToolRequest
 from switchboard_gateway.events import (
     EndReason,
     OutboundEvent,
@@ -31,6 +30,7 @@ from switchboard_gateway.tools.knowledge import (
     search_knowledge,
 )
 from switchboard_gateway.tools.webhooks import ToolOutcome, ToolRunner
+from switchboard_wire.chat import ToolRequest
 
 log = logging.getLogger(__name__)
 

@@ -26,9 +26,15 @@ from switchboard_api.common import secret_env_name
 from switchboard_api.egress import Address
 from switchboard_api.voiceagent import ToolSpec
 from switchboard_gateway.tools.ssrf import RefusedDestinationError, SsrfGuard
+from switchboard_wire.retry import RetryPolicy
 
 MAX_RESULT_BYTES = 16 * 1024
-RETRYABLE_STATUS = frozenset({429, 502, 503, 504})
+#: Narrower than the model plane's `RETRYABLE_STATUS`, on purpose: a webhook may act (book, send,
+#: charge) before it fails, so only answers that say the request was not processed are retried —
+#: rate limited (429), or a proxy that could not reach the tool (502, 503, 504). A 500, 408 or 409
+#: may come after the side effect. A timeout is not retried either: the tool may still be acting,
+#: and the call's deadline is spent. No answer at all (connection refused) is retried.
+WEBHOOK_RETRYABLE_STATUS = frozenset({429, 502, 503, 504})
 
 
 @dataclass(frozen=True)
@@ -95,9 +101,9 @@ class ToolRunner:
             return tool_failure("misconfigured", "the tool's signing secret is not available")
         headers["host"] = destination.host
         deadline = time.monotonic() + tool.http.timeout_ms / 1000
-        attempts = tool.http.retries + 1
+        policy = RetryPolicy(tool.http.retries, self._backoff_s, WEBHOOK_RETRYABLE_STATUS)
         failure = tool_failure("timeout", "the tool did not answer in time")
-        for attempt in range(attempts):
+        for attempt in range(policy.attempts):
             remaining = deadline - time.monotonic()
             if remaining <= 0:
                 break
@@ -107,11 +113,11 @@ class ToolRunner:
                 break
             except httpx.TransportError:
                 failure = tool_failure("unreachable", "the tool could not be reached")
-                if attempt + 1 < attempts:
-                    await asyncio.sleep(self._backoff_s * 2**attempt)
+                if policy.retries(attempt, None):
+                    await asyncio.sleep(policy.delay(attempt))
                 continue
-            if response.status_code in RETRYABLE_STATUS and attempt + 1 < attempts:
-                await asyncio.sleep(self._backoff_s * 2**attempt)
+            if policy.retries(attempt, response.status_code):
+                await asyncio.sleep(policy.delay(attempt))
                 continue
             return self._result(response)
         return failure

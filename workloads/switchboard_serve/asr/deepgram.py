@@ -15,9 +15,9 @@ import numpy.typing as npt
 
 from switchboard_api.pipeline import AsrSpec
 from switchboard_serve.asr.base import ASR_SAMPLE_RATE, Transcript, Word
-from switchboard_serve.audio import float_to_pcm16
 from switchboard_serve.remote import DEEPGRAM_URL, Provider, RemoteError, stream_items
 from switchboard_serve.secrets import api_key
+from switchboard_wire.audio import float_to_pcm16
 
 
 class DeepgramError(RemoteError):

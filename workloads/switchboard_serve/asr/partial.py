@@ -25,6 +25,7 @@ import numpy.typing as npt
 from pydantic import TypeAdapter
 
 from switchboard_serve.asr.base import ASR_SAMPLE_RATE, AsrEngine, Transcript, Word
+from switchboard_wire.transcription import PartialText
 
 #: Stable text handed to whisper as context (its prompt window is ~224 tokens).
 PROMPT_CHARACTERS = 200
@@ -190,12 +191,8 @@ def state_from_json(text: str) -> PartialState:
     return _STATE.validate_json(text)
 
 
-def partial_to_wire(partial: PartialTranscript) -> dict[str, object]:
-    """The JSON body of a partial pass (HTTP API and in-process callers alike)."""
-    return {
-        "text": partial.text,
-        "stable": partial.stable,
-        "unstable": partial.unstable,
-        "final": partial.final,
-        "state": state_to_json(partial.state),
-    }
+def partial_text(partial: PartialTranscript) -> PartialText:
+    """The answer of a partial pass as the model plane's HTTP API sends it (state as JSON)."""
+    return PartialText(
+        partial.text, partial.stable, partial.final, state_to_json(partial.state), partial.unstable
+    )

@@ -20,15 +20,16 @@ from llama_cpp.llama_cache import LlamaRAMCache
 from llama_cpp.llama_grammar import LlamaGrammar
 
 from switchboard_api.pipeline import LlmSpec
-from switchboard_serve.llm.base import (
-    ChatMessage,
-    Finished,
-    LlmEvent,
-    TextDelta,
-    ToolCall,
-    ToolDefinition,
-)
+from switchboard_serve.llm.base import ToolDefinition
 from switchboard_serve.llm.constrained_tools import ReplyStream, choice_schema, instructions
+from switchboard_wire.chat import (
+    ChatMessage,
+    ReplyDone,
+    ReplyEvent,
+    ReplyText,
+    ToolRequest,
+    finish_reason,
+)
 
 PROMPT_CACHE_BYTES = 256 << 20
 
@@ -97,8 +98,8 @@ class LlamaCppEngine:
         *,
         max_tokens: int | None = None,
         temperature: float | None = None,
-    ) -> Iterator[LlmEvent]:
-        """Stream a reply as text deltas, or produce one tool call, then `Finished`."""
+    ) -> Iterator[ReplyEvent]:
+        """Stream a reply as text, or produce one tool call, then `ReplyDone`."""
         with self._lock:
             chunks = self._llm.create_chat_completion(
                 to_template_messages(messages, tools),  # type: ignore[arg-type]
@@ -110,7 +111,7 @@ class LlamaCppEngine:
             yield from self._events(cast(Iterator[Any], chunks), constrained=bool(tools))
 
     @staticmethod
-    def _events(chunks: Iterator[Any], *, constrained: bool) -> Iterator[LlmEvent]:
+    def _events(chunks: Iterator[Any], *, constrained: bool) -> Iterator[ReplyEvent]:
         reply = ReplyStream()
         finish: str | None = None
         count = itertools.count()
@@ -123,10 +124,10 @@ class LlamaCppEngine:
                 tokens = next(count) + 1
                 text = reply.feed(piece) if constrained else piece
                 if text:
-                    yield TextDelta(text)
+                    yield ReplyText(text)
         if constrained and reply.kind == "tool" and finish != "length":
             name, arguments = reply.tool_call()
-            yield ToolCall(id=f"call_{uuid.uuid4().hex[:16]}", name=name, arguments=arguments)
-            yield Finished("tool_calls", tokens)
+            yield ToolRequest(id=f"call_{uuid.uuid4().hex[:16]}", name=name, arguments=arguments)
+            yield ReplyDone("tool_calls", tokens)
             return
-        yield Finished("length" if finish == "length" else "stop", tokens)
+        yield ReplyDone(finish_reason(finish, tool_calls=False), tokens)

@@ -1,51 +1,35 @@
 """Any OpenAI-compatible chat endpoint (OpenAI, Ollama, a vLLM server, another model plane).
 
-Streams over SSE. Retries with exponential backoff only before the first token reaches the
-caller: a retry after that would make the agent say things twice.
+Streams over SSE, decoded by the wire's one decoder (`switchboard_wire.sse`: a malformed chunk
+fails the request). Retries transient failures only before the first token reaches the caller: a
+retry after that would make the agent say things twice.
 """
 
 from __future__ import annotations
 
-import json
 from collections.abc import Iterator, Sequence
-from dataclasses import dataclass, field
 from typing import Any
 
 import httpx
 
 from switchboard_api.pipeline import LlmSpec
-from switchboard_serve.llm.base import (
-    ChatMessage,
-    Finished,
-    LlmEvent,
-    TextDelta,
-    ToolCall,
-    ToolDefinition,
-)
-from switchboard_serve.remote import RemoteError, RetryPolicy, stream_items
+from switchboard_serve.llm.base import ToolDefinition
+from switchboard_serve.remote import RemoteError, stream_items
 from switchboard_serve.secrets import api_key
+from switchboard_wire.chat import ChatMessage, ReplyEvent
+from switchboard_wire.retry import DEFAULT_RETRY, RetryPolicy
+from switchboard_wire.sse import ChatStreamDecoder, MalformedChunkError
 
 
 class RemoteLlmError(RemoteError):
     """The endpoint refused or failed the request (after any retries allowed)."""
 
 
-@dataclass
-class _PendingCall:
-    id: str = ""
-    name: str = ""
-    arguments: list[str] = field(default_factory=list)
-
-
 class OpenAICompatibleEngine:
     """Streams chat completions from an OpenAI-compatible HTTP endpoint."""
 
     def __init__(
-        self,
-        spec: LlmSpec,
-        client: httpx.Client | None = None,
-        max_retries: int = 2,
-        backoff_s: float = 0.2,
+        self, spec: LlmSpec, client: httpx.Client | None = None, retry: RetryPolicy = DEFAULT_RETRY
     ) -> None:
         if spec.endpoint is None:
             raise ValueError("provider openai-compatible needs an endpoint")
@@ -53,7 +37,7 @@ class OpenAICompatibleEngine:
         self._url = spec.endpoint.url.rstrip("/") + "/chat/completions"
         self._timeout = httpx.Timeout(spec.endpoint.timeout_ms / 1000)
         self._client = client or httpx.Client()
-        self._policy = RetryPolicy(max_retries, backoff_s)
+        self._retry = retry
         ref = spec.endpoint.api_key_secret_ref
         self._headers = {"Authorization": f"Bearer {api_key(ref)}"} if ref is not None else {}
 
@@ -92,7 +76,7 @@ class OpenAICompatibleEngine:
         *,
         max_tokens: int | None = None,
         temperature: float | None = None,
-    ) -> Iterator[LlmEvent]:
+    ) -> Iterator[ReplyEvent]:
         """Stream one completion; retry transient failures until the first token only."""
         request = {
             "method": "POST",
@@ -101,40 +85,16 @@ class OpenAICompatibleEngine:
             "headers": self._headers,
             "timeout": self._timeout,
         }
-        yield from stream_items(
-            self._client,
-            request,
-            lambda response: self._events(response.iter_lines()),
-            self._policy,
-            RemoteLlmError,
-        )
+        yield from stream_items(self._client, request, _events, self._retry, RemoteLlmError)
 
-    @staticmethod
-    def _events(lines: Iterator[str]) -> Iterator[LlmEvent]:
-        calls: dict[int, _PendingCall] = {}
-        finish, tokens = "stop", 0
-        for line in lines:
-            if not line.startswith("data:"):
-                continue
-            data = line.removeprefix("data:").strip()
-            if data == "[DONE]":
+
+def _events(response: httpx.Response) -> Iterator[ReplyEvent]:
+    decoder = ChatStreamDecoder()
+    try:
+        for text in response.iter_text():
+            yield from decoder.feed(text)
+            if decoder.done:
                 break
-            choice = json.loads(data)["choices"][0]
-            delta = choice.get("delta") or {}
-            if delta.get("content"):
-                tokens += 1
-                yield TextDelta(delta["content"])
-            for piece in delta.get("tool_calls") or []:
-                call = calls.setdefault(piece.get("index", 0), _PendingCall())
-                function = piece.get("function") or {}
-                call.id = piece.get("id") or call.id
-                call.name = function.get("name") or call.name
-                call.arguments.append(function.get("arguments") or "")
-            finish = choice.get("finish_reason") or finish
-        for index in sorted(calls):
-            call = calls[index]
-            yield ToolCall(call.id or f"call_{index}", call.name, "".join(call.arguments))
-        if calls:
-            yield Finished("tool_calls", tokens)
-        else:
-            yield Finished("length" if finish == "length" else "stop", tokens)
+        yield from decoder.finish()
+    except MalformedChunkError as error:
+        raise RemoteLlmError(str(error)) from None

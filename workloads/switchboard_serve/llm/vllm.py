@@ -20,8 +20,9 @@ from collections.abc import Iterator, Sequence
 import httpx
 
 from switchboard_api.pipeline import LlmEndpoint, LlmSpec
-from switchboard_serve.llm.base import ChatMessage, LlmEvent, ToolDefinition
+from switchboard_serve.llm.base import ToolDefinition
 from switchboard_serve.llm.openai_compatible import OpenAICompatibleEngine
+from switchboard_wire.chat import ChatMessage, ReplyEvent
 
 #: vLLM's tool-call parser; `hermes` fits Qwen2.5/3 and Hermes-style models.
 TOOL_PARSER_ENV = "SWITCHBOARD_VLLM_TOOL_PARSER"
@@ -117,7 +118,7 @@ class VllmEngine:
         *,
         max_tokens: int | None = None,
         temperature: float | None = None,
-    ) -> Iterator[LlmEvent]:
+    ) -> Iterator[ReplyEvent]:
         """Stream one completion from the local vLLM server."""
         if self._process.poll() is not None:
             raise VllmStartError(f"the vLLM server exited with status {self._process.returncode}")

@@ -10,9 +10,9 @@ import numpy as np
 import numpy.typing as npt
 
 from switchboard_api.pipeline import TtsSpec
-from switchboard_serve.audio import pcm16_to_float
 from switchboard_serve.remote import DEEPGRAM_URL, Provider, RemoteError, stream_items
 from switchboard_serve.secrets import api_key
+from switchboard_wire.audio import pcm16_to_float
 
 AURA_SAMPLE_RATE = 24_000
 _SENTENCE_END = re.compile(r"(?<=[.!?;:])\s+")

@@ -26,6 +26,7 @@ from switchboard_gateway.events import (
     TurnLatencyEvent,
 )
 from switchboard_gateway.rpc import call_pb2 as pb
+from switchboard_wire.latency import LatencyStage
 
 
 def format_from_proto(message: pb.AudioFormat, default_rate: int = 16_000) -> AudioFormat:
@@ -119,18 +120,9 @@ def outbound_to_proto(event: OutboundEvent) -> pb.ServerEvent:
             )
         )
     if isinstance(event, TurnLatencyEvent):
-        return pb.ServerEvent(
-            latency=pb.TurnLatency(
-                turn=event.turn,
-                endpointing_ms=event.endpointing_ms,
-                asr_final_ms=event.asr_final_ms,
-                llm_ttft_ms=event.llm_ttft_ms,
-                tts_ttfb_ms=event.tts_ttfb_ms,
-                voice_to_voice_ms=event.voice_to_voice_ms,
-                interrupted=event.interrupted,
-                retrieval_ms=event.retrieval_ms,
-            )
-        )
+        stages = {stage.field: event.ms(stage) for stage in LatencyStage}
+        latency = pb.TurnLatency(turn=event.turn, interrupted=event.interrupted, **stages)
+        return pb.ServerEvent(latency=latency)
     if isinstance(event, TransferEvent):
         return pb.ServerEvent(transfer=pb.Transfer(target=event.target, reason=event.reason))
     reason = f"REASON_{event.reason.name}"
@@ -161,16 +153,8 @@ def outbound_from_proto(message: pb.ServerEvent) -> OutboundEvent:
         return ToolResultEvent(r.turn, r.id, r.ok, r.error, r.latency_ms)
     if kind == "latency":
         lat = message.latency
-        return TurnLatencyEvent(
-            lat.turn,
-            lat.endpointing_ms,
-            lat.asr_final_ms,
-            lat.llm_ttft_ms,
-            lat.tts_ttfb_ms,
-            lat.voice_to_voice_ms,
-            lat.interrupted,
-            lat.retrieval_ms,
-        )
+        stages = {stage: int(getattr(lat, stage.field)) for stage in LatencyStage}
+        return TurnLatencyEvent.of(lat.turn, stages, interrupted=lat.interrupted)
     if kind == "transfer":
         return TransferEvent(message.transfer.target, message.transfer.reason)
     if kind == "ended":

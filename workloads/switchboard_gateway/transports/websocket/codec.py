@@ -30,6 +30,7 @@ from switchboard_gateway.events import (
     TransferEvent,
     TurnLatencyEvent,
 )
+from switchboard_wire.latency import LatencyStage
 
 MAX_TEXT_CHARS = 4000
 
@@ -139,17 +140,8 @@ def outbound_to_json(event: OutboundEvent) -> str:
             "latencyMs": event.latency_ms,
         }
     elif isinstance(event, TurnLatencyEvent):
-        body = {
-            "type": "latency",
-            "turn": event.turn,
-            "endpointingMs": event.endpointing_ms,
-            "asrFinalMs": event.asr_final_ms,
-            "llmTtftMs": event.llm_ttft_ms,
-            "ttsTtfbMs": event.tts_ttfb_ms,
-            "voiceToVoiceMs": event.voice_to_voice_ms,
-            "interrupted": event.interrupted,
-            "retrievalMs": event.retrieval_ms,
-        }
+        body = {"type": "latency", "turn": event.turn, "interrupted": event.interrupted}
+        body.update({stage.json_key: event.ms(stage) for stage in LatencyStage})
     elif isinstance(event, TransferEvent):
         body = {"type": "transfer", "target": event.target, "reason": event.reason}
     elif isinstance(event, CallEndedEvent):
