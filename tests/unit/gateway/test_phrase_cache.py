@@ -32,14 +32,18 @@ class CountingTts:
     ) -> AsyncIterator[ReplyEvent]:
         raise AssertionError("not used")
 
-    async def speak(self, text: str, sample_rate: int) -> AsyncIterator[bytes]:
+    async def speak(
+        self, text: str, sample_rate: int, *, phrase: bool = False
+    ) -> AsyncIterator[bytes]:
         self.spoken.append(text)
         yield text.encode()
         yield bytes(100)
 
 
-async def _all(backend: PhraseCachingBackend, text: str, rate: int = 16_000) -> bytes:
-    return b"".join([chunk async for chunk in backend.speak(text, rate)])
+async def _all(
+    backend: PhraseCachingBackend, text: str, rate: int = 16_000, phrase: bool = True
+) -> bytes:
+    return b"".join([chunk async for chunk in backend.speak(text, rate, phrase=phrase)])
 
 
 def test_a_phrase_is_synthesised_once_and_replayed_identically() -> None:
@@ -82,13 +86,27 @@ def test_speech_cut_short_is_not_remembered() -> None:
     backend = PhraseCachingBackend(tts, PhraseCache())
 
     async def scenario() -> None:
-        stream = backend.speak("Let me check.", 16_000)
+        stream = backend.speak("Let me check.", 16_000, phrase=True)
         await anext(stream)
         await stream.aclose()  # barge-in: the rest was never synthesised
         await _all(backend, "Let me check.")
 
     asyncio.run(scenario())
     assert tts.spoken == ["Let me check.", "Let me check."]
+
+
+def test_a_reply_the_model_wrote_is_synthesised_every_time() -> None:
+    tts = CountingTts()
+    backend = PhraseCachingBackend(tts, PhraseCache())
+
+    async def scenario() -> None:
+        for _ in range(3):
+            await _all(backend, "We open at nine on Saturdays.", phrase=False)
+
+    asyncio.run(scenario())
+    assert tts.spoken == ["We open at nine on Saturdays."] * 3
+    assert len(backend.cache) == 0
+    assert backend.cache.hits == backend.cache.misses == 0, "replies are not even looked up"
 
 
 def test_the_least_recently_used_phrase_goes_when_the_cache_is_full() -> None:

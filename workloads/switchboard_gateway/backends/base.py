@@ -40,8 +40,12 @@ class ChatModel(Protocol):
 class Synthesizer(Protocol):
     """TTS per sentence or clause, streamed."""
 
-    def speak(self, text: str, sample_rate: int) -> AsyncIterator[bytes]:
-        """Stream `text` as PCM16 at `sample_rate`."""
+    def speak(self, text: str, sample_rate: int, *, phrase: bool = False) -> AsyncIterator[bytes]:
+        """Stream `text` as PCM16 at `sample_rate`.
+
+        `phrase`: a fixed line the agent says again and again (greeting, filler, apology), which
+        may be replayed from memory; a reply the model wrote never is.
+        """
         ...
 
 

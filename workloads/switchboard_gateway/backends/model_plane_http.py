@@ -117,8 +117,10 @@ class ModelPlaneHttp:
         finally:
             await response.aclose()
 
-    async def speak(self, text: str, sample_rate: int) -> AsyncIterator[bytes]:
-        """Stream PCM16 speech; chunks always hold whole samples."""
+    async def speak(
+        self, text: str, sample_rate: int, *, phrase: bool = False
+    ) -> AsyncIterator[bytes]:
+        """Stream PCM16 speech; chunks always hold whole samples (`phrase` changes nothing)."""
         body: dict[str, Any] = {"input": text, "response_format": "pcm", "sample_rate": sample_rate}
         if self._models["tts"]:
             body["voice"] = self._models["tts"]

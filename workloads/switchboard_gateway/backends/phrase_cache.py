@@ -72,7 +72,7 @@ class PhraseCache:
 
 
 class PhraseCachingBackend:
-    """A `ModelBackend` whose `speak` replays remembered phrases; everything else passes through."""
+    """A `ModelBackend` that replays remembered phrases; everything else passes through."""
 
     def __init__(self, inner: ModelBackend, cache: PhraseCache) -> None:
         self.inner, self.cache = inner, cache
@@ -89,8 +89,18 @@ class PhraseCachingBackend:
         """Passed through."""
         return self.inner.reply(messages, tools)
 
-    async def speak(self, text: str, sample_rate: int) -> AsyncGenerator[bytes, None]:
-        """Remembered speech, or the inner backend's (remembered once complete)."""
+    async def speak(
+        self, text: str, sample_rate: int, *, phrase: bool = False
+    ) -> AsyncGenerator[bytes, None]:
+        """A phrase's remembered speech, or the inner backend's (remembered once complete).
+
+        Only phrases are cached: replaying a model's reply from memory would hide the cost of
+        synthesis behind a coincidence of wording (and benchmarks would show it as speed).
+        """
+        if not phrase:
+            async for chunk in self.inner.speak(text, sample_rate):
+                yield chunk
+            return
         stored = self.cache.get(text, sample_rate)
         if stored is not None:
             for chunk in stored:

@@ -37,7 +37,7 @@ async def _first_words(config: AgentConfig, backend: ModelBackend, system: str) 
 
 
 async def _speak(backend: ModelBackend, text: str) -> None:
-    async for _ in backend.speak(text, WARM_UP_RATE):
+    async for _ in backend.speak(text, WARM_UP_RATE, phrase=True):
         pass
 
 

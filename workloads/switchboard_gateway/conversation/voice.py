@@ -70,7 +70,7 @@ class AgentVoice:
 
     async def say(self, turn: int, text: str) -> None:
         """Speak a fixed text (greeting, filler, apology) and wait until it has played."""
-        speech = _Speech(self, turn, None)
+        speech = _Speech(self, turn, None, phrase=True)
         speech.push(text)
         await speech.finish()
 
@@ -104,8 +104,10 @@ class AgentVoice:
 class _Speech:
     """One turn's pieces in flight: a fetcher synthesising, a player pacing them out."""
 
-    def __init__(self, voice: AgentVoice, turn: int, timing: TurnTiming | None) -> None:
-        self._voice, self._turn, self._timing = voice, turn, timing
+    def __init__(
+        self, voice: AgentVoice, turn: int, timing: TurnTiming | None, phrase: bool = False
+    ) -> None:
+        self._voice, self._turn, self._timing, self._phrase = voice, turn, timing, phrase
         self._texts: asyncio.Queue[str | None] = asyncio.Queue()
         self._pieces: asyncio.Queue[tuple[str, _Chunks] | None] = asyncio.Queue()
         self._fetcher = asyncio.create_task(self._fetch())
@@ -141,7 +143,7 @@ class _Speech:
                 self._pieces.put_nowait((text, chunks))
                 asked = clock.now()
                 try:
-                    async for chunk in self._voice.backend.speak(text, rate):
+                    async for chunk in self._voice.backend.speak(text, rate, phrase=self._phrase):
                         if self._timing is not None:
                             self._timing.mark(LatencyStage.TTS_TTFB, asked, clock.now())
                         chunks.put_nowait(chunk)

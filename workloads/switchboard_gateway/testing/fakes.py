@@ -109,7 +109,9 @@ class FakeSynthesizer:
         self._clock, self.first_audio_s = clock, first_audio_s
         self.texts: list[str] = []
 
-    async def speak(self, text: str, sample_rate: int) -> AsyncIterator[bytes]:
+    async def speak(
+        self, text: str, sample_rate: int, *, phrase: bool = False
+    ) -> AsyncIterator[bytes]:
         """Constant-level PCM16 as long as the words take to say."""
         self.texts.append(text)
         await self._clock.sleep(self.first_audio_s)
@@ -139,6 +141,6 @@ class FakeModels:
         """The chat model's reply."""
         return self.chat.reply(messages, tools)
 
-    def speak(self, text: str, sample_rate: int) -> AsyncIterator[bytes]:
+    def speak(self, text: str, sample_rate: int, *, phrase: bool = False) -> AsyncIterator[bytes]:
         """The synthesizer's speech."""
-        return self.synthesizer.speak(text, sample_rate)
+        return self.synthesizer.speak(text, sample_rate, phrase=phrase)
