@@ -74,6 +74,10 @@ def test_a_spoken_two_turn_conversation_through_switchboard_call(
     assert [t["callerText"] for t in record["turns"] if t["number"] > 0] == heard
     assert record["channel"] == "grpc"
 
+    # Transcripts at rest are this user's only.
+    assert platform.state_dir.stat().st_mode & 0o777 == 0o700
+    assert (platform.state_dir / "calls.db").stat().st_mode & 0o777 == 0o600
+
 
 def test_typed_turns_and_an_unknown_agent(platform: Platform) -> None:
     typed = subprocess.run(

@@ -152,6 +152,7 @@ def run(args: argparse.Namespace) -> int:
             file=sys.stderr,
         )
     state_dir.mkdir(parents=True, exist_ok=True)
+    state_dir.chmod(0o700)  # call records and transcripts: this user's only
     # Replicas inherit the environment: prepared models live in the state directory.
     os.environ["SWITCHBOARD_CACHE"] = str(state_dir)
     return _start(local, ports, args.host, state_dir, quiet=args.log_level != "DEBUG")

@@ -85,6 +85,7 @@ class Gateway:
     store: CallStore | None = None
     metrics: GatewayMetrics = field(default_factory=GatewayMetrics)
     _sessions: set[CallSession] = field(default_factory=set)
+    _saving: set[asyncio.Task[None]] = field(default_factory=set)
 
     def resolve(self, name: str) -> AgentEntry | None:
         """An agent by `namespace/name`, or by bare name when that is unambiguous."""
@@ -166,6 +167,7 @@ class Gateway:
         outcome = "cancelled"  # unless an end event says otherwise: the transport went away
         self._sessions.add(session)
         running = asyncio.create_task(session.run(inbound), name=f"call-{call_id}")
+        recorded = False
         try:
             while True:
                 event = await queue.get()
@@ -176,7 +178,8 @@ class Gateway:
                 if isinstance(event, CallEndedEvent):
                     outcome = event.reason.value
                     # Stored before the caller hears of the end, so a record exists by then.
-                    record = recorder.record(event, session.history.messages, session.latencies)
+                    record = recorder.record(outcome, session.history.messages, session.latencies)
+                    recorded = True
                     await recorder.save(self.store, record)
                 await deliver(event)
                 if isinstance(event, CallEndedEvent):
@@ -188,6 +191,16 @@ class Gateway:
             running.cancel()
             with contextlib.suppress(asyncio.CancelledError, Exception):
                 await running
+            if not recorded:  # the transport went away: the call still gets its record
+                record = recorder.record(outcome, session.history.messages, session.latencies)
+                saving = asyncio.create_task(recorder.save(self.store, record))
+                self._saving.add(saving)  # it outlives this task, which may be cancelled
+                saving.add_done_callback(self._saving.discard)
+
+    async def records_saved(self) -> None:
+        """Wait for records still being saved (before the store closes)."""
+        if self._saving:
+            await asyncio.gather(*self._saving, return_exceptions=True)
 
     async def drain(self, timeout_s: float) -> None:
         """Refuse new calls and wait for active ones, then end those still running."""

@@ -180,5 +180,6 @@ class GatewayServer:
             if isinstance(entry.backend, PhraseCachingBackend | ModelPlaneHttp):
                 await entry.backend.aclose()
         if self.gateway.store is not None:
+            await self.gateway.records_saved()
             await self.gateway.store.close()
         log.info("gateway stopped")

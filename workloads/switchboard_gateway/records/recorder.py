@@ -2,14 +2,15 @@
 
 from __future__ import annotations
 
+import dataclasses
 import logging
+import re
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
 
 from switchboard_gateway.events import (
-    CallEndedEvent,
     OutboundEvent,
     ToolCallEvent,
     ToolResultEvent,
@@ -23,6 +24,17 @@ from switchboard_gateway.records.model import (
 )
 
 log = logging.getLogger(__name__)
+
+_SURROGATES = re.compile("[\ud800-\udfff]")
+
+
+def storable(text: str) -> str:
+    """`text` as every store can keep it: NULs dropped, lone surrogates as U+FFFD.
+
+    A caller's JSON may carry a lone surrogate (an escape that is no character) or NUL; SQLite's
+    UTF-8 encoder and PostgreSQL's text type refuse them, which would lose the whole record.
+    """
+    return _SURROGATES.sub("\ufffd", text.replace("\x00", ""))
 
 
 @dataclass
@@ -51,21 +63,31 @@ class CallRecorder:
 
     def record(
         self,
-        ended: CallEndedEvent,
+        end_reason: str,
         messages: list[dict[str, Any]],
         latencies: Sequence[TurnLatencyEvent],
     ) -> CallRecord:
-        """The finished call's record."""
+        """The finished call's record, its text made storable (see `storable`)."""
+        turns = tuple(
+            dataclasses.replace(
+                turn, caller_text=storable(turn.caller_text), agent_text=storable(turn.agent_text)
+            )
+            for turn in turns_from_history(messages, list(latencies))
+        )
+        tools = tuple(
+            dataclasses.replace(call, name=storable(call.name), error=storable(call.error))
+            for call in self._tool_calls
+        )
         return CallRecord(
             call_id=self.call_id,
             agent=self.agent,
             channel=self.channel,
             started_at=self.started_at,
             ended_at=datetime.now(UTC),
-            end_reason=ended.reason.value,
-            client_reference=self.client_reference,
-            turns=turns_from_history(messages, list(latencies)),
-            tool_calls=tuple(self._tool_calls),
+            end_reason=end_reason,
+            client_reference=storable(self.client_reference),
+            turns=turns,
+            tool_calls=tools,
         )
 
     async def save(self, store: CallStore | None, record: CallRecord) -> None:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import os
 import sqlite3
 import threading
 from dataclasses import astuple
@@ -20,6 +21,10 @@ class SqliteCallStore:
     """One SQLite file; safe to share between the calls of one gateway process."""
 
     def __init__(self, path: Path | str) -> None:
+        # Records hold transcripts: the file (and the journal files SQLite gives the same mode)
+        # is readable by this user only.
+        os.close(os.open(path, os.O_CREAT | os.O_WRONLY, 0o600))
+        os.chmod(path, 0o600)
         self._connection = sqlite3.connect(str(path), check_same_thread=False)
         self._connection.execute("PRAGMA foreign_keys = ON")
         self._connection.execute("PRAGMA journal_mode = WAL")

@@ -8,6 +8,7 @@ cosine-distance embeddings keyed by the chunk's rowid).
 
 from __future__ import annotations
 
+import os
 import re
 import struct
 import threading
@@ -69,8 +70,11 @@ class SqliteIndexStore:
     """A tenant's knowledge-base index in its own SQLite file."""
 
     def __init__(self, root: Path, tenant: str) -> None:
-        root.mkdir(parents=True, exist_ok=True)
+        root.mkdir(mode=0o700, parents=True, exist_ok=True)
         self.path = tenant_database(root, tenant)
+        # A tenant's documents: readable by this user only (SQLite's journals get the same mode).
+        os.close(os.open(self.path, os.O_CREAT | os.O_WRONLY, 0o600))
+        os.chmod(self.path, 0o600)
         self._lock = threading.RLock()
         try:
             self._db = apsw.Connection(str(self.path))
