@@ -140,13 +140,32 @@ class CallSession:
         self._last_activity = self._clock.now()
 
     async def _read(self, inbound: AsyncIterable[InboundEvent]) -> None:
-        try:
-            async for event in inbound:
+        """Hand each caller event on; whatever stops the stream ends the call with its reason.
+
+        Every transport ends a call the same way: a message it cannot read (its `ProtocolError`,
+        or anything else its decoding raises) is a protocol error naming the problem, never a
+        reader that dies and leaves the call deaf.
+        """
+        events = aiter(inbound)
+        while True:
+            try:
+                event = await anext(events)
+            except StopAsyncIteration:
+                self._end(EndReason.CALLER_HANGUP, "the client closed the stream")
+                return
+            except ProtocolError as error:
+                self._end(EndReason.PROTOCOL_ERROR, str(error))
+                return
+            except Exception as error:
+                log.warning("call %s: unreadable caller stream: %r", self.call_id, type(error))
+                detail = f"unreadable message from the client ({type(error).__name__})"
+                self._end(EndReason.PROTOCOL_ERROR, detail)
+                return
+            try:
                 await self._handle(event)
-        except ProtocolError as error:
-            self._end(EndReason.PROTOCOL_ERROR, str(error))
-            return
-        self._end(EndReason.CALLER_HANGUP, "the client closed the stream")
+            except ProtocolError as error:
+                self._end(EndReason.PROTOCOL_ERROR, str(error))
+                return
 
     async def _handle(self, event: InboundEvent) -> None:
         if isinstance(event, CallerAudio):

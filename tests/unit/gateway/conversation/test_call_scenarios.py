@@ -3,24 +3,37 @@
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Sequence
+from collections.abc import AsyncIterator, Sequence
 from typing import Any
 
 import pytest
 
 from switchboard_gateway.backends.base import BackendError
 from switchboard_gateway.conversation.responder import APOLOGY
+from switchboard_gateway.conversation.session import CallSession
 from switchboard_gateway.events import (
     AgentAudioEvent,
     AgentTextEvent,
+    CallEndedEvent,
+    CallerText,
     ClearEvent,
     EndReason,
+    InboundEvent,
+    OutboundEvent,
     StartCall,
     TranscriptEvent,
 )
 from switchboard_gateway.gateway import AgentEntry, Gateway
 from switchboard_gateway.testing.calls import CallResult, agent_config, run_scripted_call
-from switchboard_gateway.testing.fakes import WORD_S, FakeModels
+from switchboard_gateway.testing.clock import FakeClock
+from switchboard_gateway.testing.fakes import (
+    WORD_S,
+    EnergyVad,
+    FakeChatModel,
+    FakeModels,
+    FakeSynthesizer,
+    FakeTranscriber,
+)
 from switchboard_gateway.testing.script import CallScript
 from switchboard_gateway.tools.dispatch import TOOL_APOLOGY
 from switchboard_wire.chat import ReplyDone, ReplyEvent, ReplyText, ToolRequest
@@ -269,3 +282,32 @@ def test_a_call_over_a_channel_the_agent_has_switched_off_is_refused() -> None:
     assert getattr(refused, "reason", None) is EndReason.UNKNOWN_AGENT
     assert "websocket" in refused.detail  # type: ignore[union-attr]
     assert getattr(gateway.admit(StartCall(agent=config.key), "grpc"), "prompts", None)
+
+
+def test_a_caller_stream_that_breaks_ends_the_call_as_a_protocol_error() -> None:
+    async def broken() -> AsyncIterator[InboundEvent]:
+        yield CallerText("Hello?")
+        raise RecursionError("a transport's decoder gave up")
+
+    config = agent_config(prompt={"system": "Test."})
+    models_clock = FakeClock()
+    models = FakeModels(
+        FakeTranscriber(models_clock, CallScript()),
+        FakeChatModel(models_clock),
+        FakeSynthesizer(models_clock),
+    )
+    sent: list[OutboundEvent] = []
+
+    async def send(event: OutboundEvent) -> None:
+        sent.append(event)
+
+    session = CallSession(
+        config, models, StartCall(agent=config.key), config.prompts({}), send, "broken",
+        clock=models_clock, vad=EnergyVad(),
+    )  # fmt: skip
+    ended = asyncio.run(session.run(broken()))
+
+    assert ended.reason is EndReason.PROTOCOL_ERROR
+    assert "RecursionError" in ended.detail
+    assert sent[-1] == ended, "the end is sent, once"
+    assert [e for e in sent if isinstance(e, CallEndedEvent)] == [ended]

@@ -40,6 +40,8 @@ def _object(raw: str | bytes) -> dict[str, Any]:
         value = json.loads(raw)
     except (ValueError, UnicodeDecodeError) as error:
         raise ProtocolError(f"malformed JSON: {error}") from None
+    except RecursionError:
+        raise ProtocolError("malformed JSON: nested too deeply") from None
     if not isinstance(value, dict) or not isinstance(value.get("type"), str):
         raise ProtocolError("a control message must be a JSON object with a string `type`")
     return value
