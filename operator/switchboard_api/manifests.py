@@ -1,7 +1,13 @@
-"""Read Switchboard manifests from YAML files, with errors that name the file and the field."""
+"""Read Switchboard manifests from YAML files, with errors that name the file and the field.
+
+YAML is read defensively: duplicate keys are an error (not a silent last-one-wins), and anchors
+may not expand a document beyond `MAX_EXPANDED_NODES` nodes (an alias bomb fits in a few lines
+and grows to gigabytes). Names follow the Kubernetes rules the API server applies.
+"""
 
 from __future__ import annotations
 
+import re
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -15,6 +21,11 @@ from switchboard_api.resources import RESOURCES, KnowledgeBase, Tenant, VoiceAge
 
 Resource = Tenant | VoiceAgent | KnowledgeBase
 _BY_KIND = {r.crd.kind: r for r in RESOURCES}
+#: A document may hold at most this many YAML nodes once its aliases are expanded.
+MAX_EXPANDED_NODES = 100_000
+#: DNS-1123 subdomain (object names) and label (namespaces), as the API server checks them.
+_SUBDOMAIN = re.compile(r"^[a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*$")
+_LABEL = re.compile(r"^[a-z0-9]([-a-z0-9]*[a-z0-9])?$")
 
 
 class ManifestError(ValueError):
@@ -49,6 +60,80 @@ def _describe(error: ValidationError) -> str:
     return "; ".join(lines)
 
 
+class _StrictLoader(yaml.SafeLoader):
+    """SafeLoader that refuses duplicate mapping keys."""
+
+    def construct_mapping(self, node: yaml.MappingNode, deep: bool = False) -> dict[Any, Any]:
+        seen: set[Any] = set()
+        for key_node, _ in node.value:
+            key = self.construct_object(key_node, deep=deep)
+            if key in seen:
+                mark = key_node.start_mark
+                raise ManifestError(f"line {mark.line + 1}: duplicate key {str(key)[:80]!r}")
+            seen.add(key)
+        return super().construct_mapping(node, deep=deep)
+
+
+def _expanded_size(node: yaml.Node, sizes: dict[int, int]) -> int:
+    """How many nodes `node` stands for with every alias expanded (memoised per node)."""
+    known = sizes.get(id(node))
+    if known is not None:
+        return known
+    sizes[id(node)] = MAX_EXPANDED_NODES + 1  # a cycle counts as too big
+    size = 1
+    if isinstance(node, yaml.MappingNode):
+        size += sum(_expanded_size(k, sizes) + _expanded_size(v, sizes) for k, v in node.value)
+    elif isinstance(node, yaml.SequenceNode):
+        size += sum(_expanded_size(item, sizes) for item in node.value)
+    sizes[id(node)] = min(size, MAX_EXPANDED_NODES + 1)
+    return sizes[id(node)]
+
+
+def read_yaml_documents(text: str) -> list[Any]:
+    """Every document of a YAML stream, read strictly (see the module docstring)."""
+    loader = _StrictLoader(text)
+    try:
+        documents: list[Any] = []
+        while loader.check_node():
+            node = loader.get_node()
+            if node is None:
+                break
+            if _expanded_size(node, {}) > MAX_EXPANDED_NODES:
+                raise ManifestError(
+                    f"document {len(documents) + 1}: anchors and aliases expand it beyond "
+                    f"{MAX_EXPANDED_NODES} nodes"
+                )
+            documents.append(loader.construct_document(node))
+        return documents
+    except RecursionError:
+        raise ManifestError("nested too deeply") from None
+    finally:
+        loader.dispose()
+
+
+def _check_metadata(document: dict[str, Any], where: str, kind: str) -> str:
+    metadata = document.get("metadata")
+    if not isinstance(metadata, dict):
+        raise ManifestError(f"{where}: {kind}: metadata must be a mapping with a name")
+    name = metadata.get("name")
+    if not isinstance(name, str) or not name:
+        raise ManifestError(f"{where}: {kind}: metadata.name is required")
+    if len(name) > 253 or not _SUBDOMAIN.match(name):
+        raise ManifestError(
+            f"{where}: {kind} {name[:80]!r}: metadata.name must be a DNS-1123 subdomain "
+            "(lower-case letters, digits, '-' and '.', starting and ending alphanumeric)"
+        )
+    namespace = metadata.get("namespace")
+    if namespace is not None and (
+        not isinstance(namespace, str) or len(namespace) > 63 or not _LABEL.match(namespace)
+    ):
+        raise ManifestError(
+            f"{where}: {kind} {name}: metadata.namespace must be a DNS-1123 label "
+            "(lower-case letters, digits and '-', at most 63)"
+        )
+    return name
+
+
 def parse_manifest(document: dict[str, Any], where: str) -> Resource:
     """Validate one decoded YAML document as a Switchboard resource."""
     if not isinstance(document, dict):
@@ -59,7 +144,7 @@ def parse_manifest(document: dict[str, Any], where: str) -> Resource:
     model = _BY_KIND.get(str(kind))
     if model is None:
         raise ManifestError(f"{where}: kind must be one of {sorted(_BY_KIND)}, got {kind!r}")
-    name = (document.get("metadata") or {}).get("name", "<unnamed>")
+    name = _check_metadata(document, where, str(kind))
     try:
         return model.model_validate(document)
     except ValidationError as error:
@@ -79,7 +164,12 @@ def load_manifests(paths: Iterable[Path]) -> list[LoadedManifest]:
     loaded = []
     for path in _yaml_files(paths):
         try:
-            documents = list(yaml.safe_load_all(path.read_text()))
+            documents = read_yaml_documents(path.read_text(encoding="utf-8"))
+        except UnicodeDecodeError as error:
+            reason = f"{error.reason} at byte {error.start}"
+            raise ManifestError(f"{path}: not UTF-8 text ({reason})") from None
+        except ManifestError as error:
+            raise ManifestError(f"{path}: {error}") from None
         except (OSError, yaml.YAMLError) as error:
             raise ManifestError(f"{path}: {error}") from None
         for index, document in enumerate(documents):
