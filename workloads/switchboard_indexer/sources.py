@@ -3,14 +3,14 @@
 Inline text, ConfigMap keys (through the Kubernetes API, in a cluster), local files (for
 `switchboard up`), HTTP(S) URLs and S3-compatible buckets. Every network wait has a timeout and
 every download a size limit; a document over the limit is reported, not read. URLs go through
-the tenant's egress policy: the host is resolved once, every address checked, and the request
-sent to the checked address (Host header and TLS SNI keep the name), so DNS rebinding gains
-nothing. Redirects are followed by hand, each hop checked the same way.
+the tenant's egress policy (a malformed URL is a `SourceError` with the reason): the host is
+resolved once, every address checked, and the request sent to the checked address (Host header
+and TLS SNI keep the name), so DNS rebinding gains nothing. Redirects
+are followed by hand, each hop checked the same way.
 """
 
 from __future__ import annotations
 
-import ipaddress
 import json
 import os
 import socket
@@ -23,7 +23,15 @@ from urllib.parse import urljoin, urlsplit, urlunsplit
 import httpx
 
 from switchboard_api.common import SecretKeyRef, secret_env_name
-from switchboard_api.egress import EgressPolicy
+from switchboard_api.egress import (
+    Address,
+    EgressPolicy,
+    EgressRefusedError,
+    Target,
+    destination,
+    parse_address,
+    unmapped,
+)
 from switchboard_api.knowledgebase import (
     ConfigMapSource,
     FilesSource,
@@ -157,34 +165,43 @@ class SourceReader:
             documents.append(RawDocument(name, file.read_bytes()))
         return documents, skipped
 
+    def check(self, url: str) -> tuple[Target, Address]:
+        """Where a request for `url` may go; `SourceError` for a malformed URL or a refused address.
+
+        IP literals are checked as written, names resolved once and every address checked.
+        """
+        try:
+            target = destination(url)
+            if target.address is not None:
+                addresses = [str(target.address)]
+            else:
+                addresses = self.resolve(target.host, target.port)
+            refused = self.egress.refused(addresses)
+        except EgressRefusedError as error:
+            raise SourceError(f"{url}: refused: {error}") from None
+        except OSError as error:
+            raise SourceError(f"{url}: cannot resolve {target.host}: {error}") from None
+        if not addresses:
+            raise SourceError(f"{url}: {target.host} resolves to no address")
+        if refused:
+            raise SourceError(
+                f"{url}: {target.host} resolves to {refused[0]}, which the tenant's egress "
+                "policy refuses (add it to Tenant spec.egress.allowCIDRs to allow it)"
+            )
+        return target, unmapped(parse_address(addresses[0]))
+
     def _checked_request(
         self, client: httpx.Client, url: str, headers: dict[str, str]
     ) -> httpx.Response:
+        target, address = self.check(url)
         parts = urlsplit(url)
-        if parts.scheme not in ("http", "https") or not parts.hostname:
-            raise SourceError(f"{url}: only http(s) URLs with a host can be fetched")
-        port = parts.port or (443 if parts.scheme == "https" else 80)
-        try:
-            addresses = self.resolve(parts.hostname, port)
-        except OSError as error:
-            raise SourceError(f"{url}: cannot resolve {parts.hostname}: {error}") from None
-        if not addresses:
-            raise SourceError(f"{url}: {parts.hostname} resolves to no address")
-        refused = self.egress.refused(addresses)
-        if refused:
-            raise SourceError(
-                f"{url}: {parts.hostname} resolves to {refused[0]}, which the tenant's egress "
-                "policy refuses (add it to Tenant spec.egress.allowCIDRs to allow it)"
-            )
-        address = ipaddress.ip_address(addresses[0])
         host = f"[{address}]" if address.version == 6 else str(address)
-        pinned = urlunsplit((parts.scheme, f"{host}:{port}", parts.path or "/", parts.query, ""))
-        extensions = {"sni_hostname": parts.hostname} if parts.scheme == "https" else {}
+        pinned = urlunsplit(
+            (target.scheme, f"{host}:{target.port}", parts.path or "/", parts.query, "")
+        )
+        extensions = {"sni_hostname": target.host} if target.scheme == "https" else {}
         request = client.build_request(
-            "GET",
-            pinned,
-            headers={**headers, "Host": parts.netloc.rsplit("@", 1)[-1]},
-            extensions=extensions,
+            "GET", pinned, headers={**headers, "Host": parts.netloc}, extensions=extensions
         )
         return client.send(request, stream=True)
 

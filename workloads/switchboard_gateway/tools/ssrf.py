@@ -1,7 +1,8 @@
 """Where tool webhooks may not go: the guard checks the address a URL resolves to.
 
-The ranges are `switchboard_api.egress` (shared with knowledge-base URL sources); shorthand IPv4
-(`127.1`) is checked as the address the resolver turns it into. The request then goes to the
+The ranges and the strict URL reading are `switchboard_api.egress` (shared with knowledge-base
+URL sources): a malformed URL, userinfo, or a non-canonical numeric host (`127.1`,
+`2130706433`) is refused with a reason, never converted. The request then goes to the
 checked address, so a DNS answer that changes between check and connect (rebinding) gains
 nothing.
 """
@@ -9,13 +10,18 @@ nothing.
 from __future__ import annotations
 
 import asyncio
-import ipaddress
 import socket
 from collections.abc import Awaitable, Callable, Iterable
 from dataclasses import dataclass
-from urllib.parse import urlsplit
 
-from switchboard_api.egress import Address, EgressPolicy, unmapped
+from switchboard_api.egress import (
+    Address,
+    EgressPolicy,
+    EgressRefusedError,
+    destination,
+    parse_address,
+    unmapped,
+)
 
 
 class RefusedDestinationError(ValueError):
@@ -48,16 +54,22 @@ class SsrfGuard:
         return self._policy.permits(address)
 
     async def check(self, url: str) -> Destination:
-        """Resolve `url`'s host; refuse it unless every address it resolves to is permitted."""
-        parts = urlsplit(url)
-        if parts.scheme not in ("http", "https") or not parts.hostname:
-            raise RefusedDestinationError("tool URLs must be http(s) with a host")
-        port = parts.port or (443 if parts.scheme == "https" else 80)
+        """Resolve `url`'s host; refuse it unless every address it resolves to is permitted.
+
+        A malformed or ambiguous URL (see `switchboard_api.egress.destination`) is refused too,
+        with the reason; an IP literal is checked as written, without asking the resolver.
+        """
         try:
-            resolved = await self._resolve(parts.hostname, port)
+            target = destination(url)
+            if target.address is not None:
+                resolved = [str(target.address)]
+            else:
+                resolved = await self._resolve(target.host, target.port)
+            addresses = [unmapped(parse_address(a)) for a in resolved]
+        except EgressRefusedError as error:
+            raise RefusedDestinationError(f"refused tool URL: {error}") from None
         except OSError as error:
             raise RefusedDestinationError(f"cannot resolve the tool host: {error}") from None
-        addresses = [unmapped(ipaddress.ip_address(a)) for a in resolved]
         if not addresses:
             raise RefusedDestinationError("the tool host resolves to no address")
         refused = [a for a in addresses if not self.permits(a)]
@@ -65,7 +77,7 @@ class SsrfGuard:
             raise RefusedDestinationError(
                 f"the tool host resolves to a refused address {refused[0]}"
             )
-        return Destination(url, addresses[0], parts.hostname, port)
+        return Destination(url, addresses[0], target.host, target.port)
 
 
 async def _system_resolve(host: str, port: int) -> list[str]:
