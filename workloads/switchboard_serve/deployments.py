@@ -28,16 +28,19 @@ from switchboard_api.serving import (
 from switchboard_serve.asr.base import ASR_SAMPLE_RATE
 from switchboard_serve.asr.partial import PartialState, PartialTranscript, transcribe_partial
 from switchboard_serve.engines import make_asr, make_embedder, make_llm, make_tts
+from switchboard_serve.limits import (
+    EMBED_MAX_INPUT_CHARACTERS,
+    EMBED_MAX_INPUTS,
+    EMBED_MAX_TOKENS,
+    ApiError,
+)
 from switchboard_serve.llm.base import ToolDefinition
 from switchboard_serve.threads import iterate_in_thread
-from switchboard_wire.audio import AudioFormatError, float_to_pcm16, mulaw_encode, resample
+from switchboard_wire.audio import float_to_pcm16, mulaw_encode, resample
 from switchboard_wire.chat import ChatMessage, ReplyEvent
 
 ModelSpec = AsrSpec | LlmSpec | TtsSpec | EmbeddingSpec
 HEALTH_PROBE_INTERVAL_S = 60.0
-#: Per-request bounds of the embedding server (OpenAI allows 2048 inputs per request).
-MAX_EMBED_INPUTS = 2048
-MAX_EMBED_INPUT_CHARACTERS = 32_768
 #: Sample rates a client may send or ask for; anything else is refused rather than guessed at.
 SUPPORTED_RATES = (8000, 16000, 22050, 24000, 44100, 48000)
 
@@ -74,9 +77,8 @@ class AsrServer:
     def _check_length(self, audio: npt.NDArray[np.float32]) -> None:
         limit = self.config.spec.max_utterance_seconds
         if audio.size > limit * ASR_SAMPLE_RATE:
-            raise AudioFormatError(
-                f"audio is {audio.size / ASR_SAMPLE_RATE:.1f} s, over the {limit} s limit"
-            )
+            message = f"audio is {audio.size / ASR_SAMPLE_RATE:.1f} s, over the {limit} s limit"
+            raise ApiError(413, message, "audio_too_long", "file")
 
     async def transcribe(
         self, audio: npt.NDArray[np.float32], language: str | None = None
@@ -155,16 +157,17 @@ class TtsServer:
     ) -> AsyncIterator[bytes]:
         """Stream `text` as PCM16 (little-endian) or G.711 μ-law at `sample_rate`."""
         if not text.strip():
-            raise ValueError("input text is empty")
+            raise ApiError(400, "input holds no text", "empty_input", "input")
         limit = self.config.spec.max_characters
         if len(text) > limit:
-            raise ValueError(f"input text has {len(text)} characters, over the {limit} limit")
+            message = f"input has {len(text)} characters, over the {limit} limit"
+            raise ApiError(400, message, "input_too_long", "input")
         if encoding not in ("pcm16", "mulaw"):
-            raise ValueError(f"unsupported encoding {encoding!r}")
+            message = f"unsupported encoding {encoding!r}"
+            raise ApiError(400, message, "invalid_request", "response_format")
         if sample_rate not in SUPPORTED_RATES:
-            raise AudioFormatError(
-                f"unsupported sample rate {sample_rate}; supported: {SUPPORTED_RATES}"
-            )
+            message = f"unsupported sample_rate {sample_rate}; supported: {SUPPORTED_RATES}"
+            raise ApiError(400, message, "unsupported_sample_rate", "sample_rate")
         async for chunk in iterate_in_thread(lambda: self._engine.synthesize(text)):
             audio = resample(chunk, self._engine.sample_rate, sample_rate)
             yield mulaw_encode(audio) if encoding == "mulaw" else float_to_pcm16(audio)
@@ -187,18 +190,27 @@ class EmbedServer:
         self._probe = _Throttle(self.config.spec)
 
     async def embed(self, texts: list[str]) -> dict[str, Any]:
-        """Unit-length vectors (float32 rows) for `texts`, and how many tokens the model saw."""
-        if not texts:
-            raise ValueError("input is empty")
-        if len(texts) > MAX_EMBED_INPUTS:
-            raise ValueError(f"{len(texts)} inputs, over the {MAX_EMBED_INPUTS} limit")
+        """Unit-length vectors (float32 rows) for `texts`, and how many tokens the model saw.
+
+        Refused (`ApiError`) before the model runs when over a limit of `limits`: the word
+        pieces are counted first (cheap next to the model), so a request that would hold the
+        replica for long never reaches it.
+        """
+        if not texts or any(not text.strip() for text in texts):
+            raise ApiError(400, "inputs must not be empty", "empty_input", "input")
+        if len(texts) > EMBED_MAX_INPUTS:
+            message = f"{len(texts)} inputs, over the {EMBED_MAX_INPUTS} limit"
+            raise ApiError(400, message, "too_many_inputs", "input")
         longest = max(len(t) for t in texts)
-        if longest > MAX_EMBED_INPUT_CHARACTERS:
-            raise ValueError(
-                f"an input has {longest} characters, over the {MAX_EMBED_INPUT_CHARACTERS} limit"
-            )
-        vectors = await asyncio.to_thread(self._engine.embed, texts)
+        if longest > EMBED_MAX_INPUT_CHARACTERS:
+            limit = EMBED_MAX_INPUT_CHARACTERS
+            message = f"an input has {longest} characters, over the {limit} limit"
+            raise ApiError(400, message, "input_too_long", "input")
         tokens = await asyncio.to_thread(self._engine.count_tokens, texts)
+        if tokens > EMBED_MAX_TOKENS:
+            message = f"the inputs are {tokens} tokens, over the {EMBED_MAX_TOKENS} per request"
+            raise ApiError(413, message, "too_many_tokens", "input")
+        vectors = await asyncio.to_thread(self._engine.embed, texts)
         return {"vectors": vectors, "tokens": tokens, "dimensions": self._engine.dimensions}
 
     async def check_health(self) -> None:

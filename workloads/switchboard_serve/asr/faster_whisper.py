@@ -10,9 +10,11 @@ import ctranslate2
 import numpy as np
 import numpy.typing as npt
 from faster_whisper import WhisperModel
+from faster_whisper.tokenizer import _LANGUAGE_CODES
 
 from switchboard_api.pipeline import AsrSpec
 from switchboard_serve.asr.base import ASR_SAMPLE_RATE, Transcript, Word
+from switchboard_serve.limits import ApiError
 
 #: Audio after the end of the utterance that the `fit` window keeps; with less, whisper-base
 #: starts to hallucinate on short utterances (1 s: repeated words; 2 s: none in our set).
@@ -81,6 +83,9 @@ class FasterWhisperEngine:
         prompt: str | None = None,
     ) -> Transcript:
         """Greedy decoding with word timestamps; our own VAD already cut the utterance."""
+        if language is not None and language not in _LANGUAGE_CODES:
+            message = f"whisper does not know the language {language[:20]!r}"
+            raise ApiError(400, message, "unsupported_language", "language")
         seconds = audio.size / ASR_SAMPLE_RATE
         fit = self._spec.encoder_window == "fit"
         self._model.set_window(fit_window_frames(seconds) if fit else None)

@@ -20,6 +20,7 @@ from llama_cpp.llama_cache import LlamaRAMCache
 from llama_cpp.llama_grammar import LlamaGrammar
 
 from switchboard_api.pipeline import LlmSpec
+from switchboard_serve.limits import ApiError
 from switchboard_serve.llm.base import ToolDefinition
 from switchboard_serve.llm.constrained_tools import ReplyStream, choice_schema, instructions
 from switchboard_wire.chat import (
@@ -84,11 +85,15 @@ class LlamaCppEngine:
         self._grammars: dict[str, LlamaGrammar] = {}
 
     def _grammar(self, tools: Sequence[ToolDefinition]) -> LlamaGrammar:
-        key = json.dumps(choice_schema(tools))  # key order matters: it is the output order
-        if key not in self._grammars:
-            if len(self._grammars) >= 64:
-                self._grammars.clear()
-            self._grammars[key] = LlamaGrammar.from_json_schema(key, verbose=False)
+        try:
+            key = json.dumps(choice_schema(tools))  # key order matters: it is the output order
+            if key not in self._grammars:
+                if len(self._grammars) >= 64:
+                    self._grammars.clear()
+                self._grammars[key] = LlamaGrammar.from_json_schema(key, verbose=False)
+        except Exception as error:  # the schemas are the client's: any failure is theirs
+            message = f"the tools' parameters are not a JSON schema the model can follow: {error}"
+            raise ApiError(400, message[:500], "invalid_tools", "tools") from None
         return self._grammars[key]
 
     def stream_chat(
@@ -108,7 +113,7 @@ class LlamaCppEngine:
                 temperature=self._spec.temperature if temperature is None else temperature,
                 grammar=self._grammar(tools) if tools else None,
             )
-            yield from self._events(cast(Iterator[Any], chunks), constrained=bool(tools))
+            yield from self._events(_within_context(chunks), constrained=bool(tools))
 
     @staticmethod
     def _events(chunks: Iterator[Any], *, constrained: bool) -> Iterator[ReplyEvent]:
@@ -131,3 +136,23 @@ class LlamaCppEngine:
             yield ReplyDone("tool_calls", tokens)
             return
         yield ReplyDone(finish_reason(finish, tool_calls=False), tokens)
+
+
+def _within_context(chunks: object) -> Iterator[Any]:
+    """The completion's chunks; a prompt longer than the context window is the client's 400.
+
+    llama.cpp tokenises the prompt when the stream starts and says so only in a `ValueError`'s
+    text, so that text is what is matched.
+    """
+    stream = cast(Iterator[Any], chunks)
+    try:
+        first = next(stream)
+    except StopIteration:
+        return
+    except ValueError as error:
+        if "exceed context window" not in str(error):
+            raise
+        message = f"the messages do not fit the model's context window: {error}"
+        raise ApiError(400, message, "context_length_exceeded", "messages") from None
+    yield first
+    yield from stream
