@@ -48,6 +48,16 @@ class GatewayConfig(ApiModel):
     #: Serve the web console and the call-records API on the HTTP port. Records hold
     #: transcripts: enable only where that port is private (`switchboard up` binds loopback).
     console: bool = False
+    #: `Host` names the HTTP port answers besides loopback names and the bound host (`name` or
+    #: `name:port`). A pod also answers its own host name and IP (kubelet probes, peers); the
+    #: probes `/healthz`, `/readyz`, `/metrics` answer any Host.
+    allowed_hosts: list[Annotated[str, Field(pattern=r"^[A-Za-z0-9.\-\[\]:]{1,260}$")]] = []
+    #: Browser origins (`https://app.example.com`) that may open WebSocket calls and use the HTTP
+    #: API, besides the console's own. Requests without `Origin` (non-browser clients) pass.
+    allowed_origins: list[Annotated[str, Field(pattern=r"^https?://[^/\s]+$")]] = []
+    #: `switchboard up`'s per-run secret: the console needs it (cookie or bearer) and every
+    #: agent accepts it as an API key. Never logged; None in clusters.
+    local_token: Annotated[str | None, Field(min_length=16, repr=False)] = None
 
     @model_validator(mode="after")
     def _keys_name_known_agents(self) -> GatewayConfig:

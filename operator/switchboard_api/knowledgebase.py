@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import re
 from datetime import datetime
+from pathlib import Path
 from typing import Annotated, Literal
 
 from pydantic import Field, model_validator
@@ -45,16 +47,53 @@ class UrlSource(ApiModel):
     headers_secret_ref: SecretKeyRef | None = None
 
 
-class FilesSource(ApiModel):
+#: `..` as a path component, or a home-directory (`~`) start: either may leave the manifest's
+#: directory whatever the files there are. Symlinks are caught where the files are read.
+_ESCAPING_PATH = "(^~|(^|/)[.][.](/|$))"  # [.]: CEL strings have no backslash-dot escape
+_PATH_STAYS = cel(
+    f"!self.path.matches('{_ESCAPING_PATH}')",
+    message="files.path may not contain '..' components or start with '~'",
+    field_path=".path",
+    reason="FieldValueForbidden",
+)
+_PATTERN_STAYS = cel(
+    f"!self.pattern.startsWith('/') && !self.pattern.matches('{_ESCAPING_PATH}')",
+    message="files.pattern must be relative, without '..' components",
+    field_path=".pattern",
+    reason="FieldValueForbidden",
+)
+
+
+class FilesSource(ApiModel, json_schema_extra=validations(_PATH_STAYS, _PATTERN_STAYS)):
     """Local files for `switchboard up`: a file, or a directory read recursively.
 
-    A relative path is resolved against the manifest's directory. Clusters have no such files:
-    the operator stalls a KnowledgeBase that uses this source.
+    A relative path is resolved against the manifest's directory, and every file read must lie
+    inside that directory after symlinks are followed (see `outside_directory`). Clusters have
+    no such files: the operator stalls a KnowledgeBase that uses this source.
     """
 
     path: Annotated[str, Field(min_length=1, max_length=4096)]
     #: Which files of a directory to read (a `Path.glob` pattern).
     pattern: Annotated[str, Field(min_length=1, max_length=256)] = "**/*"
+
+    @model_validator(mode="after")
+    def _rules(self) -> FilesSource:
+        check(_PATH_STAYS, not re.search(_ESCAPING_PATH, self.path))
+        check(
+            _PATTERN_STAYS,
+            not self.pattern.startswith("/") and not re.search(_ESCAPING_PATH, self.pattern),
+        )
+        return self
+
+    def resolved(self, base_dir: Path) -> Path:
+        """The path, relative ones against `base_dir`, with symlinks and `..` resolved."""
+        path = Path(self.path)
+        return (path if path.is_absolute() else base_dir / path).resolve()
+
+
+def outside_directory(path: Path, base_dir: Path) -> bool:
+    """Whether `path`, after symlinks, lies outside `base_dir` (after symlinks too)."""
+    return not path.resolve().is_relative_to(base_dir.resolve())
 
 
 class S3Source(ApiModel):
@@ -127,7 +166,8 @@ class EmbeddingSpec(ApiModel):
     """The embedding model, recorded in every index version it builds."""
 
     model: ModelName = PACKAGED_EMBEDDING_MODEL
-    batch_size: Annotated[int, Field(ge=1, le=1024)] = 32
+    #: At most what the model plane takes in one embeddings request (switchboard_wire).
+    batch_size: Annotated[int, Field(ge=1, le=64)] = 32
 
 
 class PostgresStore(ApiModel):

@@ -17,12 +17,16 @@ import yaml
 from pydantic import ValidationError
 
 from switchboard_api._base import API_VERSION
+from switchboard_api.knowledgebase import outside_directory
 from switchboard_api.resources import RESOURCES, KnowledgeBase, Tenant, VoiceAgent
 
 Resource = Tenant | VoiceAgent | KnowledgeBase
 _BY_KIND = {r.crd.kind: r for r in RESOURCES}
 #: A document may hold at most this many YAML nodes once its aliases are expanded.
 MAX_EXPANDED_NODES = 100_000
+#: The API server's bound on all of an object's annotations together.
+MAX_ANNOTATIONS_BYTES = 256 * 1024
+_LABEL_VALUE = re.compile(r"^(([A-Za-z0-9][-A-Za-z0-9_.]*)?[A-Za-z0-9])?$")
 #: DNS-1123 subdomain (object names) and label (namespaces), as the API server checks them.
 _SUBDOMAIN = re.compile(r"^[a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*$")
 _LABEL = re.compile(r"^[a-z0-9]([-a-z0-9]*[a-z0-9])?$")
@@ -131,7 +135,44 @@ def _check_metadata(document: dict[str, Any], where: str, kind: str) -> str:
             f"{where}: {kind} {name}: metadata.namespace must be a DNS-1123 label "
             "(lower-case letters, digits and '-', at most 63)"
         )
+    problem = _labels_problem(metadata.get("labels")) or _annotations_problem(
+        metadata.get("annotations")
+    )
+    if problem:
+        raise ManifestError(f"{where}: {kind} {name}: {problem}")
     return name
+
+
+def _labels_problem(labels: object) -> str | None:
+    """What the API server would refuse in `metadata.labels` (the rules of `kubectl`)."""
+    if labels is None:
+        return None
+    if not isinstance(labels, dict):
+        return "metadata.labels must be a mapping of strings"
+    for key, value in labels.items():
+        if not isinstance(key, str) or not isinstance(value, str):
+            return "metadata.labels must be a mapping of strings"
+        prefix, _, label = key.rpartition("/")
+        if (prefix and not _SUBDOMAIN.match(prefix)) or not _LABEL_VALUE.match(label) or not label:
+            return f"metadata.labels: {key[:80]!r} is not a valid label key"
+        if len(label) > 63 or len(prefix) > 253:
+            return f"metadata.labels: {key[:80]!r} is not a valid label key"
+        if len(value) > 63 or not _LABEL_VALUE.match(value):
+            return f"metadata.labels[{key[:80]!r}]: a label value has at most 63 characters"
+    return None
+
+
+def _annotations_problem(annotations: object) -> str | None:
+    if annotations is None:
+        return None
+    if not isinstance(annotations, dict) or not all(
+        isinstance(k, str) and isinstance(v, str) for k, v in annotations.items()
+    ):
+        return "metadata.annotations must be a mapping of strings"
+    size = sum(len(k) + len(v) for k, v in annotations.items())
+    if size > MAX_ANNOTATIONS_BYTES:
+        return f"metadata.annotations: {size} characters in all; at most {MAX_ANNOTATIONS_BYTES}"
+    return None
 
 
 def parse_manifest(document: dict[str, Any], where: str) -> Resource:
@@ -159,6 +200,20 @@ def _yaml_files(paths: Iterable[Path]) -> Iterator[Path]:
             yield path
 
 
+def _check_files_sources(base: KnowledgeBase, directory: Path, where: str) -> None:
+    """`files:` sources stay inside the manifest's directory (symlinks and `..` resolved)."""
+    for index, source in enumerate(base.spec.sources):
+        if source.files is None:
+            continue
+        resolved = source.files.resolved(directory)
+        if outside_directory(resolved, directory):
+            raise ManifestError(
+                f"{where}: KnowledgeBase {base.metadata.name}: spec.sources[{index}].files.path: "
+                f"{source.files.path!r} resolves to {resolved}, outside the manifest's directory "
+                f"{directory.resolve()}"
+            )
+
+
 def load_manifests(paths: Iterable[Path]) -> list[LoadedManifest]:
     """Load every document of every YAML file (directories are searched recursively)."""
     loaded = []
@@ -175,6 +230,9 @@ def load_manifests(paths: Iterable[Path]) -> list[LoadedManifest]:
         for index, document in enumerate(documents):
             if document is None:
                 continue
-            resource = parse_manifest(document, f"{path} (document {index + 1})")
+            where = f"{path} (document {index + 1})"
+            resource = parse_manifest(document, where)
+            if isinstance(resource, KnowledgeBase):
+                _check_files_sources(resource, path.parent, where)
             loaded.append(LoadedManifest(path, index, resource))
     return loaded

@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import re
 from typing import Annotated, Any, Literal
 
-from pydantic import ConfigDict, Field, model_validator
+from pydantic import ConfigDict, Field, field_validator, model_validator
+from pydantic_core import PydanticCustomError
 
 from switchboard_api._base import (
     MAX_TEXT,
@@ -19,6 +21,8 @@ from switchboard_api._base import (
 )
 from switchboard_api.channels import ChannelsSpec
 from switchboard_api.common import ConfigMapKeyRef, ResourceStatus, SecretKeyRef
+from switchboard_api.egress import EgressRefusedError, destination
+from switchboard_api.limits import CallLimitsSpec
 from switchboard_api.pipeline import PipelineSpec
 
 BUILTIN_TOOLS = ("end_call", "transfer_call", "search_knowledge_base")
@@ -31,7 +35,19 @@ _ONE_PROMPT_SOURCE = cel(
 )
 
 
-class PromptSpec(ApiModel, json_schema_extra=validations(_ONE_PROMPT_SOURCE)):
+_CALLER_VARIABLES_ARE_NOT_THE_AGENTS = cel(
+    "!has(self.callerVariables) || !has(self.variables)"
+    " || self.callerVariables.all(n, !(n in self.variables))",
+    message="a caller variable must not also be one of the agent's own variables",
+    field_path=".callerVariables",
+    reason="FieldValueForbidden",
+)
+
+
+class PromptSpec(
+    ApiModel,
+    json_schema_extra=validations(_ONE_PROMPT_SOURCE, _CALLER_VARIABLES_ARE_NOT_THE_AGENTS),
+):
     """The system prompt (inline or from a ConfigMap), greeting and template variables."""
 
     system: Annotated[str, Field(min_length=1, max_length=32_768)] | None = None
@@ -41,21 +57,73 @@ class PromptSpec(ApiModel, json_schema_extra=validations(_ONE_PROMPT_SOURCE)):
         dict[Annotated[str, Field(pattern=r"^[A-Za-z_][A-Za-z0-9_]*$", max_length=64)], Text],
         Field(max_length=64),
     ] = {}
+    caller_variables: Annotated[
+        list[Annotated[str, Field(pattern=r"^[A-Za-z_][A-Za-z0-9_]*$", max_length=64)]],
+        Field(
+            max_length=64,
+            json_schema_extra={"x-kubernetes-list-type": "set"},
+            description="Variables a caller may set in its start; any other is refused. "
+            "The agent's own variables are never the caller's to change.",
+        ),
+    ] = []
 
     @model_validator(mode="after")
     def _rules(self) -> PromptSpec:
         check(_ONE_PROMPT_SOURCE, (self.system is None) != (self.config_map_key_ref is None))
+        check(
+            _CALLER_VARIABLES_ARE_NOT_THE_AGENTS,
+            not set(self.caller_variables) & set(self.variables),
+        )
         return self
+
+
+#: An http(s) URL with a host, an optional numeric port and no userinfo, spaces or backslashes.
+#: The local models read it further with the SSRF guard's strict parser (`egress.destination`).
+TOOL_URL_PATTERN = (
+    r"^https?://(\[[0-9A-Fa-f:.]+\]|[A-Za-z0-9]([A-Za-z0-9.-]*[A-Za-z0-9])?)(:[0-9]{1,5})?"
+    r"([/?#][\x21-\x5b\x5d-\x7e]*)?$"
+)
+_TOOL_URL = cel(
+    "isURL(self) && (url(self).getPort() == '' || "
+    "(int(url(self).getPort()) >= 1 && int(url(self).getPort()) <= 65535))",
+    message="must be an http(s) URL with a host and a port from 1 to 65535",
+    reason="FieldValueInvalid",
+)
 
 
 class HttpToolSpec(ApiModel):
     """How a tool runs: an HTTP webhook, signed with HMAC-SHA256 when a signing key is given."""
 
-    url: Annotated[str, Field(max_length=2048, pattern=r"^https?://[^\s]+$")]
+    url: Annotated[
+        str,
+        Field(
+            max_length=2048,
+            # The pattern is the API server's; locally `_url` reads the URL with the same pattern
+            # and the SSRF guard's parser, and says what is wrong instead of quoting the regex.
+            json_schema_extra={"pattern": TOOL_URL_PATTERN, **validations(_TOOL_URL)},
+        ),
+    ]
     method: Literal["GET", "POST", "PUT", "PATCH", "DELETE"] = "POST"
     timeout_ms: Annotated[int, Field(ge=100, le=30_000)] = 5000
     retries: Annotated[int, Field(ge=0, le=3)] = 1
     signing_secret_ref: SecretKeyRef | None = None
+
+    @field_validator("url")
+    @classmethod
+    def _url(cls, url: str) -> str:
+        try:
+            if not re.fullmatch(TOOL_URL_PATTERN, url):
+                raise EgressRefusedError(
+                    "not of the form http(s)://host[:port][/path], without userinfo or spaces"
+                )
+            destination(url)
+        except EgressRefusedError as error:
+            raise PydanticCustomError(
+                "cel_rule",
+                "{message} ({reason})",
+                {"message": _TOOL_URL["message"], "reason": str(error)},
+            ) from None
+        return url
 
 
 _NOT_A_BUILTIN = cel(
@@ -144,6 +212,7 @@ class CallPolicySpec(ApiModel, json_schema_extra=validations(_IDLE_BELOW_MAX, _R
     idle_timeout_seconds: Annotated[int, Field(ge=5, le=3600)] = 30
     barge_in: BargeInSpec = BargeInSpec()
     recording: bool = False
+    limits: CallLimitsSpec = CallLimitsSpec()
     end_call_tool: Annotated[
         bool,
         Field(

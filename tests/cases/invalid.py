@@ -192,6 +192,47 @@ CASES: tuple[InvalidCase, ...] = (
         "should match",
     ),
     InvalidCase(
+        "tool-url-two-ports",
+        TOOLS_AGENT,
+        {"spec.tools[0].http.url": "http://127.0.0.1:80:81/x"},
+        "spec.tools[0].http.url",
+        "should match",
+    ),
+    InvalidCase(
+        "tool-url-userinfo",
+        TOOLS_AGENT,
+        {"spec.tools[0].http.url": "http://user:pw@example.com/x"},
+        "spec.tools[0].http.url",
+        "should match",
+    ),
+    InvalidCase(
+        "tool-url-port-out-of-range",
+        TOOLS_AGENT,
+        {"spec.tools[0].http.url": "http://example.com:99999/x"},
+        "spec.tools[0].http.url",
+        "a port from 1 to 65535",
+        rule=(
+            "isURL(self) && (url(self).getPort() == '' || "
+            "(int(url(self).getPort()) >= 1 && int(url(self).getPort()) <= 65535))"
+        ),
+    ),
+    InvalidCase(
+        "files-path-climbs-out",
+        KB,
+        {"spec.sources[1]": {"name": "docs", "files": {"path": "../../etc"}}},
+        "spec.sources[1].files.path",
+        "may not contain '..' components",
+        rule="!self.path.matches('(^~|(^|/)[.][.](/|$))')",
+    ),
+    InvalidCase(
+        "files-pattern-absolute",
+        KB,
+        {"spec.sources[1]": {"name": "docs", "files": {"path": "docs", "pattern": "/etc/*"}}},
+        "spec.sources[1].files.pattern",
+        "files.pattern must be relative",
+        rule="!self.pattern.startsWith('/') && !self.pattern.matches('(^~|(^|/)[.][.](/|$))')",
+    ),
+    InvalidCase(
         "negative-replicas",
         AGENT,
         {"spec.replicas": -1},
@@ -296,6 +337,15 @@ CASES: tuple[InvalidCase, ...] = (
         "every key must match",
         rule='self.all(k, k.matches("^[A-Za-z_][A-Za-z0-9_]*$"))',
         local_fragment="should match pattern",
+    ),
+    InvalidCase(
+        "caller-variable-is-the-agents",
+        AGENT,
+        {"spec.prompt.callerVariables": ["company"]},
+        "spec.prompt.callerVariables",
+        "must not also be one of the agent's own variables",
+        rule="!has(self.callerVariables) || !has(self.variables)"
+        " || self.callerVariables.all(n, !(n in self.variables))",
     ),
     InvalidCase(
         "tool-name-reserved",

@@ -3,16 +3,19 @@
 from __future__ import annotations
 
 import os
+import shutil
 import signal
 import subprocess
 import sys
 import time
 from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
 import httpx
 import pytest
+from playwright.sync_api import Browser, sync_playwright
 
 from switchboard_cli.state import RunningPlatform, read_running
 from tests.ports import free_port
@@ -34,6 +37,34 @@ class Platform:
     def env(self) -> dict[str, str]:
         """The environment under which `switchboard call` finds this platform."""
         return {**os.environ, "SWITCHBOARD_HOME": str(self.state_dir)}
+
+    def auth(self) -> dict[str, str]:
+        """Headers that let a non-browser client read the console's API (the run's token)."""
+        return {"Authorization": f"Bearer {self.running.token}"}
+
+
+def chromium() -> str:
+    """Debian's Chromium (fails in CI, skips elsewhere when it is not installed)."""
+    found = shutil.which("chromium") or shutil.which("chromium-browser")
+    if found is None:
+        message = "Debian's chromium is not installed (.ci/bootstrap installs it)"
+        if os.environ.get("CI"):
+            pytest.fail(message)
+        pytest.skip(message)
+    return found
+
+
+@contextmanager
+def launched_chromium(args: list[str]) -> Iterator[Browser]:
+    """Headless Debian Chromium with `args` (sandbox off as root, which Chromium refuses)."""
+    if os.geteuid() == 0:
+        args = [*args, "--no-sandbox"]
+    with sync_playwright() as playwright:
+        launched = playwright.chromium.launch(executable_path=chromium(), args=args)
+        try:
+            yield launched
+        finally:
+            launched.close()
 
 
 def start_up(

@@ -3,16 +3,15 @@
 from __future__ import annotations
 
 import os
-import shutil
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from playwright.sync_api import Browser, Page, expect, sync_playwright
+from playwright.sync_api import Browser, Page, expect
 
 from switchboard_cli.call import write_wav
 from switchboard_serve.evaluation import word_error_rate
-from tests.e2e.conftest import REPO, Platform
+from tests.e2e.conftest import REPO, Platform, launched_chromium
 from tests.speech import synthesise
 
 pytestmark = pytest.mark.browser
@@ -20,16 +19,6 @@ pytestmark = pytest.mark.browser
 QUESTION = "What time do you open on Saturday?"
 #: Screenshots land here (CI prints the path); override with SWITCHBOARD_ARTIFACTS.
 ARTIFACTS = Path(os.environ.get("SWITCHBOARD_ARTIFACTS", REPO / "tests" / "artifacts"))
-
-
-def _chromium() -> str:
-    found = shutil.which("chromium") or shutil.which("chromium-browser")
-    if found is None:
-        message = "Debian's chromium is not installed (.ci/bootstrap installs it)"
-        if os.environ.get("CI"):
-            pytest.fail(message)
-        pytest.skip(message)
-    return found
 
 
 @pytest.fixture(scope="module")
@@ -49,14 +38,8 @@ def browser(microphone: Path) -> Iterator[Browser]:
         f"--use-file-for-fake-audio-capture={microphone}",
         "--autoplay-policy=no-user-gesture-required",
     ]
-    if os.geteuid() == 0:
-        args.append("--no-sandbox")  # Chromium refuses to sandbox as root (CI containers)
-    with sync_playwright() as playwright:
-        launched = playwright.chromium.launch(executable_path=_chromium(), args=args)
-        try:
-            yield launched
-        finally:
-            launched.close()
+    with launched_chromium(args) as launched:
+        yield launched
 
 
 def _screenshot(page: Page, name: str) -> None:
@@ -72,7 +55,12 @@ def test_a_spoken_turn_in_the_console_shows_transcript_reply_and_waterfall(
     page = browser.new_page()
     errors: list[str] = []
     page.on("pageerror", lambda error: errors.append(str(error)))
-    page.goto(platform.running.console_url)
+    page.goto(platform.running.login_url)
+    # Signed in: the token became a cookie and left the address bar.
+    assert page.url == platform.running.console_url
+    cookies = {c["name"]: c for c in page.context.cookies()}
+    assert cookies["switchboard_token"]["httpOnly"]
+    assert cookies["switchboard_token"]["sameSite"] == "Strict"
     page.get_by_label("Agent", exact=True).select_option("acme/receptionist")
     page.get_by_role("button", name="Start talking").click()
     expect(page.get_by_role("status")).to_contain_text("In a call with acme/receptionist")

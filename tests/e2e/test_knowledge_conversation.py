@@ -49,7 +49,7 @@ def _ask(platform: Platform, question: str) -> tuple[str, dict[str, object]]:
     outcome = json.loads(done.stdout)
     url = f"{platform.running.console_url}api/calls/{outcome['callId']}"
     for _ in range(50):  # the record is written as the call ends
-        record = httpx.get(url, timeout=10)
+        record = httpx.get(url, headers=platform.auth(), timeout=10)
         if record.status_code != 404:
             break
         time.sleep(0.1)

@@ -25,8 +25,8 @@ pytestmark = pytest.mark.e2e
 QUESTIONS = ["What time do you open on Saturday?", "Is there parking near the clinic?"]
 
 
-def _get(url: str) -> object:
-    answer = httpx.get(url, timeout=10)
+def _get(platform: Platform, path: str) -> object:
+    answer = httpx.get(platform.running.console_url + path, headers=platform.auth(), timeout=10)
     answer.raise_for_status()
     return answer.json()
 
@@ -66,10 +66,10 @@ def test_a_spoken_two_turn_conversation_through_switchboard_call(
     assert len(transcript.text.split()) >= 5, transcript.text
 
     # The call is in the calls API, with what was heard.
-    calls = _get(platform.running.console_url + "api/calls")
+    calls = _get(platform, "api/calls")
     assert isinstance(calls, dict)
     assert outcome["callId"] in [c["callId"] for c in calls["calls"]]
-    record = _get(platform.running.console_url + f"api/calls/{outcome['callId']}")
+    record = _get(platform, f"api/calls/{outcome['callId']}")
     assert isinstance(record, dict)
     assert [t["callerText"] for t in record["turns"] if t["number"] > 0] == heard
     assert record["channel"] == "grpc"
@@ -94,6 +94,44 @@ def test_typed_turns_and_an_unknown_agent(platform: Platform) -> None:
     )  # fmt: skip
     assert unknown.returncode == 4
     assert "no agent 'nobody'; this platform serves: acme/receptionist" in unknown.stderr
+
+
+def test_the_console_calls_and_records_need_the_runs_token(platform: Platform) -> None:
+    running = platform.running
+    assert len(running.token) >= 40
+    assert (platform.state_dir / "running.json").stat().st_mode & 0o777 == 0o600
+    assert f"Console    {running.login_url}" in platform.log.read_text()
+    for path in ("", "api/calls", "api/agents", "console/console.js"):
+        refused = httpx.get(running.console_url + path, timeout=10)
+        assert refused.status_code == 401, path
+        assert "unauthorized" in refused.json()["error"]
+    assert httpx.get(running.console_url + "readyz", timeout=10).status_code == 200
+    login = httpx.get(running.login_url, timeout=10)
+    assert (login.status_code, login.headers["location"]) == (303, "/")
+    assert login.cookies["switchboard_token"] == running.token
+    cookie = {"Cookie": f"switchboard_token={running.token}"}
+    assert httpx.get(running.console_url + "api/calls", headers=cookie).status_code == 200
+    wrong_host = httpx.get(
+        running.console_url + "api/calls", headers={**platform.auth(), "Host": "attacker.example"}
+    )
+    assert wrong_host.status_code == 421
+    posted = httpx.post(running.console_url + "api/calls", headers=platform.auth())
+    assert (posted.status_code, posted.headers["allow"]) == (405, "GET, HEAD")
+
+    # gRPC without the token (a hand-named gateway gets no token from running.json).
+    anonymous = subprocess.run(
+        [str(SWITCHBOARD), "call", "--agent", "acme/receptionist", "--text", "Hi",
+         "--gateway", running.grpc_target],
+        env=platform.env(), capture_output=True, text=True, timeout=60, check=False,
+    )  # fmt: skip
+    assert anonymous.returncode == 5, anonymous.stderr
+    assert "refused the call: unauthenticated" in anonymous.stderr
+    keyed = subprocess.run(
+        [str(SWITCHBOARD), "call", "--agent", "acme/receptionist", "--text", "Hi",
+         "--gateway", running.grpc_target, "--api-key", running.token],
+        env=platform.env(), capture_output=True, text=True, timeout=120, check=False,
+    )  # fmt: skip
+    assert keyed.returncode == 0, keyed.stderr
 
 
 def test_a_second_up_on_a_busy_port_says_so(platform: Platform, tmp_path: Path) -> None:

@@ -140,9 +140,73 @@ def test_recent_lists_the_latest_calls_first_with_their_turn_counts(
                 NOW - timedelta(hours=1),
                 "caller_hangup",
                 "crm-42",
-                3,
+                turns=3,
             )
             assert len(await store.recent(10)) == 3
+
+    asyncio.run(scenario())
+
+
+def test_calls_are_listed_a_page_at_a_time_after_a_cursor(open_store: OpenStore) -> None:
+    async def scenario() -> None:
+        async with open_store() as store:
+            for minutes in range(7):
+                await store.save(_record(f"call-{minutes}m", NOW - timedelta(minutes=minutes)))
+            # Two calls that ended at the same moment still each appear exactly once.
+            await store.save(_record("call-tie", NOW - timedelta(minutes=3)))
+            listed: list[str] = []
+            before: str | None = None
+            while True:
+                page = await store.recent(3, before)
+                listed += [c.call_id for c in page]
+                if len(page) < 3:
+                    break
+                before = page[-1].call_id
+            assert listed == [
+                "call-0m", "call-1m", "call-2m", "call-tie", "call-3m", "call-4m", "call-5m",
+                "call-6m",
+            ]  # fmt: skip
+            assert await store.recent(3, "no-such-call") == []
+
+    asyncio.run(scenario())
+
+
+def test_a_calls_turns_are_read_a_page_at_a_time_with_their_tool_calls(
+    open_store: OpenStore,
+) -> None:
+    record = _record("call-1", NOW)
+
+    async def scenario() -> None:
+        async with open_store() as store:
+            await store.save(record)
+            first = await store.page("call-1", 0, 2)
+            assert first is not None
+            assert first.record.turns == record.turns[:2]
+            assert first.record.tool_calls == record.tool_calls[:1]
+            assert (first.turns_total, first.next_turns_from) == (3, 2)
+            assert first.record.client_reference == "crm-42"
+            last = await store.page("call-1", 2, 2)
+            assert last is not None
+            assert last.record.turns == record.turns[2:]
+            assert last.record.tool_calls == record.tool_calls[1:]
+            assert (last.turns_total, last.next_turns_from) == (3, None)
+            beyond = await store.page("call-1", 50, 2)
+            assert beyond is not None
+            assert (beyond.record.turns, beyond.record.tool_calls) == ((), ())
+            assert await store.page("nope", 0, 2) is None
+
+    asyncio.run(scenario())
+
+
+def test_a_truncated_record_keeps_its_flag(open_store: OpenStore) -> None:
+    record = replace(_record("cut", NOW), truncated=True)
+
+    async def scenario() -> None:
+        async with open_store() as store:
+            await store.save(record)
+            assert await store.get("cut") == record
+            (summary,) = await store.recent(1)
+            assert summary.truncated
 
     asyncio.run(scenario())
 
@@ -237,6 +301,40 @@ def test_a_turns_table_from_before_a_stage_existed_gains_its_column(
             assert old.turns == (TurnRecord(1, "Hi?", "Hello.", 5, 4, 3, 2, 1, False, 0),)
             await store.save(_record("new", NOW))
             assert await store.get("new") == _record("new", NOW)
+        finally:
+            await store.close()
+
+    asyncio.run(scenario())
+
+
+@pytest.mark.parametrize("dialect", ["sqlite", "postgres"])
+def test_a_calls_table_from_before_truncation_gains_its_column(
+    dialect: str, request: pytest.FixtureRequest, tmp_path: Path
+) -> None:
+    async def scenario() -> None:
+        if dialect == "sqlite":
+            path = tmp_path / "calls.db"
+            first: CallStore = SqliteCallStore(path)
+            await first.save(replace(_record("old", NOW), turns=(), tool_calls=()))
+            await first.close()
+            with sqlite3.connect(path) as db:
+                db.execute("ALTER TABLE calls DROP COLUMN truncated")
+            store: CallStore = SqliteCallStore(path)
+        else:
+            dsn = await postgres_database(request.getfixturevalue("postgres_dsn"), "t_truncated")
+            first = await PostgresCallStore.open(dsn)
+            await first.save(replace(_record("old", NOW), turns=(), tool_calls=()))
+            await first.close()
+            async with await psycopg.AsyncConnection.connect(dsn, autocommit=True) as db:
+                await db.execute("ALTER TABLE switchboard_calls DROP COLUMN truncated")
+            store = await PostgresCallStore.open(dsn)
+        try:
+            old = await store.get("old")
+            assert old is not None
+            assert old.truncated is False
+            cut = replace(_record("new", NOW), truncated=True)
+            await store.save(cut)
+            assert await store.get("new") == cut
         finally:
             await store.close()
 

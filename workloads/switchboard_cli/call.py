@@ -54,7 +54,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--json", action="store_true", help="print one JSON document")
     parser.add_argument("--fast", action="store_true", help="send WAV audio faster than real time")
     parser.add_argument("--gateway", help="HOST:PORT of the gRPC endpoint (default: `up`'s)")
-    parser.add_argument("--api-key", default="", help="the agent's API key, if it needs one")
+    parser.add_argument("--api-key", default="", help="the agent's API key (default: `up`'s token)")
     parser.add_argument("--state-dir", type=Path, default=None, help="`switchboard up`'s state")
     parser.add_argument(
         "--timeout", type=float, default=60.0, help="seconds to wait for each reply"
@@ -106,7 +106,7 @@ def run(args: argparse.Namespace) -> int:
     except (OSError, ValueError) as error:
         print(f"switchboard call: cannot read WAV: {error}", file=sys.stderr)
         return EXIT_USAGE
-    target, served = args.gateway, []
+    target, served, api_key = args.gateway, [], args.api_key
     if target is None:
         state_dir = args.state_dir or default_state_dir()
         running = read_running(state_dir)
@@ -118,9 +118,12 @@ def run(args: argparse.Namespace) -> int:
             )
             return EXIT_NOT_RUNNING
         target, served = running.grpc_target, running.agents
+        # `up`'s token calls every agent: the CLI works with no configuration. It is sent only
+        # to the platform it belongs to, never to a `--gateway` named by hand.
+        api_key = api_key or running.token
     agent = _resolve_agent(args.agent, served)
     outcome = asyncio.run(
-        run_call(target, agent, turns, api_key=args.api_key, fast=args.fast, timeout=args.timeout)
+        run_call(target, agent, turns, api_key=api_key, fast=args.fast, timeout=args.timeout)
     )
     if outcome.unreachable:
         print(

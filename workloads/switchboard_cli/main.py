@@ -1,4 +1,7 @@
-"""Switchboard: real-time voice AI agents on Kubernetes, or on this machine with `up`."""
+"""Switchboard: real-time voice AI agents on Kubernetes, or on this machine with `up`.
+
+Imports are made where a command needs them, so Ctrl-C however early ends in one line.
+"""
 
 from __future__ import annotations
 
@@ -7,14 +10,13 @@ import sys
 from collections.abc import Sequence
 from pathlib import Path
 
-from switchboard_api.chartgen import stale_chart_files, write_chart_files
-from switchboard_api.crdgen import stale_crds, write_crds
-from switchboard_api.manifests import ManifestError, load_manifests
-
 DEFAULT_CRD_DIRS = (Path("crds"), Path("charts/switchboard/crds"))
 
 
 def _crds(args: argparse.Namespace) -> int:
+    from switchboard_api.chartgen import stale_chart_files, write_chart_files
+    from switchboard_api.crdgen import stale_crds, write_crds
+
     directories = [Path(d) for d in args.out] if args.out else list(DEFAULT_CRD_DIRS)
     chart_generated = not args.out  # --out writes CRDs only
     if args.check:
@@ -33,6 +35,8 @@ def _crds(args: argparse.Namespace) -> int:
 
 
 def _validate(args: argparse.Namespace) -> int:
+    from switchboard_api.manifests import ManifestError, load_manifests
+
     try:
         loaded = load_manifests(Path(p) for p in args.paths)
     except ManifestError as error:
@@ -99,8 +103,12 @@ def build_parser() -> argparse.ArgumentParser:
 
 def main(argv: Sequence[str] | None = None) -> int:
     """Run the command line; return the process exit code."""
-    args = build_parser().parse_args(argv)
-    code: int = args.handler(args)
+    try:
+        args = build_parser().parse_args(argv)
+        code: int = args.handler(args)
+    except KeyboardInterrupt:  # Ctrl-C before a command set up its own handling
+        print("\ninterrupted", file=sys.stderr)
+        return 130
     return code
 
 

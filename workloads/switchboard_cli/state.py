@@ -3,14 +3,14 @@
 One directory holds everything a local run keeps: `calls.db` (call records), `models/`
 (packaged models reassembled on first use) and `running.json` (the endpoints of the platform
 running now, removed when it stops). Default `~/.switchboard`; `$SWITCHBOARD_HOME` or
-`--state-dir` move it.
+`--state-dir` move it. `running.json` holds the run's token and is readable by this user only.
 """
 
 from __future__ import annotations
 
 import json
 import os
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
 STATE_ENV = "SWITCHBOARD_HOME"
@@ -33,13 +33,24 @@ class RunningPlatform:
     websocket_url: str
     model_plane_url: str
     agents: list[str]
+    #: The run's secret: the console's cookie, the API's bearer, every agent's API key.
+    token: str = field(default="", repr=False)
+
+    @property
+    def login_url(self) -> str:
+        """The console URL that signs a browser in (the token becomes a cookie)."""
+        return f"{self.console_url}?token={self.token}" if self.token else self.console_url
 
 
 def write_running(state_dir: Path, platform: RunningPlatform) -> None:
-    """Publish the running platform's endpoints (atomically)."""
+    """Publish the running platform's endpoints (atomically, readable by this user only)."""
     path = state_dir / RUNNING_FILE
     staging = path.with_suffix(".tmp")
-    staging.write_text(json.dumps(asdict(platform), indent=2) + "\n")
+    staging.unlink(missing_ok=True)
+    # Created 0600, never wider for a moment: the file holds the token.
+    descriptor = os.open(staging, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+    with os.fdopen(descriptor, "w") as out:
+        out.write(json.dumps(asdict(platform), indent=2) + "\n")
     staging.replace(path)
 
 

@@ -14,16 +14,19 @@ import contextlib
 import errno
 import logging
 import os
+import secrets
 import signal
 import socket
 import sys
 import time
+from collections.abc import Coroutine
 from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from switchboard_api.gateway import GatewayConfig
 from switchboard_api.manifests import ManifestError, load_manifests
+from switchboard_cli import interrupts
 from switchboard_cli.local_plan import LocalPlan, PlanError, gateway_config, plan
 from switchboard_cli.state import (
     RunningPlatform,
@@ -41,7 +44,7 @@ if TYPE_CHECKING:
 log = logging.getLogger("switchboard")
 
 DEFAULT_MANIFEST = Path("examples/receptionist.yaml")
-EXIT_BAD_INPUT, EXIT_START_FAILED = 2, 3
+EXIT_BAD_INPUT, EXIT_START_FAILED, EXIT_INTERRUPTED = 2, 3, 130
 
 
 class PortBusyError(RuntimeError):
@@ -147,8 +150,8 @@ def run(args: argparse.Namespace) -> int:
         return EXIT_BAD_INPUT
     if args.host not in ("127.0.0.1", "localhost", "::1"):
         print(
-            f"warning: listening on {args.host}: the console and call records (transcripts) "
-            "have no authentication; anyone who can reach this port can read them",
+            f"warning: listening on {args.host}: the console and calls are protected only by "
+            "the token in the printed URL, sent in clear over plain HTTP",
             file=sys.stderr,
         )
     state_dir.mkdir(parents=True, exist_ok=True)
@@ -164,15 +167,19 @@ def _start(local: LocalPlan, ports: Ports, host: str, state_dir: Path, *, quiet:
     from switchboard_serve.packaged import PackagedModelError
 
     began = time.monotonic()
+    interrupts.stop_on_signals()
     progress = Progress()
     knowledge: LocalKnowledge | None = None
     try:
         try:
             progress.prepare_models(local.plane)
-            cpus = local_plane.start_ray(local.plane, quiet=quiet)
+            with interrupts.deferred():  # an interrupted ray.init leaves Ray half started
+                cpus = local_plane.start_ray(local.plane, quiet=quiet)
             log.info("Ray started with %d logical CPUs", cpus)
-            with progress.deployments() as update:
-                url = local_plane.deploy(local.plane, port=ports.model, on_progress=update)
+            with progress.deployments() as update, interrupts.deferred() as stop_requested:
+                url = local_plane.deploy(
+                    local.plane, port=ports.model, on_progress=update, interrupted=stop_requested
+                )
         except (local_plane.ModelPlaneStartError, PackagedModelError) as error:
             print(f"switchboard up: the model plane did not start: {error}", file=sys.stderr)
             return EXIT_START_FAILED
@@ -183,18 +190,19 @@ def _start(local: LocalPlan, ports: Ports, host: str, state_dir: Path, *, quiet:
             http_port=ports.http,
             grpc_port=ports.grpc,
             state_dir=state_dir,
-        )
+        ).model_copy(update={"local_token": secrets.token_urlsafe(32)})
         if local.knowledge_bases:
             knowledge = _index(local, url, state_dir)
         return asyncio.run(_serve(config, local, state_dir, progress, began, knowledge))
     except KeyboardInterrupt:
         print("\nstopped before the platform was up", file=sys.stderr)
-        return 130
+        return EXIT_INTERRUPTED
     finally:
-        if knowledge is not None:
-            knowledge.close()
-        local_plane.shutdown()
-        clear_running(state_dir, os.getpid())
+        with interrupts.ignored():  # a second Ctrl-C must not leave Ray running
+            if knowledge is not None:
+                knowledge.close()
+            local_plane.shutdown()
+            clear_running(state_dir, os.getpid())
 
 
 def _index(local: LocalPlan, model_plane_url: str, state_dir: Path) -> LocalKnowledge:
@@ -226,14 +234,22 @@ async def _serve(
 ) -> int:
     from switchboard_gateway.server import GatewayServer
 
+    stop = asyncio.Event()
+    loop = asyncio.get_running_loop()
+    for number in (signal.SIGINT, signal.SIGTERM):
+        loop.add_signal_handler(number, stop.set)
     server = await GatewayServer.start(config, knowledge)
     try:
         with progress.agents(len(local.agents)) as advance:
-            await server.warm_up(on_agent=advance)
+            warmed = await _unless_stopped(server.warm_up(on_agent=advance), stop)
     except Exception as error:  # a model that cannot answer once cannot take calls
         print(f"switchboard up: warm-up failed: {type(error).__name__}: {error}", file=sys.stderr)
         await server.stop()
         return EXIT_START_FAILED
+    if not warmed:
+        print("\nstopped before the platform was up", file=sys.stderr)
+        await server.stop()
+        return EXIT_INTERRUPTED
     host = "127.0.0.1" if config.host in ("0.0.0.0", "127.0.0.1", "localhost") else config.host  # noqa: S104
     platform = RunningPlatform(
         pid=os.getpid(),
@@ -242,13 +258,10 @@ async def _serve(
         websocket_url=f"ws://{host}:{server.http_port}/v1/calls",
         model_plane_url=config.model_plane_url,
         agents=local.agent_keys,
+        token=config.local_token or "",
     )
     write_running(state_dir, platform)
     _banner(platform, state_dir, time.monotonic() - began)
-    stop = asyncio.Event()
-    loop = asyncio.get_running_loop()
-    for number in (signal.SIGINT, signal.SIGTERM):
-        loop.add_signal_handler(number, stop.set)
     await stop.wait()
     print("\nstopping: calls in progress get a few seconds to finish…", file=sys.stderr)
     with contextlib.suppress(asyncio.CancelledError):
@@ -256,12 +269,27 @@ async def _serve(
     return 0
 
 
+async def _unless_stopped(work: Coroutine[Any, Any, None], stop: asyncio.Event) -> bool:
+    """Run `work` until done (True) or until `stop` is set first (False; `work` is cancelled)."""
+    task = asyncio.create_task(work)
+    stopped = asyncio.create_task(stop.wait())
+    await asyncio.wait({task, stopped}, return_when=asyncio.FIRST_COMPLETED)
+    stopped.cancel()
+    if not task.done():
+        task.cancel()
+        with contextlib.suppress(asyncio.CancelledError):
+            await task
+        return False
+    task.result()  # a warm-up error is raised here
+    return True
+
+
 def _banner(platform: RunningPlatform, state_dir: Path, seconds: float) -> None:
     agents = ", ".join(platform.agents)
     first = platform.agents[0].split("/")[-1]
     print(
         f"\nSwitchboard is up ({seconds:.1f} s). Agents: {agents}\n"
-        f"  Console    {platform.console_url}\n"
+        f"  Console    {platform.login_url}\n"
         f"  WebSocket  {platform.websocket_url}\n"
         f"  gRPC       {platform.grpc_target}\n"
         f"  Models     {platform.model_plane_url}\n"

@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
+from switchboard_api.limits import CallLimitsSpec
 from switchboard_api.pipeline import LlmSpec, TurnSpec, VadSpec, resolve_pipeline
 from switchboard_api.resources import Tenant, VoiceAgent
 from switchboard_api.voiceagent import CallPolicySpec, ToolSpec
@@ -67,6 +69,8 @@ class AgentConfig:
     knowledge_bases: tuple[KnowledgeBaseChoice, ...] = ()
     #: The channels callers may use (`spec.channels.<name>.enabled`).
     channels: frozenset[str] = frozenset({"grpc", "websocket"})
+    #: The variables a caller may set in its start (`prompt.callerVariables`).
+    caller_variables: frozenset[str] = frozenset()
 
     @classmethod
     def from_resource(cls, agent: VoiceAgent, tenant: Tenant | None = None) -> AgentConfig:
@@ -102,13 +106,43 @@ class AgentConfig:
                 )
                 if on
             ),
+            caller_variables=frozenset(spec.prompt.caller_variables),
         )
 
-    def variables_for(self, caller: dict[str, str]) -> dict[str, str]:
-        """The agent's variables, overridden by the caller's metadata."""
-        return {**self.variables, **caller}
+    @property
+    def limits(self) -> CallLimitsSpec:
+        """The per-call limits (`callPolicy.limits`)."""
+        return self.call_policy.limits
 
-    def prompts(self, caller: dict[str, str]) -> Prompts:
+    def caller_variables_problem(self, caller: Mapping[str, str]) -> str | None:
+        """Why a caller's start variables are refused (naming the limit or variable), or None."""
+        limits = self.limits
+        if len(caller) > limits.max_caller_variables:
+            return (
+                f"{len(caller)} caller variables; the limit is {limits.max_caller_variables}"
+                " (callPolicy.limits.maxCallerVariables)"
+            )
+        for name in sorted(caller):
+            if name not in self.caller_variables:
+                settable = ", ".join(sorted(self.caller_variables)) or "none"
+                return (
+                    f"variable {name[:64]!r} is not one a caller may set"
+                    f" (prompt.callerVariables: {settable})"
+                )
+            if len(caller[name]) > limits.max_caller_variable_chars:
+                return (
+                    f"variable {name!r} is {len(caller[name])} characters; the limit is"
+                    f" {limits.max_caller_variable_chars}"
+                    " (callPolicy.limits.maxCallerVariableChars)"
+                )
+        return None
+
+    def variables_for(self, caller: Mapping[str, str]) -> dict[str, str]:
+        """The caller's settable variables beside the agent's own (which callers never change)."""
+        allowed = {k: v for k, v in caller.items() if k in self.caller_variables}
+        return {**allowed, **self.variables}
+
+    def prompts(self, caller: Mapping[str, str]) -> Prompts:
         """The call's prompts; `TemplateError` names a variable nobody gave a value."""
         variables = self.variables_for(caller)
         greeting = self.greeting_template
@@ -120,10 +154,12 @@ class AgentConfig:
     def check(self) -> None:
         """Fail at load, not mid-call, when a template names an unknown variable."""
         templates = [self.system_template, self.greeting_template or ""]
-        missing = set().union(*(placeholders(t) for t in templates)) - set(self.variables)
+        known = set(self.variables) | self.caller_variables
+        missing = set().union(*(placeholders(t) for t in templates)) - known
         if missing:
             raise AgentConfigError(
-                f"{self.key}: prompt variables without a default: {', '.join(sorted(missing))}"
+                f"{self.key}: prompt variables neither given a value nor caller-settable:"
+                f" {', '.join(sorted(missing))}"
             )
 
     def tool(self, name: str) -> ToolSpec | None:

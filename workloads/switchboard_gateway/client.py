@@ -72,8 +72,13 @@ async def connect(
     input_format: AudioFormat | None = None,
     output_format: AudioFormat | None = None,
     variables: dict[str, str] | None = None,
+    token: str = "",
 ) -> AsyncIterator[Call]:
-    """Open a channel to a gateway and start one call."""
+    """Open a channel to a gateway and start one call.
+
+    `token` (`switchboard up`'s, in running.json) travels as `authorization: Bearer` metadata;
+    the gateway takes it as the API key when the start carries none.
+    """
     outbox: asyncio.Queue[pb.ClientEvent | None] = asyncio.Queue()
     start = pb.Start(
         agent=agent,
@@ -90,7 +95,8 @@ async def connect(
 
     async with grpc.aio.insecure_channel(target) as channel:
         stub = call_pb2_grpc.CallServiceStub(channel)  # type: ignore[no-untyped-call]
-        stream = stub.Converse(requests())
+        metadata = (("authorization", f"Bearer {token}"),) if token else None
+        stream = stub.Converse(requests(), metadata=metadata)
         try:
             yield Call(outbox, stream)
         finally:

@@ -60,6 +60,17 @@ class AgentEntry:
         return any(hmac.compare_digest(digest, known) for known in self.api_key_hashes)
 
 
+def _start_over_limits(config: AgentConfig, start: StartCall) -> str | None:
+    """Why a start breaks the agent's per-call limits (its detail), or None when it keeps them."""
+    reference, most = len(start.client_reference), config.limits.max_client_reference_chars
+    if reference > most:
+        return (
+            f"clientReference is {reference} characters; the limit is {most}"
+            " (callPolicy.limits.maxClientReferenceChars)"
+        )
+    return config.caller_variables_problem(start.variables)
+
+
 class OverloadedError(Exception):
     """The gateway is at its concurrent-call limit."""
 
@@ -97,7 +108,9 @@ class Gateway:
     def admit(self, start: StartCall, channel: str) -> Admission | CallEndedEvent:
         """The agent to connect the call to, or why the call ends now.
 
-        The prompts are rendered here, so a variable nobody gave a value refuses the call with
+        The start is held to the agent's per-call limits here (docs/limits.md): only declared
+        caller variables, within their count and size, and a bounded client reference. The
+        prompts are rendered here too, so a variable nobody gave a value refuses the call with
         its name instead of failing it later. Raises `OverloadedError` at capacity: transports
         answer that with their own status (gRPC RESOURCE_EXHAUSTED, WebSocket close 1013) so
         clients retry elsewhere.
@@ -112,6 +125,9 @@ class Gateway:
             return self.refuse(EndReason.UNKNOWN_AGENT, detail)
         if not entry.accepts(start.api_key):
             return self.refuse(EndReason.UNAUTHENTICATED, "missing or invalid API key")
+        over_limit = _start_over_limits(entry.config, start)
+        if over_limit is not None:
+            return self.refuse(EndReason.PROTOCOL_ERROR, over_limit)
         try:
             prompts = entry.config.prompts(dict(start.variables))
         except TemplateError as error:
@@ -161,7 +177,15 @@ class Gateway:
             call_id,
             knowledge=entry.knowledge,
         )
-        recorder = CallRecorder(call_id, agent, channel, start.client_reference)
+        limits = entry.config.limits
+        recorder = CallRecorder(
+            call_id,
+            agent,
+            channel,
+            start.client_reference,
+            max_turns=limits.max_record_turns,
+            max_bytes=limits.max_record_bytes,
+        )
         self.active += 1
         self.metrics.call_started(agent)
         outcome = "cancelled"  # unless an end event says otherwise: the transport went away

@@ -12,6 +12,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+import os
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import timedelta
@@ -27,12 +28,14 @@ from switchboard_gateway.backends.model_plane_http import ModelPlaneHttp
 from switchboard_gateway.backends.phrase_cache import PhraseCache, PhraseCachingBackend
 from switchboard_gateway.backends.warm_up import warm_up_agent
 from switchboard_gateway.console.api import console_routes
-from switchboard_gateway.gateway import AgentEntry, Gateway
+from switchboard_gateway.gateway import AgentEntry, Gateway, hash_api_key
 from switchboard_gateway.metrics import GatewayMetrics
 from switchboard_gateway.records.model import CallStore
 from switchboard_gateway.records.stores import enforce_retention, open_store
 from switchboard_gateway.tools.knowledge import KnowledgeSearch
+from switchboard_gateway.tools.webhooks import check_signing_secrets
 from switchboard_gateway.transports.grpc.server import start_grpc_server
+from switchboard_gateway.transports.http_guard import HttpGuard
 from switchboard_gateway.transports.websocket.server import start_ws_server
 
 log = logging.getLogger(__name__)
@@ -62,6 +65,8 @@ def build_gateway(
     for agent in config.agents:
         tenant = _tenant_of(agent, config.tenants)
         agent_config = AgentConfig.from_resource(agent, tenant)
+        # A malformed signing secret stops the start, naming the tool, not a call later.
+        check_signing_secrets(agent_config.tools, os.environ)
         pipeline = agent_request(agent, tenant).pipeline
         tts = deployment_name("tts", pipeline.tts)
         http = ModelPlaneHttp(
@@ -76,6 +81,8 @@ def build_gateway(
         cache = phrases.setdefault(tts, PhraseCache(on_lookup=metrics.phrase_cache_lookup))
         backend = PhraseCachingBackend(http, cache)
         hashes = frozenset(config.api_key_hashes.get(agent_config.key, ()))
+        if config.local_token is not None:  # `switchboard up`: the token calls every agent
+            hashes |= {hash_api_key(config.local_token)}
         search = knowledge if agent_config.knowledge_bases else None
         entries[agent_config.key] = AgentEntry(agent_config, backend, hashes, search)
     return Gateway(entries, max_calls=config.max_concurrent_calls, store=store, metrics=metrics)
@@ -105,8 +112,11 @@ class GatewayServer:
             gateway, f"{config.host}:{config.grpc_port}"
         )
         routes = console_routes(gateway) if config.console else None
+        guard = HttpGuard.build(
+            config.allowed_hosts, config.allowed_origins, config.local_token, config.host
+        )
         http_server = await start_ws_server(
-            gateway, config.host, config.http_port, extra_routes=routes
+            gateway, config.host, config.http_port, extra_routes=routes, guard=guard
         )
         http_port = next(iter(http_server.sockets)).getsockname()[1]
         server = cls(config, gateway, grpc_server, http_server, grpc_port, http_port)

@@ -38,6 +38,7 @@ from switchboard_api.knowledgebase import (
     KnowledgeSource,
     S3Source,
     UrlSource,
+    outside_directory,
 )
 from switchboard_indexer.documents import Skipped
 
@@ -147,16 +148,22 @@ class SourceReader:
         return [RawDocument(f"configmap/{ref.name}/{key}", data[key]) for key in keys]
 
     def _files(self, spec: FilesSource) -> tuple[list[RawDocument], list[Skipped]]:
-        path = Path(spec.path).expanduser()
+        """Read a `files:` source, refused if it leaves `base_dir` (the manifest's directory).
+
+        Every file read must lie inside `base_dir` once symlinks are followed.
+        """
+        path = Path(spec.path)
         if not path.is_absolute():
             path = (self.base_dir or Path.cwd()) / path
         if not path.exists():
             raise SourceError(f"{path}: no such file or directory")
+        self._confined(spec, path)
         files = [path] if path.is_file() else sorted(p for p in path.glob(spec.pattern))
         documents, skipped = [], []
         for file in files:
             if not file.is_file() or any(part.startswith(".") for part in file.parts[-1:]):
                 continue
+            self._confined(spec, file)
             name = file.name if file == path else file.relative_to(path).as_posix()
             size = file.stat().st_size
             if size > self.max_bytes:
@@ -164,6 +171,13 @@ class SourceReader:
                 continue
             documents.append(RawDocument(name, file.read_bytes()))
         return documents, skipped
+
+    def _confined(self, spec: FilesSource, file: Path) -> None:
+        if self.base_dir is not None and outside_directory(file, self.base_dir):
+            raise SourceError(
+                f"files.path {spec.path!r}: {file} resolves to {file.resolve()}, outside the "
+                f"manifest's directory {self.base_dir.resolve()}"
+            )
 
     def check(self, url: str) -> tuple[Target, Address]:
         """Where a request for `url` may go; `SourceError` for a malformed URL or a refused address.

@@ -24,6 +24,9 @@ log = logging.getLogger(__name__)
 #: Logical CPUs beyond the initial replicas, so the autoscaler can add a replica or two.
 AUTOSCALING_HEADROOM_CPUS = 2
 _SERVING = frozenset({"HEALTHY", "UPSCALING", "DOWNSCALING"})
+LOOPBACK = "127.0.0.1"
+#: False: Ray treats the machine as a single node and resolves its address to loopback.
+_RAY_SINGLE_MACHINE_ENV = "RAY_ENABLE_WINDOWS_OR_OSX_CLUSTER"
 
 
 class ModelPlaneStartError(RuntimeError):
@@ -53,12 +56,31 @@ def logical_cpus(plane: ModelPlaneArgs, cores: int | None = None) -> int:
     return max(cores, math.ceil(needed) + AUTOSCALING_HEADROOM_CPUS)
 
 
+def _loopback_only() -> None:
+    """Ray's single-machine mode: its node address is 127.0.0.1, so its servers bind loopback.
+
+    Ray uses this mode on macOS and Windows; on Linux the variable below selects it. It must be
+    in the environment before Ray's processes start (they read it), and Ray's constant is set
+    too in case `ray` was imported before this ran.
+    """
+    os.environ[_RAY_SINGLE_MACHINE_ENV] = "0"
+    from ray._private import ray_constants
+
+    ray_constants.ENABLE_RAY_CLUSTER = False
+
+
 def start_ray(plane: ModelPlaneArgs, *, quiet: bool = True) -> int:
-    """Start a local Ray for `plane`; returns its logical CPU count."""
+    """Start a local Ray for `plane`, reachable on loopback only; returns its logical CPUs.
+
+    What Ray still opens on every interface is listed in docs/reliability.md (Local exposure).
+    """
     cpus = logical_cpus(plane)
+    _loopback_only()
     ray.init(
         num_cpus=cpus,
+        _node_ip_address=LOOPBACK,
         include_dashboard=False,
+        dashboard_host=LOOPBACK,
         log_to_driver=not quiet,
         logging_level=logging.WARNING if quiet else logging.INFO,
     )
@@ -73,10 +95,12 @@ def deploy(
     app_name: str = "models",
     timeout_s: float = 300.0,
     on_progress: Callable[[DeploymentProgress], None] | None = None,
+    interrupted: Callable[[], bool] | None = None,
 ) -> str:
     """Deploy the model plane on the running Ray; its base URL once every deployment is healthy.
 
-    Raises `ModelPlaneStartError` naming the deployment that failed or is late.
+    Raises `ModelPlaneStartError` naming the deployment that failed or is late, and
+    `KeyboardInterrupt` as soon as `interrupted()` says the user asked to stop.
     """
     serve.start(http_options={"host": host, "port": port})
     application = serve_config(plane, app_name=app_name)["applications"][0]
@@ -103,6 +127,8 @@ def deploy(
             if status.status.value == "DEPLOY_FAILED":
                 failed = [f"{n}: {d.message}" for n, d in deployments.items() if d.message]
                 raise ModelPlaneStartError("; ".join(failed) or status.message)
+        if interrupted is not None and interrupted():
+            raise KeyboardInterrupt
         if time.monotonic() > deadline:
             late = ", ".join(waiting) if status is not None else app_name
             raise ModelPlaneStartError(f"not healthy after {timeout_s:.0f} s: {late}")
@@ -110,7 +136,12 @@ def deploy(
 
 
 def shutdown() -> None:
-    """Stop Serve and Ray (replicas exit; nothing is left running)."""
+    """Stop Serve and Ray (replicas exit; nothing is left running); nothing if Ray never started.
+
+    `serve.shutdown()` without a running Ray would start one to look for Serve.
+    """
+    if not ray.is_initialized():
+        return
     try:
         serve.shutdown()  # type: ignore[no-untyped-call]
     finally:

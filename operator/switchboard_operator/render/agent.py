@@ -66,6 +66,17 @@ def model_plane_url(namespace: str) -> str:
     return f"http://{serve_service()}.{namespace}.svc:{SERVE_PORT}"
 
 
+def gateway_hosts(agent: str, namespace: str) -> list[str]:
+    """`Host` names of the gateway's Service inside the cluster (the pod adds its own IP)."""
+    service = gateway_name(agent)
+    return [
+        service,
+        f"{service}.{namespace}",
+        f"{service}.{namespace}.svc",
+        f"{service}.{namespace}.svc.cluster.local",
+    ]
+
+
 def gateway_config(agent: VoiceAgent, tenant: Tenant) -> GatewayConfig:
     """The gateway process config of one agent (secrets stay in environment variables)."""
     namespace = agent.metadata.namespace or "default"
@@ -81,6 +92,7 @@ def gateway_config(agent: VoiceAgent, tenant: Tenant) -> GatewayConfig:
         grpc_port=GRPC_PORT,
         http_port=HTTP_PORT,
         max_concurrent_calls=agent.spec.gateway.max_concurrent_calls_per_replica,
+        allowed_hosts=gateway_hosts(agent.metadata.name, namespace),
         drain_timeout_seconds=agent.spec.gateway.drain.timeout_seconds,
         store=CallStoreConfig(url=f"sqlite:///{STATE_DIR}/calls.db", retention_days=days)
         if days > 0

@@ -125,6 +125,16 @@ def test_nested_objects_carry_complete_defaults() -> None:
         "idleTimeoutSeconds": 30,
         "bargeIn": {"enabled": True, "minSpeechMs": 200, "minWords": 0},
         "recording": False,
+        "limits": {
+            "maxTextChars": 2000,
+            "turnsPerMinute": 20,
+            "turnBurst": 10,
+            "maxCallerVariables": 32,
+            "maxCallerVariableChars": 1000,
+            "maxClientReferenceChars": 256,
+            "maxRecordTurns": 500,
+            "maxRecordBytes": 1_000_000,
+        },
         "endCallTool": True,
     }
     # Unset optional stages are absent from the default, never null.

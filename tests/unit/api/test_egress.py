@@ -14,7 +14,7 @@ import ipaddress
 import pytest
 
 from switchboard_api.egress import EgressPolicy, embedded, parse_address
-from switchboard_api.voiceagent import ToolSpec
+from switchboard_api.voiceagent import HttpToolSpec, ToolParameters, ToolSpec
 from switchboard_gateway.tools.ssrf import RefusedDestinationError, SsrfGuard
 from switchboard_gateway.tools.webhooks import ToolRunner
 from switchboard_indexer.sources import SourceError, SourceReader
@@ -268,13 +268,16 @@ def test_refusals_carry_a_reason() -> None:
 
 
 def test_a_malformed_tool_url_is_a_refused_outcome_not_an_exception() -> None:
-    tool = ToolSpec.model_validate(
-        {
-            "name": "lookup",
-            "description": "Look something up",
-            "parameters": {"type": "object", "properties": {}},
-            "http": {"url": "http://127.0.0.1:80:81/x", "timeoutMs": 1000},
-        }
+    # Validation refuses this URL now; a spec built past validation is still only refused.
+    http = HttpToolSpec.model_construct(
+        url="http://127.0.0.1:80:81/x",
+        method="POST",
+        timeout_ms=1000,
+        retries=0,
+        signing_secret_ref=None,
+    )
+    tool = ToolSpec.model_construct(
+        name="lookup", description="Look something up", parameters=ToolParameters(), http=http
     )
     runner = ToolRunner(SsrfGuard(["0.0.0.0/0"], resolve=_resolve_async), environ={})
     outcome = asyncio.run(runner.run(tool, "{}", "call-1"))

@@ -53,14 +53,14 @@ def test_a_hostile_manifest_gets_a_clear_error_naming_the_file(
 ) -> None:
     path = tmp_path / f"{name}.yaml"
     path.write_bytes(content.encode() if isinstance(content, str) else content)
-    started = time.monotonic()
+    started = time.process_time()  # CPU time: wall time on a busy CI machine measures others
 
     with pytest.raises(ManifestError) as refused:
         load_manifests([path])
 
     assert str(path) in str(refused.value)
     assert message in str(refused.value)
-    assert time.monotonic() - started < 2.0
+    assert time.process_time() - started < 2.0
 
 
 def test_anchors_that_stay_small_are_still_fine(tmp_path: Path) -> None:

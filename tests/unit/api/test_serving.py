@@ -129,7 +129,7 @@ def test_knowledge_bases_with_the_same_embedding_model_share_one_deployment() ->
     kbs = [
         _knowledge_base("handbook"),
         _knowledge_base("prices"),
-        _knowledge_base("bulk", {"batchSize": 128}),
+        _knowledge_base("bulk", {"batchSize": 48}),
     ]
     args = model_plane([_request("acme/desk")], kbs)
     assert len(args.embed) == 2

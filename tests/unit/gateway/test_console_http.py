@@ -121,3 +121,50 @@ def test_a_gateway_without_records_says_so() -> None:
     response = _get(_gateway(None), "/api/calls")
     assert response is not None
     assert response.status_code == 503
+
+
+def test_a_calls_turns_are_answered_a_bounded_page_at_a_time(tmp_path: Path) -> None:
+    store = SqliteCallStore(tmp_path / "calls.db")
+    gateway = _gateway(store)
+    now = datetime(2026, 11, 21, 12, tzinfo=UTC)
+    turns = tuple(TurnRecord(n, f"question {n}", f"answer {n}") for n in range(250))
+    record = CallRecord("long", "acme/receptionist", "grpc", now, now, "caller_hangup", turns=turns)
+    asyncio.run(store.save(record))
+
+    first = _json(_get(gateway, "/api/calls/long"))
+    assert isinstance(first, dict)
+    assert [t["number"] for t in first["turns"]] == list(range(100))
+    assert (first["turnsTotal"], first["nextTurnsFrom"], first["truncated"]) == (250, 100, False)
+    last = _json(_get(gateway, "/api/calls/long", "turnsFrom=200&turnsLimit=200"))
+    assert isinstance(last, dict)
+    assert [t["number"] for t in last["turns"]] == list(range(200, 250))
+    assert last["nextTurnsFrom"] is None
+    for bad in ("turnsLimit=0", "turnsLimit=201", "turnsFrom=-1", "turnsFrom=x", "turnsLimit=1e3"):
+        response = _get(gateway, "/api/calls/long", bad)
+        assert response is not None
+        assert response.status_code == 400, bad
+    asyncio.run(store.close())
+
+
+def test_calls_are_listed_a_page_at_a_time_with_a_cursor(tmp_path: Path) -> None:
+    store = SqliteCallStore(tmp_path / "calls.db")
+    gateway = _gateway(store)
+    now = datetime(2026, 11, 21, 12, tzinfo=UTC)
+    for number in range(5):
+        ended = now + timedelta(minutes=number)
+        asyncio.run(store.save(CallRecord(f"c{number}", "a/b", "grpc", ended, ended, "x")))
+
+    seen: list[str] = []
+    query = "limit=2"
+    while True:
+        page = _json(_get(gateway, "/api/calls", query))
+        assert isinstance(page, dict)
+        seen += [c["callId"] for c in page["calls"]]
+        if page["next"] is None:
+            break
+        query = f"limit=2&before={page['next']}"
+    assert seen == ["c4", "c3", "c2", "c1", "c0"]
+    refused = _get(gateway, "/api/calls", "before=../../etc")
+    assert refused is not None
+    assert refused.status_code == 400
+    asyncio.run(store.close())

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Callable
+from collections.abc import AsyncIterator, Callable
 
 import httpx
 import pytest
@@ -74,3 +74,28 @@ def test_an_unreachable_plane_and_a_malformed_stream_are_backend_errors() -> Non
         _reply(_plane(unreachable))
     with pytest.raises(BackendError, match=r"malformed chat stream chunk \(not JSON\)"):
         _reply(_plane(lambda r: httpx.Response(200, content=b"data: {nope\n\n")))
+
+
+class _BreaksOff(httpx.AsyncByteStream):
+    """A body that yields one chunk, then fails as a dropped connection would."""
+
+    def __init__(self, first: bytes) -> None:
+        self._first = first
+
+    async def __aiter__(self) -> AsyncIterator[bytes]:
+        yield self._first
+        raise httpx.ReadError("connection reset")
+
+
+def test_a_stream_that_breaks_off_midway_is_a_backend_error() -> None:
+    first_chunk = SSE.split(b"\n\n")[0] + b"\n\n"
+    plane = _plane(lambda r: httpx.Response(200, stream=_BreaksOff(first_chunk)))
+    with pytest.raises(BackendError, match="chat stream broke off: ReadError"):
+        _reply(plane)
+
+    async def speech() -> list[bytes]:
+        speaker = _plane(lambda r: httpx.Response(200, stream=_BreaksOff(b"\x00\x01" * 80)))
+        return [chunk async for chunk in speaker.speak("Hello.", 16000)]
+
+    with pytest.raises(BackendError, match="speech stream broke off: ReadError"):
+        asyncio.run(speech())

@@ -8,7 +8,14 @@ from pathlib import Path
 
 import pytest
 
-from switchboard_gateway.events import InboundEvent, OutboundEvent, StartCall
+from switchboard_gateway.conversation.session import CallSession
+from switchboard_gateway.events import (
+    InboundEvent,
+    OutboundEvent,
+    StartCall,
+    ToolCallEvent,
+    ToolResultEvent,
+)
 from switchboard_gateway.gateway import Admission, AgentEntry, Gateway
 from switchboard_gateway.records.model import CallRecord
 from switchboard_gateway.records.recorder import CallRecorder, storable
@@ -89,3 +96,79 @@ def test_a_call_whose_transport_goes_away_is_recorded_as_cancelled() -> None:
     assert (
         gateway.metrics.value("switchboard_calls_total", agent=config.key, outcome="cancelled") == 1
     )
+
+
+def _conversation(turns: int, text: str = "question") -> list[dict[str, object]]:
+    messages: list[dict[str, object]] = []
+    for n in range(1, turns + 1):
+        messages += [
+            {"role": "user", "content": f"{text} {n}"},
+            {"role": "assistant", "content": f"answer {n}"},
+        ]
+    return messages
+
+
+def test_a_record_keeps_its_first_turns_up_to_the_turn_limit_and_says_it_was_cut() -> None:
+    recorder = CallRecorder("c1", "test/tester", "websocket", max_turns=5)
+    for turn in (2, 9):
+        recorder.observe(ToolCallEvent(turn, f"t{turn}", "lookup", "{}"))
+        recorder.observe(ToolResultEvent(turn, f"t{turn}", True, "", 3))
+
+    record = recorder.record("caller_hangup", _conversation(40), [])
+
+    assert [t.number for t in record.turns] == [1, 2, 3, 4, 5]
+    assert record.truncated
+    assert [c.turn for c in record.tool_calls] == [2], "tool calls of the kept turns only"
+
+
+def test_a_record_keeps_its_first_turns_up_to_the_byte_limit() -> None:
+    recorder = CallRecorder("c1", "test/tester", "grpc", max_bytes=10_000)
+
+    record = recorder.record("caller_hangup", _conversation(100, "é" * 500), [])
+
+    size = sum(len(t.caller_text.encode()) + len(t.agent_text.encode()) for t in record.turns)
+    assert size <= 10_000
+    assert len(record.turns) == 9  # each turn is ~1,000 bytes of caller text plus its answer
+    assert record.truncated
+
+
+def test_a_record_within_its_limits_is_whole_and_not_marked_truncated() -> None:
+    record = CallRecorder("c1", "test/tester", "grpc").record("agent_ended", _conversation(3), [])
+
+    assert len(record.turns) == 3
+    assert not record.truncated
+
+
+def test_a_call_of_many_typed_turns_is_stored_within_the_agents_record_limits() -> None:
+    config = agent_config(
+        prompt={"system": "Test."},
+        callPolicy={"limits": {"maxRecordTurns": 3, "turnsPerMinute": 600, "turnBurst": 100}},
+    )
+    store = _Store()
+    gateway = Gateway(
+        {config.key: AgentEntry(config, backend=None)},  # type: ignore[arg-type]
+        store=store,  # type: ignore[arg-type]
+    )
+    sessions: list[CallSession] = []
+
+    async def deliver(event: OutboundEvent) -> None:
+        pass
+
+    async def scenario() -> None:
+        admission = gateway.admit(StartCall(agent=config.key), "grpc")
+        assert isinstance(admission, Admission), admission
+        call = asyncio.create_task(
+            gateway.run_call(admission, StartCall(agent=config.key), deliver, _silent_caller())
+        )
+        await asyncio.sleep(0.05)
+        sessions.extend(gateway._sessions)
+        for message in _conversation(10):  # as if answered: the history the record is built from
+            sessions[0].history.add(message)
+        call.cancel()
+        await asyncio.gather(call, return_exceptions=True)
+        await gateway.records_saved()
+
+    asyncio.run(scenario())
+    (record,) = store.saved
+    assert [t.number for t in record.turns] == [1, 2, 3]
+    assert record.truncated

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import base64
 import json
 from collections.abc import Iterator
 
@@ -11,8 +12,14 @@ import pytest
 from switchboard_api.common import SecretKeyRef
 from switchboard_api.voiceagent import ToolSpec
 from switchboard_gateway.tools.ssrf import RefusedDestinationError, SsrfGuard
-from switchboard_gateway.tools.webhooks import ToolOutcome, ToolRunner
-from tests.webhooks import ENV, flaky_calls, webhook_server
+from switchboard_gateway.tools.webhooks import (
+    SigningSecretError,
+    ToolOutcome,
+    ToolRunner,
+    check_signing_secrets,
+    signing_key,
+)
+from tests.webhooks import ENV, flaky_calls, query_calls, webhook_server
 
 pytestmark = pytest.mark.unit
 
@@ -54,8 +61,9 @@ def test_a_signed_call_reaches_the_webhook_and_its_json_comes_back(server: str) 
 
 
 def test_a_wrong_signing_secret_is_rejected_by_the_webhook(server: str) -> None:
+    wrong = "whsec_" + base64.b64encode(b"another-secret-of-32-bytes-long!").decode()
     runner = ToolRunner(
-        SsrfGuard(["127.0.0.0/8"]), environ={"SWITCHBOARD_SECRET_TOOLS_WEATHER": "whsec_AAAA"}
+        SsrfGuard(["127.0.0.0/8"]), environ={"SWITCHBOARD_SECRET_TOOLS_WEATHER": wrong}
     )
     outcome = asyncio.run(runner.run(_tool(f"{server}/weather"), '{"city": "Paris"}', "c"))
     assert (outcome.ok, outcome.error) == (False, "http_status")
@@ -142,3 +150,80 @@ def test_secret_ref_names_match_the_operator_convention() -> None:
     from switchboard_api.common import secret_env_name
 
     assert secret_env_name(SecretKeyRef(name="tools", key="weather")) in ENV
+
+
+def _lookup(url: str, method: str) -> ToolSpec:
+    return ToolSpec.model_validate(
+        {
+            "name": "find_booking",
+            "description": "A booking by reference",
+            "parameters": {
+                "type": "object",
+                "properties": {
+                    "ref": {"type": "string"},
+                    "party": {"type": "integer"},
+                    "tags": {"type": "array"},
+                },
+                "required": ["ref"],
+            },
+            "http": {
+                "url": url,
+                "method": method,
+                "signingSecretRef": {"name": "tools", "key": "weather"},
+                "timeoutMs": 1000,
+            },
+        }
+    )
+
+
+@pytest.mark.parametrize("method", ["GET", "DELETE"])
+def test_get_and_delete_tools_send_their_arguments_as_a_signed_query(
+    server: str, method: str
+) -> None:
+    query_calls.clear()
+    arguments = '{"ref": "A&B =7", "party": 4, "tags": ["x", "y"]}'
+    outcome = _run(_lookup(f"{server}/lookup?src=agent", method), arguments)
+    expected = {"src": "agent", "ref": "A&B =7", "party": "4", "tags": '["x","y"]'}
+    assert outcome == ToolOutcome(True, json.dumps({"received": expected}, separators=(",", ":")))
+    assert query_calls == [(method, expected, "find_booking", "call-1")]
+
+
+def test_a_get_tool_signed_with_another_key_is_rejected_by_the_webhook(server: str) -> None:
+    wrong = "whsec_" + base64.b64encode(b"another-secret-of-32-bytes-long!").decode()
+    runner = ToolRunner(SsrfGuard(["127.0.0.0/8"]), environ={next(iter(ENV)): wrong})
+    tool = _lookup(f"{server}/lookup", "GET")
+    outcome = asyncio.run(runner.run(tool, '{"ref": "A1"}', "c"))
+    assert (outcome.ok, outcome.error) == (False, "http_status")
+
+
+@pytest.mark.parametrize(
+    ("secret", "problem"),
+    [
+        ("whsec_AAAA", "decodes to 3 bytes"),
+        ("whsec_not base64!!", "not valid base64"),
+        ("whsec_" + base64.b64encode(b"x" * 20).decode()[:-2], "not valid base64"),
+        ("", "is empty"),
+    ],
+)
+def test_an_unusable_signing_secret_fails_at_start_naming_the_tool(
+    secret: str, problem: str
+) -> None:
+    tool = _tool("http://127.0.0.1/weather")
+    with pytest.raises(SigningSecretError, match=problem) as raised:
+        check_signing_secrets([tool], {next(iter(ENV)): secret})
+    assert "tool get_weather: http.signingSecretRef tools/weather" in str(raised.value)
+
+
+def test_usable_and_unset_signing_secrets_pass_the_start_check() -> None:
+    tool = _tool("http://127.0.0.1/weather")
+    check_signing_secrets([tool], ENV)
+    check_signing_secrets([tool], {})
+    assert signing_key("raw-shared-secret") == b"raw-shared-secret"
+    assert len(signing_key(ENV[next(iter(ENV))])) >= 16
+
+
+def test_an_unusable_secret_at_call_time_is_a_misconfigured_outcome(server: str) -> None:
+    runner = ToolRunner(SsrfGuard(["127.0.0.0/8"]), environ={next(iter(ENV)): "whsec_AAAA"})
+    outcome = asyncio.run(runner.run(_tool(f"{server}/weather"), '{"city": "Paris"}', "c"))
+    assert (outcome.ok, outcome.error) == (False, "misconfigured")
+    assert "decodes to 3 bytes" in json.loads(outcome.content)["error"]

@@ -3,7 +3,7 @@
 Every request has a timeout. Transient failures (`switchboard_wire.retry`: connection errors,
 "not now" statuses) are retried with backoff only before the first byte of output reaches the
 call, so nothing is heard twice. Chat streams are decoded by the wire's one decoder: a malformed
-chunk fails the reply with a `BackendError` naming it.
+chunk, or a stream that breaks off midway, fails the reply with a `BackendError`.
 """
 
 from __future__ import annotations
@@ -69,8 +69,12 @@ class ModelPlaneHttp:
         """Send `request` (retrying transient failures), returning the unread response."""
         response = await self._retrying(lambda: self._client.send(request, stream=True))
         if response.status_code >= 400:
-            detail = (await response.aread()).decode(errors="replace")[:300]
-            await response.aclose()
+            try:
+                detail = (await response.aread()).decode(errors="replace")[:300]
+            except httpx.HTTPError as error:
+                detail = f"(body unreadable: {type(error).__name__})"
+            finally:
+                await response.aclose()
             raise BackendError(f"{request.url.path} answered {response.status_code}: {detail}")
         return response
 
@@ -87,6 +91,8 @@ class ModelPlaneHttp:
             return PartialText.from_body(json.loads(await response.aread()))
         except ValueError as error:
             raise BackendError(f"malformed partial transcription: {error}") from None
+        except httpx.HTTPError as error:
+            raise BackendError(f"transcription broke off: {type(error).__name__}") from None
         finally:
             await response.aclose()
 
@@ -114,6 +120,8 @@ class ModelPlaneHttp:
                 yield event
         except MalformedChunkError as error:
             raise BackendError(str(error)) from None
+        except httpx.HTTPError as error:  # the stream broke off (or timed out) midway
+            raise BackendError(f"chat stream broke off: {type(error).__name__}") from None
         finally:
             await response.aclose()
 
@@ -135,5 +143,7 @@ class ModelPlaneHttp:
                 carry = data[whole:]
                 if whole:
                     yield data[:whole]
+        except httpx.HTTPError as error:  # the stream broke off (or timed out) midway
+            raise BackendError(f"speech stream broke off: {type(error).__name__}") from None
         finally:
             await response.aclose()

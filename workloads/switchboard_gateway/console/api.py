@@ -1,13 +1,17 @@
 """The web console and its JSON API, served on the gateway's HTTP port when enabled.
 
 `/` is the console; `/console/<file>` its static files; `/api/agents` the agents this gateway
-serves; `/api/calls` recent call records and `/api/calls/<id>` one of them. Call records hold
-transcripts, so the console is off unless the gateway's configuration turns it on (as
-`switchboard up` does on a loopback address).
+serves; `/api/calls?limit=&before=` recent call records, a page at a time (`before` is the last
+call id of the previous page, `next` in each answer), and `/api/calls/<id>?turnsFrom=&turnsLimit=`
+one call with a page of its turns (`nextTurnsFrom` in the answer, null on the last page). Answers
+are bounded, and records are read and encoded off the event loop that paces calls' audio. Call
+records hold transcripts, so the console is off unless the gateway's configuration turns it on
+(as `switchboard up` does on a loopback address).
 """
 
 from __future__ import annotations
 
+import asyncio
 import dataclasses
 import json
 import mimetypes
@@ -28,6 +32,10 @@ CONSOLE_PACKAGE = "switchboard_gateway.console"
 _STATIC_NAME = re.compile(r"^[a-z0-9][a-z0-9_-]*\.(html|js|css|svg)$")
 _CALL_ID = re.compile(r"^[A-Za-z0-9_-]{1,64}$")
 MAX_LISTED_CALLS = 200
+DEFAULT_LISTED_CALLS = 50
+MAX_TURNS_PAGE = 200
+DEFAULT_TURNS_PAGE = 100
+_MAX_TURN_NUMBER = 1_000_000
 
 
 def _response(status: int, body: bytes, content_type: str) -> Response:
@@ -43,14 +51,21 @@ def _response(status: int, body: bytes, content_type: str) -> Response:
     return Response(status, reason.get(status, "Error"), headers, body)
 
 
-def _json(status: int, value: object) -> Response:
-    def encode(item: object) -> str:
-        if isinstance(item, datetime):
-            return item.isoformat()
-        raise TypeError(type(item).__name__)
+def _encode(item: object) -> str:
+    if isinstance(item, datetime):
+        return item.isoformat()
+    raise TypeError(type(item).__name__)
 
-    body = json.dumps(value, default=encode).encode()
+
+def _json(status: int, value: object) -> Response:
+    body = json.dumps(value, default=_encode).encode()
     return _response(status, body, "application/json")
+
+
+async def _records_json(value: object) -> Response:
+    """A 200 answer holding records, encoded in a worker thread (it may be sizeable)."""
+    body = await asyncio.to_thread(lambda: json.dumps(_camel(value), default=_encode).encode())
+    return _response(200, body, "application/json")
 
 
 def static_file(name: str) -> Response:
@@ -102,29 +117,57 @@ async def console_response(gateway: Gateway, path: str, query: str) -> Response 
         return None
     if gateway.store is None:
         return _json(503, {"error": "this gateway keeps no call records"})
+    params = _params(query)
     if path == "/api/calls":
-        limit = _limit(query)
+        limit = _number(params, "limit", DEFAULT_LISTED_CALLS, 1, MAX_LISTED_CALLS)
         if limit is None:
             return _json(400, {"error": f"limit must be 1..{MAX_LISTED_CALLS}"})
-        calls = await gateway.store.recent(limit)
-        return _json(200, {"calls": [_camel(dataclasses.asdict(c)) for c in calls]})
+        before = params.get("before")
+        if before is not None and not _CALL_ID.match(before):
+            return _json(400, {"error": "before must be a call id"})
+        calls = await gateway.store.recent(limit, before)
+        following = calls[-1].call_id if len(calls) == limit else None
+        return await _records_json(
+            {"calls": [dataclasses.asdict(c) for c in calls], "next": following}
+        )
     call_id = path.removeprefix("/api/calls/")
     if not _CALL_ID.match(call_id):
         return _json(404, {"error": "no such call"})
-    record = await gateway.store.get(call_id)
-    if record is None:
+    turns_from = _number(params, "turnsFrom", 0, 0, _MAX_TURN_NUMBER)
+    turns_limit = _number(params, "turnsLimit", DEFAULT_TURNS_PAGE, 1, MAX_TURNS_PAGE)
+    if turns_from is None or turns_limit is None:
+        detail = f"turnsFrom must be 0..{_MAX_TURN_NUMBER}, turnsLimit 1..{MAX_TURNS_PAGE}"
+        return _json(400, {"error": detail})
+    page = await gateway.store.page(call_id, turns_from, turns_limit)
+    if page is None:
         return _json(404, {"error": "no such call"})
-    return _json(200, _camel(dataclasses.asdict(record)))
+    return await _records_json(
+        {
+            **dataclasses.asdict(page.record),
+            "turns_total": page.turns_total,
+            "next_turns_from": page.next_turns_from,
+        }
+    )
 
 
-def _limit(query: str) -> int | None:
-    for part in query.split("&"):
+def _params(query: str) -> dict[str, str]:
+    """The query's parameters (the first of a repeated name wins)."""
+    params: dict[str, str] = {}
+    for part in query.split("&")[:16]:
         name, _, value = part.partition("=")
-        if name == "limit":
-            if not value.isdigit() or not 1 <= int(value) <= MAX_LISTED_CALLS:
-                return None
-            return int(value)
-    return 50
+        params.setdefault(name, value)
+    return params
+
+
+def _number(params: dict[str, str], name: str, default: int, low: int, high: int) -> int | None:
+    """A whole-number parameter within `low..high`, its default when absent, None when bad."""
+    value = params.get(name)
+    if value is None:
+        return default
+    if not value.isascii() or not value.isdigit() or len(value) > 9:
+        return None
+    number = int(value)
+    return number if low <= number <= high else None
 
 
 def _camel(value: object) -> object:

@@ -241,8 +241,10 @@ async function onTalk(event) {
 
 // --- calls page --------------------------------------------------------------------------
 
-async function loadCalls() {
-  const response = await fetch("/api/calls?limit=100");
+// Calls come a page at a time: `next` is the cursor for older ones (null on the last page).
+async function loadCalls(before = null) {
+  const query = before ? `limit=100&before=${encodeURIComponent(before)}` : "limit=100";
+  const response = await fetch(`/api/calls?${query}`);
   const body = await response.json();
   const rows = (body.calls || []).map((call) => {
     const row = element("tr");
@@ -254,16 +256,47 @@ async function loadCalls() {
       element("td", {}, String(call.turns)), element("td", {}, call.endReason));
     return row;
   });
-  $("#calls tbody").replaceChildren(...rows);
-  if (!rows.length) $("#calls tbody").append(element("tr", {}, "No calls yet."));
+  const table = $("#calls tbody");
+  $("#older-calls")?.remove();
+  if (before) table.append(...rows);
+  else table.replaceChildren(...rows);
+  if (!before && !rows.length) table.append(element("tr", {}, "No calls yet."));
+  if (body.next) {
+    const more = element("button", { type: "button" }, "Older calls");
+    more.addEventListener("click", () => loadCalls(body.next));
+    const row = element("tr", { id: "older-calls" });
+    const cell = element("td", { colspan: "5" });
+    cell.append(more);
+    row.append(cell);
+    table.append(row);
+  }
+}
+
+// One call's turns come a page at a time (`nextTurnsFrom`, null on the last page); a record
+// holds at most the agent's callPolicy.limits.maxRecordTurns, so this ends after a few pages.
+async function fetchCall(callId) {
+  const path = `/api/calls/${encodeURIComponent(callId)}`;
+  let response = await fetch(path);
+  if (!response.ok) return null;
+  const call = await response.json();
+  let next = call.nextTurnsFrom;
+  for (let pages = 0; next !== null && next !== undefined && pages < 100; pages += 1) {
+    response = await fetch(`${path}?turnsFrom=${next}`);
+    if (!response.ok) break;
+    const page = await response.json();
+    call.turns.push(...page.turns);
+    call.toolCalls.push(...page.toolCalls);
+    next = page.nextTurnsFrom;
+  }
+  return call;
 }
 
 async function showCall(callId) {
-  const response = await fetch(`/api/calls/${encodeURIComponent(callId)}`);
-  if (!response.ok) return;
-  const call = await response.json();
+  const call = await fetchCall(callId);
+  if (!call) return;
   $("#call-detail").hidden = false;
-  $("#call-detail-heading").textContent = `Call ${call.callId} with ${call.agent} over ${call.channel}: ${new Date(call.startedAt).toLocaleString()}, ended ${call.endReason}`;
+  const cut = call.truncated ? " (record truncated at the agent's limits)" : "";
+  $("#call-detail-heading").textContent = `Call ${call.callId} with ${call.agent} over ${call.channel}: ${new Date(call.startedAt).toLocaleString()}, ended ${call.endReason}${cut}`;
   $("#turns tbody").replaceChildren(...call.turns.map((turn) => {
     const row = element("tr");
     for (const value of [turn.number, turn.callerText, turn.agentText + (turn.interrupted ? " …(interrupted)" : ""),

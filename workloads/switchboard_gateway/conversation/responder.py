@@ -11,7 +11,6 @@ import asyncio
 import contextlib
 import logging
 from collections.abc import Awaitable, Callable
-from dataclasses import dataclass
 
 from switchboard_gateway.agent import AgentConfig
 from switchboard_gateway.backends.base import BackendError, ChatModel
@@ -20,6 +19,7 @@ from switchboard_gateway.conversation.history import ConversationHistory
 from switchboard_gateway.conversation.listener import HeardTurn
 from switchboard_gateway.conversation.timing import TurnTiming, emit_turn_spans
 from switchboard_gateway.conversation.voice import AgentVoice, Playback
+from switchboard_gateway.conversation.work import CallerTurn, Greeting, Phrase, Reply, WorkItem
 from switchboard_gateway.events import (
     ClearEvent,
     EndReason,
@@ -35,50 +35,6 @@ log = logging.getLogger(__name__)
 
 MAX_TOOL_ROUNDS = 3
 APOLOGY = "Sorry, I'm having trouble right now. Could you say that again?"
-
-
-@dataclass(frozen=True, slots=True)
-class Greeting:
-    """The agent's first words."""
-
-    text: str
-
-
-@dataclass(frozen=True, slots=True)
-class Phrase:
-    """A fixed line outside the conversation (an apology): spoken, not remembered."""
-
-    turn: int
-    text: str
-
-
-@dataclass(frozen=True, slots=True)
-class CallerTurn:
-    """The caller said or typed something: answer it."""
-
-    timing: TurnTiming
-
-
-WorkItem = Greeting | Phrase | CallerTurn
-
-
-@dataclass
-class Reply:
-    """One work item in progress, and whether the caller interrupted it."""
-
-    item: WorkItem
-    task: asyncio.Task[None] | None = None
-    interrupted: bool = False
-    playback: Playback | None = None
-    #: Speech is under way whose text is not in the history yet (heard text goes there if cut).
-    unrecorded: bool = False
-    #: What the history gets for a cut reply nothing of which was heard ("": nothing).
-    placeholder: str = "…"
-
-    @property
-    def active(self) -> bool:
-        """Whether it is still running."""
-        return self.task is not None and not self.task.done()
 
 
 class Responder:
@@ -100,6 +56,9 @@ class Responder:
         self.history, self._send, self._clock, self._call_id = history, send, clock, call_id
         self._on_end = on_end
         self._items: asyncio.Queue[WorkItem] = asyncio.Queue()
+        #: The caller turn queued and not started yet, and its message in the history: a turn
+        #: that arrives meanwhile joins it, so a call has at most one turn waiting for the LLM.
+        self._waiting: tuple[CallerTurn, dict[str, object]] | None = None
         self._reply: Reply | None = None
         #: A greeting is queued and still wanted (a caller who speaks first skips it).
         self._greeting_wanted = False
@@ -119,12 +78,16 @@ class Responder:
         self._items.put_nowait(Greeting(text))
 
     async def caller_typed(self, text: str) -> None:
-        """A typed caller turn: it counts from now."""
+        """A typed caller turn: it counts from now (or joins the turn still waiting)."""
+        if await self._join_waiting(text):
+            return
         turn = self._next_turn()
         await self._caller_turn(text, TurnTiming(turn, self._clock.now()))
 
     async def caller_said(self, heard: HeardTurn) -> None:
         """A spoken caller turn, with its endpointing and final-transcription times."""
+        if await self._join_waiting(heard.text):
+            return
         timing = TurnTiming(self._next_turn(), heard.speech_end)
         timing.mark(
             LatencyStage.VAD_ENDPOINT, heard.speech_end, max(heard.decided, heard.speech_end)
@@ -150,6 +113,8 @@ class Responder:
         """The work loop: one reply at a time; a failed reply is apologised for."""
         while True:
             item = await self._items.get()
+            if self._waiting is not None and item is self._waiting[0]:
+                self._waiting = None
             if isinstance(item, Greeting):
                 if not self._greeting_wanted:
                     continue
@@ -166,8 +131,24 @@ class Responder:
         # The caller spoke before the greeting began: answer them, not greet them.
         self._greeting_wanted = False
         await self._send(TranscriptEvent(timing.number, text, final=True))
-        self.history.add({"role": "user", "content": text})
-        self._items.put_nowait(CallerTurn(timing))
+        message: dict[str, object] = {"role": "user", "content": text}
+        self.history.add(message)
+        item = CallerTurn(timing)
+        self._waiting = (item, message)
+        self._items.put_nowait(item)
+
+    async def _join_waiting(self, text: str) -> bool:
+        """Add `text` to the caller turn still waiting for a reply; false when none waits.
+
+        The joined turn keeps its number and first timing; its final transcript is sent again,
+        whole. A flood of turns thus costs one LLM request, not one each.
+        """
+        if self._waiting is None:
+            return False
+        item, message = self._waiting
+        message["content"] = f"{message['content']}\n{text}"
+        await self._send(TranscriptEvent(item.timing.number, str(message["content"]), final=True))
+        return True
 
     async def _run(self, reply: Reply) -> bool:
         """Run one reply to its end; true when a model backend failed it."""

@@ -20,6 +20,7 @@ from switchboard_gateway.conversation.clock import Clock, MonotonicClock
 from switchboard_gateway.conversation.history import ConversationHistory
 from switchboard_gateway.conversation.listener import HeardTurn, Listener
 from switchboard_gateway.conversation.responder import Responder
+from switchboard_gateway.conversation.turn_rate import TurnRate
 from switchboard_gateway.conversation.voice import AgentVoice
 from switchboard_gateway.events import (
     CallEndedEvent,
@@ -89,6 +90,8 @@ class CallSession:
         self._ending: CallEndedEvent | None = None
         self._over = asyncio.Event()
         self._last_activity = self._clock.now()
+        limits = config.limits
+        self._turn_rate = TurnRate(limits.turns_per_minute, limits.turn_burst, self._clock.now())
 
     @property
     def latencies(self) -> list[TurnLatencyEvent]:
@@ -171,8 +174,15 @@ class CallSession:
         if isinstance(event, CallerAudio):
             await self.listener.feed(decode(event.data, self._start.input_format))
         elif isinstance(event, CallerText):
+            most = self.config.limits.max_text_chars
+            if len(event.text) > most:
+                raise ProtocolError(
+                    f"a typed turn of {len(event.text)} characters; the limit is {most}"
+                    " (callPolicy.limits.maxTextChars)"
+                )
             text = event.text.strip()
             if text:
+                self._keep_turn_rate()
                 self._active()
                 await self.responder.interrupt()
                 await self.responder.caller_typed(text)
@@ -182,6 +192,15 @@ class CallSession:
             if not set(event.digits) <= DTMF_DIGITS:
                 raise ProtocolError("DTMF digits must be 0-9, *, # or A-D")
             self._active()
+
+    def _keep_turn_rate(self) -> None:
+        """A caller turn (typed or spoken) faster than the agent's turn rate ends the call."""
+        if not self._turn_rate.allow(self._clock.now()):
+            limits = self.config.limits
+            raise ProtocolError(
+                f"caller turns faster than {limits.turns_per_minute} a minute after a burst of"
+                f" {limits.turn_burst} (callPolicy.limits.turnsPerMinute, turnBurst)"
+            )
 
     async def _watchdog(self) -> None:
         """Ends the call when it has been idle, or running, for too long."""
@@ -221,5 +240,10 @@ class CallSession:
 
     async def on_caller_turn(self, turn: HeardTurn) -> None:
         """A finished caller turn goes to the responder."""
+        try:
+            self._keep_turn_rate()
+        except ProtocolError as error:
+            self._end(EndReason.PROTOCOL_ERROR, str(error))
+            return
         self._active()
         await self.responder.caller_said(turn)

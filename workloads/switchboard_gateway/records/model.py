@@ -52,6 +52,9 @@ class CallHeader:
     ended_at: datetime
     end_reason: str
     client_reference: str = ""
+    #: The call had more turns or text than its record keeps (`callPolicy.limits`): the first
+    #: ones are stored, the rest left out.
+    truncated: bool = False
 
 
 @dataclass(frozen=True)
@@ -69,6 +72,17 @@ class CallSummary(CallHeader):
     turns: int = 0
 
 
+@dataclass(frozen=True)
+class CallPage:
+    """One call with a page of its turns (and the tool calls of those turns)."""
+
+    record: CallRecord
+    #: How many turns the stored call has in all.
+    turns_total: int
+    #: Where the next page starts (a turn number), or None when this page is the last.
+    next_turns_from: int | None
+
+
 class CallStoreUnavailableError(Exception):
     """The store cannot be reached or set up (the message names where, never credentials)."""
 
@@ -81,11 +95,18 @@ class CallStore(Protocol):
         ...
 
     async def get(self, call_id: str) -> CallRecord | None:
-        """A call by id."""
+        """A call by id, all its turns (bounded by the record limits when it was stored)."""
         ...
 
-    async def recent(self, limit: int) -> list[CallSummary]:
-        """The latest `limit` calls, most recently ended first."""
+    async def page(self, call_id: str, turns_from: int, turns_limit: int) -> CallPage | None:
+        """A call by id with at most `turns_limit` turns, numbered `turns_from` and up."""
+        ...
+
+    async def recent(self, limit: int, before: str | None = None) -> list[CallSummary]:
+        """The latest `limit` calls, most recently ended first.
+
+        With `before` (a call id: the last of the previous page), the calls listed after it.
+        """
         ...
 
     async def delete_ended_before(self, cutoff: datetime) -> int:

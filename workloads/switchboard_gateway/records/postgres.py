@@ -11,13 +11,14 @@ from psycopg.conninfo import conninfo_to_dict
 from psycopg_pool import AsyncConnectionPool, PoolTimeout
 
 from switchboard_gateway.records.model import (
+    CallPage,
     CallRecord,
     CallStoreUnavailableError,
     CallSummary,
     ToolCallRecord,
     TurnRecord,
 )
-from switchboard_gateway.records.schema import statements
+from switchboard_gateway.records.schema import call_header, statements
 
 SQL = statements("postgres", prefix="switchboard_")
 
@@ -45,7 +46,9 @@ class PostgresCallStore:
                 await connection.execute(SQL.create)
                 cursor = await connection.execute(SQL.select_turn_columns, (SQL.turns,))
                 existing = {row[0] for row in await cursor.fetchall()}
-                for migration in SQL.migrations(existing):
+                cursor = await connection.execute(SQL.select_turn_columns, (SQL.calls,))
+                existing_call = {row[0] for row in await cursor.fetchall()}
+                for migration in SQL.migrations(existing) + SQL.call_migrations(existing_call):
                     await connection.execute(migration)
         except (PoolTimeout, psycopg.Error) as error:
             await pool.close()
@@ -74,6 +77,7 @@ class PostgresCallStore:
                     record.ended_at,
                     record.end_reason,
                     record.client_reference,
+                    record.truncated,
                 ),
             )
             async with connection.cursor() as cursor:
@@ -95,21 +99,40 @@ class PostgresCallStore:
             turns = await (await connection.execute(SQL.select_turns, (call_id,))).fetchall()
             tools = await (await connection.execute(SQL.select_tool_calls, (call_id,))).fetchall()
         return CallRecord(
-            call_id=row[0],
-            agent=row[1],
-            channel=row[2],
-            started_at=row[3],
-            ended_at=row[4],
-            end_reason=row[5],
-            client_reference=row[6],
+            **call_header(row),
             turns=tuple(TurnRecord(*t) for t in turns),
             tool_calls=tuple(ToolCallRecord(*t) for t in tools),
         )
 
-    async def recent(self, limit: int) -> list[CallSummary]:
-        """The latest `limit` calls, most recently ended first."""
+    async def page(self, call_id: str, turns_from: int, turns_limit: int) -> CallPage | None:
+        """A call by id with one page of its turns and those turns' tool calls."""
         async with self._pool.connection() as connection:
-            rows = await (await connection.execute(SQL.select_recent, (limit,))).fetchall()
+            cursor = await connection.execute(SQL.select_call, (call_id,))
+            row = await cursor.fetchone()
+            if row is None:
+                return None
+            page = (call_id, turns_from, turns_limit + 1)
+            turns = [
+                TurnRecord(*t)
+                for t in await (await connection.execute(SQL.select_turns_page, page)).fetchall()
+            ]
+            shown = turns[:turns_limit]
+            span = (call_id, turns_from, shown[-1].number if shown else -1)
+            tools = await (await connection.execute(SQL.select_tool_calls_page, span)).fetchall()
+            counted = await (await connection.execute(SQL.count_turns, (call_id,))).fetchone()
+        tool_calls = tuple(ToolCallRecord(*t) for t in tools)
+        record = CallRecord(**call_header(row), turns=tuple(shown), tool_calls=tool_calls)
+        more = len(turns) > turns_limit
+        return CallPage(record, counted[0] if counted else 0, turns[-1].number if more else None)
+
+    async def recent(self, limit: int, before: str | None = None) -> list[CallSummary]:
+        """The latest `limit` calls, most recently ended first (after `before`, a call id)."""
+        async with self._pool.connection() as connection:
+            if before is None:
+                cursor = await connection.execute(SQL.select_recent, (limit,))
+            else:
+                cursor = await connection.execute(SQL.select_recent_before, (before, limit))
+            rows = await cursor.fetchall()
         return [CallSummary(*row) for row in rows]
 
     async def delete_ended_before(self, cutoff: datetime) -> int:

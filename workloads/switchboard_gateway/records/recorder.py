@@ -20,6 +20,7 @@ from switchboard_gateway.records.model import (
     CallRecord,
     CallStore,
     ToolCallRecord,
+    TurnRecord,
     turns_from_history,
 )
 
@@ -45,6 +46,9 @@ class CallRecorder:
     agent: str
     channel: str
     client_reference: str = ""
+    #: What the record keeps at most (`callPolicy.limits.maxRecordTurns`, `maxRecordBytes`).
+    max_turns: int = 500
+    max_bytes: int = 1_000_000
     started_at: datetime = field(default_factory=lambda: datetime.now(UTC))
     _tool_names: dict[str, str] = field(default_factory=dict)
     _tool_calls: list[ToolCallRecord] = field(default_factory=list)
@@ -67,17 +71,28 @@ class CallRecorder:
         messages: list[dict[str, Any]],
         latencies: Sequence[TurnLatencyEvent],
     ) -> CallRecord:
-        """The finished call's record, its text made storable (see `storable`)."""
-        turns = tuple(
-            dataclasses.replace(
-                turn, caller_text=storable(turn.caller_text), agent_text=storable(turn.agent_text)
-            )
-            for turn in turns_from_history(messages, list(latencies))
-        )
+        """The finished call's record, its text made storable (see `storable`).
+
+        It keeps the first turns within `max_turns` and `max_bytes` of text, and the tool calls
+        of those turns; when any are left out it is marked `truncated`.
+        """
+        all_turns = turns_from_history(messages, list(latencies))
+        kept: list[TurnRecord] = []
+        size = 0
+        for turn in all_turns:
+            caller, agent = storable(turn.caller_text), storable(turn.agent_text)
+            size += len(caller.encode()) + len(agent.encode())
+            if len(kept) >= self.max_turns or size > self.max_bytes:
+                break
+            kept.append(dataclasses.replace(turn, caller_text=caller, agent_text=agent))
+        truncated = len(kept) < len(all_turns)
+        last = kept[-1].number if kept else -1
+        calls = [c for c in self._tool_calls if not truncated or c.turn <= last]
         tools = tuple(
             dataclasses.replace(call, name=storable(call.name), error=storable(call.error))
-            for call in self._tool_calls
+            for call in calls[: self.max_turns * 4]
         )
+        truncated = truncated or len(tools) < len(calls)
         return CallRecord(
             call_id=self.call_id,
             agent=self.agent,
@@ -86,7 +101,8 @@ class CallRecorder:
             ended_at=datetime.now(UTC),
             end_reason=end_reason,
             client_reference=storable(self.client_reference),
-            turns=turns,
+            truncated=truncated,
+            turns=tuple(kept),
             tool_calls=tools,
         )
 

@@ -9,9 +9,9 @@ becomes a column, added to existing tables when a store opens them (`Statements.
 
 from __future__ import annotations
 
-from collections.abc import Collection
+from collections.abc import Collection, Sequence
 from dataclasses import dataclass, fields
-from typing import Literal
+from typing import Any, Literal
 
 from switchboard_gateway.records.model import TurnRecord
 from switchboard_wire.latency import LatencyStage
@@ -31,7 +31,10 @@ CALL_COLUMNS = (
     ("ended_at", "time"),
     ("end_reason", "text"),
     ("client_reference", "text"),
+    ("truncated", "bool"),
 )
+#: Columns that calls tables made before them lack (false in old rows), with their kinds.
+ADDED_CALL_COLUMNS = (("truncated", "bool"),)
 _KINDS = {"int": "int", "str": "text", "bool": "bool"}
 TURN_COLUMNS = tuple((f.name, _KINDS[str(f.type)]) for f in fields(TurnRecord))
 #: Columns that tables made before their stage existed lack; 0 in old rows: "did not run".
@@ -46,6 +49,11 @@ TOOL_CALL_COLUMNS = (
 )
 
 
+def call_header(row: Sequence[Any]) -> dict[str, Any]:
+    """The `CallHeader` fields of a calls row (as `CALL_COLUMNS` orders them)."""
+    return {name: value for (name, _), value in zip(CALL_COLUMNS, row, strict=False)}
+
+
 @dataclass(frozen=True)
 class Statements:
     """Every statement a store runs, for one dialect and table prefix."""
@@ -58,18 +66,32 @@ class Statements:
     select_call: str
     select_turns: str
     select_tool_calls: str
+    #: One page of a call's turns: (call id, first number, how many).
+    select_turns_page: str
+    #: The tool calls of a page's turns: (call id, first turn, last turn).
+    select_tool_calls_page: str
+    count_turns: str
     delete_ended_before: str
     select_recent: str
-    #: The turns table's name (the parameter of `select_turn_columns`).
+    #: The calls listed after a given call (the cursor): (cursor call id, how many).
+    select_recent_before: str
+    #: The tables' names (the parameter of `select_turn_columns`).
+    calls: str
     turns: str
     #: The names of the turns table's columns, as the database has them.
     select_turn_columns: str
     #: Per latency column, the statement that adds it to a turns table that lacks it.
     add_stage_column: dict[str, str]
+    #: Per added calls column, the statement that adds it to a calls table that lacks it.
+    add_call_column: dict[str, str]
 
     def migrations(self, existing: Collection[str]) -> list[str]:
         """The statements that bring a turns table with `existing` columns up to date."""
         return [sql for column, sql in self.add_stage_column.items() if column not in existing]
+
+    def call_migrations(self, existing: Collection[str]) -> list[str]:
+        """The statements that bring a calls table with `existing` columns up to date."""
+        return [sql for column, sql in self.add_call_column.items() if column not in existing]
 
 
 def statements(dialect: Dialect, prefix: str = "") -> Statements:
@@ -82,8 +104,14 @@ def statements(dialect: Dialect, prefix: str = "") -> Statements:
     mark = "?" if dialect == "sqlite" else "%s"
     calls, turns, tools = f"{prefix}calls", f"{prefix}turns", f"{prefix}tool_calls"
 
+    false = "0" if dialect == "sqlite" else "FALSE"
+
     def column(name: str, kind: str) -> str:
-        default = " DEFAULT 0" if name in STAGE_COLUMNS else ""
+        default = ""
+        if name in STAGE_COLUMNS:
+            default = " DEFAULT 0"
+        elif name in dict(ADDED_CALL_COLUMNS):
+            default = f" DEFAULT {false}"
         return f"{name} {types[kind]} NOT NULL{default}"
 
     def columns(spec: tuple[tuple[str, str], ...]) -> str:
@@ -107,6 +135,10 @@ def statements(dialect: Dialect, prefix: str = "") -> Statements:
         )
 
     parent = f"    call_id TEXT NOT NULL REFERENCES {calls} (call_id) ON DELETE CASCADE"
+    recent = (
+        f"SELECT {names(CALL_COLUMNS)},"  # noqa: S608
+        f" (SELECT COUNT(*) FROM {turns} t WHERE t.call_id = c.call_id) FROM {calls} c"
+    )
     return Statements(
         create=f"""
 CREATE TABLE IF NOT EXISTS {calls} (
@@ -134,14 +166,25 @@ CREATE TABLE IF NOT EXISTS {tools} (
         f" WHERE call_id = {mark} ORDER BY number",
         select_tool_calls=f"SELECT {names(TOOL_CALL_COLUMNS[1:])} FROM {tools}"  # noqa: S608
         f" WHERE call_id = {mark} ORDER BY position",
+        select_turns_page=f"SELECT {names(TURN_COLUMNS)} FROM {turns}"  # noqa: S608
+        f" WHERE call_id = {mark} AND number >= {mark} ORDER BY number LIMIT {mark}",
+        select_tool_calls_page=f"SELECT {names(TOOL_CALL_COLUMNS[1:])} FROM {tools}"  # noqa: S608
+        f" WHERE call_id = {mark} AND turn >= {mark} AND turn <= {mark} ORDER BY position",
+        count_turns=f"SELECT COUNT(*) FROM {turns} WHERE call_id = {mark}",  # noqa: S608
         delete_ended_before=f"DELETE FROM {calls} WHERE ended_at < {mark}",  # noqa: S608
-        select_recent=f"SELECT {names(CALL_COLUMNS)},"  # noqa: S608
-        f" (SELECT COUNT(*) FROM {turns} t WHERE t.call_id = c.call_id)"
-        f" FROM {calls} c ORDER BY ended_at DESC LIMIT {mark}",
+        select_recent=f"{recent} ORDER BY ended_at DESC, call_id DESC LIMIT {mark}",
+        select_recent_before=f"{recent} WHERE (c.ended_at, c.call_id) < "  # noqa: S608
+        f"(SELECT ended_at, call_id FROM {calls} WHERE call_id = {mark})"
+        f" ORDER BY ended_at DESC, call_id DESC LIMIT {mark}",
+        calls=calls,
         turns=turns,
         select_turn_columns=select_columns,
         add_stage_column={
             name: f"ALTER TABLE {turns} ADD COLUMN {if_missing}{column(name, 'int')}"
             for name in STAGE_COLUMNS
+        },
+        add_call_column={
+            name: f"ALTER TABLE {calls} ADD COLUMN {if_missing}{column(name, kind)}"
+            for name, kind in ADDED_CALL_COLUMNS
         },
     )

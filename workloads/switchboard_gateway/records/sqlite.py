@@ -11,8 +11,14 @@ from datetime import datetime
 from pathlib import Path
 from typing import Any
 
-from switchboard_gateway.records.model import CallRecord, CallSummary, ToolCallRecord, TurnRecord
-from switchboard_gateway.records.schema import TURN_COLUMNS, statements
+from switchboard_gateway.records.model import (
+    CallPage,
+    CallRecord,
+    CallSummary,
+    ToolCallRecord,
+    TurnRecord,
+)
+from switchboard_gateway.records.schema import TURN_COLUMNS, call_header, statements
 
 SQL = statements("sqlite")
 
@@ -32,8 +38,11 @@ class SqliteCallStore:
         existing = {
             row[0] for row in self._connection.execute(SQL.select_turn_columns, (SQL.turns,))
         }
+        existing_call = {
+            row[0] for row in self._connection.execute(SQL.select_turn_columns, (SQL.calls,))
+        }
         with self._connection:
-            for migration in SQL.migrations(existing):
+            for migration in SQL.migrations(existing) + SQL.call_migrations(existing_call):
                 self._connection.execute(migration)
         self._lock = threading.Lock()
 
@@ -60,6 +69,7 @@ class SqliteCallStore:
                     record.ended_at.isoformat(),
                     record.end_reason,
                     record.client_reference,
+                    record.truncated,
                 ),
             )
             db.executemany(
@@ -73,48 +83,52 @@ class SqliteCallStore:
 
     async def get(self, call_id: str) -> CallRecord | None:
         """A call by id, with its turns and tool calls in order."""
-        return await asyncio.to_thread(self._get, call_id)
+        page = await asyncio.to_thread(self._page, call_id, 0, None)
+        return page.record if page is not None else None
 
-    def _get(self, call_id: str) -> CallRecord | None:
+    async def page(self, call_id: str, turns_from: int, turns_limit: int) -> CallPage | None:
+        """A call by id with one page of its turns and those turns' tool calls."""
+        return await asyncio.to_thread(self._page, call_id, turns_from, turns_limit)
+
+    def _page(self, call_id: str, turns_from: int, turns_limit: int | None) -> CallPage | None:
         with self._lock:
             db = self._connection
             row = db.execute(SQL.select_call, (call_id,)).fetchone()
             if row is None:
                 return None
-            turn_rows = db.execute(SQL.select_turns, (call_id,)).fetchall()
-            tool_rows = db.execute(SQL.select_tool_calls, (call_id,)).fetchall()
-        return CallRecord(
-            call_id=row[0],
-            agent=row[1],
-            channel=row[2],
-            started_at=datetime.fromisoformat(row[3]),
-            ended_at=datetime.fromisoformat(row[4]),
-            end_reason=row[5],
-            client_reference=row[6],
-            turns=tuple(_turn(row) for row in turn_rows),
+            if turns_limit is None:
+                turn_rows = db.execute(SQL.select_turns, (call_id,)).fetchall()
+                tool_rows = db.execute(SQL.select_tool_calls, (call_id,)).fetchall()
+                total = len(turn_rows)
+            else:
+                page = (call_id, turns_from, turns_limit + 1)
+                turn_rows = db.execute(SQL.select_turns_page, page).fetchall()
+                shown = turn_rows[:turns_limit]
+                last = shown[-1][0] if shown else -1
+                span = (call_id, turns_from, last)
+                tool_rows = db.execute(SQL.select_tool_calls_page, span).fetchall()
+                total = db.execute(SQL.count_turns, (call_id,)).fetchone()[0]
+        turns = tuple(_turn(row) for row in turn_rows)
+        more = turns_limit is not None and len(turns) > turns_limit
+        record = CallRecord(
+            **_header(row),
+            turns=turns[:turns_limit] if more else turns,
             tool_calls=tuple(ToolCallRecord(t[0], t[1], bool(t[2]), *t[3:]) for t in tool_rows),
         )
+        return CallPage(record, total, turns[-1].number if more else None)
 
-    async def recent(self, limit: int) -> list[CallSummary]:
-        """The latest `limit` calls, most recently ended first."""
-        return await asyncio.to_thread(self._recent, limit)
+    async def recent(self, limit: int, before: str | None = None) -> list[CallSummary]:
+        """The latest `limit` calls, most recently ended first (after `before`, a call id)."""
+        return await asyncio.to_thread(self._recent, limit, before)
 
-    def _recent(self, limit: int) -> list[CallSummary]:
+    def _recent(self, limit: int, before: str | None) -> list[CallSummary]:
         with self._lock:
-            rows = self._connection.execute(SQL.select_recent, (limit,)).fetchall()
-        return [
-            CallSummary(
-                row[0],
-                row[1],
-                row[2],
-                datetime.fromisoformat(row[3]),
-                datetime.fromisoformat(row[4]),
-                row[5],
-                row[6],
-                row[7],
-            )
-            for row in rows
-        ]
+            if before is None:
+                rows = self._connection.execute(SQL.select_recent, (limit,)).fetchall()
+            else:
+                query = (SQL.select_recent_before, (before, limit))
+                rows = self._connection.execute(*query).fetchall()
+        return [CallSummary(**_header(row), turns=row[8]) for row in rows]
 
     async def delete_ended_before(self, cutoff: datetime) -> int:
         """Retention by age (turns and tool calls go with their call)."""
@@ -124,6 +138,15 @@ class SqliteCallStore:
         with self._lock, self._connection:
             cursor = self._connection.execute(SQL.delete_ended_before, (cutoff.isoformat(),))
             return cursor.rowcount
+
+
+def _header(row: tuple[Any, ...]) -> dict[str, Any]:
+    """A calls row as `CallHeader` fields (SQLite keeps times as ISO text, booleans as ints)."""
+    header = call_header(row)
+    header["started_at"] = datetime.fromisoformat(header["started_at"])
+    header["ended_at"] = datetime.fromisoformat(header["ended_at"])
+    header["truncated"] = bool(header["truncated"])
+    return header
 
 
 def _turn(row: tuple[Any, ...]) -> TurnRecord:

@@ -10,7 +10,7 @@ import asyncio
 import json
 import logging
 import time
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Coroutine
 from dataclasses import dataclass
 from typing import Any
 
@@ -25,11 +25,12 @@ from switchboard_gateway.events import (
 from switchboard_gateway.tools.knowledge import (
     MAX_QUERY_CHARS,
     SEARCH_KNOWLEDGE_BASE_TOOL,
+    SEARCH_TIMEOUT_S,
     SEARCH_TOOL_NAME,
     KnowledgeSearch,
     search_knowledge,
 )
-from switchboard_gateway.tools.webhooks import ToolOutcome, ToolRunner
+from switchboard_gateway.tools.webhooks import ToolOutcome, ToolRunner, tool_failure
 from switchboard_wire.chat import ToolRequest
 
 log = logging.getLogger(__name__)
@@ -38,6 +39,8 @@ TOOL_APOLOGY = "Sorry, I couldn't get that done just now."
 DEFAULT_FILLER = "One moment, please."
 #: A tool that has not answered after this long gets a spoken filler.
 FILLER_AFTER_S = 0.7
+#: Beyond a tool's own timeout, time for resolving its host and reading its answer.
+TOOL_GRACE_S = 2.0
 _DONE = '{"ok": true}'
 CONTEXT_INTRO = "Facts from our documents (answer from them):"
 
@@ -112,7 +115,12 @@ class ToolCalls:
             await self._send(ToolResultEvent(turn, request.id, outcome.ok, outcome.error, latency))
             outcomes.append((request, outcome))
             if not outcome.ok:
-                log.info("tool %s failed: %s", request.name[:64], outcome.error)
+                log.warning(
+                    "call %s: tool %s failed: %s",
+                    self._call_id,
+                    request.name[:64],
+                    outcome.error,
+                )
                 await self._say(turn, TOOL_APOLOGY)
         return ToolRound(tuple(outcomes), ending)
 
@@ -143,7 +151,9 @@ class ToolCalls:
         latency = int((time.monotonic() - started) * 1000)
         await self._send(ToolResultEvent(turn, request.id, outcome.ok, outcome.error, latency))
         if not outcome.ok:
-            log.info("automatic knowledge search failed: %s", outcome.error)
+            log.warning(
+                "call %s: automatic knowledge search failed: %s", self._call_id, outcome.error
+            )
             return ""
         passages = json.loads(outcome.content).get("passages", [])
         facts = "\n".join(f"- {p['text']}" for p in passages)
@@ -153,23 +163,51 @@ class ToolCalls:
         self, turn: int, knowledge: KnowledgeSearch, request: ToolRequest
     ) -> ToolOutcome:
         searching = search_knowledge(knowledge, self._config.knowledge_bases, request.arguments)
-        return await self._with_filler(turn, asyncio.create_task(searching), DEFAULT_FILLER)
+        budget = SEARCH_TIMEOUT_S + TOOL_GRACE_S
+        return await self._with_filler(turn, request, searching, DEFAULT_FILLER, budget)
 
     async def _webhook(self, turn: int, request: ToolRequest) -> ToolOutcome:
         tool = self._config.tool(request.name)
         if tool is None:
             message = json.dumps({"error": f"there is no tool named {request.name[:64]}"})
             return ToolOutcome(False, message, "unknown_tool")
-        running = asyncio.create_task(self._runner.run(tool, request.arguments, self._call_id))
-        return await self._with_filler(turn, running, tool.filler or DEFAULT_FILLER)
+        running = self._runner.run(tool, request.arguments, self._call_id)
+        budget = tool.http.timeout_ms / 1000 + TOOL_GRACE_S
+        return await self._with_filler(
+            turn, request, running, tool.filler or DEFAULT_FILLER, budget
+        )
 
     async def _with_filler(
-        self, turn: int, running: asyncio.Task[ToolOutcome], filler: str
+        self,
+        turn: int,
+        request: ToolRequest,
+        work: Coroutine[Any, Any, ToolOutcome],
+        filler: str,
+        budget_s: float,
     ) -> ToolOutcome:
+        """Run one tool under `budget_s`; whatever it raises becomes a failed outcome.
+
+        A tool that raises (a malformed URL, a broken secret, a bug) must not take the call's
+        reply loop with it: the model sees the failure and the caller hears the apology.
+        """
+        running = asyncio.create_task(work)
+        deadline = asyncio.get_running_loop().time() + budget_s
         try:
             done, _ = await asyncio.wait({running}, timeout=FILLER_AFTER_S)
             if not done:
                 await self._say(turn, filler)
-            return await running
+            async with asyncio.timeout_at(deadline):  # the filler's speech is not the tool's
+                return await running
+        except TimeoutError:
+            log.warning("call %s: tool %s timed out", self._call_id, request.name[:64])
+            return tool_failure("timeout", "the tool did not answer in time")
+        except Exception as error:
+            log.warning(
+                "call %s: tool %s raised %s",
+                self._call_id,
+                request.name[:64],
+                type(error).__name__,
+            )
+            return tool_failure("tool_error", "the tool failed")
         finally:
             running.cancel()

@@ -1,9 +1,14 @@
 """HTTP tools: webhooks signed Standard-Webhooks style, guarded, bounded, validated.
 
-The request is `POST {"tool", "arguments", "callId"}` (or the configured method) with headers
-`webhook-id`, `webhook-timestamp` and `webhook-signature: v1,<base64 HMAC-SHA256 over
-"id.timestamp.body">`. The answer must be JSON, at most `MAX_RESULT_BYTES`; it reaches the model
-as a string. Failures come back as outcomes with a short error class, never as exceptions.
+POST, PUT and PATCH send the JSON body `{"tool", "arguments", "callId"}`. GET and DELETE send no
+body: the arguments go in the query string (strings as they are, other values as compact JSON,
+after any query the tool URL already has), and the tool name and call id in the headers
+`switchboard-tool` and `switchboard-call-id`. Every request carries `webhook-id`,
+`webhook-timestamp` and `webhook-signature: v1,<base64 HMAC-SHA256 over "id.timestamp.payload">`,
+where the payload is exactly what was sent: the body, or for GET and DELETE the request's raw
+query string (without the `?`; empty when there is none). The answer must be JSON, at most
+`MAX_RESULT_BYTES`; it reaches the model as a string. Failures come back as outcomes with a short
+error class, never as exceptions.
 """
 
 from __future__ import annotations
@@ -16,8 +21,10 @@ import json
 import os
 import time
 import uuid
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
+from typing import Any
+from urllib.parse import urlencode
 
 import httpx
 import jsonschema
@@ -46,11 +53,66 @@ class ToolOutcome:
     error: str = ""
 
 
+#: Standard Webhooks secrets are 24 to 64 random bytes; fewer than 16 is a mistake, not a key.
+MIN_KEY_BYTES = 16
+#: Methods whose arguments travel in the query string rather than a body.
+QUERY_METHODS = frozenset({"GET", "DELETE"})
+
+
+class SigningSecretError(ValueError):
+    """A tool's signing secret is missing or is not a usable key."""
+
+
 def signing_key(secret: str) -> bytes:
-    """The HMAC key of a Standard-Webhooks secret (`whsec_<base64>`), or the raw secret."""
+    """The HMAC key of a Standard-Webhooks secret (`whsec_<base64>`), or the raw secret.
+
+    Raises `SigningSecretError` (never `binascii.Error`) for a `whsec_` secret that is not
+    base64 of at least `MIN_KEY_BYTES` bytes, and for an empty raw secret.
+    """
     if secret.startswith("whsec_"):
-        return base64.b64decode(secret.removeprefix("whsec_"))
+        try:
+            key = base64.b64decode(secret.removeprefix("whsec_"), validate=True)
+        except ValueError:
+            raise SigningSecretError("the whsec_ secret is not valid base64") from None
+        if len(key) < MIN_KEY_BYTES:
+            raise SigningSecretError(
+                f"the whsec_ secret decodes to {len(key)} bytes; at least {MIN_KEY_BYTES} needed"
+            )
+        return key
+    if not secret:
+        raise SigningSecretError("the signing secret is empty")
     return secret.encode()
+
+
+def check_signing_secrets(tools: Iterable[ToolSpec], environ: Mapping[str, str]) -> None:
+    """Fail at start, naming the tool, when a signing secret that is set is not a usable key.
+
+    A secret that is not set at all stays a call-time `misconfigured` outcome (the operator's
+    pods cannot start without it; locally it may be exported later).
+    """
+    for tool in tools:
+        ref = tool.http.signing_secret_ref
+        if ref is None:
+            continue
+        name = secret_env_name(ref)
+        value = environ.get(name)
+        if value is None:
+            continue
+        try:
+            signing_key(value)
+        except SigningSecretError as error:
+            raise SigningSecretError(
+                f"tool {tool.name}: http.signingSecretRef {ref.name}/{ref.key} ({name}): {error}"
+            ) from None
+
+
+def query_string(arguments: dict[str, Any]) -> str:
+    """The arguments as a query: strings as they are, other values as compact JSON."""
+    pairs = [
+        (name, value if isinstance(value, str) else json.dumps(value, separators=(",", ":")))
+        for name, value in arguments.items()
+    ]
+    return urlencode(pairs)
 
 
 def sign(key: bytes, message_id: str, timestamp: int, body: bytes) -> str:
@@ -93,12 +155,29 @@ class ToolRunner:
             destination = await self._guard.check(tool.http.url)
         except RefusedDestinationError as error:
             return tool_failure("refused", str(error))
-        body = json.dumps(
-            {"tool": tool.name, "arguments": arguments, "callId": call_id}, separators=(",", ":")
-        ).encode()
-        headers = self._headers(tool, body)
+        url = httpx.URL(tool.http.url)
+        if tool.http.method in QUERY_METHODS:
+            if not isinstance(arguments, dict):
+                return tool_failure("invalid_arguments", "the arguments must be a JSON object")
+            query = "&".join(q for q in (url.query.decode(), query_string(arguments)) if q)
+            url, body = url.copy_with(query=query.encode() or None), b""
+            payload = query.encode()
+        else:
+            body = json.dumps(
+                {"tool": tool.name, "arguments": arguments, "callId": call_id},
+                separators=(",", ":"),
+            ).encode()
+            payload = body
+        try:
+            headers = self._headers(tool, payload)
+        except SigningSecretError as error:
+            return tool_failure("misconfigured", f"the tool's signing secret is unusable: {error}")
         if headers is None:
             return tool_failure("misconfigured", "the tool's signing secret is not available")
+        if tool.http.method in QUERY_METHODS:
+            del headers["content-type"]
+            headers["switchboard-tool"] = tool.name
+            headers["switchboard-call-id"] = call_id
         headers["host"] = destination.host
         deadline = time.monotonic() + tool.http.timeout_ms / 1000
         policy = RetryPolicy(tool.http.retries, self._backoff_s, WEBHOOK_RETRYABLE_STATUS)
@@ -108,7 +187,9 @@ class ToolRunner:
             if remaining <= 0:
                 break
             try:
-                response = await self._send(tool, destination.address, body, headers, remaining)
+                response = await self._send(
+                    tool, url, destination.address, body, headers, remaining
+                )
             except httpx.TimeoutException:
                 break
             except httpx.TransportError:
@@ -122,7 +203,7 @@ class ToolRunner:
             return self._result(response)
         return failure
 
-    def _headers(self, tool: ToolSpec, body: bytes) -> dict[str, str] | None:
+    def _headers(self, tool: ToolSpec, payload: bytes) -> dict[str, str] | None:
         message_id, timestamp = f"msg_{uuid.uuid4().hex}", int(time.time())
         headers = {
             "content-type": "application/json",
@@ -134,24 +215,24 @@ class ToolRunner:
             secret = self._environ.get(secret_env_name(ref), "")
             if not secret:
                 return None
-            headers["webhook-signature"] = sign(signing_key(secret), message_id, timestamp, body)
+            headers["webhook-signature"] = sign(signing_key(secret), message_id, timestamp, payload)
         return headers
 
     async def _send(
         self,
         tool: ToolSpec,
+        url: httpx.URL,
         address: Address,
         body: bytes,
         headers: dict[str, str],
         timeout: float,
     ) -> httpx.Response:
-        url = httpx.URL(tool.http.url)
         pinned = url.copy_with(host=str(address))
         extensions = {"sni_hostname": url.host} if url.scheme == "https" else {}
         request = self._client.build_request(
             tool.http.method,
             pinned,
-            content=body if tool.http.method != "GET" else None,
+            content=body if tool.http.method not in QUERY_METHODS else None,
             headers=headers,
             timeout=timeout,
             extensions=extensions,

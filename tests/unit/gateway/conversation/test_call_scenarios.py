@@ -235,7 +235,13 @@ def test_a_turn_spoken_while_the_last_one_is_still_being_transcribed_is_heard_wh
 
 
 def test_a_missing_prompt_variable_refuses_the_call_at_admission() -> None:
-    config = agent_config(prompt={"system": "You work for {{company}}.", "greeting": "Hi."})
+    config = agent_config(
+        prompt={
+            "system": "You work for {{company}}.",
+            "greeting": "Hi.",
+            "callerVariables": ["company"],
+        }
+    )
     gateway = Gateway({config.key: AgentEntry(config, backend=None)})  # type: ignore[arg-type]
 
     refused = gateway.admit(StartCall(agent=config.key), "grpc")

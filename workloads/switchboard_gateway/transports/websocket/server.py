@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 import logging
 from collections.abc import AsyncIterator
 
@@ -18,9 +19,11 @@ from switchboard_gateway.events import (
     InboundEvent,
     OutboundEvent,
     ProtocolError,
+    StartCall,
 )
 from switchboard_gateway.gateway import Gateway, OverloadedError
 from switchboard_gateway.transports.http import ExtraRoutes, plain_http
+from switchboard_gateway.transports.http_guard import HttpGuard, token_cookie
 from switchboard_gateway.transports.websocket.codec import (
     inbound_from_json,
     outbound_to_json,
@@ -42,8 +45,9 @@ async def _ended(connection: ServerConnection, event: CallEndedEvent, code: int 
 class CallSocket:
     """Serves calls over WebSocket for one gateway."""
 
-    def __init__(self, gateway: Gateway) -> None:
+    def __init__(self, gateway: Gateway, guard: HttpGuard | None = None) -> None:
         self._gateway = gateway
+        self._guard = guard
 
     async def handle(self, connection: ServerConnection) -> None:
         """One connection is one call (other paths were answered by `plain_http`)."""
@@ -61,6 +65,7 @@ class CallSocket:
             return
         except ConnectionClosed:
             return
+        start = self._with_cookie_token(connection, start)
         try:
             admitted = self._gateway.admit(start, "websocket")
         except OverloadedError as error:
@@ -84,6 +89,15 @@ class CallSocket:
         code = CLOSE_PROTOCOL if ended.reason is EndReason.PROTOCOL_ERROR else 1000
         await connection.close(code, ended.reason.value)
 
+    def _with_cookie_token(self, connection: ServerConnection, start: StartCall) -> StartCall:
+        """A console call: the upgrade carried the token's cookie, so the token is its key."""
+        guard = self._guard
+        if guard is None or guard.token is None or start.api_key or connection.request is None:
+            return start
+        if guard.token_matches(token_cookie(connection.request.headers)):
+            return dataclasses.replace(start, api_key=guard.token)
+        return start
+
 
 async def _caller_events(connection: ServerConnection) -> AsyncIterator[InboundEvent]:
     """The caller's events after `start`; ends when the connection closes."""
@@ -105,17 +119,20 @@ async def start_ws_server(
     port: int = 0,
     *,
     extra_routes: ExtraRoutes | None = None,
+    guard: HttpGuard | None = None,
 ) -> Server:
     """Serve `gateway`: calls at `ws://host:port/v1/calls`, health and metrics over HTTP.
 
     `extra_routes` answers other paths first (the web console and its API, when enabled).
+    `guard` judges every request but a probe (default: loopback names and `host` only).
     """
+    guard = guard or HttpGuard.build(bound_host=host)
     # The library's own size limit stays above ours, so oversized frames get an `ended` event.
     return await serve(
-        CallSocket(gateway).handle,
+        CallSocket(gateway, guard).handle,
         host,
         port,
         max_size=16 * MAX_MESSAGE_BYTES,
         compression=None,
-        process_request=plain_http(gateway, extra_routes),
+        process_request=plain_http(gateway, extra_routes, guard),
     )

@@ -1,0 +1,30 @@
+"""A local Ray is started in its single-machine mode, so its servers bind loopback."""
+
+from __future__ import annotations
+
+import os
+from typing import Any
+
+import pytest
+import ray
+from ray._private import ray_constants, services
+
+from switchboard_api.serving import ModelPlaneArgs
+from switchboard_serve import local
+
+pytestmark = pytest.mark.unit
+
+
+def test_ray_is_told_the_machine_is_a_single_loopback_node(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.setattr(ray_constants, "ENABLE_RAY_CLUSTER", True)
+    monkeypatch.setenv("RAY_ENABLE_WINDOWS_OR_OSX_CLUSTER", "1")
+    seen: dict[str, Any] = {}
+    monkeypatch.setattr(ray, "init", lambda **options: seen.update(options))
+    local.start_ray(ModelPlaneArgs())
+    assert os.environ["RAY_ENABLE_WINDOWS_OR_OSX_CLUSTER"] == "0"
+    assert services.get_node_ip_address() == "127.0.0.1"
+    assert seen["_node_ip_address"] == "127.0.0.1"
+    assert seen["dashboard_host"] == "127.0.0.1"
+    assert seen["include_dashboard"] is False

@@ -1,0 +1,57 @@
+"""What the responder works on: typed work items, and the `Reply` handle of the one running.
+
+A `Greeting`, a `CallerTurn`, or a fixed `Phrase` (the apology). A `Reply` knows whether the
+caller interrupted it and keeps the `Playback`, so the history records only what was heard.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from dataclasses import dataclass
+
+from switchboard_gateway.conversation.timing import TurnTiming
+from switchboard_gateway.conversation.voice import Playback
+
+
+@dataclass(frozen=True, slots=True)
+class Greeting:
+    """The agent's first words."""
+
+    text: str
+
+
+@dataclass(frozen=True, slots=True)
+class Phrase:
+    """A fixed line outside the conversation (an apology): spoken, not remembered."""
+
+    turn: int
+    text: str
+
+
+@dataclass(frozen=True, slots=True)
+class CallerTurn:
+    """The caller said or typed something: answer it."""
+
+    timing: TurnTiming
+
+
+WorkItem = Greeting | Phrase | CallerTurn
+
+
+@dataclass
+class Reply:
+    """One work item in progress, and whether the caller interrupted it."""
+
+    item: WorkItem
+    task: asyncio.Task[None] | None = None
+    interrupted: bool = False
+    playback: Playback | None = None
+    #: Speech is under way whose text is not in the history yet (heard text goes there if cut).
+    unrecorded: bool = False
+    #: What the history gets for a cut reply nothing of which was heard ("": nothing).
+    placeholder: str = "…"
+
+    @property
+    def active(self) -> bool:
+        """Whether it is still running."""
+        return self.task is not None and not self.task.done()
