@@ -3,7 +3,8 @@
 The gateway enforces them the same way on every transport (docs/limits.md has the table):
 the start's caller variables and client reference at admission, typed text size and the turn
 rate (typed and spoken turns together) during the call, and the record's size when it is
-stored. A call over a limit ends with `protocol_error` and a detail naming the limit.
+stored. A call over a limit ends with `protocol_error` and a detail naming the limit; a caller
+sending messages faster than `maxMessagesPerSecond` is slowed down instead.
 """
 
 from __future__ import annotations
@@ -43,6 +44,15 @@ class CallLimitsSpec(ApiModel):
             description="Caller turns allowed back to back before turnsPerMinute applies.",
         ),
     ] = 10
+    max_messages_per_second: Annotated[
+        int,
+        Field(
+            ge=50,
+            le=10_000,
+            description="Caller messages (audio frames, text, DTMF) read per second, after a "
+            "burst of as many; a faster sender is read later (slowed down), not cut off.",
+        ),
+    ] = 200
     max_caller_variables: Annotated[
         int,
         Field(ge=0, le=64, description="Most variables a caller may send in its start."),

@@ -38,8 +38,12 @@ _FRAME_S = 0.02
 
 
 def hash_api_key(key: str) -> str:
-    """How API keys are stored: SHA-256 hex (keys are random tokens, not passwords)."""
-    return hashlib.sha256(key.encode()).hexdigest()
+    """How API keys are stored: SHA-256 hex (keys are random tokens, not passwords).
+
+    Any string hashes, lone surrogates included (JSON can carry them): a forged key is refused
+    like any other wrong key, never an exception.
+    """
+    return hashlib.sha256(key.encode("utf-8", "surrogatepass")).hexdigest()
 
 
 @dataclass(frozen=True)

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import time
-from collections.abc import Iterator
+from collections.abc import AsyncIterator, Iterator
 
 import grpc
 import pytest
@@ -24,6 +24,7 @@ from switchboard_gateway.records.model import CallRecord, CallStore
 from switchboard_gateway.records.sqlite import SqliteCallStore
 from switchboard_gateway.rpc import call_pb2 as pb
 from switchboard_gateway.scripted_caller import ScriptedCaller, Turn, scripted_call
+from switchboard_gateway.transports.grpc.codec import outbound_from_proto
 from switchboard_serve.evaluation import word_error_rate
 from tests.models.gateway.harness import API_KEY, grpc_gateway
 from tests.models.gateway.test_session import UTTERANCES
@@ -189,6 +190,26 @@ def test_an_unsupported_sample_rate_or_audio_before_start_is_refused(
     ended = _ended(asyncio.run(raw(audio_first)))
     assert ended.reason is EndReason.PROTOCOL_ERROR
     assert "start" in ended.detail
+
+
+def test_an_undecodable_first_message_is_refused_with_a_reason(
+    target: tuple[Gateway, str],
+) -> None:
+    async def undecodable() -> list[bytes]:
+        async with grpc.aio.insecure_channel(target[1]) as channel:
+            converse: grpc.aio.StreamStreamMultiCallable[bytes, bytes] = channel.stream_stream(
+                "/switchboard.v1.CallService/Converse"
+            )
+
+            async def requests() -> AsyncIterator[bytes]:
+                yield b"\xff\x01"  # not a ClientEvent
+
+            return [m async for m in converse(requests())]
+
+    answers = asyncio.run(undecodable())
+    ended = _ended([outbound_from_proto(pb.ServerEvent.FromString(m)) for m in answers])
+    assert ended.reason is EndReason.PROTOCOL_ERROR
+    assert "unreadable start" in ended.detail
 
 
 def test_admission_control_answers_resource_exhausted(base_url: str) -> None:

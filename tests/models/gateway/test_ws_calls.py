@@ -126,6 +126,12 @@ BAD = [
     ),
     ("unknown agent", [{**START, "agent": "acme/nobody"}], "unknown_agent", "nobody"),
     ("bad key", [{**START, "apiKey": "sk-wrong"}], "unauthenticated", "API key"),
+    (
+        "a lone surrogate as key",
+        ['{"type": "start", "agent": "acme/receptionist", "apiKey": "\\ud800"}'],
+        "unauthenticated",
+        "API key",
+    ),
     ("malformed JSON later", [START, "[1, 2"], "protocol_error", "JSON"),
     ("unknown type", [START, {"type": "dance"}], "protocol_error", "dance"),
     ("odd-length audio", [START, b"\x00" * 321], "protocol_error", "odd length"),

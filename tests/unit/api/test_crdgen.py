@@ -129,6 +129,7 @@ def test_nested_objects_carry_complete_defaults() -> None:
             "maxTextChars": 2000,
             "turnsPerMinute": 20,
             "turnBurst": 10,
+            "maxMessagesPerSecond": 200,
             "maxCallerVariables": 32,
             "maxCallerVariableChars": 1000,
             "maxClientReferenceChars": 256,

@@ -19,8 +19,8 @@ from switchboard_gateway.backends.base import ModelBackend
 from switchboard_gateway.conversation.clock import Clock, MonotonicClock
 from switchboard_gateway.conversation.history import ConversationHistory
 from switchboard_gateway.conversation.listener import HeardTurn, Listener
+from switchboard_gateway.conversation.rate import TokenBucket, turn_rate
 from switchboard_gateway.conversation.responder import Responder
-from switchboard_gateway.conversation.turn_rate import TurnRate
 from switchboard_gateway.conversation.voice import AgentVoice
 from switchboard_gateway.events import (
     CallEndedEvent,
@@ -91,7 +91,10 @@ class CallSession:
         self._over = asyncio.Event()
         self._last_activity = self._clock.now()
         limits = config.limits
-        self._turn_rate = TurnRate(limits.turns_per_minute, limits.turn_burst, self._clock.now())
+        now = self._clock.now()
+        self._turn_rate = turn_rate(limits.turns_per_minute, limits.turn_burst, now)
+        per_second = limits.max_messages_per_second
+        self._message_rate = TokenBucket(per_second, per_second, now)
 
     @property
     def latencies(self) -> list[TurnLatencyEvent]:
@@ -169,6 +172,11 @@ class CallSession:
             except ProtocolError as error:
                 self._end(EndReason.PROTOCOL_ERROR, str(error))
                 return
+            # A caller sending faster than the limit is read later, not cut: the transport
+            # stops reading its socket meanwhile, so the flood costs the gateway nothing more.
+            wait = self._message_rate.reserve(self._clock.now())
+            if wait > 0:
+                await self._clock.sleep(wait)
 
     async def _handle(self, event: InboundEvent) -> None:
         if isinstance(event, CallerAudio):

@@ -145,7 +145,8 @@ class HttpGuard:
         """Whether `candidate` is the local token (constant time); False without one."""
         if self.token is None or not candidate:
             return False
-        return hmac.compare_digest(candidate.encode(), self.token.encode())
+        # Headers may carry undecodable bytes as surrogates: they compare, never raise.
+        return hmac.compare_digest(candidate.encode("utf-8", "surrogatepass"), self.token.encode())
 
     def presented_token(self, cookie_header: str | None, authorization: str | None) -> str | None:
         """The token a request carries: `Authorization: Bearer …`, else the cookie."""

@@ -3,12 +3,32 @@
 from __future__ import annotations
 
 import asyncio
+from collections.abc import AsyncIterator
 from typing import Any
 
 import pytest
 
-from switchboard_gateway.events import EndReason, TranscriptEvent
+from switchboard_gateway.conversation.session import CallSession
+from switchboard_gateway.events import (
+    CallEndedEvent,
+    CallerDtmf,
+    CallerHangup,
+    EndReason,
+    InboundEvent,
+    OutboundEvent,
+    StartCall,
+    TranscriptEvent,
+)
 from switchboard_gateway.testing.calls import CallResult, agent_config, run_scripted_call
+from switchboard_gateway.testing.clock import FakeClock
+from switchboard_gateway.testing.fakes import (
+    EnergyVad,
+    FakeChatModel,
+    FakeModels,
+    FakeSynthesizer,
+    FakeTranscriber,
+    echo,
+)
 from switchboard_gateway.testing.script import CallScript
 
 pytestmark = pytest.mark.unit
@@ -104,3 +124,42 @@ def test_a_typed_turn_at_the_size_limit_is_answered() -> None:
 
     assert result.ended.reason is EndReason.CALLER_HANGUP
     assert [m["content"] for m in result.history if m["role"] == "user"] == ["y" * 100]
+
+
+def test_a_flood_of_messages_is_read_at_the_message_rate_not_as_fast_as_it_comes() -> None:
+    config = agent_config(
+        prompt={"system": "Test.", "greeting": GREETING},
+        callPolicy={"limits": {"maxMessagesPerSecond": 100}},
+    )
+    clock = FakeClock()
+    models = FakeModels(
+        FakeTranscriber(clock, CallScript()), FakeChatModel(clock, echo), FakeSynthesizer(clock)
+    )
+    read_at: list[float] = []
+
+    async def flood() -> AsyncIterator[InboundEvent]:
+        for _ in range(400):  # all there at once, as from a client that never waits
+            read_at.append(clock.now())
+            yield CallerDtmf("1")
+        yield CallerHangup("done")
+
+    async def scenario() -> CallEndedEvent:
+        async def send(event: OutboundEvent) -> None:
+            return None
+
+        session = CallSession(
+            config, models, StartCall(agent=config.key), config.prompts({}), send, "flood",
+            clock=clock, vad=EnergyVad(),
+        )  # fmt: skip
+        running = asyncio.create_task(session.run(flood()))
+        while not running.done():
+            await clock.advance(0.1)
+        return await running
+
+    ended = asyncio.run(scenario())
+
+    assert ended.reason is EndReason.CALLER_HANGUP, "slowed down, not cut off"
+    assert len(read_at) == 400
+    since = [t - read_at[0] for t in read_at]
+    assert since[99] == 0.0, "a burst of a second's worth is read at once"
+    assert since[-1] == pytest.approx(3.0, abs=0.11), "the other 300 at 100 a second"

@@ -58,6 +58,10 @@ class CallService(call_pb2_grpc.CallServiceServicer):
         except ProtocolError as error:
             yield outbound_to_proto(self._gateway.refuse(EndReason.PROTOCOL_ERROR, str(error)))
             return
+        except Exception as error:  # an undecodable message (DecodeError) or a broken stream
+            detail = f"unreadable start ({type(error).__name__})"
+            yield outbound_to_proto(self._gateway.refuse(EndReason.PROTOCOL_ERROR, detail))
+            return
         try:
             admitted = self._gateway.admit(start, "grpc")
         except OverloadedError as error:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import dataclasses
 import logging
 from collections.abc import AsyncIterator
@@ -38,7 +39,8 @@ CLOSE_PROTOCOL, CLOSE_OVERLOADED = 1008, 1013
 
 
 async def _ended(connection: ServerConnection, event: CallEndedEvent, code: int = 1000) -> None:
-    await connection.send(outbound_to_json(event))
+    with contextlib.suppress(ConnectionClosed):  # the client may be gone already
+        await connection.send(outbound_to_json(event))
     await connection.close(code, event.reason.value)
 
 
@@ -64,6 +66,12 @@ class CallSocket:
             await _ended(connection, failure, CLOSE_PROTOCOL)
             return
         except ConnectionClosed:
+            return
+        except Exception as error:  # whatever else the decoding raises: still one clear refusal
+            detail = f"unreadable start ({type(error).__name__})"
+            await _ended(
+                connection, self._gateway.refuse(EndReason.PROTOCOL_ERROR, detail), CLOSE_PROTOCOL
+            )
             return
         start = self._with_cookie_token(connection, start)
         try:
