@@ -39,8 +39,8 @@ _APPLY = ["create", "patch"]  # server-side apply: `patch`, plus `create` when t
 #: What the operator does, and why.
 OPERATOR_RULES: list[dict[str, Any]] = [
     # Our resources: kopf watches them and keeps finalizers and its annotations; we write status.
-    _rule("switchboard.dev", ["tenants"], ["list", "watch", "patch"]),
-    _rule("switchboard.dev", ["voiceagents", "knowledgebases"], [*_WATCH, "patch"]),
+    # Tenants are read again (get) under their lock before a reconcile: one may be being deleted.
+    _rule("switchboard.dev", ["tenants", "voiceagents", "knowledgebases"], [*_WATCH, "patch"]),
     _rule(
         "switchboard.dev",
         ["tenants/status", "voiceagents/status", "knowledgebases/status"],

@@ -10,7 +10,8 @@ from __future__ import annotations
 
 import asyncio
 from collections import defaultdict
-from collections.abc import Awaitable, Callable
+from collections.abc import AsyncIterator, Awaitable, Callable
+from contextlib import asynccontextmanager
 from typing import Generic, TypeVar
 
 T = TypeVar("T")
@@ -44,3 +45,9 @@ class Coalescer(Generic[T]):
                 raise
             self._finished[key] = (number, result, None)
             return result
+
+    @asynccontextmanager
+    async def exclusive(self, key: str) -> AsyncIterator[None]:
+        """Hold `key` as a run would: no run for `key` is in progress or starts meanwhile."""
+        async with self._locks[key]:
+            yield

@@ -31,6 +31,7 @@ from switchboard_operator.reconcile.knowledge import reconcile_knowledge_base
 from switchboard_operator.reconcile.pool import sync_pool
 from switchboard_operator.reconcile.runtime import (
     KNOWLEDGE_BASE,
+    TENANT,
     VOICE_AGENT,
     Outcome,
     Runtime,
@@ -147,12 +148,25 @@ async def _run(
 # Tenants --------------------------------------------------------------------------------------
 
 
+async def _run_tenant(name: str) -> None:
+    """Reconcile a tenant as the API server has it now, never alongside its deletion.
+
+    Events and timers carry a body from before a deletion may have begun; under the tenant's
+    lock it is read again, so a reconcile queued behind the deletion finds it and stops.
+    """
+    rt = runtime()
+    async with rt.tenant_locks[name]:
+        body = await rt.kube.get(*TENANT, None, name)
+        if body is not None:
+            await _run("Tenant", body, reconcile_tenant)
+
+
 @kopf.on.resume(GROUP, VERSION, "tenants")
 @kopf.on.create(GROUP, VERSION, "tenants")
 @kopf.on.update(GROUP, VERSION, "tenants", field="spec")
 async def tenant_changed(body: kopf.Body, **_: object) -> None:
     """A tenant was created, changed, or found at start."""
-    await _run("Tenant", body, reconcile_tenant)
+    await _run_tenant(body["metadata"]["name"])
 
 
 @kopf.timer(
@@ -165,13 +179,17 @@ async def tenant_changed(body: kopf.Body, **_: object) -> None:
 )
 async def tenant_resync(body: kopf.Body, **_: object) -> None:
     """Drift correction: reconcile again every resync period, events or not."""
-    await _run("Tenant", body, reconcile_tenant)
+    await _run_tenant(body["metadata"]["name"])
 
 
 @kopf.on.delete(GROUP, VERSION, "tenants")
 async def tenant_deleted(body: kopf.Body, **_: object) -> None:
     """Finalizer: remove what the tenant created (never a namespace it did not create)."""
-    deleted = await delete_tenant(runtime(), _plain(body))
+    rt = runtime()
+    name = body["metadata"]["name"]
+    async with rt.tenant_locks[name]:  # a reconcile in progress finishes first
+        deleted = await delete_tenant(rt, _plain(body))
+    rt.tenant_locks.pop(name, None)
     if deleted:
         kopf.info(body, reason="Deleted", message="removed " + ", ".join(deleted))
 
@@ -297,7 +315,7 @@ async def model_pool_event(body: kopf.Body, type: str | None, **_: object) -> No
     rt = runtime()
     found = await find_tenant(rt, namespace)
     if found is not None:
-        await _run("Tenant", found[1], reconcile_tenant)
+        await _run_tenant(found[0].metadata.name)
     for agent in await rt.kube.list(*VOICE_AGENT, namespace):
         await _reconcile_named(VOICE_AGENT, namespace, agent["metadata"]["name"])
 

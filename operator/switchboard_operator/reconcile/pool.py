@@ -41,7 +41,8 @@ async def sync_pool(rt: Runtime, tenant: Tenant, tenant_body: Manifest) -> PoolS
     """Render and apply the tenant's RayService (coalesced per namespace).
 
     The apply is skipped when this process applied the same manifest less than a resync period
-    ago; otherwise it is re-applied, which undoes a hand edit of the RayService.
+    ago; otherwise it is re-applied, which undoes a hand edit of the RayService. Nothing is
+    applied in a namespace whose tenant is being deleted (`Runtime.retired_namespaces`).
     """
     namespace = tenant.spec.namespace.name
 
@@ -64,7 +65,7 @@ async def sync_pool(rt: Runtime, tenant: Tenant, tenant_body: Manifest) -> PoolS
                 )
         admitted = admitted_agents(tenant, agents)
         args = pool_args(tenant, admitted, knowledge_bases)
-        if not await rt.kube.crd_installed(KUBERAY_CRD):
+        if namespace in rt.retired_namespaces or not await rt.kube.crd_installed(KUBERAY_CRD):
             return PoolState(None, args)
         manifest = model_pool(tenant, owner_of(tenant_body), admitted, knowledge_bases, rt.settings)
         digest = short_hash(manifest)

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import asyncio
+from collections import defaultdict
 from dataclasses import dataclass, field
 from typing import Any, Literal
 
@@ -47,6 +49,13 @@ class Runtime:
     applied_pools: dict[str, tuple[str, float]] = field(default_factory=dict)
     #: Per agent (`namespace/name`): active calls reported by its gateway pods.
     active_calls: dict[str, int] = field(default_factory=dict)
+    #: Per tenant: held by its reconcile and its deletion, so a reconcile that began before the
+    #: deletion cannot apply children after the deletion removed them.
+    tenant_locks: defaultdict[str, asyncio.Lock] = field(
+        default_factory=lambda: defaultdict(asyncio.Lock)
+    )
+    #: Namespaces whose tenant is being deleted: no model pool is applied there any more.
+    retired_namespaces: set[str] = field(default_factory=set)
 
 
 def tenant_of(tenants: list[Manifest], namespace: str) -> tuple[Tenant, Manifest] | None:

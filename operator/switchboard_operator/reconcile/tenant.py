@@ -84,6 +84,7 @@ async def reconcile_tenant(rt: Runtime, body: Manifest, now: datetime | None = N
     tenant = Tenant.model_validate(body)
     owner = owner_of(body)
     namespace = tenant.spec.namespace.name
+    rt.retired_namespaces.discard(namespace)  # a live tenant claims it (again)
     created_here, stall = await _namespace_claim(rt, tenant)
     checks: list[Check] = []
     if stall is None:
@@ -140,11 +141,15 @@ async def delete_tenant(rt: Runtime, body: Manifest) -> list[str]:
     if holder is not None and holder[0].metadata.name != tenant.metadata.name:
         return []  # another tenant owns this namespace: nothing here is ours
     deleted: list[str] = []
-    if await rt.kube.crd_installed(KUBERAY_CRD) and await rt.kube.delete(
-        *RAY_SERVICE, namespace, MODEL_POOL
-    ):
-        deleted.append(f"RayService/{MODEL_POOL}")
-    rt.applied_pools.pop(namespace, None)
+    # Retired under the pool's own lock: an apply in progress (an agent's reconcile) finishes
+    # first, and none starts after, so the RayService deleted here stays deleted.
+    async with rt.pools.exclusive(namespace):
+        rt.retired_namespaces.add(namespace)
+        if await rt.kube.crd_installed(KUBERAY_CRD) and await rt.kube.delete(
+            *RAY_SERVICE, namespace, MODEL_POOL
+        ):
+            deleted.append(f"RayService/{MODEL_POOL}")
+        rt.applied_pools.pop(namespace, None)
     for child in render.tenant_children(tenant, owner, rt.settings):
         meta = child["metadata"]
         if await rt.kube.delete(child["apiVersion"], child["kind"], namespace, meta["name"]):
