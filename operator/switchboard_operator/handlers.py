@@ -47,6 +47,8 @@ from switchboard_operator.settings import OperatorSettings
 
 log = logging.getLogger(__name__)
 ANNOTATION_PREFIX = "switchboard.dev"
+#: How often a deletion checks whether the object's timers have exited.
+TIMER_EXIT_POLL_S = 1.0
 #: Retry delay after an API error (the timer retries anyway).
 RETRY_DELAY_S = 5.0
 
@@ -85,6 +87,9 @@ async def configure(settings: kopf.OperatorSettings, **_: object) -> None:
     settings.watching.client_timeout = 330
     settings.networking.request_timeout = operator_settings.request_timeout_seconds
     settings.execution.max_workers = 32
+    # A deletion waits for the object's timers to exit; a timer mid-run is checked again after
+    # this long (kopf's default, 60 s, held every Tenant deletion that met a resync that long).
+    settings.background.cancellation_polling = TIMER_EXIT_POLL_S
     kube = Kube(Credentials.load(), timeout_s=operator_settings.request_timeout_seconds)
     _runtime = Runtime(kube=kube, settings=operator_settings)
     metrics.serve(operator_settings.metrics_port)
