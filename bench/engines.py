@@ -17,16 +17,15 @@ import statistics
 import time
 
 import numpy as np
-import torch
 
 from switchboard_api.knowledgebase import EmbeddingSpec
 from switchboard_api.pipeline import AsrSpec, LlmSpec, TtsSpec
 from switchboard_serve.asr.faster_whisper import FasterWhisperEngine
 from switchboard_serve.asr.partial import PartialState, transcribe_partial
-from switchboard_serve.embed.sentence_transformers import SentenceTransformersEngine
+from switchboard_serve.embed.onnx import OnnxEmbeddingEngine
 from switchboard_serve.llm.llamacpp import LlamaCppEngine
 from switchboard_serve.packaged import (
-    embedding_model_dir,
+    embedding_model_files,
     gguf_path,
     piper_voice_path,
     whisper_model_dir,
@@ -125,7 +124,7 @@ def bench_partial(
     }
 
 
-def bench_embed(embedder: SentenceTransformersEngine, repeats: int) -> dict[str, float]:
+def bench_embed(embedder: OnnxEmbeddingEngine, repeats: int) -> dict[str, float]:
     """Latency of one short query and throughput of chunk-sized batches."""
     chunk = " ".join([SYSTEM] * 3)  # ~200 tokens, a typical knowledge-base chunk
     single, rates = [], []
@@ -192,8 +191,7 @@ def main() -> None:
     tts = PiperEngine(TtsSpec(), piper_voice_path())
     asr = FasterWhisperEngine(AsrSpec(), whisper_model_dir(), cpu_threads=args.threads)
     llm = LlamaCppEngine(LlmSpec(), gguf_path(), threads=args.threads)
-    torch.set_num_threads(args.threads)
-    embedder = SentenceTransformersEngine(EmbeddingSpec(), embedding_model_dir())
+    embedder = OnnxEmbeddingEngine(EmbeddingSpec(), *embedding_model_files(), threads=args.threads)
     results: dict[str, object] = {"machine": f"{platform.machine()} x{args.threads} threads"}
     tts_results, audio = bench_tts(tts, args.repeats)
     results.update(tts_results)

@@ -27,8 +27,8 @@ from switchboard_api.resources import KnowledgeBase
 from switchboard_api.serving import AgentModelRequest, model_plane
 from switchboard_api.voiceagent import ModelsScalingSpec
 from switchboard_serve import local
-from switchboard_serve.embed.sentence_transformers import SentenceTransformersEngine
-from switchboard_serve.packaged import embedding_model_dir
+from switchboard_serve.embed.onnx import OnnxEmbeddingEngine
+from switchboard_serve.packaged import embedding_model_files
 
 QUERY = "What time do you open on Saturday?"
 SENTENCE = "Thanks for calling, how can I help?"
@@ -68,7 +68,7 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--repeats", type=int, default=30)
     args = parser.parse_args()
-    engine = SentenceTransformersEngine(EmbeddingSpec(), embedding_model_dir())
+    engine = OnnxEmbeddingEngine(EmbeddingSpec(), *embedding_model_files())
     results: dict[str, object] = {"machine": f"{platform.machine()}, local Ray"}
     results["embed_in_process_ms"] = _median_ms(lambda: engine.embed([QUERY]), args.repeats)
 

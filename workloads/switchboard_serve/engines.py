@@ -11,7 +11,7 @@ from switchboard_serve.asr.base import AsrEngine
 from switchboard_serve.embed.base import EmbedEngine
 from switchboard_serve.llm.base import LlmEngine
 from switchboard_serve.packaged import (
-    embedding_model_dir,
+    embedding_model_files,
     gguf_path,
     piper_voice_path,
     whisper_model_dir,
@@ -71,7 +71,8 @@ def make_tts(spec: TtsSpec) -> TtsEngine:
 
 
 def make_embedder(spec: EmbeddingSpec) -> EmbedEngine:
-    """The embedding engine for a spec (sentence-transformers; packaged models only for now)."""
-    from switchboard_serve.embed.sentence_transformers import SentenceTransformersEngine
+    """The embedding engine for a spec (onnxruntime; packaged models only for now)."""
+    from switchboard_serve.embed.onnx import OnnxEmbeddingEngine
 
-    return SentenceTransformersEngine(spec, embedding_model_dir(spec.model))
+    model_file, tokenizer_file = embedding_model_files(spec.model)
+    return OnnxEmbeddingEngine(spec, model_file, tokenizer_file, threads=_threads())

