@@ -33,9 +33,9 @@ from switchboard_api.knowledgebase import EmbeddingSpec, RetrievalSpec
 from switchboard_api.resources import KnowledgeBase
 from switchboard_indexer.build import build_index
 from switchboard_indexer.embedding import Embedder, packaged_model_dir, token_counter
-from switchboard_indexer.retrieval import Retriever
 from switchboard_indexer.sources import SourceReader
-from switchboard_indexer.store import open_store
+from switchboard_knowledge.retrieval import Retriever
+from switchboard_knowledge.store import open_store
 from switchboard_serve.embed.onnx import OnnxEmbeddingEngine
 from switchboard_serve.packaged import embedding_model_files
 

@@ -133,12 +133,28 @@ class Operator(_Values):
     pod_labels: dict[str, str] = Field({}, description="Extra labels on the pod.")
 
 
+class Head(_Values):
+    """The Ray head of a tenant's model pool (GCS, dashboard, Serve controller; no models)."""
+
+    cpu: Quantity = Field("1", description="CPU the head requests.")
+    memory: Quantity = Field("4Gi", description="Memory of the head (request and limit).")
+
+
 class Worker(_Values):
     """One Ray worker of a tenant's model pool."""
 
-    cpu: Quantity = Field("4", description="CPU of one worker.")
-    memory: Quantity = Field("16Gi", description="Memory of one worker.")
+    cpu: Quantity = Field("4", description="CPU one worker requests.")
+    memory: Quantity = Field("16Gi", description="Memory of one worker (request and limit).")
     max_replicas: int = Field(10, ge=1, le=1000, description="Most workers per tenant pool.")
+    ray_cpus: int = Field(
+        0,
+        ge=0,
+        le=1024,
+        description=(
+            "Logical CPUs Ray schedules on one worker (each packaged model takes 1); "
+            "0: the worker's `cpu`. More than `cpu` lets small models share a small worker."
+        ),
+    )
 
 
 class ModelPool(_Values):
@@ -150,6 +166,7 @@ class ModelPool(_Values):
         pattern=r"^[0-9]+\.[0-9]+\.[0-9]+$",
         description="The Ray version inside the serve image (KubeRay needs it).",
     )
+    head: Head = Field(Head(), description="Ray head size.")
     worker: Worker = Field(Worker(), description="Ray worker size and count.")
 
 
@@ -176,6 +193,40 @@ class Storage(_Values):
     """Default storage settings."""
 
     call_store: CallStore = Field(CallStore(), description="Call records.")
+
+
+class SecretKey(_Values):
+    """A key of a Secret in the release namespace."""
+
+    name: str = Field(
+        "",
+        pattern=r"^([a-z0-9]([-a-z0-9.]*[a-z0-9])?)?$",
+        description="Name of the Secret; empty: none.",
+    )
+    key: str = Field("url", pattern=r"^[-._a-zA-Z0-9]+$", description="The key within it.")
+
+
+class DefaultKnowledgeStore(_Values):
+    """The store of knowledge bases with `store.type: default` (PostgreSQL with pgvector)."""
+
+    connection_secret_ref: SecretKey = Field(
+        SecretKey(),
+        description=(
+            "Secret in the release namespace whose key is a libpq URI of a PostgreSQL database"
+            " with the pgvector extension available. The operator may read only this Secret and"
+            " copies the key into each tenant namespace that uses it (Secret"
+            " `switchboard-knowledge-store`, key `url`). Empty name: no default store, and such"
+            " knowledge bases report `StoreNotConfigured`."
+        ),
+    )
+
+
+class Knowledge(_Values):
+    """Knowledge-base indexes."""
+
+    default_store: DefaultKnowledgeStore = Field(
+        DefaultKnowledgeStore(), description="What `store.type: default` means in this install."
+    )
 
 
 class ServiceMonitor(_Values):
@@ -251,5 +302,6 @@ class ChartValues(_Values):
     model_pool: ModelPool = Field(ModelPool(), description="Per-tenant model pools.")
     gateway: Gateway = Field(Gateway(), description="Per-agent call gateways.")
     storage: Storage = Field(Storage(), description="Storage defaults.")
+    knowledge: Knowledge = Field(Knowledge(), description="Knowledge-base indexes.")
     monitoring: Monitoring = Field(Monitoring(), description="Metrics, alerts, dashboards.")
     tests: Tests = Field(Tests(), description="`helm test` hooks.")

@@ -12,6 +12,8 @@ from typing import Annotated
 from pydantic import Field, model_validator
 
 from switchboard_api._base import ApiModel
+from switchboard_api.knowledgebase import PACKAGED_EMBEDDING_MODEL, RetrievalSpec
+from switchboard_api.pipeline import ModelName
 from switchboard_api.resources import Tenant, VoiceAgent
 
 _SHA256_HEX = r"^[0-9a-f]{64}$"
@@ -30,6 +32,19 @@ class CallStoreConfig(ApiModel):
     retention_days: Annotated[int, Field(ge=1, le=3650)] = 30
 
 
+class KnowledgeSearchConfig(ApiModel):
+    """How a gateway searches one knowledge base: its store, embedding model and retrieval."""
+
+    #: The environment variable holding the store's URL (a libpq URI, from a Secret).
+    store_url_env: Annotated[str, Field(pattern=r"^[A-Z_][A-Z0-9_]{0,252}$")]
+    #: The model the index was built with; questions are embedded with it (model plane).
+    embedding_model: ModelName = PACKAGED_EMBEDDING_MODEL
+    retrieval: RetrievalSpec = RetrievalSpec()
+
+
+_KB_KEY = r"^[a-z0-9]([-a-z0-9]*[a-z0-9])?/[a-z0-9]([-a-z0-9.]*[a-z0-9])?$"
+
+
 class GatewayConfig(ApiModel):
     """One gateway process: its agents, where their models are, and its limits."""
 
@@ -45,6 +60,9 @@ class GatewayConfig(ApiModel):
     max_concurrent_calls: Annotated[int, Field(ge=1, le=1000)] = 50
     drain_timeout_seconds: Annotated[int, Field(ge=0, le=3600)] = 120
     store: CallStoreConfig | None = CallStoreConfig()
+    #: Knowledge base (`namespace/name`) → how to search it. Agents search the ones they name;
+    #: `switchboard up` passes its own search instead and leaves this empty.
+    knowledge_bases: dict[Annotated[str, Field(pattern=_KB_KEY)], KnowledgeSearchConfig] = {}
     #: Serve the web console and the call-records API on the HTTP port. Records hold
     #: transcripts: enable only where that port is private (`switchboard up` binds loopback).
     console: bool = False

@@ -24,6 +24,11 @@ JOB_NAME_ENV = "SWITCHBOARD_JOB_NAME"
 NAMESPACE_ENV = "SWITCHBOARD_NAMESPACE"
 MODEL_PLANE_URL_ENV = "SWITCHBOARD_MODEL_PLANE_URL"
 STORE_URL_ENV = "SWITCHBOARD_INDEX_STORE_URL"
+#: The install's default store (`store.type: default`) as the operator copies it into each tenant
+#: namespace that uses it: a Secret it owns, its `url` key a libpq URI (chart value
+#: `knowledge.defaultStore.connectionSecretRef` names the original in the release namespace).
+DEFAULT_STORE_SECRET = "switchboard-knowledge-store"  # noqa: S105 (a name)
+DEFAULT_STORE_KEY = "url"
 #: Comma-separated CIDRs from the Tenant's `egress.allowCIDRs` (URL sources may reach them).
 EGRESS_ALLOW_ENV = "SWITCHBOARD_EGRESS_ALLOW_CIDRS"
 

@@ -25,6 +25,7 @@ from switchboard_operator.naming import FIELD_MANAGER, Manifest
 KINDS: dict[tuple[str, str], tuple[str, bool]] = {
     ("v1", "Namespace"): ("namespaces", False),
     ("v1", "ConfigMap"): ("configmaps", True),
+    ("v1", "Secret"): ("secrets", True),
     ("v1", "Service"): ("services", True),
     ("v1", "ServiceAccount"): ("serviceaccounts", True),
     ("v1", "ResourceQuota"): ("resourcequotas", True),

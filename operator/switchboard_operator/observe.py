@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import json
 import re
-from collections.abc import Mapping, Sequence
+from collections.abc import Collection, Mapping, Sequence
 from datetime import datetime
 from typing import Literal
 
@@ -92,11 +92,25 @@ def gateway_check(deployment: Manifest | None) -> Check:
     return Check(kind, False, "GatewayUnavailable", f"{ready}/{desired} replicas ready")
 
 
-def knowledge_check(knowledge_bases: Mapping[str, Manifest]) -> Check:
-    """`KnowledgeReady`: every referenced knowledge base has a live index version."""
+def knowledge_check(
+    knowledge_bases: Mapping[str, Manifest], searchable: Collection[str] | None = None
+) -> Check:
+    """`KnowledgeReady`: gateways search every referenced knowledge base, each has a live version.
+
+    `searchable`: the names the gateway config can search (None: all of them).
+    """
     kind = "KnowledgeReady"
     if not knowledge_bases:
         return Check(kind, True, "NoKnowledgeBases")
+    blind = sorted(n for n in knowledge_bases if searchable is not None and n not in searchable)
+    if blind:
+        return Check(
+            kind,
+            False,
+            "KnowledgeBaseNotSearchable",
+            f"gateways cannot search {', '.join(blind)}: no store they can reach "
+            "(see the knowledge bases' IndexReady)",
+        )
     waiting = sorted(
         name
         for name, kb in knowledge_bases.items()
@@ -106,7 +120,12 @@ def knowledge_check(knowledge_bases: Mapping[str, Manifest]) -> Check:
         return Check(
             kind, False, "KnowledgeBaseNotIndexed", "no index version yet: " + ", ".join(waiting)
         )
-    return Check(kind, True, "KnowledgeIndexed", f"{len(knowledge_bases)} knowledge bases indexed")
+    return Check(
+        kind,
+        True,
+        "KnowledgeIndexed",
+        f"{len(knowledge_bases)} knowledge bases indexed and searchable by the gateways",
+    )
 
 
 def job_state(job: Manifest) -> JobState:

@@ -13,6 +13,7 @@ from typing import Annotated
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 ENV_PREFIX = "SWITCHBOARD_OPERATOR_"
+_OPTIONAL_NAME = r"^([a-z0-9]([-a-z0-9.]*[a-z0-9])?)?$"
 
 
 class SettingsError(ValueError):
@@ -48,14 +49,30 @@ class OperatorSettings(BaseModel):
     peering_name: str = "switchboard"
     #: A Secret (in each tenant namespace) whose `url` key is the call store's PostgreSQL URL.
     call_store_secret: str = "switchboard-call-store"  # noqa: S105 (a name)
+    #: The install's default knowledge store (`store.type: default`): a Secret in
+    #: `operator_namespace` and its key holding a libpq URI of a PostgreSQL+pgvector database.
+    #: Empty: no default store (such knowledge bases report `StoreNotConfigured`).
+    knowledge_store_secret: Annotated[
+        str, Field(pattern=r"^([a-z0-9]([-a-z0-9.]*[a-z0-9])?)?$")
+    ] = ""
+    knowledge_store_key: Annotated[str, Field(pattern=r"^[-._a-zA-Z0-9]+$")] = "url"
     #: CPU and memory of one model-pool worker and of one gateway replica.
+    head_cpu: str = "1"
+    head_memory: str = "4Gi"
     worker_cpu: str = "4"
     worker_memory: str = "16Gi"
     worker_max_replicas: Annotated[int, Field(ge=1, le=1000)] = 10
+    #: Logical CPUs Ray schedules on a worker; 0: the worker's CPU request.
+    worker_ray_cpus: Annotated[int, Field(ge=0, le=1024)] = 0
     gateway_cpu: str = "1"
     gateway_memory: str = "1Gi"
     #: Upper bound of one request to the API server or to a gateway pod.
     request_timeout_seconds: Annotated[float, Field(gt=0, le=300)] = 20.0
+
+    @property
+    def default_knowledge_store(self) -> bool:
+        """Whether `store.type: default` means a store here."""
+        return bool(self.knowledge_store_secret)
 
     @classmethod
     def from_env(cls, environ: Mapping[str, str] | None = None) -> OperatorSettings:

@@ -29,9 +29,17 @@ def our_crd_files() -> list[Path]:
     return sorted((REPO_ROOT / "crds").glob("*.yaml"))
 
 
+#: The KubeRay release the project pins (its Go module's config/crd/bases; the node tier runs it).
+KUBERAY_CRDS = "kuberay-v1.6.0"
+
+
 def upstream_crd_files() -> list[Path]:
-    """Every upstream CRD fixture."""
-    files = sorted(shared_crd_dir().rglob("*.yaml"))
+    """The upstream CRD fixtures: KEDA, prometheus-operator and the pinned KubeRay."""
+    files = sorted(
+        p
+        for p in shared_crd_dir().rglob("*.yaml")
+        if not p.parent.name.startswith("kuberay-") or p.parent.name == KUBERAY_CRDS
+    )
     if not files:
         raise FileNotFoundError(f"no upstream CRDs under {shared_crd_dir()}")
     return files
@@ -105,7 +113,12 @@ OPERATOR_ENV = {
     "SWITCHBOARD_OPERATOR_METRICS_PORT": "0",
     "SWITCHBOARD_OPERATOR_GATEWAY_IMAGE": "registry.test/gateway:1",
     "SWITCHBOARD_OPERATOR_INDEXER_IMAGE": "registry.test/indexer:1",
+    # The default knowledge store, as charts/switchboard/ci/keda-monitoring.yaml names it.
+    "SWITCHBOARD_OPERATOR_KNOWLEDGE_STORE_SECRET": "knowledge-store",
+    "SWITCHBOARD_OPERATOR_KNOWLEDGE_STORE_KEY": "url",
 }
+#: The default knowledge store's URL in that Secret (no server answers it: Jobs never run here).
+KNOWLEDGE_STORE_URL = "postgresql://kb@postgres.switchboard-system.svc/knowledge"
 
 
 RELEASE = "switchboard"
@@ -150,6 +163,15 @@ def chart_release(apiserver: ApiServer, installed_crds: dict[str, Any]) -> str:
 def operator_env(apiserver: ApiServer, chart_release: str) -> Iterator[None]:
     """Environment of the in-process operator: the chart's identity, short periods."""
     saved = {k: os.environ.get(k) for k in [*OPERATOR_ENV, "KUBECONFIG"]}
+    store_secret = OPERATOR_ENV["SWITCHBOARD_OPERATOR_KNOWLEDGE_STORE_SECRET"]
+    secret = client.V1Secret(
+        metadata=client.V1ObjectMeta(name=store_secret), string_data={"url": KNOWLEDGE_STORE_URL}
+    )
+    core = client.CoreV1Api(config.new_client_from_config(config_file=str(apiserver.kubeconfig)))
+    if not core.list_namespaced_secret(
+        RELEASE_NAMESPACE, field_selector=f"metadata.name={store_secret}"
+    ).items:
+        core.create_namespaced_secret(RELEASE_NAMESPACE, secret)
     os.environ.update(OPERATOR_ENV)
     os.environ["KUBECONFIG"] = str(apiserver.operator_kubeconfig)
     yield

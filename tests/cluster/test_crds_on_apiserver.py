@@ -18,7 +18,12 @@ from tests.cluster.conftest import server_side_apply
 
 pytestmark = pytest.mark.cluster
 
-EXAMPLE_FILES = sorted(p.name for p in EXAMPLES.glob("*.yaml"))
+#: Every example a cluster takes (front-desk/knowledgebase.yaml reads local files: `up` only).
+EXAMPLE_FILES = [
+    *sorted(p.name for p in EXAMPLES.glob("*.yaml")),
+    "front-desk/agent.yaml",
+    "front-desk-cluster/knowledgebase.yaml",
+]
 
 
 def _resource(dyn: dynamic.DynamicClient, manifest: dict[str, Any]) -> Any:

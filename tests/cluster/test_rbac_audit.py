@@ -12,7 +12,7 @@ from typing import Any
 
 import pytest
 
-from switchboard_api.chartgen import OPERATOR_RULES
+from switchboard_api.chartgen import DEFAULT_STORE_SOURCE_VERBS, OPERATOR_RULES
 from tests.cluster.apiserver import OPERATOR_USER, ApiServer
 from tests.tools import in_ci
 
@@ -50,13 +50,14 @@ def _keys(event: dict[str, Any]) -> set[tuple[str, str, str]]:
 
 
 def _granted() -> set[tuple[str, str, str]]:
+    """The ClusterRole's rules and the Role on the default knowledge store's Secret."""
     return {
         (group, resource, verb)
         for rule in OPERATOR_RULES
         for group in rule["apiGroups"]
         for resource in rule["resources"]
         for verb in rule["verbs"]
-    }
+    } | {("", "secrets", verb) for verb in DEFAULT_STORE_SOURCE_VERBS}
 
 
 def test_every_rule_was_used_and_nothing_was_denied(

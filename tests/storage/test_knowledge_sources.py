@@ -236,7 +236,7 @@ def test_the_job_entrypoint_reports_its_result_and_a_failed_run_keeps_the_versio
     failed = _job(kb, tmp_path, store)
     assert failed.returncode == 1
     assert "indexing failed: source web:" in failed.stderr.splitlines()[-1]
-    from switchboard_indexer.store import open_store
+    from switchboard_knowledge.store import open_store
 
     live = open_store(store, "acme")
     try:

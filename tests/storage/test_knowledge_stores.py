@@ -18,9 +18,9 @@ from switchboard_api.knowledgebase import RetrievalSpec
 from switchboard_api.resources import KnowledgeBase
 from switchboard_indexer.build import BuildError, BuildReport, build_index
 from switchboard_indexer.embedding import InProcessEmbedder, token_counter
-from switchboard_indexer.retrieval import Retriever
 from switchboard_indexer.sources import SourceReader
-from switchboard_indexer.store import IndexStore, open_store
+from switchboard_knowledge.retrieval import Retriever
+from switchboard_knowledge.store import IndexStore, open_store
 from tests.knowledge.corpus import QUESTIONS, bad_documents, documents, write
 from tests.postgres import postgres_server
 

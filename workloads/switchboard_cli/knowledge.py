@@ -18,10 +18,11 @@ from switchboard_api.resources import KnowledgeBase
 from switchboard_cli.local_plan import LocalPlan
 from switchboard_gateway.tools.knowledge import Passage
 from switchboard_indexer.build import BuildError, BuildReport, build_index
-from switchboard_indexer.embedding import ModelPlaneEmbedder, token_counter
-from switchboard_indexer.retrieval import Retriever
+from switchboard_indexer.embedding import token_counter
 from switchboard_indexer.sources import SourceReader
-from switchboard_indexer.store import IndexStore, StoreError, open_store
+from switchboard_knowledge.embedding import ModelPlaneEmbedder
+from switchboard_knowledge.retrieval import Retriever
+from switchboard_knowledge.store import IndexStore, StoreError, open_store
 
 log = logging.getLogger("switchboard")
 

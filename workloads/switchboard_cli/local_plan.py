@@ -63,8 +63,11 @@ def plan(loaded: list[LoadedManifest]) -> LocalPlan:
         elif isinstance(resource, Tenant):
             tenants.append(resource)
         else:
-            bases[_key(resource)] = resource
-            dirs[_key(resource)] = item.path.parent
+            key = _key(resource)
+            if key in bases:
+                raise PlanError(f"{item.path}: KnowledgeBase {key} is also in {dirs[key]}")
+            bases[key] = resource
+            dirs[key] = item.path.parent
     if not agents:
         files = sorted({str(item.path) for item in loaded}) or ["(no files)"]
         raise PlanError(f"no VoiceAgent among {', '.join(files)}")

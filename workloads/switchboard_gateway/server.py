@@ -33,6 +33,7 @@ from switchboard_gateway.metrics import GatewayMetrics
 from switchboard_gateway.records.model import CallStore
 from switchboard_gateway.records.stores import enforce_retention, open_store
 from switchboard_gateway.tools.knowledge import KnowledgeSearch
+from switchboard_gateway.tools.knowledge_store import StoreKnowledgeSearch
 from switchboard_gateway.tools.webhooks import check_signing_secrets
 from switchboard_gateway.transports.grpc.server import start_grpc_server
 from switchboard_gateway.transports.http_guard import HttpGuard
@@ -99,14 +100,24 @@ class GatewayServer:
     grpc_port: int
     http_port: int
     _retention: asyncio.Task[None] | None = None
+    #: The search built from `config.knowledge_bases` (a pod's), which this server closes.
+    _knowledge: StoreKnowledgeSearch | None = None
+    _connecting: asyncio.Task[None] | None = None
 
     @classmethod
     async def start(
         cls, config: GatewayConfig, knowledge: KnowledgeSearch | None = None
     ) -> GatewayServer:
-        """Open the store and start both servers (not ready until `warm_up` has run)."""
+        """Open the store and start both servers (not ready until `warm_up` has run).
+
+        Without `knowledge`, agents search the knowledge bases of `config.knowledge_bases`
+        (their stores' URLs from the environment); `switchboard up` passes its own search.
+        """
+        owned = (
+            None if knowledge is not None else StoreKnowledgeSearch.from_config(config, os.environ)
+        )
         store = await open_store(config.store) if config.store is not None else None
-        gateway = build_gateway(config, store, knowledge)
+        gateway = build_gateway(config, store, knowledge or owned)
         gateway.warm = False
         grpc_server, grpc_port = await start_grpc_server(
             gateway, f"{config.host}:{config.grpc_port}"
@@ -120,6 +131,11 @@ class GatewayServer:
         )
         http_port = next(iter(http_server.sockets)).getsockname()[1]
         server = cls(config, gateway, grpc_server, http_server, grpc_port, http_port)
+        if owned is not None:
+            server._knowledge = owned
+            server._connecting = asyncio.create_task(
+                asyncio.to_thread(owned.connect), name="knowledge-stores"
+            )
         if store is not None and config.store is not None:
             retention = timedelta(days=config.store.retention_days)
             server._retention = asyncio.create_task(
@@ -183,6 +199,10 @@ class GatewayServer:
             self._retention.cancel()
             with contextlib.suppress(asyncio.CancelledError):
                 await self._retention
+        if self._connecting is not None:
+            self._connecting.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._connecting
         await self.grpc_server.stop(grace=1)
         self.http_server.close()
         await asyncio.wait_for(self.http_server.wait_closed(), 5)
@@ -192,4 +212,6 @@ class GatewayServer:
         if self.gateway.store is not None:
             await self.gateway.records_saved()
             await self.gateway.store.close()
+        if self._knowledge is not None:
+            await self._knowledge.aclose()
         log.info("gateway stopped")

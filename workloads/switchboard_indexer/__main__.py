@@ -43,10 +43,13 @@ from switchboard_indexer.embedding import (
 )
 from switchboard_indexer.kube import KubeClient, KubeError
 from switchboard_indexer.sources import SourceReader
-from switchboard_indexer.store import StoreError, open_store
+from switchboard_knowledge.store import StoreError, open_store
 
 log = logging.getLogger("switchboard_indexer")
 EXIT_FAILED, EXIT_USAGE = 1, 2
+#: A Job often starts before its tenant's model pool serves (KubeRay creates the serve Service
+#: once the application is up): the first embedding waits this long for it.
+MODEL_PLANE_WAIT_S = 1200.0
 
 
 def _arguments(argv: list[str] | None) -> argparse.Namespace:
@@ -93,7 +96,12 @@ def result(report: BuildReport) -> IndexResult:
 def _embedder(args: argparse.Namespace, kb: KnowledgeBase) -> Embedder:
     spec = kb.spec.embedding
     if args.model_plane:
-        return ModelPlaneEmbedder(args.model_plane, spec.model, batch_size=spec.batch_size)
+        return ModelPlaneEmbedder(
+            args.model_plane,
+            spec.model,
+            batch_size=spec.batch_size,
+            ready_wait_s=MODEL_PLANE_WAIT_S,
+        )
     return InProcessEmbedder(spec.model, spec.batch_size)
 
 

@@ -18,9 +18,9 @@ from dataclasses import dataclass, field
 from switchboard_api.resources import KnowledgeBase
 from switchboard_indexer.chunking import Chunk, chunk_document
 from switchboard_indexer.documents import Document, Skipped, parse
-from switchboard_indexer.embedding import Embedder
 from switchboard_indexer.sources import RawDocument, SourceError, SourceReader
-from switchboard_indexer.store.base import ChunkRecord, DocumentRecord, IndexStore, IndexVersion
+from switchboard_knowledge.embedding import Embedder
+from switchboard_knowledge.store.base import ChunkRecord, DocumentRecord, IndexStore, IndexVersion
 
 log = logging.getLogger(__name__)
 

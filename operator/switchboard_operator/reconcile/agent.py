@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from datetime import UTC, datetime
 
-from switchboard_api import Tenant, VoiceAgent
+from switchboard_api import KnowledgeBase, Tenant, VoiceAgent
 from switchboard_operator.checks import model_problem, quota_problem
 from switchboard_operator.conditions import Check, Stall, condition_set
 from switchboard_operator.kube import (
@@ -37,6 +37,7 @@ from switchboard_operator.render.agent import (
     agent_children,
     choose_autoscaler,
 )
+from switchboard_operator.render.knowledge_search import searchable
 
 DEPLOYMENT = ("apps/v1", "Deployment")
 CONFIG_MAP = ("v1", "ConfigMap")
@@ -157,6 +158,7 @@ async def reconcile_agent(rt: Runtime, body: Manifest, now: datetime | None = No
         assert isinstance(resolved, VoiceAgent)  # noqa: S101
         assert isinstance(knowledge, dict)  # noqa: S101
         tenant, tenant_body = admitted
+        knowledge_bases = [KnowledgeBase.model_validate(kb) for kb in knowledge.values()]
         pool = await sync_pool(rt, tenant, tenant_body)
         keda = await rt.kube.crd_installed(KEDA_CRD)
         alerts = await rt.kube.crd_installed(PROMETHEUS_RULE_CRD)
@@ -174,6 +176,7 @@ async def reconcile_agent(rt: Runtime, body: Manifest, now: datetime | None = No
             autoscaler=autoscaler,
             service_monitor_installed=await rt.kube.crd_installed(SERVICE_MONITOR_CRD),
             prometheus_rule_installed=alerts,
+            knowledge_bases=knowledge_bases,
         )
         deployment = None
         for child in children:
@@ -198,7 +201,9 @@ async def reconcile_agent(rt: Runtime, body: Manifest, now: datetime | None = No
             )
         )
         checks.append(gateway_check(deployment))
-        checks.append(knowledge_check(knowledge))
+        stores = searchable(knowledge_bases, default_store=rt.settings.default_knowledge_store)
+        searched = {key.partition("/")[2] for key in stores}
+        checks.append(knowledge_check(knowledge, searched))
     else:
         deployment = await rt.kube.get(*DEPLOYMENT, namespace, gateway_name(name))
     status: Manifest = {

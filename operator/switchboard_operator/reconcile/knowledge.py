@@ -8,7 +8,7 @@ from switchboard_api import KnowledgeBase
 from switchboard_api.indexing import IndexResult, result_configmap
 from switchboard_operator.checks import quota_problem, source_problem
 from switchboard_operator.conditions import Check, Stall, condition_set, timestamp
-from switchboard_operator.kube import KUBERAY_CRD
+from switchboard_operator.kube import KUBERAY_CRD, KubeError
 from switchboard_operator.naming import LABEL_KNOWLEDGE_BASE, Manifest, refresh_cron_name
 from switchboard_operator.observe import creation_time, index_result, job_failure_message, job_state
 from switchboard_operator.reconcile.pool import sync_pool
@@ -21,11 +21,18 @@ from switchboard_operator.reconcile.runtime import (
     owner_of,
     status_event,
 )
-from switchboard_operator.render.knowledge import index_job, refresh_cron_job, source_config_map
+from switchboard_operator.render.knowledge import (
+    default_store_secret,
+    index_job,
+    refresh_cron_job,
+    source_config_map,
+    store_problem,
+)
 
 JOB = ("batch/v1", "Job")
 CRON_JOB = ("batch/v1", "CronJob")
 CONFIG_MAP = ("v1", "ConfigMap")
+SECRET = ("v1", "Secret")
 #: Finished Jobs kept besides the one that built the live version.
 KEEP_JOBS = 3
 
@@ -82,6 +89,28 @@ def _index_check(latest: Manifest | None, live: IndexResult | None, result_missi
     return Check("IndexReady", False, "Indexing", f"Job {latest['metadata']['name']} is running")
 
 
+async def _copy_default_store(rt: Runtime, namespace: str, tenant: str) -> Stall | None:
+    """Copy the install's default store Secret into the tenant namespace (kept in sync)."""
+    settings = rt.settings
+    source = f"Secret {settings.operator_namespace}/{settings.knowledge_store_secret}"
+    try:
+        secret = await rt.kube.get(
+            *SECRET, settings.operator_namespace, settings.knowledge_store_secret
+        )
+    except KubeError as error:  # 403: the chart's Role names another Secret
+        return Stall("StoreSecretUnreadable", f"the default knowledge store's {source}: {error}")
+    url = ((secret or {}).get("data") or {}).get(settings.knowledge_store_key)
+    if not url:
+        what = "does not exist" if secret is None else f"has no key {settings.knowledge_store_key}"
+        return Stall(
+            "StoreSecretMissing",
+            f"the default knowledge store's {source} {what} (chart value "
+            "knowledge.defaultStore.connectionSecretRef)",
+        )
+    await rt.kube.apply(default_store_secret(namespace, url, tenant))
+    return None
+
+
 async def reconcile_knowledge_base(
     rt: Runtime, body: Manifest, now: datetime | None = None
 ) -> Outcome:
@@ -112,6 +141,13 @@ async def reconcile_knowledge_base(
             "quotas.maxKnowledgeBases",
             tenant.metadata.name,
         )
+        if stall is None and (problem := store_problem(kb, rt.settings)) is not None:
+            stall = Stall(*problem)
+        elif stall is None and kb.spec.store.type == "default":
+            stall = await _copy_default_store(rt, namespace, tenant.metadata.name)
+        if stall is not None and stall.reason.startswith("Store"):
+            # No Job can run without its store: say so where agents and users look.
+            checks.append(Check("IndexReady", False, stall.reason, stall.message))
     events: list[Event] = []
     status: Manifest = {"observedGeneration": generation}
     if stall is None and found is not None:

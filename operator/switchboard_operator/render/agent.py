@@ -6,11 +6,12 @@ tenant pipeline defaults are applied by the gateway from the tenant carried in t
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from typing import Literal
 
 import yaml
 
-from switchboard_api import Tenant, VoiceAgent
+from switchboard_api import KnowledgeBase, Tenant, VoiceAgent
 from switchboard_api.common import ObjectMeta, secret_env_name, secret_refs
 from switchboard_api.gateway import CallStoreConfig, GatewayConfig
 from switchboard_operator.naming import (
@@ -25,6 +26,7 @@ from switchboard_operator.naming import (
     serve_service,
     short_hash,
 )
+from switchboard_operator.render.knowledge_search import knowledge_search, searchable
 from switchboard_operator.render.pool import SERVE_PORT
 from switchboard_operator.render.slo import slo_rule
 from switchboard_operator.settings import OperatorSettings
@@ -77,8 +79,18 @@ def gateway_hosts(agent: str, namespace: str) -> list[str]:
     ]
 
 
-def gateway_config(agent: VoiceAgent, tenant: Tenant) -> GatewayConfig:
-    """The gateway process config of one agent (secrets stay in environment variables)."""
+def gateway_config(
+    agent: VoiceAgent,
+    tenant: Tenant,
+    knowledge_bases: Sequence[KnowledgeBase] = (),
+    *,
+    default_store: bool = True,
+) -> GatewayConfig:
+    """The gateway process config of one agent (secrets stay in environment variables).
+
+    `knowledge_bases`: the ones the agent names, read from the cluster; `default_store`: whether
+    the install has a default knowledge store.
+    """
     namespace = agent.metadata.namespace or "default"
     clean_agent = VoiceAgent(
         metadata=ObjectMeta(name=agent.metadata.name, namespace=namespace), spec=agent.spec
@@ -97,6 +109,7 @@ def gateway_config(agent: VoiceAgent, tenant: Tenant) -> GatewayConfig:
         store=CallStoreConfig(url=f"sqlite:///{STATE_DIR}/calls.db", retention_days=days)
         if days > 0
         else None,
+        knowledge_bases=knowledge_search(knowledge_bases, default_store=default_store),
     )
 
 
@@ -110,9 +123,18 @@ def _gateway_metadata(agent: VoiceAgent, tenant: Tenant, owner: Manifest) -> Man
     )
 
 
-def config_map(agent: VoiceAgent, tenant: Tenant, owner: Manifest) -> Manifest:
+def config_map(
+    agent: VoiceAgent,
+    tenant: Tenant,
+    owner: Manifest,
+    knowledge_bases: Sequence[KnowledgeBase] = (),
+    *,
+    default_store: bool = True,
+) -> Manifest:
     """The resolved gateway config as a ConfigMap mounted by the gateway pods."""
-    config = gateway_config(agent, tenant).model_dump(mode="json", by_alias=True, exclude_none=True)
+    config = gateway_config(agent, tenant, knowledge_bases, default_store=default_store).model_dump(
+        mode="json", by_alias=True, exclude_none=True
+    )
     return {
         "apiVersion": "v1",
         "kind": "ConfigMap",
@@ -126,7 +148,9 @@ def config_map(agent: VoiceAgent, tenant: Tenant, owner: Manifest) -> Manifest:
     }
 
 
-def _env(agent: VoiceAgent, settings: OperatorSettings) -> list[Manifest]:
+def _env(
+    agent: VoiceAgent, settings: OperatorSettings, knowledge_bases: Sequence[KnowledgeBase] = ()
+) -> list[Manifest]:
     env: list[Manifest] = [
         {
             "name": STORE_URL_ENV,
@@ -135,7 +159,10 @@ def _env(agent: VoiceAgent, settings: OperatorSettings) -> list[Manifest]:
             },
         }
     ]
-    for ref in secret_refs(agent.spec):
+    refs = secret_refs(agent.spec)
+    stores = searchable(knowledge_bases, default_store=settings.default_knowledge_store)
+    refs += [ref for ref in stores.values() if ref not in refs]
+    for ref in refs:
         env.append(
             {
                 "name": secret_env_name(ref),
@@ -153,6 +180,7 @@ def deployment(
     *,
     autoscaler: Autoscaler,
     config_hash: str,
+    knowledge_bases: Sequence[KnowledgeBase] = (),
 ) -> Manifest:
     """The gateway Deployment: restricted pods that drain before they stop.
 
@@ -196,7 +224,7 @@ def deployment(
                             {"name": "grpc", "containerPort": GRPC_PORT},
                             {"name": "http", "containerPort": HTTP_PORT},
                         ],
-                        "env": _env(agent, settings),
+                        "env": _env(agent, settings, knowledge_bases),
                         "readinessProbe": http_probe | {"periodSeconds": 2, "failureThreshold": 1},
                         "livenessProbe": {"httpGet": {"path": "/healthz", "port": "http"}}
                         | {"periodSeconds": 10, "failureThreshold": 3},
@@ -391,17 +419,29 @@ def agent_children(
     autoscaler: Autoscaler,
     service_monitor_installed: bool,
     prometheus_rule_installed: bool,
+    knowledge_bases: Sequence[KnowledgeBase] = (),
 ) -> list[Manifest]:
     """Everything an agent runs on, in apply order (config first, so pods find it).
 
     The ServiceMonitor and the SLO alert need prometheus-operator's CRDs; without them the
-    agent runs unmonitored rather than stalled.
+    agent runs unmonitored rather than stalled. `knowledge_bases` are the ones the agent names.
     """
-    config = config_map(agent, tenant, owner)
-    config_hash = short_hash({"config": config["data"], "env": _env(agent, settings)})
+    config = config_map(
+        agent, tenant, owner, knowledge_bases, default_store=settings.default_knowledge_store
+    )
+    env = _env(agent, settings, knowledge_bases)
+    config_hash = short_hash({"config": config["data"], "env": env})
     children = [
         config,
-        deployment(agent, tenant, owner, settings, autoscaler=autoscaler, config_hash=config_hash),
+        deployment(
+            agent,
+            tenant,
+            owner,
+            settings,
+            autoscaler=autoscaler,
+            config_hash=config_hash,
+            knowledge_bases=knowledge_bases,
+        ),
         service(agent, tenant, owner),
         disruption_budget(agent, tenant, owner),
     ]

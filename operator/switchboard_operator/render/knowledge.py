@@ -12,6 +12,8 @@ import yaml
 from switchboard_api import KnowledgeBase
 from switchboard_api.common import ObjectMeta, SecretKeyRef, secret_env_name, secret_refs
 from switchboard_api.indexing import (
+    DEFAULT_STORE_KEY,
+    DEFAULT_STORE_SECRET,
     JOB_NAME_ENV,
     KNOWLEDGE_BASE_KEY,
     KNOWLEDGE_BASE_PATH,
@@ -32,6 +34,7 @@ from switchboard_operator.naming import (
     short_hash,
 )
 from switchboard_operator.render.agent import model_plane_url
+from switchboard_operator.render.knowledge_search import store_secret_ref
 from switchboard_operator.settings import OperatorSettings
 
 JOB_BACKOFF_LIMIT = 2
@@ -51,6 +54,41 @@ def fingerprint(kb: KnowledgeBase) -> str:
             "reindexToken": spec.refresh.reindex_token,
         }
     )
+
+
+def store_problem(kb: KnowledgeBase, settings: OperatorSettings) -> tuple[str, str] | None:
+    """Why the knowledge base's store cannot be used in this cluster (reason, message), or None."""
+    store = kb.spec.store
+    if store.type == "default" and not settings.knowledge_store_secret:
+        return (
+            "StoreNotConfigured",
+            "spec.store.type is default, but this install has no default knowledge store: set "
+            "the chart value knowledge.defaultStore.connectionSecretRef (a Secret with the URI "
+            "of a PostgreSQL database with pgvector), or use spec.store.type postgres",
+        )
+    if store.type == "sqlite":
+        return (
+            "StoreNotSupported",
+            "spec.store.type sqlite is for `switchboard up` only (a file no Job and gateway "
+            "share in a cluster): use spec.store.type default or postgres",
+        )
+    return None
+
+
+def default_store_secret(namespace: str, url_b64: str, tenant: str) -> Manifest:
+    """The install's default store URL, copied into a tenant namespace (`data` stays base64)."""
+    return {
+        "apiVersion": "v1",
+        "kind": "Secret",
+        "type": "Opaque",
+        "metadata": metadata(
+            DEFAULT_STORE_SECRET,
+            namespace,
+            None,
+            labels("knowledge-store", DEFAULT_STORE_SECRET, **{LABEL_TENANT: tenant}),
+        ),
+        "data": {DEFAULT_STORE_KEY: url_b64},
+    }
 
 
 def _kb_labels(kb: KnowledgeBase, tenant: str, component: str) -> dict[str, str]:
@@ -96,13 +134,11 @@ def _pod_template(kb: KnowledgeBase, tenant: str, settings: OperatorSettings) ->
         {"name": NAMESPACE_ENV, "valueFrom": {"fieldRef": {"fieldPath": "metadata.namespace"}}},
         {"name": MODEL_PLANE_URL_ENV, "value": model_plane_url(namespace)},
     ]
-    store = kb.spec.store.postgres
+    store = store_secret_ref(kb.spec.store)
     if store is not None:
-        env.append(_secret_env(STORE_URL_ENV, store.connection_secret_ref))
+        env.append(_secret_env(STORE_URL_ENV, store))
     env.extend(
-        _secret_env(secret_env_name(ref), ref)
-        for ref in secret_refs(kb.spec)
-        if store is None or ref != store.connection_secret_ref
+        _secret_env(secret_env_name(ref), ref) for ref in secret_refs(kb.spec) if ref != store
     )
     return {
         "metadata": {"labels": _kb_labels(kb, tenant, "indexer")},

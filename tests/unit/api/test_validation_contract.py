@@ -44,7 +44,9 @@ def test_cases_have_unique_ids() -> None:
     assert len(ids) == len(set(ids))
 
 
-@pytest.mark.parametrize("name", sorted(p.name for p in EXAMPLES.glob("*.yaml")))
+@pytest.mark.parametrize(
+    "name", sorted(str(p.relative_to(EXAMPLES)) for p in EXAMPLES.rglob("*.yaml"))
+)
 def test_examples_are_valid(name: str) -> None:
     parse_manifest(example(name), name)
 

@@ -72,6 +72,16 @@ def test_the_same_agent_twice_names_both_files(tmp_path: Path) -> None:
         plan(load_manifests([first, second]))
 
 
+def test_the_same_knowledge_base_twice_is_an_error_naming_both_places() -> None:
+    front_desk = EXAMPLES / "front-desk"
+    cluster = EXAMPLES / "front-desk-cluster" / "knowledgebase.yaml"
+    with pytest.raises(
+        PlanError, match=r"KnowledgeBase acme/front-desk-faq is also in .*front-desk"
+    ):
+        plan(load_manifests([front_desk, cluster]))
+    assert plan(load_manifests([front_desk])).knowledge_bases
+
+
 def test_a_prompt_variable_without_a_value_names_the_file_and_field(tmp_path: Path) -> None:
     path = _write(tmp_path, _agent(variables="{}"))
     with pytest.raises(

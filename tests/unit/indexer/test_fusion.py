@@ -2,7 +2,7 @@ from __future__ import annotations
 
 import pytest
 
-from switchboard_indexer.fusion import RRF_K, Hit, fuse
+from switchboard_knowledge.fusion import RRF_K, Hit, fuse
 
 pytestmark = pytest.mark.unit
 

@@ -6,9 +6,9 @@ import pytest
 
 from switchboard_api.knowledgebase import RetrievalSpec
 from switchboard_api.resources import KnowledgeBase
-from switchboard_indexer.fusion import Hit
-from switchboard_indexer.retrieval import citation, rank
-from switchboard_indexer.store.base import StoredChunk, keywords
+from switchboard_knowledge.fusion import Hit
+from switchboard_knowledge.retrieval import citation, rank
+from switchboard_knowledge.store.base import StoredChunk, keywords
 from switchboard_operator.checks import source_problem
 
 pytestmark = pytest.mark.unit
@@ -81,7 +81,7 @@ def test_the_operator_stalls_a_knowledge_base_with_local_files() -> None:
 def test_garbage_collection_keeps_live_previous_and_builds_in_progress() -> None:
     from datetime import UTC, datetime, timedelta
 
-    from switchboard_indexer.store.base import ABANDONED_AFTER, VersionRow, versions_to_drop
+    from switchboard_knowledge.store.base import ABANDONED_AFTER, VersionRow, versions_to_drop
 
     now = datetime(2026, 11, 21, 12, tzinfo=UTC)
     rows = [

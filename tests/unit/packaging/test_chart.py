@@ -164,6 +164,37 @@ def test_image_settings_reach_the_operator() -> None:
     assert env["SWITCHBOARD_OPERATOR_MODEL_IMAGE"] == "ghcr.io/switchboard-dev/serve-gpu:0.1.0"
 
 
+def test_the_default_knowledge_store_reaches_the_operator_which_may_read_only_that_secret() -> None:
+    assert not [m for m in render() if m["kind"] == "Role"]
+    manifests = render(
+        "--set", "knowledge.defaultStore.connectionSecretRef.name=kb-store",
+        "--set", "knowledge.defaultStore.connectionSecretRef.key=uri",
+    )  # fmt: skip
+    (deployment,) = [m for m in manifests if m["kind"] == "Deployment"]
+    env = {
+        e["name"]: e["value"]
+        for e in deployment["spec"]["template"]["spec"]["containers"][0]["env"]
+    }
+    assert env["SWITCHBOARD_OPERATOR_KNOWLEDGE_STORE_SECRET"] == "kb-store"  # noqa: S105
+    assert env["SWITCHBOARD_OPERATOR_KNOWLEDGE_STORE_KEY"] == "uri"
+    (role,) = [m for m in manifests if m["kind"] == "Role"]
+    assert role["metadata"]["namespace"] == "switchboard-system"
+    assert role["rules"] == [
+        {
+            "apiGroups": [""],
+            "resources": ["secrets"],
+            "resourceNames": ["kb-store"],
+            "verbs": ["get"],
+        }
+    ]
+    (binding,) = [m for m in manifests if m["kind"] == "RoleBinding"]
+    assert binding["roleRef"]["name"] == role["metadata"]["name"]
+    # Cluster-wide, the operator writes only the copies, by name.
+    secret_rules = [r for r in OPERATOR_RULES if "secrets" in r["resources"]]
+    assert secret_rules
+    assert all(r.get("resourceNames") for r in secret_rules)
+
+
 def test_the_helm_test_hook_places_a_scripted_call_when_an_agent_is_named() -> None:
     assert not [m for m in render() if m["kind"] == "Pod"]
     (pod,) = [

@@ -21,8 +21,8 @@ from typing import Any
 import apsw
 import sqlite_vec
 
-from switchboard_indexer.fusion import Hit
-from switchboard_indexer.store.base import (
+from switchboard_knowledge.fusion import Hit
+from switchboard_knowledge.store.base import (
     ChunkRecord,
     DocumentRecord,
     IndexVersion,

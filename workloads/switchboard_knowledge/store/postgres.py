@@ -17,8 +17,8 @@ import psycopg
 from psycopg import sql
 from psycopg_pool import ConnectionPool
 
-from switchboard_indexer.fusion import Hit
-from switchboard_indexer.store.base import (
+from switchboard_knowledge.fusion import Hit
+from switchboard_knowledge.store.base import (
     ChunkRecord,
     DocumentRecord,
     IndexVersion,

@@ -15,9 +15,9 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 
 from switchboard_api.knowledgebase import RetrievalSpec
-from switchboard_indexer.embedding import Embedder
-from switchboard_indexer.fusion import Hit, fuse
-from switchboard_indexer.store.base import IndexStore, StoredChunk
+from switchboard_knowledge.embedding import Embedder
+from switchboard_knowledge.fusion import Hit, fuse
+from switchboard_knowledge.store.base import IndexStore, StoredChunk
 
 #: Candidates fetched from each retriever per passage returned.
 CANDIDATES_PER_RESULT = 5

@@ -18,7 +18,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Protocol
 
-from switchboard_indexer.fusion import Hit
+from switchboard_knowledge.fusion import Hit
 
 #: Words too common to help a keyword search (both backends drop them the same way).
 STOP_WORDS = frozenset(
