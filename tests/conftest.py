@@ -10,7 +10,7 @@ from pathlib import Path
 
 import pytest
 
-TIERS = ("unit", "models", "storage", "cluster", "e2e", "browser", "hostile", "gpu")
+TIERS = ("unit", "models", "storage", "cluster", "node", "e2e", "browser", "hostile", "gpu")
 _counts: dict[str, Counter[str]] = {tier: Counter() for tier in TIERS}
 #: Tier of every collected test by node id (keywords would also match parameter ids like "gpu").
 _tiers: dict[str, str] = {}

@@ -9,11 +9,23 @@ the operator runs standalone.
 from __future__ import annotations
 
 import asyncio
+import os
+import socket
 import sys
 
 import kopf
+from kopf._core.engines.peering import Identity  # kopf exports no public name for it
 
 from switchboard_operator.settings import OperatorSettings, SettingsError
+
+
+def peering_identity() -> Identity:
+    """The replica's name in kopf's peering: the pod's host name and the process id.
+
+    kopf's own default asks `getpass.getuser()`, which fails in images that run as a numeric
+    user with no /etc/passwd entry (ours run as 65532), so the operator crashed at start.
+    """
+    return Identity(f"{socket.gethostname()}/{os.getpid()}")
 
 
 def main() -> int:
@@ -28,7 +40,9 @@ def main() -> int:
     kopf.configure(verbose=False)
     asyncio.run(
         kopf.operator(
-            clusterwide=True, liveness_endpoint=f"http://0.0.0.0:{settings.health_port}/healthz"
+            clusterwide=True,
+            identity=peering_identity(),
+            liveness_endpoint=f"http://0.0.0.0:{settings.health_port}/healthz",
         )
     )
     return 0

@@ -30,7 +30,20 @@ from switchboard_operator.naming import (
 from switchboard_operator.settings import OperatorSettings
 
 SERVE_PORT = 8000
-HEAD_RESOURCES = {"cpu": "1", "memory": "4Gi"}
+#: KubeRay adds no port of its own once a container lists any, and finds the dashboard (Serve's
+#: deploy API) and the GCS by these names: without them a RayService never deploys.
+HEAD_PORTS = (
+    {"name": "gcs-server", "containerPort": 6379},
+    {"name": "dashboard", "containerPort": 8265},
+    {"name": "client", "containerPort": 10001},
+    {"name": "serve", "containerPort": SERVE_PORT},
+)
+#: The Ray autoscaler sidecar polls the GCS every few seconds: KubeRay's default reservation
+#: (500m CPU) would hold a quarter of a small node for it.
+AUTOSCALER_RESOURCES = {
+    "requests": {"cpu": "100m", "memory": "256Mi"},
+    "limits": {"memory": "512Mi"},
+}
 
 _POD_SECURITY = {
     "runAsNonRoot": True,
@@ -64,7 +77,8 @@ def _ray_pod(
     env: list[Manifest],
     gpus: int = 0,
 ) -> Manifest:
-    limits: dict[str, Any] = dict(resources)
+    # No CPU limit: Ray is told its CPUs (`num-cpus`), and a throttled model answers callers late.
+    limits: dict[str, Any] = {"memory": resources["memory"]}
     if gpus:
         limits["nvidia.com/gpu"] = str(gpus)
     return {
@@ -78,9 +92,7 @@ def _ray_pod(
                     "env": env,
                     "resources": {"requests": dict(resources), "limits": limits},
                     "securityContext": _CONTAINER_SECURITY,
-                    "ports": [{"name": "serve", "containerPort": SERVE_PORT}]
-                    if container == "ray-head"
-                    else [],
+                    "ports": list(HEAD_PORTS) if container == "ray-head" else [],
                     "volumeMounts": [{"name": "shm", "mountPath": "/dev/shm"}],  # noqa: S108
                 }
             ],
@@ -113,13 +125,15 @@ def model_pool(
         refs.extend(r for r in secret_refs(deployment.spec) if r not in refs)
     env = _secret_env(refs)
     worker = {"cpu": settings.worker_cpu, "memory": settings.worker_memory}
+    head = {"cpu": settings.head_cpu, "memory": settings.head_memory}
+    worker_params = {"num-cpus": str(settings.worker_ray_cpus)} if settings.worker_ray_cpus else {}
     groups: list[Manifest] = [
         {
             "groupName": "cpu",
             "replicas": 1,
             "minReplicas": 1,
             "maxReplicas": settings.worker_max_replicas,
-            "rayStartParams": {},
+            "rayStartParams": worker_params,
             "template": _ray_pod(settings, "ray-worker", worker, env),
         }
     ]
@@ -149,10 +163,13 @@ def model_pool(
             "rayClusterConfig": {
                 "rayVersion": settings.ray_version,
                 "enableInTreeAutoscaling": True,
-                "autoscalerOptions": {"securityContext": _CONTAINER_SECURITY},
+                "autoscalerOptions": {
+                    "securityContext": _CONTAINER_SECURITY,
+                    "resources": AUTOSCALER_RESOURCES,
+                },
                 "headGroupSpec": {
                     "rayStartParams": {"num-cpus": "0", "dashboard-host": "0.0.0.0"},  # noqa: S104
-                    "template": _ray_pod(settings, "ray-head", HEAD_RESOURCES, env),
+                    "template": _ray_pod(settings, "ray-head", head, env),
                 },
                 "workerGroupSpecs": groups,
             },

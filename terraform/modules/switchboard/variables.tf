@@ -42,14 +42,14 @@ variable "kuberay" {
   description = "The KubeRay operator release (model pools are RayServices)."
   type = object({
     enabled   = optional(bool, true)
-    version   = optional(string, "1.7.0")
+    version   = optional(string, "1.6.0")
     namespace = optional(string, "kuberay-system")
   })
   default = {}
 
   validation {
     condition     = can(regex("^[0-9]+\\.[0-9]+\\.[0-9]+$", var.kuberay.version))
-    error_message = "kuberay.version must be an exact version such as 1.7.0."
+    error_message = "kuberay.version must be an exact version such as 1.6.0."
   }
 }
 

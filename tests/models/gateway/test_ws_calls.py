@@ -9,16 +9,14 @@ from typing import Any
 
 import httpx
 import pytest
-from websockets.asyncio.client import ClientConnection, connect
+from websockets.asyncio.client import connect
 from websockets.exceptions import ConnectionClosed
 
 from switchboard_gateway.events import (
     AgentAudioEvent,
-    AudioFormat,
     CallEndedEvent,
     CallStarted,
     EndReason,
-    TranscriptEvent,
     TurnLatencyEvent,
 )
 from switchboard_gateway.gateway import Gateway
@@ -30,6 +28,7 @@ from tests.models.gateway.harness import API_KEY, ws_gateway
 from tests.models.gateway.test_grpc_calls import check_record
 from tests.models.gateway.test_session import UTTERANCES
 from tests.speech import synthesise
+from tests.ws_caller import feed_ws_events
 
 pytestmark = pytest.mark.models
 
@@ -47,26 +46,6 @@ def target(base_url: str, postgres_dsn: str) -> Iterator[tuple[Gateway, str]]:
         yield running
 
 
-async def _read(socket: ClientConnection, caller: ScriptedCaller) -> None:
-    sequence = 0
-    async for message in socket:
-        if isinstance(message, bytes):
-            sequence += 1
-            caller.on_event(AgentAudioEvent(0, sequence, message))
-            continue
-        body = json.loads(message)
-        if body["type"] == "started":
-            caller.on_event(CallStarted(body["callId"], body["agent"], AudioFormat()))
-        elif body["type"] == "transcript":
-            caller.on_event(TranscriptEvent(body["turn"], body["text"], body["final"]))
-        elif body["type"] == "latency":
-            caller.on_event(
-                TurnLatencyEvent(body["turn"], voice_to_voice_ms=body["voiceToVoiceMs"])
-            )
-        elif body["type"] == "ended":
-            caller.on_event(CallEndedEvent(EndReason(body["reason"]), body["detail"]))
-
-
 def test_a_three_turn_conversation_over_websocket(
     target: tuple[Gateway, str], postgres_dsn: str
 ) -> None:
@@ -76,7 +55,7 @@ def test_a_three_turn_conversation_over_websocket(
         async with connect(target[1]) as socket:
             await socket.send(json.dumps(START))
             caller = ScriptedCaller(socket.send)
-            reader = asyncio.create_task(_read(socket, caller))
+            reader = asyncio.create_task(feed_ws_events(socket, caller))
             await caller.converse([Turn(audio=pcm) for pcm in speech])
             await socket.send(json.dumps({"type": "hangup", "reason": "done"}))
             await asyncio.wait_for(reader, 10)

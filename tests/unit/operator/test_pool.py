@@ -46,3 +46,24 @@ def test_agents_sharing_the_llm_deployment_scale_it_on_the_lowest_target() -> No
     agents = [agent("front", 3), agent("night", 1.5)]
     pool = model_pool(TENANT, OWNER, agents, [], OperatorSettings())
     assert llm_deployment(pool)["autoscaling_config"]["target_ongoing_requests"] == 1.5
+
+
+def test_the_ray_pods_are_sized_by_the_settings_and_name_the_ports_kuberay_looks_up() -> None:
+    settings = OperatorSettings(
+        head_cpu="200m", head_memory="3Gi", worker_cpu="900m", worker_ray_cpus=6
+    )
+    cluster = model_pool(TENANT, OWNER, [agent("front", 3)], [], settings)["spec"][
+        "rayClusterConfig"
+    ]
+    head = cluster["headGroupSpec"]["template"]["spec"]["containers"][0]
+    assert head["resources"] == {
+        "requests": {"cpu": "200m", "memory": "3Gi"},
+        "limits": {"memory": "3Gi"},
+    }
+    assert {"dashboard", "gcs-server", "serve"} <= {p["name"] for p in head["ports"]}
+    (worker,) = cluster["workerGroupSpecs"]
+    assert worker["rayStartParams"] == {"num-cpus": "6"}
+    assert worker["template"]["spec"]["containers"][0]["resources"]["requests"]["cpu"] == "900m"
+    assert cluster["autoscalerOptions"]["resources"]["requests"]["cpu"] == "100m"
+    default = model_pool(TENANT, OWNER, [agent("front", 3)], [], OperatorSettings())
+    assert default["spec"]["rayClusterConfig"]["workerGroupSpecs"][0]["rayStartParams"] == {}

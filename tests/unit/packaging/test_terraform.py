@@ -87,7 +87,7 @@ def test_providers_and_charts_are_pinned() -> None:
         if release.get("repository", "").startswith("https://"):
             assert release.get("version"), f"helm_release.{name} is not pinned"
     variables = blocks(MODULE, "variable")
-    assert "1.7.0" in variables["kuberay"]["default"] or "1.7.0" in str(
+    assert "1.6.0" in variables["kuberay"]["default"] or "1.6.0" in str(
         variables["kuberay"]["type"]
     )
     assert "2.20.2" in str(variables["keda"]["type"])

@@ -1,0 +1,62 @@
+"""Spoken calls from the node to a gateway Service, over gRPC and over WebSocket."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import socket
+from collections.abc import Sequence
+from urllib.parse import urlsplit
+
+from websockets.asyncio.client import connect
+
+from switchboard_api.pipeline import AsrSpec
+from switchboard_gateway.scripted_caller import ScriptedCaller, Turn
+from switchboard_gateway.scripted_caller.outcome import CallOutcome
+from switchboard_gateway.scripted_caller.over_grpc import run_call
+from switchboard_serve.engines import make_asr
+from tests.speech import synthesise
+from tests.ws_caller import feed_ws_events
+
+REPLY_TIMEOUT_S = 90.0
+
+
+def spoken_turns(texts: Sequence[str]) -> list[Turn]:
+    """Each text spoken by Piper, as a caller's turn."""
+    return [Turn(audio=pcm) for pcm in synthesise(list(texts))]
+
+
+def grpc_call(target: str, agent: str, turns: Sequence[Turn]) -> CallOutcome:
+    """A call over gRPC to `target` (`host:port`)."""
+    return asyncio.run(run_call(target, agent, turns, timeout=REPLY_TIMEOUT_S))
+
+
+def ws_call(url: str, agent: str, turns: Sequence[Turn], address: str = "") -> CallOutcome:
+    """A call over WebSocket to `url` (`ws://host:port/...`), connecting to `address` instead
+    of resolving the URL's host when given (the request still names that host)."""
+
+    async def scenario() -> CallOutcome:
+        port = urlsplit(url).port or 80
+        sock = socket.create_connection((address, port), timeout=10) if address else None
+        async with connect(url, open_timeout=30, sock=sock) as socket_:
+            await socket_.send(json.dumps({"type": "start", "agent": agent}))
+            caller = ScriptedCaller(socket_.send)
+            reader = asyncio.create_task(feed_ws_events(socket_, caller), name="ws-events")
+            try:
+                await caller.converse(turns, timeout_s=REPLY_TIMEOUT_S)
+                await socket_.send(json.dumps({"type": "hangup"}))
+                await asyncio.wait_for(asyncio.shield(reader), 15)
+            finally:
+                reader.cancel()
+                await asyncio.gather(reader, return_exceptions=True)
+            return CallOutcome.of(caller)
+
+    return asyncio.run(scenario())
+
+
+def transcribe(pcm16: bytes, seconds: float = 20.0) -> str:
+    """What the packaged ASR hears in the agent's audio (16 kHz PCM16), at most `seconds`."""
+    import numpy as np
+
+    audio = np.frombuffer(pcm16[: int(16_000 * seconds) * 2], dtype="<i2")
+    return make_asr(AsrSpec()).transcribe((audio / 32768).astype(np.float32)).text
