@@ -95,7 +95,9 @@ def test_partial_transcripts_of_a_growing_buffer_converge_on_the_words(
         state = body["state"]
         stables.append(body["stable"])
         stable_seconds.append(json.loads(state)["stable_until"])
-    for earlier, later in itertools.pairwise(stables):
+    # Stable words never change between partial passes. The final pass decodes the whole
+    # utterance again (more accurate than the tail: asr/partial.py) and may correct them.
+    for earlier, later in itertools.pairwise(stables[:-1]):
         assert later.startswith(earlier), (earlier, later)
     assert max(stable_seconds[:-1]) > 0, "passes agreed on words before the end of speech"
     assert body["final"]
