@@ -19,7 +19,7 @@ import signal
 import subprocess
 import threading
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 
 from tests.node import configs, host
@@ -32,6 +32,10 @@ NODE_IP = configs.NODE_IP
 API_PORT = 16443
 SERVER = f"https://{NODE_IP}:{API_PORT}"
 LOCK_WAIT_S = 1800
+NODE_BINARIES = (
+    "etcd", "kube-apiserver", "kube-controller-manager", "kube-scheduler", "kubelet",
+    "kube-proxy", "kubectl", "coredns", "ray-operator",
+)  # fmt: skip
 
 
 class NodeUnavailableError(RuntimeError):
@@ -51,10 +55,7 @@ def preflight() -> list[str]:
             missing.append(tool)
     if not Path("/usr/lib/cni/bridge").exists():
         missing.append("containernetworking-plugins (/usr/lib/cni/bridge)")
-    for name in ("etcd", "kube-apiserver", "kubelet", "kube-controller-manager", "kube-scheduler"):
-        if not (binaries() / name).exists():
-            missing.append(f"{binaries() / name} (tests/cluster/build_binaries.sh --node)")
-    for name in ("kube-proxy", "kubectl", "coredns", "ray-operator"):
+    for name in NODE_BINARIES:
         if not (binaries() / name).exists():
             missing.append(f"{binaries() / name} (tests/cluster/build_binaries.sh --node)")
     return missing
@@ -103,13 +104,13 @@ class Node:
         """Make a locally built image available to the kubelet (pods use imagePullPolicy Never)."""
         self.ctr("images", "import", "--all-platforms", str(archive))
 
-    def wait_for(self, what: str, check: object, timeout: float) -> None:
+    def wait_for(self, what: str, check: Callable[[], object], timeout: float) -> None:
         """Poll `check()` until it is true; fail naming `what` with the components' log tails."""
         deadline = time.monotonic() + timeout
         last = ""
         while time.monotonic() < deadline:
             try:
-                if check():  # type: ignore[operator]
+                if check():
                     return
             except (RuntimeError, OSError, subprocess.SubprocessError) as error:
                 last = str(error)[-500:]

@@ -7,6 +7,7 @@ so the teardown runs; a SIGKILL leaves pid files that the next run's teardown us
 
 from __future__ import annotations
 
+import functools
 import signal
 import subprocess
 import time
@@ -18,11 +19,11 @@ from types import FrameType
 import pytest
 
 from tests.cluster.conftest import KUBERAY_CRDS, shared_crd_dir
-from tests.node.cluster import Node, NodeUnavailableError, preflight, running_node
+from tests.node.cluster import Node, NodeUnavailableError, running_node
 from tests.node.images import BuiltImage, build_images
 from tests.node.kube import TENANT_NAMESPACE, is_true
 from tests.node.manifests import write_postgres
-from tests.tools import REPO_ROOT, helm_command, in_ci
+from tests.tools import REPO_ROOT, helm_command
 
 
 def kuberay_crds() -> Path:
@@ -43,9 +44,6 @@ def images() -> dict[str, BuiltImage]:
 @pytest.fixture(scope="package")
 def node(images: dict[str, BuiltImage]) -> Iterator[Node]:
     """A running node with the images imported, cluster DNS and KubeRay's operator."""
-    missing = preflight()
-    if missing and not in_ci():
-        pytest.skip(f"the node tier needs: {', '.join(missing)} (bash .ci/bootstrap)")
     previous = signal.signal(signal.SIGTERM, _interrupt)
     try:
         with running_node() as running:
@@ -137,7 +135,7 @@ def applied(node: Node, release: str) -> Applied:
         for agent in AGENTS:
             node.wait_for(
                 f"VoiceAgent {agent} Ready",
-                lambda agent=agent: is_true(node, "voiceagent", agent, "Ready"),
+                functools.partial(is_true, node, "voiceagent", agent, "Ready"),
                 READY_TIMEOUT_S - (time.monotonic() - started),
             )
     except NodeUnavailableError as error:

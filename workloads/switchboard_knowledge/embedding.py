@@ -20,7 +20,7 @@ from switchboard_wire.embeddings import EMBEDDINGS_MAX_INPUTS
 MAX_BATCH = EMBEDDINGS_MAX_INPUTS
 REQUEST_TIMEOUT_S = 60.0
 #: Answers that mean "not serving yet" while a model pool starts (its Service not yet in DNS,
-#: Serve's proxy up before the application).
+#: Serve's proxy up before the application routes: 404 without our `model_not_found` error).
 _STARTING_STATUSES = frozenset({404, 502, 503, 504})
 log = logging.getLogger(__name__)
 
@@ -106,7 +106,7 @@ class ModelPlaneEmbedder:
         while True:
             try:
                 response = self._post(batch)
-                if response.status_code not in _STARTING_STATUSES:
+                if not _starting(response):
                     self._served = True
                     return response
                 problem: str = f"it answered {response.status_code}"
@@ -119,6 +119,16 @@ class ModelPlaneEmbedder:
             log.info("waiting for the model plane (%s); next try in %.0f s", problem, delay)
             self._sleep(delay)
             delay = min(delay * 2, 30.0)
+
+
+def _starting(response: httpx.Response) -> bool:
+    """Whether the answer comes from a pool still starting (a model it lacks is final)."""
+    if response.status_code not in _STARTING_STATUSES:
+        return False
+    try:
+        return bool(response.json()["error"]["code"] != "model_not_found")
+    except (ValueError, KeyError, TypeError):
+        return True
 
 
 def _message(response: httpx.Response) -> str:

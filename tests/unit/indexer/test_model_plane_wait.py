@@ -21,6 +21,9 @@ def _answers(*steps: int | None) -> tuple[httpx.MockTransport, list[int]]:
             raise httpx.ConnectError("[Errno -3] Temporary failure in name resolution")
         if step == 200:
             return httpx.Response(200, json={"data": [{"index": 0, "embedding": [1.0, 0.0]}]})
+        if step == 4040:  # the pool serves, but not this model
+            body = {"error": {"message": "no such model", "code": "model_not_found"}}
+            return httpx.Response(404, json=body)
         return httpx.Response(step, json={"error": {"message": "not yet"}})
 
     return httpx.MockTransport(handle), seen
@@ -61,3 +64,15 @@ def test_once_served_and_without_a_wait_errors_are_immediate() -> None:
     search, _ = _answers(None)
     with pytest.raises(EmbeddingError, match="unreachable"):
         ModelPlaneEmbedder("http://pool:8000", "m", transport=search).embed(["q"])
+
+
+def test_a_model_the_serving_pool_lacks_fails_at_once_without_waiting() -> None:
+    transport, seen = _answers(4040)
+    slept: list[float] = []
+    embedder = ModelPlaneEmbedder(
+        "http://pool:8000", "m", transport=transport, ready_wait_s=600, sleep=slept.append
+    )
+    with pytest.raises(EmbeddingError, match="answered 404: no such model"):
+        embedder.embed(["a"])
+    assert len(seen) == 1
+    assert slept == []
