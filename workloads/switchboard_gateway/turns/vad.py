@@ -6,6 +6,7 @@ shared by every call in the process (inference is ~0.1 ms per window on one core
 
 from __future__ import annotations
 
+import importlib.util
 from dataclasses import dataclass, field
 from functools import cache
 from pathlib import Path
@@ -22,10 +23,15 @@ _CONTEXT_SAMPLES = 64
 
 
 def silero_model_path() -> Path:
-    """The Silero VAD model inside the installed faster-whisper package."""
-    from faster_whisper.utils import get_assets_path
+    """The Silero VAD model inside the installed faster-whisper package.
 
-    path = Path(get_assets_path()) / "silero_vad_v6.onnx"
+    Found without importing faster-whisper: its runtime (ctranslate2, PyAV) is not needed for
+    VAD, and the gateway image leaves it out.
+    """
+    spec = importlib.util.find_spec("faster_whisper")
+    if spec is None or not spec.submodule_search_locations:
+        raise FileNotFoundError("faster-whisper is not installed: it ships the Silero VAD model")
+    path = Path(next(iter(spec.submodule_search_locations))) / "assets" / "silero_vad_v6.onnx"
     if not path.exists():
         raise FileNotFoundError(f"{path} is missing: reinstall faster-whisper")
     return path
