@@ -55,6 +55,9 @@ OPERATOR_RULES: list[dict[str, Any]] = [
     _rule("", ["namespaces"], ["get", *_APPLY, "delete"]),
     _rule("", ["resourcequotas", "limitranges", "serviceaccounts"], [*_APPLY, "delete"]),
     _rule("networking.k8s.io", ["networkpolicies"], ["list", *_APPLY, "delete"]),
+    # Where the API server answers (`default/kubernetes`), for the policies that let indexer
+    # Jobs and the Ray head reach it: that one name.
+    _rule("discovery.k8s.io", ["endpointslices"], ["get"], resourceNames=["kubernetes"]),
     _rule("rbac.authorization.k8s.io", ["roles", "rolebindings"], [*_APPLY, "delete"]),
     # Tenant admins are bound to the built-in `admin` ClusterRole, which the operator does not
     # hold itself: RBAC's escalation check wants `bind` on exactly that role.

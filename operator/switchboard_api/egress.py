@@ -2,9 +2,11 @@
 
 Refused: loopback, link-local, private, shared (100.64/10), IETF protocol assignments
 (192.0.0.0/24), documentation, benchmarking, reserved, multicast and unspecified addresses,
-unless a CIDR of the tenant's egress allow-list (`Tenant.spec.egress.allowCIDRs`) covers them.
-The cloud metadata service (169.254.169.254, fd00:ec2::254) is refused whatever the allow-list
-says, `0.0.0.0/0` included.
+unless an explicit CIDR of the tenant's egress allow-list (`Tenant.spec.egress.allowCIDRs`)
+covers them. Explicit means inside one special-purpose range: `10.20.0.0/16` opens that part of
+10.0.0.0/8, while `0.0.0.0/0`, `::/0` or `8.0.0.0/5` open the tenant's NetworkPolicy egress to
+the internet and no private, loopback or link-local address to a tool or a URL source. The
+cloud metadata service (169.254.169.254, fd00:ec2::254) is refused whatever the allow-list says.
 
 An IPv6 address that carries an IPv4 address is judged by the IPv4 address it reaches: IPv4-mapped
 (::ffff:0:0/96), IPv4-translated (::ffff:0:0:0/96), IPv4-compatible (::/96, deprecated), 6to4
@@ -66,6 +68,19 @@ _FORBIDDEN = _nets(
     "fc00::/7",
     "fe80::/10",
     "fec0::/10",
+)
+#: The special-purpose ranges an allow-list entry must lie inside to open anything: those above
+#: plus the ones Python's flags cover.
+SPECIAL_PURPOSE: tuple[Network, ...] = _FORBIDDEN + _nets(
+    "10.0.0.0/8",
+    "127.0.0.0/8",
+    "169.254.0.0/16",
+    "172.16.0.0/12",
+    "192.168.0.0/16",
+    "224.0.0.0/4",
+    "255.255.255.255/32",
+    "::1/128",
+    "ff00::/8",
 )
 _MAPPED, _TRANSLATED, _COMPATIBLE, _NAT64, _NAT64_LOCAL, _TEREDO, _SIXTOFOUR = _nets(
     "::ffff:0:0/96",
@@ -200,13 +215,21 @@ def destination(url: str) -> Target:
     return Target(parts.scheme, host, port or (443 if parts.scheme == "https" else 80), address)
 
 
+def explicit(network: Network) -> bool:
+    """Whether an allow-list entry lies inside one special-purpose range (and so opens it)."""
+    return any(
+        network.version == special.version and network.subnet_of(special)  # type: ignore[arg-type]
+        for special in SPECIAL_PURPOSE
+    )
+
+
 class EgressPolicy:
     """The forbidden ranges, minus a tenant's allow-list (never minus the metadata service)."""
 
     def __init__(self, allow_cidrs: Iterable[str] = ()) -> None:
-        self.allowed: tuple[Network, ...] = tuple(
-            ipaddress.ip_network(c, strict=False) for c in allow_cidrs
-        )
+        networks = [ipaddress.ip_network(c, strict=False) for c in allow_cidrs]
+        #: The explicit entries: each inside one special-purpose range (see the module's doc).
+        self.allowed: tuple[Network, ...] = tuple(n for n in networks if explicit(n))
 
     def _permits_one(self, address: Address) -> bool:
         if any(address in network for network in _METADATA):

@@ -40,6 +40,10 @@ class _ServeModel(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True)
 
 
+#: Where the Deepgram engines (ASR, Aura TTS) send requests; the model pool's egress allows it.
+DEEPGRAM_URL = "https://api.deepgram.com"
+
+
 class AsrDeployment(_ServeModel):
     """One shared ASR model deployment."""
 

@@ -105,7 +105,14 @@ Cidr = Annotated[
 
 
 class EgressSpec(ApiModel):
-    """Outbound traffic the tenant's pods may send beyond the model pool and DNS."""
+    """Outbound traffic the tenant's pods may send beyond what the platform needs.
+
+    `allowCIDRs` opens the NetworkPolicy egress of every pod of the tenant to these ranges (tool
+    webhooks, URL and S3 sources, databases outside the cluster). Tools and URL sources are also
+    judged by the SSRF guard: an entry opens private, loopback or link-local addresses to them
+    only when it lies inside such a range (`10.20.0.0/16`; never `0.0.0.0/0`), and the cloud
+    metadata service stays refused whatever is listed.
+    """
 
     allow_cidrs: Annotated[list[Cidr], Field(max_length=64, alias="allowCIDRs")] = []
 

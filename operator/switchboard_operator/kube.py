@@ -37,6 +37,7 @@ KINDS: dict[tuple[str, str], tuple[str, bool]] = {
     ("batch/v1", "Job"): ("jobs", True),
     ("batch/v1", "CronJob"): ("cronjobs", True),
     ("networking.k8s.io/v1", "NetworkPolicy"): ("networkpolicies", True),
+    ("discovery.k8s.io/v1", "EndpointSlice"): ("endpointslices", True),
     ("rbac.authorization.k8s.io/v1", "Role"): ("roles", True),
     ("rbac.authorization.k8s.io/v1", "RoleBinding"): ("rolebindings", True),
     ("ray.io/v1", "RayService"): ("rayservices", True),

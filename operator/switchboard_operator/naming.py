@@ -129,3 +129,10 @@ def metadata(
     if annotations:
         meta["annotations"] = dict(annotations)
     return meta
+
+
+def tenant_metadata(
+    name: str, component: str, tenant: str, namespace: str, owner: Manifest
+) -> Manifest:
+    """Metadata of a tenant-wide object (no agent's): the recommended labels and the tenant's."""
+    return metadata(name, namespace, owner, labels(component, tenant, **{LABEL_TENANT: tenant}))

@@ -25,6 +25,7 @@ TENANT_CHILDREN = [
     ("networking.k8s.io/v1", "NetworkPolicy", "allow-dns"),
     ("networking.k8s.io/v1", "NetworkPolicy", "gateway-ingress"),
     ("networking.k8s.io/v1", "NetworkPolicy", "allow-egress-cidrs"),
+    ("networking.k8s.io/v1", "NetworkPolicy", "knowledge-store"),  # the install has a store
     ("ray.io/v1", "RayService", "switchboard-models"),
 ]
 
@@ -33,6 +34,9 @@ TENANT_CHILDREN = [
 def operator(operator_env: None) -> Iterator[KopfRunner]:
     with running_operator() as runner:
         yield runner
+
+
+POLICY = ("networking.k8s.io/v1", "NetworkPolicy")
 
 
 def tenant(name: str, namespace: str, **spec: Any) -> dict[str, Any]:
@@ -138,3 +142,42 @@ def test_a_namespace_the_tenant_did_not_create_is_left_alone(
     assert not namespace["metadata"].get("deletionTimestamp")
     assert namespace["metadata"]["labels"].get("team") == "legacy"
     assert "pod-security.kubernetes.io/enforce" not in namespace["metadata"]["labels"]
+
+
+def test_the_api_servers_endpoints_open_the_kube_api_policies_and_their_loss_closes_them(
+    dyn: dynamic.DynamicClient, operator: KopfRunner
+) -> None:
+    """Indexer Jobs and the Ray head may reach the API server's endpoints, read from its
+    `default/kubernetes` EndpointSlice. This API server advertises 127.0.0.1 and so publishes
+    none (the node tier has the real one): the test writes what a routable one would."""
+    slices = dyn.resources.get(api_version="discovery.k8s.io/v1", kind="EndpointSlice")
+    server_side_apply(dyn, tenant("hooli", "hooli"))
+    wait_for("NetworkPolicy default-deny", partial(get, dyn, *POLICY, "default-deny", "hooli"))
+    assert get(dyn, *POLICY, "indexer-kube-api", "hooli") is None  # no endpoints: fail closed
+    slices.create(
+        namespace="default",
+        body={
+            "apiVersion": "discovery.k8s.io/v1",
+            "kind": "EndpointSlice",
+            "metadata": {
+                "name": "kubernetes",
+                "labels": {"kubernetes.io/service-name": "kubernetes"},
+            },
+            "addressType": "IPv4",
+            "endpoints": [{"addresses": ["192.0.2.7"]}],
+            "ports": [{"name": "https", "port": 6443, "protocol": "TCP"}],
+        },
+    )
+    try:
+        for name in ("indexer-kube-api", "model-pool-kube-api"):
+            policy = wait_for(f"NetworkPolicy {name}", partial(get, dyn, *POLICY, name, "hooli"))
+            (rule,) = policy["spec"]["egress"]
+            assert rule["to"] == [{"ipBlock": {"cidr": "192.0.2.7/32"}}]
+            assert rule["ports"] == [{"protocol": "TCP", "port": 6443}]
+    finally:
+        slices.delete(namespace="default", name="kubernetes")
+    wait_for(
+        "indexer-kube-api pruned",
+        lambda: get(dyn, *POLICY, "indexer-kube-api", "hooli") is None,
+    )
+    dyn.resources.get(api_version="switchboard.dev/v1alpha1", kind="Tenant").delete(name="hooli")

@@ -29,7 +29,7 @@ from tests.tools import cache_dir
 
 NODE_NAME = "switchboard-node"
 NODE_IP = configs.NODE_IP
-API_PORT = 16443
+API_PORT = configs.API_PORT
 SERVER = f"https://{NODE_IP}:{API_PORT}"
 LOCK_WAIT_S = 1800
 NODE_BINARIES = (

@@ -10,6 +10,7 @@ import yaml
 from tests.node.pki import Pki
 
 NODE_IP = "10.77.0.1"
+API_PORT = 16443
 POD_CIDR = "10.244.0.0/24"
 SERVICE_CIDR = "10.96.0.0/16"
 KUBERNETES_SERVICE_IP = "10.96.0.1"
@@ -44,7 +45,7 @@ def apiserver_command(bins: Path, state: Path, pki: Pki) -> list[str]:
         f"--etcd-servers={ETCD_CLIENT}",
         f"--bind-address={NODE_IP}",
         f"--advertise-address={NODE_IP}",
-        "--secure-port=16443",
+        f"--secure-port={API_PORT}",
         f"--cert-dir={state / 'apiserver-certs'}",
         f"--tls-cert-file={pki.path('apiserver.crt')}",
         f"--tls-private-key-file={pki.path('apiserver.key')}",

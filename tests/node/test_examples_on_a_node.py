@@ -8,7 +8,7 @@ import time
 import pytest
 
 from tests.node.calls import grpc_call, spoken_turns, transcribe, ws_call
-from tests.node.cluster import NODE_NAME, Node
+from tests.node.cluster import API_PORT, NODE_IP, NODE_NAME, Node
 from tests.node.conftest import AGENTS, RELEASE_NAMESPACE, Applied
 from tests.node.kube import TENANT_NAMESPACE, condition, get, items, pods_ready, service_ip
 
@@ -52,6 +52,16 @@ def test_kuberay_serves_the_tenants_model_pool_and_the_agents_are_ready(
         assert resource["status"].get("endpoints"), resource["status"]
     assert condition(get(node, "voiceagent", "front-desk"), "KnowledgeReady")["status"] == "True"
     print(f"kubectl apply → every agent Ready: {applied.ready_s:.0f} s")
+
+
+def test_the_tenants_policies_name_the_real_api_server_endpoint(
+    node: Node, applied: Applied
+) -> None:
+    """Indexer Jobs and the Ray head's autoscaler may reach the API server, and only that."""
+    for name in ("indexer-kube-api", "model-pool-kube-api"):
+        (rule,) = get(node, "networkpolicy", name)["spec"]["egress"]
+        assert rule["to"] == [{"ipBlock": {"cidr": f"{NODE_IP}/32"}}], rule
+        assert rule["ports"] == [{"protocol": "TCP", "port": API_PORT}], rule
 
 
 def test_a_spoken_call_over_grpc_through_the_gateway_service(node: Node, applied: Applied) -> None:

@@ -18,8 +18,6 @@ from switchboard_wire.retry import DEFAULT_RETRY, RetryPolicy
 
 T = TypeVar("T")
 
-DEEPGRAM_URL = "https://api.deepgram.com"
-
 
 class RemoteError(RuntimeError):
     """The provider refused or failed the request (after any retries allowed)."""

@@ -154,13 +154,14 @@ async def reconcile_knowledge_base(
         tenant, tenant_body = found
         owner = owner_of(body)
         await rt.kube.apply(source_config_map(kb, tenant.metadata.name, owner))
-        job = index_job(kb, tenant.metadata.name, owner, rt.settings)
+        allow = tenant.spec.network.egress.allow_cidrs
+        job = index_job(kb, tenant.metadata.name, owner, rt.settings, allow)
         if await rt.kube.get(*JOB, namespace, job["metadata"]["name"]) is None:
             await rt.kube.apply(job)  # a Job's pod template is immutable: create, never update
             events.append(
                 Event("Normal", "IndexingStarted", f"Job {job['metadata']['name']} created")
             )
-        cron = refresh_cron_job(kb, tenant.metadata.name, owner, rt.settings)
+        cron = refresh_cron_job(kb, tenant.metadata.name, owner, rt.settings, allow)
         if cron is not None:
             await rt.kube.apply(cron)
         else:

@@ -15,11 +15,13 @@ from switchboard_operator.kube import KUBERAY_CRD
 from switchboard_operator.naming import MODEL_POOL, Manifest, short_hash
 from switchboard_operator.reconcile.runtime import (
     KNOWLEDGE_BASE,
+    NETWORK_POLICY,
     RAY_SERVICE,
     VOICE_AGENT,
     Runtime,
     owner_of,
 )
+from switchboard_operator.render.network import PROVIDER_POLICY, provider_policy
 from switchboard_operator.render.pool import model_pool, pool_args
 
 log = logging.getLogger(__name__)
@@ -67,14 +69,20 @@ async def sync_pool(rt: Runtime, tenant: Tenant, tenant_body: Manifest) -> PoolS
         args = pool_args(tenant, admitted, knowledge_bases)
         if namespace in rt.retired_namespaces or not await rt.kube.crd_installed(KUBERAY_CRD):
             return PoolState(None, args)
-        manifest = model_pool(tenant, owner_of(tenant_body), admitted, knowledge_bases, rt.settings)
-        digest = short_hash(manifest)
+        owner = owner_of(tenant_body)
+        manifest = model_pool(tenant, owner, admitted, knowledge_bases, rt.settings)
+        providers = provider_policy(tenant, owner, args)
+        digest = short_hash([manifest, providers])
         applied = rt.applied_pools.get(namespace)
         fresh = applied is not None and time.monotonic() - applied[1] < rt.settings.resync_seconds
         if applied is not None and applied[0] == digest and fresh:
             observed = await rt.kube.get(*RAY_SERVICE, namespace, MODEL_POOL)
             if observed is not None:
                 return PoolState(observed, args)
+        if providers is not None:
+            await rt.kube.apply(providers)
+        else:
+            await rt.kube.delete(*NETWORK_POLICY, namespace, PROVIDER_POLICY)
         observed = await rt.kube.apply(manifest)
         rt.applied_pools[namespace] = (digest, time.monotonic())
         return PoolState(observed, args)

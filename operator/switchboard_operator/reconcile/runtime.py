@@ -19,6 +19,7 @@ TENANT = ("switchboard.dev/v1alpha1", "Tenant")
 VOICE_AGENT = ("switchboard.dev/v1alpha1", "VoiceAgent")
 KNOWLEDGE_BASE = ("switchboard.dev/v1alpha1", "KnowledgeBase")
 RAY_SERVICE = ("ray.io/v1", "RayService")
+NETWORK_POLICY = ("networking.k8s.io/v1", "NetworkPolicy")
 
 
 @dataclass(frozen=True)

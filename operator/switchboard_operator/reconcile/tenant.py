@@ -18,6 +18,7 @@ from switchboard_operator.observe import models_check
 from switchboard_operator.reconcile.pool import sync_pool
 from switchboard_operator.reconcile.runtime import (
     KNOWLEDGE_BASE,
+    NETWORK_POLICY,
     RAY_SERVICE,
     TENANT,
     VOICE_AGENT,
@@ -28,9 +29,12 @@ from switchboard_operator.reconcile.runtime import (
     tenant_of,
 )
 from switchboard_operator.render import tenant as render
+from switchboard_operator.render.network import PROVIDER_POLICY, api_server
 
 NAMESPACE = ("v1", "Namespace")
-NETWORK_POLICY = ("networking.k8s.io/v1", "NetworkPolicy")
+ENDPOINT_SLICE = ("discovery.k8s.io/v1", "EndpointSlice")
+#: The API server's own EndpointSlice (`default/kubernetes`), kept by the API server.
+API_SERVER_SLICE = ("default", "kubernetes")
 ROLE_BINDING = ("rbac.authorization.k8s.io/v1", "RoleBinding")
 
 
@@ -89,10 +93,14 @@ async def reconcile_tenant(rt: Runtime, body: Manifest, now: datetime | None = N
     checks: list[Check] = []
     if stall is None:
         await rt.kube.apply(render.namespace(tenant, owner, created_here=created_here))
-        desired = render.tenant_children(tenant, owner, rt.settings)
+        api = None
+        if tenant.spec.network.isolation != "none":
+            api = api_server(await rt.kube.get(*ENDPOINT_SLICE, *API_SERVER_SLICE))
+        desired = render.tenant_children(tenant, owner, rt.settings, api)
         for child in desired:
             await rt.kube.apply(child)
         policies = {c["metadata"]["name"] for c in desired if c["kind"] == "NetworkPolicy"}
+        policies.add(PROVIDER_POLICY)  # kept in step with the model pool by sync_pool
         await _prune(rt, namespace, tenant.metadata.name, NETWORK_POLICY, policies)
         if render.admin_role_binding(tenant, owner) is None:
             await rt.kube.delete(*ROLE_BINDING, namespace, ADMIN_ROLE_BINDING)

@@ -7,6 +7,8 @@ new token gets a new Job, and the running agents keep reading the last complete 
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+
 import yaml
 
 from switchboard_api import KnowledgeBase
@@ -14,6 +16,7 @@ from switchboard_api.common import ObjectMeta, SecretKeyRef, secret_env_name, se
 from switchboard_api.indexing import (
     DEFAULT_STORE_KEY,
     DEFAULT_STORE_SECRET,
+    EGRESS_ALLOW_ENV,
     JOB_NAME_ENV,
     KNOWLEDGE_BASE_KEY,
     KNOWLEDGE_BASE_PATH,
@@ -122,7 +125,9 @@ def _secret_env(name: str, ref: SecretKeyRef) -> Manifest:
     return {"name": name, "valueFrom": {"secretKeyRef": {"name": ref.name, "key": ref.key}}}
 
 
-def _pod_template(kb: KnowledgeBase, tenant: str, settings: OperatorSettings) -> Manifest:
+def _pod_template(
+    kb: KnowledgeBase, tenant: str, settings: OperatorSettings, egress_allow: Sequence[str]
+) -> Manifest:
     namespace = kb.metadata.namespace or "default"
     env: list[Manifest] = [
         {
@@ -134,6 +139,8 @@ def _pod_template(kb: KnowledgeBase, tenant: str, settings: OperatorSettings) ->
         {"name": NAMESPACE_ENV, "valueFrom": {"fieldRef": {"fieldPath": "metadata.namespace"}}},
         {"name": MODEL_PLANE_URL_ENV, "value": model_plane_url(namespace)},
     ]
+    if egress_allow:  # URL sources may reach these private ranges (the tenant's allowCIDRs)
+        env.append({"name": EGRESS_ALLOW_ENV, "value": ",".join(egress_allow)})
     store = store_secret_ref(kb.spec.store)
     if store is not None:
         env.append(_secret_env(STORE_URL_ENV, store))
@@ -178,29 +185,44 @@ def _pod_template(kb: KnowledgeBase, tenant: str, settings: OperatorSettings) ->
     }
 
 
-def _job_spec(kb: KnowledgeBase, tenant: str, settings: OperatorSettings) -> Manifest:
+def _job_spec(
+    kb: KnowledgeBase, tenant: str, settings: OperatorSettings, egress_allow: Sequence[str]
+) -> Manifest:
     return {
         "backoffLimit": JOB_BACKOFF_LIMIT,
         "activeDeadlineSeconds": JOB_DEADLINE_S,
-        "template": _pod_template(kb, tenant, settings),
+        "template": _pod_template(kb, tenant, settings, egress_allow),
     }
 
 
 def index_job(
-    kb: KnowledgeBase, tenant: str, owner: Manifest, settings: OperatorSettings
+    kb: KnowledgeBase,
+    tenant: str,
+    owner: Manifest,
+    settings: OperatorSettings,
+    egress_allow: Sequence[str] = (),
 ) -> Manifest:
-    """The Job building the index version this spec (and token) calls for."""
+    """The Job building the index version this spec (and token) calls for.
+
+    `egress_allow` is the tenant's `spec.network.egress.allowCIDRs`: the private ranges URL
+    sources may reach. A Job is never updated, so a changed allow-list applies from the next
+    index version (`refresh.reindexToken`, a source change or the refresh schedule).
+    """
     name = index_job_name(kb.metadata.name, fingerprint(kb))
     return {
         "apiVersion": "batch/v1",
         "kind": "Job",
         "metadata": metadata(name, kb.metadata.namespace, owner, _kb_labels(kb, tenant, "indexer")),
-        "spec": _job_spec(kb, tenant, settings),
+        "spec": _job_spec(kb, tenant, settings, egress_allow),
     }
 
 
 def refresh_cron_job(
-    kb: KnowledgeBase, tenant: str, owner: Manifest, settings: OperatorSettings
+    kb: KnowledgeBase,
+    tenant: str,
+    owner: Manifest,
+    settings: OperatorSettings,
+    egress_allow: Sequence[str] = (),
 ) -> Manifest | None:
     """A CronJob re-indexing on `refresh.schedule`; None without a schedule."""
     schedule = kb.spec.refresh.schedule
@@ -222,7 +244,7 @@ def refresh_cron_job(
             "failedJobsHistoryLimit": 3,
             "jobTemplate": {
                 "metadata": {"labels": _kb_labels(kb, tenant, "indexer")},
-                "spec": _job_spec(kb, tenant, settings),
+                "spec": _job_spec(kb, tenant, settings, egress_allow),
             },
         },
     }

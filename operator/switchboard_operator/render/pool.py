@@ -20,13 +20,7 @@ from switchboard_api.serving import (
     model_plane,
     serve_config,
 )
-from switchboard_operator.naming import (
-    LABEL_TENANT,
-    MODEL_POOL,
-    Manifest,
-    labels,
-    metadata,
-)
+from switchboard_operator.naming import MODEL_POOL, Manifest, tenant_metadata
 from switchboard_operator.settings import OperatorSettings
 
 SERVE_PORT = 8000
@@ -148,15 +142,11 @@ def model_pool(
                 "template": _ray_pod(settings, "ray-worker", worker, env, gpus=1),
             }
         )
-    name = tenant.metadata.name
     return {
         "apiVersion": "ray.io/v1",
         "kind": "RayService",
-        "metadata": metadata(
-            MODEL_POOL,
-            tenant.spec.namespace.name,
-            owner,
-            labels("model-pool", name, **{LABEL_TENANT: name}),
+        "metadata": tenant_metadata(
+            MODEL_POOL, "model-pool", tenant.metadata.name, tenant.spec.namespace.name, owner
         ),
         "spec": {
             "serveConfigV2": yaml.safe_dump(config, sort_keys=False),

@@ -15,12 +15,12 @@ from switchboard_operator.naming import (
     GATEWAY_SERVICE_ACCOUNT,
     INDEXER_ROLE,
     INDEXER_SERVICE_ACCOUNT,
-    LABEL_COMPONENT,
     LABEL_TENANT,
     Manifest,
     labels,
     metadata,
 )
+from switchboard_operator.render.network import ApiServer, network_policies
 from switchboard_operator.settings import OperatorSettings
 
 #: Pod Security Standards: enforce `restricted`, and warn/audit at the same level.
@@ -28,8 +28,6 @@ POD_SECURITY_LABELS = {
     f"pod-security.kubernetes.io/{mode}": "restricted" for mode in ("enforce", "audit", "warn")
 } | {f"pod-security.kubernetes.io/{mode}-version": "latest" for mode in ("enforce",)}
 
-RAY_NODE_SELECTOR = {"ray.io/is-ray-node": "yes"}
-GATEWAY_PORTS = (50051, 8080)
 QUOTA_NAME = "switchboard-quota"
 LIMIT_RANGE_NAME = "switchboard-limits"
 #: Requests and limits a container gets when its pod spec sets none (the tenant's pods all set
@@ -177,128 +175,20 @@ def admin_role_binding(tenant: Tenant, owner: Manifest) -> Manifest | None:
     }
 
 
-def _policy(tenant: Tenant, owner: Manifest, name: str, spec: Manifest) -> Manifest:
-    return {
-        "apiVersion": "networking.k8s.io/v1",
-        "kind": "NetworkPolicy",
-        "metadata": metadata(
-            name, tenant.spec.namespace.name, owner, _tenant_labels(tenant, "network")
-        ),
-        "spec": spec,
-    }
+def tenant_children(
+    tenant: Tenant, owner: Manifest, settings: OperatorSettings, api: ApiServer | None = None
+) -> list[Manifest]:
+    """Everything inside the tenant namespace except the model pool, in apply order.
 
-
-def _namespaces(names: list[str]) -> Manifest:
-    return {
-        "namespaceSelector": {
-            "matchExpressions": [
-                {"key": "kubernetes.io/metadata.name", "operator": "In", "values": sorted(names)}
-            ]
-        }
-    }
-
-
-def network_policies(tenant: Tenant, owner: Manifest, settings: OperatorSettings) -> list[Manifest]:
-    """Default-deny plus the allows a tenant needs; none when isolation is `none`.
-
-    Allowed: DNS; every pod to the model pool, and the pool's nodes to each other; callers to
-    the gateways (from the listed namespaces, or from anywhere when none are listed); the
-    monitoring and operator namespaces to the gateways' metrics; egress to `allowCIDRs`.
+    `api` is where the API server answers (`render.network.api_server`), for the policies that
+    let indexer Jobs and the Ray head reach it.
     """
-    network = tenant.spec.network
-    if network.isolation == "none":
-        return []
-    gateway_pods = {"matchLabels": {LABEL_COMPONENT: "gateway"}}
-    ray_pods = {"matchLabels": dict(RAY_NODE_SELECTOR)}
-    gateway_ports = [{"protocol": "TCP", "port": port} for port in GATEWAY_PORTS]
-    callers: list[Manifest] = (
-        [_namespaces(list(network.allow_ingress_from_namespaces))]
-        if network.allow_ingress_from_namespaces
-        else [{"ipBlock": {"cidr": "0.0.0.0/0"}}, {"namespaceSelector": {}}]
-    )
-    observers = sorted({*settings.monitoring_namespaces, settings.operator_namespace})
-    policies = [
-        _policy(
-            tenant, owner, "default-deny", {"podSelector": {}, "policyTypes": ["Ingress", "Egress"]}
-        ),
-        _policy(
-            tenant,
-            owner,
-            "allow-dns",
-            {
-                "podSelector": {},
-                "policyTypes": ["Egress"],
-                "egress": [
-                    {
-                        "to": [_namespaces(["kube-system"])],
-                        "ports": [
-                            {"protocol": "UDP", "port": 53},
-                            {"protocol": "TCP", "port": 53},
-                        ],
-                    }
-                ],
-            },
-        ),
-        _policy(
-            tenant,
-            owner,
-            "allow-model-pool",
-            {
-                "podSelector": {},
-                "policyTypes": ["Egress"],
-                "egress": [{"to": [{"podSelector": ray_pods}]}],
-            },
-        ),
-        _policy(
-            tenant,
-            owner,
-            "model-pool-ingress",
-            {
-                "podSelector": ray_pods,
-                "policyTypes": ["Ingress"],
-                "ingress": [{"from": [{"podSelector": {}}]}],
-            },
-        ),
-        _policy(
-            tenant,
-            owner,
-            "gateway-ingress",
-            {
-                "podSelector": gateway_pods,
-                "policyTypes": ["Ingress"],
-                "ingress": [
-                    {"from": callers, "ports": gateway_ports},
-                    {"from": [_namespaces(observers)], "ports": gateway_ports[1:]},
-                ],
-            },
-        ),
-    ]
-    if network.egress.allow_cidrs:
-        policies.append(
-            _policy(
-                tenant,
-                owner,
-                "allow-egress-cidrs",
-                {
-                    "podSelector": {},
-                    "policyTypes": ["Egress"],
-                    "egress": [
-                        {"to": [{"ipBlock": {"cidr": cidr}} for cidr in network.egress.allow_cidrs]}
-                    ],
-                },
-            )
-        )
-    return policies
-
-
-def tenant_children(tenant: Tenant, owner: Manifest, settings: OperatorSettings) -> list[Manifest]:
-    """Everything inside the tenant namespace except the model pool, in apply order."""
     children: list[Manifest | None] = [
         resource_quota(tenant, owner),
         limit_range(tenant, owner),
         *service_accounts(tenant, owner),
         *indexer_rbac(tenant, owner),
         admin_role_binding(tenant, owner),
-        *network_policies(tenant, owner, settings),
+        *network_policies(tenant, owner, settings, api),
     ]
     return [child for child in children if child is not None]

@@ -186,12 +186,16 @@ def test_the_corpus_is_large_and_has_no_duplicates() -> None:
     assert len(set(HOSTILE)) == len(HOSTILE)
 
 
+ALLOW_ALL = ["0.0.0.0/0", "::/0"]
+
+
+@pytest.mark.parametrize("allow", [[], ALLOW_ALL], ids=["no-allow-list", "allow-all"])
 @pytest.mark.parametrize("url", HOSTILE)
-def test_hostile_forms_are_refused_by_both_guards(url: str) -> None:
+def test_hostile_forms_are_refused_by_both_guards(url: str, allow: list[str]) -> None:
     with pytest.raises(RefusedDestinationError):
-        _webhook_guard([], url)
+        _webhook_guard(allow, url)
     with pytest.raises(SourceError):
-        _source_guard([], url)
+        _source_guard(allow, url)
 
 
 @pytest.mark.parametrize("url", PERMITTED)
@@ -240,10 +244,34 @@ def test_the_allow_list_matches_embedded_addresses_and_never_opens_metadata(
         _source_guard(allow, url)
 
 
-def test_everything_else_is_open_under_an_allow_all_list() -> None:
-    for url in ("http://127.0.0.1/", "http://[::1]/", "http://[2002:a00:1::]/"):
-        _webhook_guard(["0.0.0.0/0", "::/0"], url)
-        _source_guard(["0.0.0.0/0", "::/0"], url)
+@pytest.mark.parametrize(
+    "allow", [ALLOW_ALL, ["0.0.0.0/1", "128.0.0.0/1"], ["8.0.0.0/5"], ["10.0.0.0/7"], ["::/1"]]
+)
+def test_broad_entries_open_no_private_space(allow: list[str]) -> None:
+    for url in ("http://127.0.0.1/", "http://[::1]/", "http://[2002:a00:1::]/", "http://10.1.2.3/"):
+        with pytest.raises(RefusedDestinationError):
+            _webhook_guard(allow, url)
+        with pytest.raises(SourceError):
+            _source_guard(allow, url)
+    _webhook_guard(allow, f"http://{PUBLIC}/")
+
+
+@pytest.mark.parametrize(
+    ("allow", "url"),
+    [
+        (["127.0.0.0/8"], "http://127.0.0.1/"),
+        (["::1/128"], "http://[::1]/"),
+        (["10.20.0.0/16"], "http://10.20.3.4/"),
+        (["10.20.0.0/16"], "http://[2002:a14:304::]/"),
+        (["fd12:3456::/32"], "http://[fd12:3456::1]/"),
+        (["100.64.0.0/10"], "http://100.100.1.1/"),
+    ],
+)
+def test_an_explicit_private_entry_opens_exactly_its_range(allow: list[str], url: str) -> None:
+    _webhook_guard(allow, url)
+    _source_guard(allow, url)
+    with pytest.raises(RefusedDestinationError):
+        _webhook_guard(allow, "http://192.168.1.1/")
 
 
 def test_embedded_addresses_are_read_from_every_carrier() -> None:

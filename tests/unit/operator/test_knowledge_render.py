@@ -10,10 +10,16 @@ import yaml
 
 from switchboard_api import KnowledgeBase, Tenant, VoiceAgent
 from switchboard_api.gateway import GatewayConfig
-from switchboard_api.indexing import DEFAULT_STORE_SECRET, STORE_URL_ENV
+from switchboard_api.indexing import DEFAULT_STORE_SECRET, EGRESS_ALLOW_ENV, STORE_URL_ENV
+from switchboard_indexer.__main__ import _arguments
 from switchboard_operator.observe import knowledge_check
 from switchboard_operator.render.agent import CONFIG_KEY, agent_children
-from switchboard_operator.render.knowledge import default_store_secret, index_job, store_problem
+from switchboard_operator.render.knowledge import (
+    default_store_secret,
+    index_job,
+    refresh_cron_job,
+    store_problem,
+)
 from switchboard_operator.render.knowledge_search import searchable
 from switchboard_operator.settings import OperatorSettings
 
@@ -197,3 +203,20 @@ def test_operator_settings_read_the_default_store_from_the_environment() -> None
     )
     assert (settings.knowledge_store_secret, settings.knowledge_store_key) == ("kb-store", "uri")
     assert OperatorSettings.from_env({}).knowledge_store_secret == ""
+
+
+def test_jobs_carry_the_tenants_egress_allow_list_to_the_url_source_guard(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    allow = ["10.20.0.0/16", "fd00:1::/64"]
+    scheduled = kb(refresh={"schedule": "0 3 * * *"})
+    job = index_job(scheduled, "acme", OWNER, WITH_STORE, allow)
+    cron = refresh_cron_job(scheduled, "acme", OWNER, WITH_STORE, allow)
+    assert cron is not None
+    for pod in (job["spec"]["template"], cron["spec"]["jobTemplate"]["spec"]["template"]):
+        env = container_env(pod["spec"])
+        monkeypatch.setenv(EGRESS_ALLOW_ENV, env[EGRESS_ALLOW_ENV]["value"])
+        assert _arguments(["--knowledge-base", "kb.yaml"]).allow_cidr == allow
+    assert EGRESS_ALLOW_ENV not in container_env(
+        index_job(kb(), "acme", OWNER, WITH_STORE)["spec"]["template"]["spec"]
+    )

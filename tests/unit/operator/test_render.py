@@ -11,7 +11,7 @@ from switchboard_operator.calls import active_calls
 from switchboard_operator.checks import admitted_agents, model_problem, quota_problem
 from switchboard_operator.conditions import Check, Stall, condition_set
 from switchboard_operator.render.agent import agent_children, choose_autoscaler
-from switchboard_operator.render.tenant import network_policies, tenant_children
+from switchboard_operator.render.tenant import tenant_children
 from switchboard_operator.settings import OperatorSettings, SettingsError
 
 pytestmark = pytest.mark.unit
@@ -82,11 +82,7 @@ def test_autoscaler_falls_back_from_keda_to_an_hpa_on_calls_then_cpu() -> None:
     )
 
 
-def test_isolation_none_renders_no_network_policy_and_strict_denies_by_default() -> None:
-    assert network_policies(tenant(network={"isolation": "none"}), OWNER, SETTINGS) == []
-    names = [p["metadata"]["name"] for p in network_policies(tenant(), OWNER, SETTINGS)]
-    assert names[0] == "default-deny"
-    assert "allow-egress-cidrs" not in names
+def test_the_tenant_children_include_the_indexers_role_binding_only() -> None:
     kinds = [c["kind"] for c in tenant_children(tenant(), OWNER, SETTINGS)]
     assert "RoleBinding" in kinds  # the indexer's; admins' only when admins are listed
     assert sum(k == "RoleBinding" for k in kinds) == 1

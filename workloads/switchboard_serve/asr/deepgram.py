@@ -14,8 +14,9 @@ import numpy as np
 import numpy.typing as npt
 
 from switchboard_api.pipeline import AsrSpec
+from switchboard_api.serving import DEEPGRAM_URL
 from switchboard_serve.asr.base import ASR_SAMPLE_RATE, Transcript, Word
-from switchboard_serve.remote import DEEPGRAM_URL, Provider, RemoteError, stream_items
+from switchboard_serve.remote import Provider, RemoteError, stream_items
 from switchboard_serve.secrets import api_key
 from switchboard_wire.audio import float_to_pcm16
 

@@ -10,7 +10,8 @@ import numpy as np
 import numpy.typing as npt
 
 from switchboard_api.pipeline import TtsSpec
-from switchboard_serve.remote import DEEPGRAM_URL, Provider, RemoteError, stream_items
+from switchboard_api.serving import DEEPGRAM_URL
+from switchboard_serve.remote import Provider, RemoteError, stream_items
 from switchboard_serve.secrets import api_key
 from switchboard_wire.audio import pcm16_to_float
 
