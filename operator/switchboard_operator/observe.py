@@ -28,11 +28,25 @@ def _camel(text: str) -> str:
     return "".join(part.capitalize() for part in re.split(r"[^A-Za-z0-9]+", text) if part)
 
 
+#: Why a suspended tenant's models are not ready (agents' ModelsReady, the tenant's ModelPoolReady).
+SUSPENDED_MESSAGE = (
+    "the tenant is suspended (spec.suspend): its model pool is scaled to zero and its gateways"
+    " refuse calls until it resumes"
+)
+
+
 def models_check(
-    pool: Manifest | None, app: str, deployments: Sequence[str], *, kuberay_installed: bool = True
+    pool: Manifest | None,
+    app: str,
+    deployments: Sequence[str],
+    *,
+    kuberay_installed: bool = True,
+    suspended: bool = False,
 ) -> Check:
     """`ModelsReady` of an agent: its Serve application runs and its deployments are healthy."""
     kind = "ModelsReady"
+    if suspended:  # what the spec asks for, so true (like a Deployment scaled to zero)
+        return Check(kind, True, "TenantSuspended", SUSPENDED_MESSAGE)
     if not kuberay_installed:
         return Check(kind, False, "KubeRayMissing", "the RayService CRD (KubeRay) is not installed")
     if pool is None:

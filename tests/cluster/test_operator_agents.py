@@ -29,6 +29,7 @@ pytestmark = pytest.mark.cluster
 
 API = "switchboard.dev/v1alpha1"
 NS = "initech"
+MERGE = "application/merge-patch+json"
 
 
 @pytest.fixture(scope="module")
@@ -636,3 +637,61 @@ def test_live_calls_of_gateway_pods_set_deletion_cost_and_agent_status(
     finally:
         server.shutdown()
         client.CoreV1Api(api_client).delete_namespaced_pod("counter-gateway-test", NS)
+
+
+def test_suspend_deletes_the_model_pool_keeps_one_gateway_to_refuse_and_resume_restores(
+    dyn: dynamic.DynamicClient, operator: KopfRunner
+) -> None:
+    tenants = dyn.resources.get(api_version=API, kind="Tenant")
+    server_side_apply(dyn, agent("sleeper"))
+    wait_for("the pool", lambda: get(dyn, "ray.io/v1", "RayService", "switchboard-models", NS))
+
+    def gateway_config() -> dict[str, Any]:
+        config_map = get(dyn, "v1", "ConfigMap", "sleeper-config", NS) or {"data": {}}
+        return yaml.safe_load(config_map["data"].get("gateway.yaml") or "{}") or {}
+
+    def suspended_in_config() -> bool:
+        return any(t["spec"].get("suspend") for t in gateway_config().get("tenants", []))
+
+    tenants.patch(name=NS, body={"spec": {"suspend": True}}, content_type=MERGE)
+    try:
+        wait_for(
+            "the pool deleted",
+            lambda: get(dyn, "ray.io/v1", "RayService", "switchboard-models", NS) is None,
+        )
+        wait_for("the gateway told it is suspended", suspended_in_config)
+        wait_for(  # one replica stays, to answer callers why
+            "the gateway at one replica",
+            lambda: (
+                (get(dyn, "apps/v1", "Deployment", "sleeper-gateway", NS) or {})
+                .get("spec", {})
+                .get("replicas")
+                == 1
+            ),
+        )
+        assert get(dyn, "keda.sh/v1alpha1", "ScaledObject", "sleeper-gateway", NS) is None
+        models = wait_for(
+            "ModelsReady TenantSuspended",
+            lambda: (
+                (c := condition(get_agent(dyn, "sleeper"), "ModelsReady"))
+                and c["reason"] == "TenantSuspended"
+                and c
+            ),
+        )
+        assert models["status"] == "True"  # the spec's wish, realised: GitOps waits end
+        assert "spec.suspend" in models["message"]
+        pool = wait_for(
+            "ModelPoolReady TenantSuspended",
+            lambda: (
+                (c := condition(get(dyn, API, "Tenant", NS), "ModelPoolReady"))
+                and c["reason"] == "TenantSuspended"
+                and c
+            ),
+        )
+        assert pool["status"] == "True"
+    finally:
+        tenants.patch(name=NS, body={"spec": {"suspend": False}}, content_type=MERGE)
+    wait_for("the pool back", lambda: get(dyn, "ray.io/v1", "RayService", "switchboard-models", NS))
+    wait_for("the gateway told it resumed", lambda: not suspended_in_config())
+    assert "sleeper" in str(models_app_args(dyn)["agents"])
+    dyn.resources.get(api_version=API, kind="VoiceAgent").delete(name="sleeper", namespace=NS)

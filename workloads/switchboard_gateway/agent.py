@@ -71,6 +71,8 @@ class AgentConfig:
     channels: frozenset[str] = frozenset({"grpc", "websocket"})
     #: The variables a caller may set in its start (`prompt.callerVariables`).
     caller_variables: frozenset[str] = frozenset()
+    #: The tenant is suspended (`Tenant spec.suspend`): every call is refused, saying so.
+    suspended: bool = False
 
     @classmethod
     def from_resource(cls, agent: VoiceAgent, tenant: Tenant | None = None) -> AgentConfig:
@@ -107,6 +109,7 @@ class AgentConfig:
                 if on
             ),
             caller_variables=frozenset(spec.prompt.caller_variables),
+            suspended=tenant.spec.suspend if tenant else False,
         )
 
     @property

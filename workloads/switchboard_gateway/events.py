@@ -105,6 +105,7 @@ class EndReason(enum.Enum):
     OVERLOADED = "overloaded"
     SHUTTING_DOWN = "shutting_down"
     INTERNAL_ERROR = "internal_error"
+    TENANT_SUSPENDED = "tenant_suspended"
 
 
 @dataclass(frozen=True, slots=True)

@@ -129,6 +129,9 @@ class Gateway:
             return self.refuse(EndReason.UNKNOWN_AGENT, detail)
         if not entry.accepts(start.api_key):
             return self.refuse(EndReason.UNAUTHENTICATED, "missing or invalid API key")
+        if entry.config.suspended:
+            detail = "the agent's tenant is suspended (Tenant spec.suspend): calls resume with it"
+            return self.refuse(EndReason.TENANT_SUSPENDED, detail)
         over_limit = _start_over_limits(entry.config, start)
         if over_limit is not None:
             return self.refuse(EndReason.PROTOCOL_ERROR, over_limit)

@@ -194,7 +194,12 @@ async def reconcile_agent(rt: Runtime, body: Manifest, now: datetime | None = No
             await rt.kube.delete(*PROMETHEUS_RULE, namespace, slo_rule_name(name))
         models = pool.args.agents.get(f"{namespace}/{name}")
         checks.append(
-            models_check(pool.rayservice, "models", [models.asr, models.llm, models.tts])
+            models_check(
+                pool.rayservice,
+                "models",
+                [models.asr, models.llm, models.tts],
+                suspended=tenant.spec.suspend,
+            )
             if models is not None
             else Check(
                 "ModelsReady", False, "ModelsNotScheduled", "the pool has no models for this agent"

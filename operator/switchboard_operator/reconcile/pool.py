@@ -40,7 +40,8 @@ def _live(bodies: list[Manifest]) -> list[Manifest]:
 
 
 async def sync_pool(rt: Runtime, tenant: Tenant, tenant_body: Manifest) -> PoolState:
-    """Render and apply the tenant's RayService (coalesced per namespace).
+    """Render and apply the tenant's RayService (coalesced per namespace); delete it while the
+    tenant is suspended.
 
     The apply is skipped when this process applied the same manifest less than a resync period
     ago; otherwise it is re-applied, which undoes a hand edit of the RayService. Nothing is
@@ -68,6 +69,11 @@ async def sync_pool(rt: Runtime, tenant: Tenant, tenant_body: Manifest) -> PoolS
         admitted = admitted_agents(tenant, agents)
         args = pool_args(tenant, admitted, knowledge_bases)
         if namespace in rt.retired_namespaces or not await rt.kube.crd_installed(KUBERAY_CRD):
+            return PoolState(None, args)
+        if tenant.spec.suspend:  # scaled to zero: no Ray pod runs until the tenant resumes
+            await rt.kube.delete(*RAY_SERVICE, namespace, MODEL_POOL)
+            await rt.kube.delete(*NETWORK_POLICY, namespace, PROVIDER_POLICY)
+            rt.applied_pools.pop(namespace, None)
             return PoolState(None, args)
         owner = owner_of(tenant_body)
         manifest = model_pool(tenant, owner, admitted, knowledge_bases, rt.settings)

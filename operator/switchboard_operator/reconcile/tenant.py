@@ -42,9 +42,13 @@ class NamespaceTerminatingError(RuntimeError):
     """The tenant namespace is being deleted; the tenant waits until it is gone."""
 
 
-def pool_check(rayservice: Manifest | None, deployments: list[str], *, kuberay: bool) -> Check:
+def pool_check(
+    rayservice: Manifest | None, deployments: list[str], *, kuberay: bool, suspended: bool = False
+) -> Check:
     """`ModelPoolReady`: the pool serves every model (trivially true when it has none)."""
-    check = models_check(rayservice, "models", deployments, kuberay_installed=kuberay)
+    check = models_check(
+        rayservice, "models", deployments, kuberay_installed=kuberay, suspended=suspended
+    )
     if not deployments and kuberay and rayservice is not None:
         return Check(
             "ModelPoolReady", True, "PoolEmpty", "no agent or knowledge base uses a model yet"
@@ -110,7 +114,9 @@ async def reconcile_tenant(rt: Runtime, body: Manifest, now: datetime | None = N
         kuberay = await rt.kube.crd_installed(KUBERAY_CRD)
         pool = await sync_pool(rt, tenant, body)
         names = [d.name for d in pool.args.deployments()]
-        checks.append(pool_check(pool.rayservice, names, kuberay=kuberay))
+        checks.append(
+            pool_check(pool.rayservice, names, kuberay=kuberay, suspended=tenant.spec.suspend)
+        )
         if not kuberay:
             stall = Stall("KubeRayMissing", "the RayService CRD (KubeRay) is not installed")
     agents = await rt.kube.list(*VOICE_AGENT, namespace)

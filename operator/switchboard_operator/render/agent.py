@@ -184,7 +184,7 @@ def deployment(
 ) -> Manifest:
     """The gateway Deployment: restricted pods that drain before they stop.
 
-    Replicas are set here only without an autoscaler (or with a suspended tenant, as 0);
+    Replicas are set here only without an autoscaler (or with a suspended tenant, as 1);
     otherwise the autoscaler owns them and this manifest leaves the field alone.
     """
     name = agent.metadata.name
@@ -257,8 +257,8 @@ def deployment(
             },
         },
     }
-    if tenant.spec.suspend:
-        spec["replicas"] = 0
+    if tenant.spec.suspend:  # one replica answers callers why (TENANT_SUSPENDED)
+        spec["replicas"] = 1
     elif autoscaler == "none":
         spec["replicas"] = agent.spec.replicas
     return {

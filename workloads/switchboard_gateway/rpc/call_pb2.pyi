@@ -233,6 +233,7 @@ class CallEnded(_message.Message):
         REASON_OVERLOADED: _ClassVar[CallEnded.Reason]
         REASON_SHUTTING_DOWN: _ClassVar[CallEnded.Reason]
         REASON_INTERNAL_ERROR: _ClassVar[CallEnded.Reason]
+        REASON_TENANT_SUSPENDED: _ClassVar[CallEnded.Reason]
     REASON_UNSPECIFIED: CallEnded.Reason
     REASON_CALLER_HANGUP: CallEnded.Reason
     REASON_AGENT_ENDED: CallEnded.Reason
@@ -245,6 +246,7 @@ class CallEnded(_message.Message):
     REASON_OVERLOADED: CallEnded.Reason
     REASON_SHUTTING_DOWN: CallEnded.Reason
     REASON_INTERNAL_ERROR: CallEnded.Reason
+    REASON_TENANT_SUSPENDED: CallEnded.Reason
     REASON_FIELD_NUMBER: _ClassVar[int]
     DETAIL_FIELD_NUMBER: _ClassVar[int]
     reason: CallEnded.Reason
