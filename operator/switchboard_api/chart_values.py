@@ -285,6 +285,14 @@ class CallTest(_Values):
     )
     text: str = Field("Hello, are you there?", min_length=1, description="The typed turn.")
     timeout_seconds: float = Field(60, gt=0, le=600, description="Wait for the reply this long.")
+    api_key_secret_ref: SecretKey = Field(
+        SecretKey(key="key"),
+        description=(
+            "Secret in the release namespace holding an API key of that agent (the first line"
+            " of the key's value). Empty name: the call carries no key, which a gateway the"
+            " operator deploys refuses."
+        ),
+    )
 
 
 class Tests(_Values):

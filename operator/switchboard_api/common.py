@@ -32,6 +32,25 @@ class ConfigMapKeyRef(_KeyRef):
     """A key of a ConfigMap in the object's namespace."""
 
 
+class ApiKeyRef(_KeyRef):
+    """A Secret key holding API keys that callers present, one per line.
+
+    Several lines while a key is being rotated out. Mounted into the gateway only.
+    """
+
+
+class AccessSpec(ApiModel):
+    """Who may call: server-to-server clients with one of these API keys.
+
+    In a cluster a gateway accepts only the keys of its agent and of its tenant, re-reading them
+    when the Secrets change (no rollout, no call dropped); with none, it refuses every call.
+    """
+
+    api_key_secret_refs: Annotated[
+        list[ApiKeyRef], Field(max_length=16, alias="apiKeySecretRefs")
+    ] = []
+
+
 _SA_NAMESPACE = cel(
     "self.kind != 'ServiceAccount' || has(self.namespace)",
     message="a ServiceAccount subject needs a namespace",

@@ -45,6 +45,10 @@ class KnowledgeSearchConfig(ApiModel):
 _KB_KEY = r"^[a-z0-9]([-a-z0-9]*[a-z0-9])?/[a-z0-9]([-a-z0-9.]*[a-z0-9])?$"
 
 
+#: The environment variable `switchboard call` reads its API key from (the chart's `helm test`).
+API_KEY_ENV = "SWITCHBOARD_API_KEY"
+
+
 class GatewayConfig(ApiModel):
     """One gateway process: its agents, where their models are, and its limits."""
 
@@ -52,8 +56,13 @@ class GatewayConfig(ApiModel):
     agents: Annotated[list[VoiceAgent], Field(min_length=1)]
     #: Tenants of the agents (by name), for their pipeline defaults and egress allow-lists.
     tenants: list[Tenant] = []
-    #: Agent (`namespace/name`) → accepted API-key hashes. An agent missing here accepts any key.
+    #: Agent (`namespace/name`) → accepted API-key hashes.
     api_key_hashes: dict[str, list[Annotated[str, Field(pattern=_SHA256_HEX)]]] = {}
+    #: Agent (`namespace/name`) → files of API keys (one per line), re-read when they change:
+    #: the agent's and its tenant's Secrets, mounted by the operator.
+    api_key_files: dict[str, list[Annotated[str, Field(pattern=r"^/[^\s]+$")]]] = {}
+    #: An agent with no key at all refuses every call (clusters); else it accepts any caller.
+    require_api_keys: bool = False
     host: str = "0.0.0.0"  # noqa: S104 (a server in a pod listens on all interfaces)
     grpc_port: Annotated[int, Field(ge=0, le=65535)] = 50051
     http_port: Annotated[int, Field(ge=0, le=65535)] = 8080
@@ -80,7 +89,7 @@ class GatewayConfig(ApiModel):
     @model_validator(mode="after")
     def _keys_name_known_agents(self) -> GatewayConfig:
         known = {f"{a.metadata.namespace or 'default'}/{a.metadata.name}" for a in self.agents}
-        unknown = sorted(set(self.api_key_hashes) - known)
+        unknown = sorted((set(self.api_key_hashes) | set(self.api_key_files)) - known)
         if unknown:
-            raise ValueError(f"apiKeyHashes names agents this gateway does not serve: {unknown}")
+            raise ValueError(f"API keys name agents this gateway does not serve: {unknown}")
         return self

@@ -17,7 +17,7 @@ from switchboard_api._base import (
     list_map,
     validations,
 )
-from switchboard_api.common import ResourceStatus, SecretKeyRef, Subject
+from switchboard_api.common import AccessSpec, ResourceStatus, SecretKeyRef, Subject
 from switchboard_api.pipeline import ModelName, PipelineSpec
 
 _SYSTEM_NAMESPACES = ("default", "kube-system", "kube-public", "kube-node-lease")
@@ -208,6 +208,8 @@ class TenantSpec(ApiModel):
     network: NetworkSpec = NetworkSpec()
     secrets: TenantSecrets = TenantSecrets()
     retention: RetentionSpec = RetentionSpec()
+    #: API keys valid for every agent of the tenant (beside each agent's own).
+    access: AccessSpec = AccessSpec()
     suspend: bool = False
 
 

@@ -20,7 +20,7 @@ from switchboard_api._base import (
     validations,
 )
 from switchboard_api.channels import ChannelsSpec
-from switchboard_api.common import ConfigMapKeyRef, ResourceStatus, SecretKeyRef
+from switchboard_api.common import AccessSpec, ConfigMapKeyRef, ResourceStatus, SecretKeyRef
 from switchboard_api.egress import EgressRefusedError, destination
 from switchboard_api.limits import CallLimitsSpec
 from switchboard_api.pipeline import PipelineSpec
@@ -332,6 +332,7 @@ class VoiceAgentSpec(
     call_policy: CallPolicySpec = CallPolicySpec()
     scaling: ScalingSpec = ScalingSpec()
     gateway: GatewaySpec = GatewaySpec()
+    access: AccessSpec = AccessSpec()
     slo: Annotated[
         SloSpec | None,
         Field(

@@ -44,6 +44,7 @@ def operator(operator_env: None, dyn: dynamic.DynamicClient) -> Iterator[KopfRun
                 "namespace": {"name": NS},
                 "quotas": {"maxVoiceAgents": 6},
                 "allowedModels": {"llm": ["smollm2-135m-instruct"]},
+                "access": {"apiKeySecretRefs": [{"name": "initech-api-keys", "key": "keys"}]},
             },
         },
     )
@@ -148,6 +149,11 @@ def test_agents_get_gateways_keda_scaling_and_share_models_in_the_pool(
         assert pod["securityContext"]["runAsNonRoot"] is True
         assert pod["containers"][0]["image"] == "registry.test/gateway:1"
         assert pod["containers"][0]["securityContext"]["capabilities"]["drop"] == ["ALL"]
+        # The tenant's API keys: mounted (the operator never reads them), listed in the config.
+        (keys,) = [v for v in pod["volumes"] if v["name"] == "api-keys"]
+        assert keys["projected"]["sources"][0]["secret"]["name"] == "initech-api-keys"
+        assert gateway["requireApiKeys"] is True
+        assert gateway["apiKeyFiles"] == {f"{NS}/{name}": ["/etc/switchboard-api-keys/0"]}
         for kind, api_version in (("Service", "v1"), ("PodDisruptionBudget", "policy/v1")):
             wait_for(
                 f"{name} {kind}",

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import secrets
 import socket
 from collections.abc import Sequence
 from urllib.parse import urlsplit
@@ -19,6 +20,9 @@ from tests.speech import synthesise
 from tests.ws_caller import feed_ws_events
 
 REPLY_TIMEOUT_S = 90.0
+#: The tenant's API key in this run (conftest puts it in Secret `acme-api-keys` and in the
+#: `helm test` hook's Secret): gateways the operator deploys refuse calls without it.
+API_KEY = secrets.token_hex(24)
 
 
 def spoken_turns(texts: Sequence[str]) -> list[Turn]:
@@ -26,9 +30,11 @@ def spoken_turns(texts: Sequence[str]) -> list[Turn]:
     return [Turn(audio=pcm) for pcm in synthesise(list(texts))]
 
 
-def grpc_call(target: str, agent: str, turns: Sequence[Turn]) -> CallOutcome:
+def grpc_call(
+    target: str, agent: str, turns: Sequence[Turn], api_key: str = API_KEY
+) -> CallOutcome:
     """A call over gRPC to `target` (`host:port`)."""
-    return asyncio.run(run_call(target, agent, turns, timeout=REPLY_TIMEOUT_S))
+    return asyncio.run(run_call(target, agent, turns, api_key=api_key, timeout=REPLY_TIMEOUT_S))
 
 
 def ws_call(url: str, agent: str, turns: Sequence[Turn], address: str = "") -> CallOutcome:
@@ -39,7 +45,8 @@ def ws_call(url: str, agent: str, turns: Sequence[Turn], address: str = "") -> C
         port = urlsplit(url).port or 80
         sock = socket.create_connection((address, port), timeout=10) if address else None
         async with connect(url, open_timeout=30, sock=sock) as socket_:
-            await socket_.send(json.dumps({"type": "start", "agent": agent}))
+            start = {"type": "start", "agent": agent, "apiKey": API_KEY}
+            await socket_.send(json.dumps(start))
             caller = ScriptedCaller(socket_.send)
             reader = asyncio.create_task(feed_ws_events(socket_, caller), name="ws-events")
             try:

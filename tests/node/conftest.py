@@ -19,6 +19,7 @@ from types import FrameType
 import pytest
 
 from tests.cluster.conftest import KUBERAY_CRDS, shared_crd_dir
+from tests.node.calls import API_KEY
 from tests.node.cluster import Node, NodeUnavailableError, running_node
 from tests.node.images import BuiltImage, build_images
 from tests.node.kube import TENANT_NAMESPACE, is_true
@@ -60,6 +61,8 @@ def node(images: dict[str, BuiltImage]) -> Iterator[Node]:
 RELEASE_NAMESPACE = "switchboard-system"
 #: The install's default knowledge store: PostgreSQL+pgvector in the cluster (built here).
 STORE_SECRET = "knowledge-store"  # noqa: S105 (a name)
+TEST_CALL_SECRET = "test-call-key"  # noqa: S105 (a name)
+TENANT_KEYS_SECRET = "acme-api-keys"  # noqa: S105 (a name)
 
 
 def _image_values(images: dict[str, BuiltImage]) -> list[str]:
@@ -80,6 +83,11 @@ def _image_values(images: dict[str, BuiltImage]) -> list[str]:
 def knowledge_store(node: Node, images: dict[str, BuiltImage]) -> str:
     """PostgreSQL with pgvector in the release namespace, and the Secret naming it."""
     node.kubectl("create", "namespace", RELEASE_NAMESPACE)
+    # The `helm test` hook's API key (values.yaml: tests.call.apiKeySecretRef).
+    node.kubectl(
+        "create", "secret", "generic", TEST_CALL_SECRET, "-n", RELEASE_NAMESPACE,
+        f"--from-literal=key={API_KEY}",
+    )  # fmt: skip
     node.kubectl("apply", "-f", str(write_postgres(node.work, images["postgres"].reference)))
     node.kubectl(
         "rollout", "status", "deployment/postgres", "-n", RELEASE_NAMESPACE, "--timeout=180s",
@@ -128,6 +136,11 @@ def applied(node: Node, release: str) -> Applied:
     node.wait_for(
         "namespace acme", lambda: node.kubectl("get", "ns", TENANT_NAMESPACE, check=False), 60
     )
+    # examples/tenant.yaml names this Secret for its agents' API keys.
+    node.kubectl(
+        "create", "secret", "generic", TENANT_KEYS_SECRET, "-n", TENANT_NAMESPACE,
+        f"--from-literal=keys={API_KEY}",
+    )  # fmt: skip
     node.kubectl("apply", "-f", str(EXAMPLES / "receptionist.yaml"))
     node.kubectl("apply", "-f", str(EXAMPLES / "front-desk-cluster"))
     node.kubectl("apply", "-f", str(EXAMPLES / "front-desk" / "agent.yaml"))

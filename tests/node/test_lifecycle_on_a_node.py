@@ -3,19 +3,26 @@
 from __future__ import annotations
 
 import asyncio
+import base64
 import json
+import secrets
 import subprocess
 import time
 
 import pytest
 
 from switchboard_gateway.scripted_caller import CallOutcome, Turn, scripted_call
+from tests.node.calls import API_KEY, grpc_call
 from tests.node.cluster import Node
-from tests.node.conftest import RELEASE_NAMESPACE, Applied
+from tests.node.conftest import RELEASE_NAMESPACE, TENANT_KEYS_SECRET, Applied
 from tests.node.kube import TENANT_NAMESPACE, get, is_true, items, pods_ready, service_ip
 from tests.tools import helm_command
 
 pytestmark = pytest.mark.node
+
+#: The kubelet refreshes a mounted Secret on its pod sync (up to about a minute); the gateway
+#: re-reads its key files every 5 s.
+KEY_ROTATION_S = 180
 
 
 def test_helm_test_places_a_call_through_the_receptionist(node: Node, applied: Applied) -> None:
@@ -53,7 +60,7 @@ def test_a_gateway_rollout_during_a_call_cuts_no_call(node: Node, applied: Appli
         )
 
     async def scenario() -> tuple[CallOutcome, list[str]]:
-        async with scripted_call(target, "acme/receptionist") as caller:
+        async with scripted_call(target, "acme/receptionist", api_key=API_KEY) as caller:
             await caller.converse([], timeout_s=90)
             patch = {"spec": {"prompt": {"variables": {"company": "Acme Dental Care"}}}}
             await asyncio.to_thread(
@@ -105,3 +112,42 @@ def test_the_operator_pod_deleted_mid_reconcile_converges(node: Node, applied: A
     node.kubectl("delete", "voiceagent", "receptionist-two", "-n", TENANT_NAMESPACE,
                  "--timeout=120s", timeout=150)  # fmt: skip
     assert not get(node, "deployment", "receptionist-two-gateway")
+
+
+def _uids(node: Node) -> dict[str, str]:
+    selector = "app.kubernetes.io/component=gateway,switchboard.dev/voice-agent=receptionist"
+    return {
+        p["metadata"]["name"]: p["metadata"]["uid"]
+        for p in items(node, "pods", TENANT_NAMESPACE, "-l", selector)
+    }
+
+
+def test_callers_need_the_tenants_key_and_a_rotated_key_takes_over_without_a_rollout(
+    node: Node, applied: Applied
+) -> None:
+    """Last in the tier: it rotates the key every other test uses (and puts it back)."""
+    target = f"{service_ip(node, 'receptionist-gateway')}:50051"
+    for key in ("", "forged-" + API_KEY[7:], API_KEY + "x"):
+        refused = grpc_call(target, "acme/receptionist", [], api_key=key)
+        assert refused.end_reason == "unauthenticated", refused
+        assert not refused.call_id
+    pods = _uids(node)
+    new_key = secrets.token_hex(24)
+
+    def answers(key: str) -> bool:
+        return bool(grpc_call(target, "acme/receptionist", [], api_key=key).call_id)
+
+    def set_keys(value: str) -> None:
+        data = {"keys": base64.b64encode(value.encode()).decode()}
+        node.kubectl("patch", "secret", TENANT_KEYS_SECRET, "-n", TENANT_NAMESPACE,
+                     "--type=merge", "-p", json.dumps({"data": data}))  # fmt: skip
+
+    started = time.monotonic()
+    set_keys(new_key)  # the old key revoked, the new one issued
+    try:
+        node.wait_for("the new key accepted", lambda: answers(new_key), KEY_ROTATION_S)
+        node.wait_for("the old key refused", lambda: not answers(API_KEY), KEY_ROTATION_S)
+        print(f"API key rotated in {time.monotonic() - started:.0f} s, no pod restarted")
+        assert _uids(node) == pods  # no rollout: the same pods, re-reading their mounted keys
+    finally:
+        set_keys(API_KEY)

@@ -11,11 +11,13 @@ from __future__ import annotations
 import argparse
 import asyncio
 import json
+import os
 import sys
 from collections.abc import Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING
 
+from switchboard_api.gateway import API_KEY_ENV
 from switchboard_cli.state import default_state_dir, read_running
 from switchboard_wire.audio import decode_wav, encode_wav, float_to_pcm16, resample
 
@@ -54,7 +56,11 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--json", action="store_true", help="print one JSON document")
     parser.add_argument("--fast", action="store_true", help="send WAV audio faster than real time")
     parser.add_argument("--gateway", help="HOST:PORT of the gRPC endpoint (default: `up`'s)")
-    parser.add_argument("--api-key", default="", help="the agent's API key (default: `up`'s token)")
+    parser.add_argument(
+        "--api-key",
+        default=os.environ.get(API_KEY_ENV, ""),
+        help=f"the agent's API key (default: ${API_KEY_ENV}, else `up`'s token)",
+    )
     parser.add_argument("--state-dir", type=Path, default=None, help="`switchboard up`'s state")
     parser.add_argument(
         "--timeout", type=float, default=60.0, help="seconds to wait for each reply"
@@ -106,7 +112,8 @@ def run(args: argparse.Namespace) -> int:
     except (OSError, ValueError) as error:
         print(f"switchboard call: cannot read WAV: {error}", file=sys.stderr)
         return EXIT_USAGE
-    target, served, api_key = args.gateway, [], args.api_key
+    # A key Secret may hold several keys, one per line (rotation): the first is used.
+    target, served, api_key = args.gateway, [], next(iter(args.api_key.split()), "")
     if target is None:
         state_dir = args.state_dir or default_state_dir()
         running = read_running(state_dir)

@@ -9,13 +9,12 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import hashlib
-import hmac
 import uuid
 from collections.abc import AsyncIterable, Awaitable, Callable, Mapping
 from dataclasses import dataclass, field
 
 from switchboard_gateway.agent import AgentConfig, Prompts
+from switchboard_gateway.api_keys import KeyRing
 from switchboard_gateway.backends.base import ModelBackend
 from switchboard_gateway.conversation.session import CallSession
 from switchboard_gateway.events import (
@@ -37,31 +36,20 @@ MAX_QUEUED_AUDIO_S = 2.0
 _FRAME_S = 0.02
 
 
-def hash_api_key(key: str) -> str:
-    """How API keys are stored: SHA-256 hex (keys are random tokens, not passwords).
-
-    Any string hashes, lone surrogates included (JSON can carry them): a forged key is refused
-    like any other wrong key, never an exception.
-    """
-    return hashlib.sha256(key.encode("utf-8", "surrogatepass")).hexdigest()
-
-
 @dataclass(frozen=True)
 class AgentEntry:
     """One agent this gateway serves, the backend for its models, and the keys that may call it."""
 
     config: AgentConfig
     backend: ModelBackend
-    api_key_hashes: frozenset[str] = frozenset()
+    #: The API keys that may call it (`api_keys.KeyRing`: fixed hashes and re-read files).
+    keys: KeyRing = field(default_factory=KeyRing)
     #: Retrieval for `search_knowledge_base` (None: the tool is not offered).
     knowledge: KnowledgeSearch | None = None
 
     def accepts(self, key: str) -> bool:
-        """Whether `key` may call this agent (any key when none is configured)."""
-        if not self.api_key_hashes:
-            return True
-        digest = hash_api_key(key)
-        return any(hmac.compare_digest(digest, known) for known in self.api_key_hashes)
+        """Whether `key` may call this agent (see `KeyRing.accepts`)."""
+        return self.keys.accepts(key)
 
 
 def _start_over_limits(config: AgentConfig, start: StartCall) -> str | None:

@@ -16,6 +16,7 @@ import os
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import timedelta
+from pathlib import Path
 
 import grpc
 from websockets.asyncio.server import Server
@@ -24,11 +25,12 @@ from switchboard_api.gateway import GatewayConfig
 from switchboard_api.resources import Tenant, VoiceAgent
 from switchboard_api.serving import agent_request, deployment_name
 from switchboard_gateway.agent import AgentConfig
+from switchboard_gateway.api_keys import KeyRing, hash_api_key, keep_reloading
 from switchboard_gateway.backends.model_plane_http import ModelPlaneHttp
 from switchboard_gateway.backends.phrase_cache import PhraseCache, PhraseCachingBackend
 from switchboard_gateway.backends.warm_up import warm_up_agent
 from switchboard_gateway.console.api import console_routes
-from switchboard_gateway.gateway import AgentEntry, Gateway, hash_api_key
+from switchboard_gateway.gateway import AgentEntry, Gateway
 from switchboard_gateway.metrics import GatewayMetrics
 from switchboard_gateway.records.model import CallStore
 from switchboard_gateway.records.stores import enforce_retention, open_store
@@ -84,8 +86,13 @@ def build_gateway(
         hashes = frozenset(config.api_key_hashes.get(agent_config.key, ()))
         if config.local_token is not None:  # `switchboard up`: the token calls every agent
             hashes |= {hash_api_key(config.local_token)}
+        keys = KeyRing(
+            hashes,
+            tuple(Path(f) for f in config.api_key_files.get(agent_config.key, ())),
+            required=config.require_api_keys,
+        )
         search = knowledge if agent_config.knowledge_bases else None
-        entries[agent_config.key] = AgentEntry(agent_config, backend, hashes, search)
+        entries[agent_config.key] = AgentEntry(agent_config, backend, keys, search)
     return Gateway(entries, max_calls=config.max_concurrent_calls, store=store, metrics=metrics)
 
 
@@ -100,6 +107,7 @@ class GatewayServer:
     grpc_port: int
     http_port: int
     _retention: asyncio.Task[None] | None = None
+    _key_reload: asyncio.Task[None] | None = None
     #: The search built from `config.knowledge_bases` (a pod's), which this server closes.
     _knowledge: StoreKnowledgeSearch | None = None
     _connecting: asyncio.Task[None] | None = None
@@ -136,6 +144,9 @@ class GatewayServer:
             server._connecting = asyncio.create_task(
                 asyncio.to_thread(owned.connect), name="knowledge-stores"
             )
+        server._key_reload = asyncio.create_task(
+            keep_reloading(entry.keys for entry in gateway.agents.values()), name="api-key-reload"
+        )
         if store is not None and config.store is not None:
             retention = timedelta(days=config.store.retention_days)
             server._retention = asyncio.create_task(
@@ -195,14 +206,11 @@ class GatewayServer:
 
     async def stop(self) -> None:
         """Stop at once (calls still running are cut)."""
-        if self._retention is not None:
-            self._retention.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await self._retention
-        if self._connecting is not None:
-            self._connecting.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await self._connecting
+        for task in (self._retention, self._connecting, self._key_reload):
+            if task is not None:
+                task.cancel()
+                with contextlib.suppress(asyncio.CancelledError):
+                    await task
         await self.grpc_server.stop(grace=1)
         self.http_server.close()
         await asyncio.wait_for(self.http_server.wait_closed(), 5)

@@ -31,6 +31,7 @@ from switchboard_operator.reconcile.runtime import (
     owner_of,
     status_event,
 )
+from switchboard_operator.render.access import access_check
 from switchboard_operator.render.agent import (
     GRPC_PORT,
     HTTP_PORT,
@@ -206,6 +207,7 @@ async def reconcile_agent(rt: Runtime, body: Manifest, now: datetime | None = No
             )
         )
         checks.append(gateway_check(deployment))
+        checks.append(access_check(resolved, tenant))
         stores = searchable(knowledge_bases, default_store=rt.settings.default_knowledge_store)
         searched = {key.partition("/")[2] for key in stores}
         checks.append(knowledge_check(knowledge, searched))

@@ -40,8 +40,9 @@ def _live(bodies: list[Manifest]) -> list[Manifest]:
 
 
 async def sync_pool(rt: Runtime, tenant: Tenant, tenant_body: Manifest) -> PoolState:
-    """Render and apply the tenant's RayService (coalesced per namespace); delete it while the
-    tenant is suspended.
+    """Render and apply the tenant's RayService (coalesced per namespace).
+
+    While the tenant is suspended the RayService is deleted instead.
 
     The apply is skipped when this process applied the same manifest less than a resync period
     ago; otherwise it is re-applied, which undoes a hand edit of the RayService. Nothing is

@@ -26,6 +26,7 @@ from switchboard_operator.naming import (
     serve_service,
     short_hash,
 )
+from switchboard_operator.render.access import api_key_files, api_key_volume
 from switchboard_operator.render.knowledge_search import knowledge_search, searchable
 from switchboard_operator.render.pool import SERVE_PORT
 from switchboard_operator.render.slo import slo_rule
@@ -110,6 +111,8 @@ def gateway_config(
         if days > 0
         else None,
         knowledge_bases=knowledge_search(knowledge_bases, default_store=default_store),
+        api_key_files={f"{namespace}/{agent.metadata.name}": api_key_files(agent, tenant)},
+        require_api_keys=True,
     )
 
 
@@ -257,6 +260,12 @@ def deployment(
             },
         },
     }
+    keys = api_key_volume(agent, tenant)
+    if keys is not None:
+        volume, mount = keys
+        pod = spec["template"]["spec"]
+        pod["volumes"].append(volume)
+        pod["containers"][0]["volumeMounts"].append(mount)
     if tenant.spec.suspend:  # one replica answers callers why (TENANT_SUSPENDED)
         spec["replicas"] = 1
     elif autoscaler == "none":

@@ -8,8 +8,9 @@ from collections.abc import Awaitable, Callable, Coroutine, Iterator
 from contextlib import contextmanager
 from typing import Any, TypeVar
 
+from switchboard_gateway.api_keys import KeyRing, hash_api_key
 from switchboard_gateway.backends.model_plane_http import ModelPlaneHttp
-from switchboard_gateway.gateway import AgentEntry, Gateway, hash_api_key
+from switchboard_gateway.gateway import AgentEntry, Gateway
 from switchboard_gateway.records.model import CallStore
 from switchboard_gateway.transports.grpc.server import start_grpc_server
 from tests.models.gateway.test_session import agent_config
@@ -46,7 +47,7 @@ def make_gateway(
     backend = ModelPlaneHttp(
         base_url, max_tokens=config.llm.max_tokens, temperature=0.3, timeout_s=60
     )
-    entry = AgentEntry(config, backend, frozenset({hash_api_key(API_KEY)}))
+    entry = AgentEntry(config, backend, KeyRing(frozenset({hash_api_key(API_KEY)})))
     return Gateway({config.key: entry}, max_calls=max_calls, store=store)
 
 

@@ -19,6 +19,7 @@ from prometheus_client.parser import text_string_to_metric_families
 
 from switchboard_api.manifests import parse_manifest
 from switchboard_api.resources import Tenant, VoiceAgent
+from switchboard_gateway.api_keys import hash_api_key
 from switchboard_gateway.client import Call, connect
 from switchboard_gateway.events import (
     AgentAudioEvent,
@@ -28,7 +29,6 @@ from switchboard_gateway.events import (
     OutboundEvent,
     TranscriptEvent,
 )
-from switchboard_gateway.gateway import hash_api_key
 from switchboard_gateway.records.model import CallRecord
 from switchboard_gateway.records.sqlite import SqliteCallStore
 from switchboard_gateway.scripted_caller import CallOutcome, ScriptedCaller, scripted_call
@@ -237,7 +237,7 @@ def _phrase_cache_lookups(gateway: GatewayProcess) -> dict[str, float]:
 
 
 def test_a_pod_serves_the_operators_config_ready_once_warm_with_the_greeting_cached(
-    base_url: str, start_gateway: Start
+    base_url: str, start_gateway: Start, tmp_path: Path
 ) -> None:
     # The ConfigMap the operator writes for the example receptionist of the example tenant.
     agent = parse_manifest(example("receptionist.yaml"), "receptionist.yaml")
@@ -251,6 +251,12 @@ def test_a_pod_serves_the_operators_config_ready_once_warm_with_the_greeting_cac
     }
     rendered = yaml.safe_load(config_map(agent, tenant, owner)["data"][CONFIG_KEY])
     assert rendered["tenants"][0]["metadata"]["name"] == "acme"
+    # The tenant's key Secret, as the kubelet mounts it (here: a file in a temporary directory).
+    assert rendered["requireApiKeys"] is True
+    (mounted,) = rendered["apiKeyFiles"][AGENT]
+    key_file = tmp_path / Path(mounted).name
+    key_file.write_text(f"{API_KEY}\n")
+    rendered["apiKeyFiles"] = {AGENT: [str(key_file)]}
     gateway = start_gateway({**rendered, "modelPlaneUrl": base_url})
 
     before_ready = gateway.wait_ready(timeout_s=120)
@@ -261,12 +267,14 @@ def test_a_pod_serves_the_operators_config_ready_once_warm_with_the_greeting_cac
     )
     assert "gateway warmed up" in gateway.output()
 
-    async def call() -> ScriptedCaller:
-        async with scripted_call(f"127.0.0.1:{gateway.grpc}", AGENT) as caller:
+    async def call(api_key: str) -> ScriptedCaller:
+        async with scripted_call(f"127.0.0.1:{gateway.grpc}", AGENT, api_key=api_key) as caller:
             await caller.converse([])  # the greeting, then hang up
         return caller
 
-    outcome = CallOutcome.of(asyncio.run(call()))
+    refused = CallOutcome.of(asyncio.run(call("")))
+    assert refused.end_reason == "unauthenticated", "the operator's gateway requires a key"
+    outcome = CallOutcome.of(asyncio.run(call(API_KEY)))
     assert outcome.greeting == "Hello, thanks for calling Acme Dental. How can I help?"
     assert len(outcome.agent_audio) / 2 / 16_000 > 1.0, "the greeting was spoken"
     assert outcome.end_reason == "caller_hangup"

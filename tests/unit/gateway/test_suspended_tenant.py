@@ -9,8 +9,9 @@ import pytest
 
 from switchboard_api import Tenant, VoiceAgent
 from switchboard_gateway.agent import AgentConfig
+from switchboard_gateway.api_keys import KeyRing, hash_api_key
 from switchboard_gateway.events import CallEndedEvent, EndReason, StartCall
-from switchboard_gateway.gateway import Admission, AgentEntry, Gateway, hash_api_key
+from switchboard_gateway.gateway import Admission, AgentEntry, Gateway
 from switchboard_gateway.testing.calls import agent_config
 from switchboard_gateway.transports.grpc.codec import outbound_from_proto, outbound_to_proto
 from switchboard_gateway.transports.websocket.codec import outbound_to_json
@@ -30,7 +31,7 @@ def tenant(*, suspend: bool) -> Tenant:
 
 
 def gateway(config: AgentConfig) -> Gateway:
-    entry = AgentEntry(config, backend=None, api_key_hashes=frozenset({hash_api_key("k" * 20)}))  # type: ignore[arg-type]
+    entry = AgentEntry(config, backend=None, keys=KeyRing(frozenset({hash_api_key("k" * 20)})))  # type: ignore[arg-type]
     return Gateway({config.key: entry})
 
 

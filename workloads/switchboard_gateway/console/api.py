@@ -99,7 +99,7 @@ def agents_listing(gateway: Gateway) -> list[dict[str, object]]:
                 "greeting": _greeting(config),
                 "model": config.llm.model,
                 "tools": [tool.name for tool in config.tools],
-                "needsKey": bool(entry.api_key_hashes),
+                "needsKey": entry.keys.configured or entry.keys.required,
             }
         )
     return listing

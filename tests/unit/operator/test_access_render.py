@@ -1,0 +1,88 @@
+"""The agent's and tenant's API-key Secrets reach the gateway as mounted files, never read."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pytest
+import yaml
+
+from switchboard_api import Tenant, VoiceAgent
+from switchboard_api.gateway import GatewayConfig
+from switchboard_operator.render.access import API_KEYS_DIR, access_check
+from switchboard_operator.render.agent import CONFIG_KEY, agent_children
+from switchboard_operator.settings import OperatorSettings
+
+pytestmark = pytest.mark.unit
+
+OWNER = {"apiVersion": "x/v1", "kind": "Owner", "metadata": {"name": "o", "uid": "u-1"}}
+
+
+def tenant(*refs: dict[str, str]) -> Tenant:
+    return Tenant.model_validate(
+        {
+            "apiVersion": "switchboard.dev/v1alpha1",
+            "kind": "Tenant",
+            "metadata": {"name": "acme"},
+            "spec": {"namespace": {"name": "acme"}, "access": {"apiKeySecretRefs": list(refs)}},
+        }
+    )
+
+
+def agent(*refs: dict[str, str]) -> VoiceAgent:
+    return VoiceAgent.model_validate(
+        {
+            "apiVersion": "switchboard.dev/v1alpha1",
+            "kind": "VoiceAgent",
+            "metadata": {"name": "front", "namespace": "acme"},
+            "spec": {"prompt": {"system": "Be brief."}, "access": {"apiKeySecretRefs": list(refs)}},
+        }
+    )
+
+
+def rendered(a: VoiceAgent, t: Tenant) -> tuple[GatewayConfig, dict[str, Any]]:
+    children = agent_children(
+        a,
+        t,
+        OWNER,
+        OperatorSettings(),
+        autoscaler="none",
+        service_monitor_installed=False,
+        prometheus_rule_installed=False,
+    )
+    config_map = next(c for c in children if c["kind"] == "ConfigMap")
+    deployment = next(c for c in children if c["kind"] == "Deployment")
+    config = GatewayConfig.model_validate(yaml.safe_load(config_map["data"][CONFIG_KEY]))
+    return config, deployment["spec"]["template"]["spec"]
+
+
+def test_agent_and_tenant_keys_are_projected_and_listed_without_repeats() -> None:
+    own, shared = {"name": "front-keys", "key": "keys"}, {"name": "acme-keys", "key": "k"}
+    config, pod = rendered(agent(own, shared), tenant(shared))
+    assert config.require_api_keys
+    assert config.api_key_files == {"acme/front": [f"{API_KEYS_DIR}/0", f"{API_KEYS_DIR}/1"]}
+    (volume,) = [v for v in pod["volumes"] if v["name"] == "api-keys"]
+    assert volume["projected"]["sources"] == [
+        {"secret": {"name": "front-keys", "items": [{"key": "keys", "path": "0"}]}},
+        {"secret": {"name": "acme-keys", "items": [{"key": "k", "path": "1"}]}},
+    ]
+    (mount,) = [m for m in pod["containers"][0]["volumeMounts"] if m["name"] == "api-keys"]
+    assert mount == {"name": "api-keys", "mountPath": API_KEYS_DIR, "readOnly": True}
+    env = pod["containers"][0].get("env", [])
+    names = {
+        ref["valueFrom"]["secretKeyRef"]["name"]
+        for ref in env
+        if "valueFrom" in ref and "secretKeyRef" in ref["valueFrom"]
+    }
+    assert not names & {"front-keys", "acme-keys"}  # mounted, never in the environment
+    assert access_check(agent(own), tenant()).ok
+
+
+def test_without_any_key_the_gateway_refuses_all_and_the_condition_says_why() -> None:
+    config, pod = rendered(agent(), tenant())
+    assert config.require_api_keys
+    assert config.api_key_files == {"acme/front": []}
+    assert all(v["name"] != "api-keys" for v in pod["volumes"])
+    check = access_check(agent(), tenant())
+    assert (check.ok, check.reason) == (False, "NoApiKeys")
+    assert "spec.access.apiKeySecretRefs" in check.message
