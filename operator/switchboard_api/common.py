@@ -40,14 +40,20 @@ class ApiKeyRef(_KeyRef):
 
 
 class AccessSpec(ApiModel):
-    """Who may call: server-to-server clients with one of these API keys.
+    """Who may call: clients with one of these API keys, browsers from these origins.
 
     In a cluster a gateway accepts only the keys of its agent and of its tenant, re-reading them
     when the Secrets change (no rollout, no call dropped); with none, it refuses every call.
+    A browser page may open WebSocket calls only from its gateway's own origin or one listed
+    here (the agent's and the tenant's); clients that send no `Origin` are not browsers.
     """
 
     api_key_secret_refs: Annotated[
         list[ApiKeyRef], Field(max_length=16, alias="apiKeySecretRefs")
+    ] = []
+    allowed_origins: Annotated[
+        list[Annotated[str, Field(max_length=253, pattern=r"^https?://[^/\s]+$")]],
+        Field(max_length=32),
     ] = []
 
 

@@ -26,6 +26,12 @@ def api_key_refs(agent: VoiceAgent, tenant: Tenant) -> list[ApiKeyRef]:
     return refs
 
 
+def allowed_origins(agent: VoiceAgent, tenant: Tenant) -> list[str]:
+    """Browser origins that may open calls: the agent's, then its tenant's, without repeats."""
+    origins = [*agent.spec.access.allowed_origins, *tenant.spec.access.allowed_origins]
+    return list(dict.fromkeys(origins))
+
+
 def api_key_files(agent: VoiceAgent, tenant: Tenant) -> list[str]:
     """Where the gateway finds each key Secret's value (one file per reference)."""
     return [f"{API_KEYS_DIR}/{index}" for index in range(len(api_key_refs(agent, tenant)))]

@@ -26,7 +26,7 @@ from switchboard_operator.naming import (
     serve_service,
     short_hash,
 )
-from switchboard_operator.render.access import api_key_files, api_key_volume
+from switchboard_operator.render.access import allowed_origins, api_key_files, api_key_volume
 from switchboard_operator.render.knowledge_search import knowledge_search, searchable
 from switchboard_operator.render.pool import SERVE_PORT
 from switchboard_operator.render.slo import slo_rule
@@ -112,6 +112,7 @@ def gateway_config(
         else None,
         knowledge_bases=knowledge_search(knowledge_bases, default_store=default_store),
         api_key_files={f"{namespace}/{agent.metadata.name}": api_key_files(agent, tenant)},
+        allowed_origins=allowed_origins(agent, tenant),
         require_api_keys=True,
     )
 

@@ -6,9 +6,11 @@ from typing import Any
 
 import pytest
 import yaml
+from pydantic import ValidationError
 
 from switchboard_api import Tenant, VoiceAgent
 from switchboard_api.gateway import GatewayConfig
+from switchboard_gateway.transports.http_guard import CALL_PATH, HttpGuard, Verdict
 from switchboard_operator.render.access import API_KEYS_DIR, access_check
 from switchboard_operator.render.agent import CONFIG_KEY, agent_children
 from switchboard_operator.settings import OperatorSettings
@@ -18,24 +20,26 @@ pytestmark = pytest.mark.unit
 OWNER = {"apiVersion": "x/v1", "kind": "Owner", "metadata": {"name": "o", "uid": "u-1"}}
 
 
-def tenant(*refs: dict[str, str]) -> Tenant:
+def tenant(*refs: dict[str, str], origins: tuple[str, ...] = ()) -> Tenant:
+    access = {"apiKeySecretRefs": list(refs), "allowedOrigins": list(origins)}
     return Tenant.model_validate(
         {
             "apiVersion": "switchboard.dev/v1alpha1",
             "kind": "Tenant",
             "metadata": {"name": "acme"},
-            "spec": {"namespace": {"name": "acme"}, "access": {"apiKeySecretRefs": list(refs)}},
+            "spec": {"namespace": {"name": "acme"}, "access": access},
         }
     )
 
 
-def agent(*refs: dict[str, str]) -> VoiceAgent:
+def agent(*refs: dict[str, str], origins: tuple[str, ...] = ()) -> VoiceAgent:
+    access = {"apiKeySecretRefs": list(refs), "allowedOrigins": list(origins)}
     return VoiceAgent.model_validate(
         {
             "apiVersion": "switchboard.dev/v1alpha1",
             "kind": "VoiceAgent",
             "metadata": {"name": "front", "namespace": "acme"},
-            "spec": {"prompt": {"system": "Be brief."}, "access": {"apiKeySecretRefs": list(refs)}},
+            "spec": {"prompt": {"system": "Be brief."}, "access": access},
         }
     )
 
@@ -86,3 +90,31 @@ def test_without_any_key_the_gateway_refuses_all_and_the_condition_says_why() ->
     check = access_check(agent(), tenant())
     assert (check.ok, check.reason) == (False, "NoApiKeys")
     assert "spec.access.apiKeySecretRefs" in check.message
+
+
+def test_browser_origins_of_the_agent_and_tenant_are_the_only_foreign_pages_let_in() -> None:
+    config, _ = rendered(
+        agent(origins=("https://shop.example.com",)),
+        tenant(origins=("https://app.example.com", "https://shop.example.com")),
+    )
+    assert config.allowed_origins == ["https://shop.example.com", "https://app.example.com"]
+    guard = HttpGuard.build(config.allowed_hosts, config.allowed_origins, None, config.host)
+    host = "front-gateway.acme.svc.cluster.local:8080"
+    assert host.rsplit(":", 1)[0] in {h.rsplit(":", 1)[0] for h in config.allowed_hosts}
+
+    def verdict(origin: str | None) -> Verdict:
+        headers = {"Host": host} | ({"Origin": origin} if origin else {})
+        return guard.judge("GET", CALL_PATH, "", headers)
+
+    assert verdict("https://app.example.com") is Verdict.ALLOW
+    assert verdict("https://shop.example.com") is Verdict.ALLOW
+    assert verdict(None) is Verdict.ALLOW  # not a browser: the API key decides
+    for foreign in ("https://evil.example", "http://app.example.com", "null"):
+        assert verdict(foreign) is Verdict.WRONG_ORIGIN, foreign
+
+
+@pytest.mark.parametrize("origin", ["https://app.example.com/path", "app.example.com", "ftp://x"])
+def test_a_malformed_origin_is_refused_naming_the_field(origin: str) -> None:
+    with pytest.raises(ValidationError) as refused:
+        agent(origins=(origin,))
+    assert "allowedOrigins" in str(refused.value)
