@@ -56,7 +56,18 @@ class TenantNamespace(
 _QUOTA_KEY = r"^[a-z0-9]([-a-z0-9.]*[a-z0-9])?(/[-a-zA-Z0-9_.]+)?$"
 
 
-class TenantQuotas(ApiModel):
+_CALL_QUOTA_NOT_YET = cel(
+    "!has(self.maxConcurrentCalls)",
+    message=(
+        "quotas.maxConcurrentCalls is not available yet: nothing would enforce it across the"
+        " tenant's gateways; remove it (each agent's gateway.maxConcurrentCallsPerReplica holds)"
+    ),
+    field_path=".maxConcurrentCalls",
+    reason="FieldValueForbidden",
+)
+
+
+class TenantQuotas(ApiModel, json_schema_extra=validations(_CALL_QUOTA_NOT_YET)):
     """Limits on what a tenant may run. Unset means unlimited, bounded by the cluster."""
 
     max_concurrent_calls: Annotated[int, Field(ge=0, le=1_000_000)] | None = None
@@ -70,6 +81,11 @@ class TenantQuotas(ApiModel):
             description="`ResourceQuota.spec.hard` of the tenant namespace (`limits.cpu: 16`).",
         ),
     ] = {}
+
+    @model_validator(mode="after")
+    def _rules(self) -> TenantQuotas:
+        check(_CALL_QUOTA_NOT_YET, self.max_concurrent_calls is None)
+        return self
 
 
 class AllowedModels(ApiModel):

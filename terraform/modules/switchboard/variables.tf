@@ -80,11 +80,10 @@ variable "tenants" {
       name = string
     })), [])
     quotas = optional(object({
-      maxConcurrentCalls = optional(number)
-      maxVoiceAgents     = optional(number)
-      maxKnowledgeBases  = optional(number)
-      gpus               = optional(number)
-      resourceQuota      = optional(map(string))
+      maxVoiceAgents    = optional(number)
+      maxKnowledgeBases = optional(number)
+      gpus              = optional(number)
+      resourceQuota     = optional(map(string))
     }), {})
     allowedModels = optional(object({
       asr = optional(list(string))
