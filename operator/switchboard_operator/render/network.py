@@ -203,11 +203,11 @@ def _provider_peer(url: str, namespace: str) -> tuple[tuple[str, ...], int]:
         return ("ip", host), port
     except ValueError:
         pass
-    labels_ = host.split(".")
-    if len(labels_) == 1:  # a Service of the tenant namespace
+    names = host.split(".")
+    if len(names) == 1:  # a Service of the tenant namespace
         return ("namespace", namespace), port
-    if len(labels_) >= 3 and labels_[2] == "svc":  # <service>.<namespace>.svc[.cluster.local]
-        return ("namespace", labels_[1]), port
+    if len(names) >= 3 and names[2] == "svc":  # <service>.<namespace>.svc[.cluster.local]
+        return ("namespace", names[1]), port
     return ("internet",), port
 
 
