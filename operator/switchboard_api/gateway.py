@@ -23,13 +23,25 @@ class CallStoreConfig(ApiModel):
     """Where call records go and how long they stay."""
 
     url: Annotated[
-        str,
+        str | None,
         Field(
             pattern=r"^(sqlite:///.+|postgres(ql)?://.+)$",
             description="sqlite:///ABSOLUTE/PATH or postgresql://… (no password: use the env var)",
         ),
     ] = "sqlite:////var/lib/switchboard/calls.db"
+    #: The environment variable holding the URL (a libpq URI from a Secret); when set, the
+    #: process refuses to start without it and `url` is not used (clusters).
+    url_env: Annotated[str | None, Field(pattern=r"^[A-Z_][A-Z0-9_]{0,252}$")] = None
+    #: Bring the schema up to date at start (`switchboard up`); false: only check it and refuse
+    #: an older one (clusters, where the chart's hook Job migrates once per release).
+    migrate: bool = True
     retention_days: Annotated[int, Field(ge=1, le=3650)] = 30
+
+    @model_validator(mode="after")
+    def _has_a_url(self) -> CallStoreConfig:
+        if self.url is None and self.url_env is None:
+            raise ValueError("a call store needs url or urlEnv")
+        return self
 
 
 class KnowledgeSearchConfig(ApiModel):

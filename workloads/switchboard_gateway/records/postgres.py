@@ -10,6 +10,11 @@ from psycopg import AsyncConnection
 from psycopg.conninfo import conninfo_to_dict
 from psycopg_pool import AsyncConnectionPool, PoolTimeout
 
+from switchboard_gateway.records.migrations import (
+    CallStoreSchemaError,
+    check_postgres,
+    migrate_postgres,
+)
 from switchboard_gateway.records.model import (
     CallPage,
     CallRecord,
@@ -20,13 +25,14 @@ from switchboard_gateway.records.model import (
 )
 from switchboard_gateway.records.schema import call_header, statements
 
-SQL = statements("postgres", prefix="switchboard_")
+PREFIX = "switchboard_"
+SQL = statements("postgres", prefix=PREFIX)
 
 
 class PostgresCallStore:
     """Call records in tables `switchboard_calls`, `switchboard_turns`, `switchboard_tool_calls`.
 
-    Create with `await PostgresCallStore.open(dsn)`; the schema is created when missing.
+    Create with `await PostgresCallStore.open(dsn)` (see `records.migrations` for the schema).
     """
 
     def __init__(self, pool: AsyncConnectionPool[AsyncConnection]) -> None:
@@ -34,22 +40,30 @@ class PostgresCallStore:
 
     @classmethod
     async def open(
-        cls, dsn: str, max_connections: int = 4, timeout_s: float = 10.0
+        cls, dsn: str, max_connections: int = 4, timeout_s: float = 10.0, *, migrate: bool = True
     ) -> PostgresCallStore:
-        """Connect (waiting at most `timeout_s`) and make sure the tables exist."""
+        """Connect (waiting at most `timeout_s`), then migrate the schema or only check it.
+
+        `migrate=False` (gateways in clusters, where the chart's Job migrates once per release):
+        a schema older than this code needs raises `CallStoreSchemaError`.
+        """
         pool: AsyncConnectionPool[AsyncConnection] = AsyncConnectionPool(
             dsn, min_size=1, max_size=max_connections, timeout=timeout_s, open=False
         )
         try:
             await pool.open(wait=True, timeout=timeout_s)
             async with pool.connection() as connection:
-                await connection.execute(SQL.create)
-                cursor = await connection.execute(SQL.select_turn_columns, (SQL.turns,))
-                existing = {row[0] for row in await cursor.fetchall()}
-                cursor = await connection.execute(SQL.select_turn_columns, (SQL.calls,))
-                existing_call = {row[0] for row in await cursor.fetchall()}
-                for migration in SQL.migrations(existing) + SQL.call_migrations(existing_call):
-                    await connection.execute(migration)
+                await connection.set_autocommit(True)
+                try:
+                    if migrate:
+                        await migrate_postgres(connection, SQL, PREFIX)
+                    else:
+                        await check_postgres(connection, SQL, PREFIX)
+                finally:
+                    await connection.set_autocommit(False)
+        except CallStoreSchemaError:
+            await pool.close()
+            raise
         except (PoolTimeout, psycopg.Error) as error:
             await pool.close()
             where = conninfo_to_dict(dsn)

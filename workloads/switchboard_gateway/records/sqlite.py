@@ -11,6 +11,7 @@ from datetime import datetime
 from pathlib import Path
 from typing import Any
 
+from switchboard_gateway.records.migrations import migrate_sqlite
 from switchboard_gateway.records.model import (
     CallPage,
     CallRecord,
@@ -34,16 +35,7 @@ class SqliteCallStore:
         self._connection = sqlite3.connect(str(path), check_same_thread=False)
         self._connection.execute("PRAGMA foreign_keys = ON")
         self._connection.execute("PRAGMA journal_mode = WAL")
-        self._connection.executescript(SQL.create)
-        existing = {
-            row[0] for row in self._connection.execute(SQL.select_turn_columns, (SQL.turns,))
-        }
-        existing_call = {
-            row[0] for row in self._connection.execute(SQL.select_turn_columns, (SQL.calls,))
-        }
-        with self._connection:
-            for migration in SQL.migrations(existing) + SQL.call_migrations(existing_call):
-                self._connection.execute(migration)
+        migrate_sqlite(self._connection, SQL)
         self._lock = threading.Lock()
 
     async def close(self) -> None:

@@ -8,7 +8,7 @@ import os
 from datetime import UTC, datetime, timedelta
 
 from switchboard_api.gateway import CallStoreConfig
-from switchboard_gateway.records.model import CallStore
+from switchboard_gateway.records.model import CallStore, CallStoreUnavailableError
 
 log = logging.getLogger(__name__)
 
@@ -17,9 +17,22 @@ RETENTION_EVERY_S = 3600.0
 
 
 async def open_store(config: CallStoreConfig) -> CallStore:
-    """The store a URL names (the environment's URL, from a Secret, wins over the file's)."""
-    url = os.environ.get(STORE_URL_ENV) or config.url
+    """The store a URL names.
+
+    That is `url_env`'s variable when set (required then), else the environment's
+    `SWITCHBOARD_CALL_STORE_URL` (from a Secret), else the file's `url`.
+    """
+    if config.url_env is not None:
+        url = os.environ.get(config.url_env, "")
+        if not url:
+            raise CallStoreUnavailableError(
+                f"the call store's URL is configured to come from ${config.url_env}, which is unset"
+            )
+    else:
+        url = os.environ.get(STORE_URL_ENV) or config.url or ""
     if url.startswith("sqlite:///"):
+        if not config.migrate:
+            raise ValueError("store.migrate: false needs PostgreSQL (SQLite migrates at start)")
         from switchboard_gateway.records.sqlite import SqliteCallStore
 
         path = url.removeprefix("sqlite:///")
@@ -28,7 +41,7 @@ async def open_store(config: CallStoreConfig) -> CallStore:
     if url.startswith(("postgres://", "postgresql://")):
         from switchboard_gateway.records.postgres import PostgresCallStore
 
-        return await PostgresCallStore.open(url)
+        return await PostgresCallStore.open(url, migrate=config.migrate)
     raise ValueError(f"{STORE_URL_ENV} must be sqlite:///PATH or postgresql://…")
 
 

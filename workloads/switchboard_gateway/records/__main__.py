@@ -1,0 +1,61 @@
+"""`python -m switchboard_gateway.records migrate`: bring the call-record schema up to date.
+
+The chart runs it as a pre-install/pre-upgrade hook Job (the gateway image) when a call store is
+configured. The database's URL comes from `SWITCHBOARD_CALL_STORE_URL` (a Secret), never from
+the command line, where it would show in the process list.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import os
+import sys
+
+import psycopg
+from psycopg.conninfo import conninfo_to_dict
+
+from switchboard_gateway.records.migrations import MigrationReport, migrate_postgres
+from switchboard_gateway.records.model import CallStoreUnavailableError
+from switchboard_gateway.records.postgres import PREFIX, SQL
+from switchboard_gateway.records.stores import STORE_URL_ENV
+
+
+async def migrate(url: str, timeout_s: float) -> MigrationReport:
+    """Connect within `timeout_s` and migrate, waiting at most `timeout_s` for another run."""
+    try:
+        async with await asyncio.wait_for(
+            psycopg.AsyncConnection.connect(url, autocommit=True), timeout_s
+        ) as db:
+            return await migrate_postgres(db, SQL, PREFIX, lock_timeout_s=timeout_s)
+    except (TimeoutError, psycopg.Error) as error:
+        where = conninfo_to_dict(url)
+        raise CallStoreUnavailableError(
+            f"PostgreSQL at {where.get('host', 'localhost')}:{where.get('port', 5432)}"
+            f" not usable within {timeout_s:g} s: {type(error).__name__}"
+        ) from error
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Entry point; exit status 2 with a one-line reason when the schema cannot be migrated."""
+    parser = argparse.ArgumentParser(prog="python -m switchboard_gateway.records")
+    commands = parser.add_subparsers(dest="command", required=True)
+    run = commands.add_parser("migrate", help=f"migrate the PostgreSQL in ${STORE_URL_ENV}")
+    run.add_argument("--timeout", type=float, default=300.0, help="seconds to wait (default 300)")
+    args = parser.parse_args(argv)
+    url = os.environ.get(STORE_URL_ENV, "")
+    if not url.startswith(("postgres://", "postgresql://")):
+        print(f"migrate: {STORE_URL_ENV} must be a postgresql:// URL", file=sys.stderr)
+        return 2
+    try:
+        report = asyncio.run(migrate(url, args.timeout))
+    except CallStoreUnavailableError as error:
+        print(f"migrate: {error}", file=sys.stderr)
+        return 2
+    applied = ", ".join(map(str, report.applied)) or "none"
+    print(f"call-record schema: version {report.before} -> {report.after} (applied: {applied})")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
