@@ -177,24 +177,6 @@ class Gateway(_Values):
     memory: Quantity = Field("1Gi", description="Memory of one gateway replica.")
 
 
-class CallStore(_Values):
-    """Where gateways keep call records."""
-
-    secret_name: str = Field(
-        "switchboard-call-store",
-        description=(
-            "Secret in each tenant namespace whose `url` key is a PostgreSQL URL"
-            " (pgvector-enabled); without it a gateway keeps records in SQLite on an emptyDir."
-        ),
-    )
-
-
-class Storage(_Values):
-    """Default storage settings."""
-
-    call_store: CallStore = Field(CallStore(), description="Call records.")
-
-
 class SecretKey(_Values):
     """A key of a Secret in the release namespace."""
 
@@ -204,6 +186,38 @@ class SecretKey(_Values):
         description="Name of the Secret; empty: none.",
     )
     key: str = Field("url", pattern=r"^[-._a-zA-Z0-9]+$", description="The key within it.")
+
+
+class CallStore(_Values):
+    """Where gateways keep call records: an existing PostgreSQL database."""
+
+    connection_secret_ref: SecretKey = Field(
+        SecretKey(),
+        description=(
+            "Secret in the release namespace whose key is a libpq URI of a PostgreSQL database"
+            " (postgresql://user:password@host:5432/db?sslmode=require) that keeps call records."
+            " The operator may read only this Secret and copies the key into each tenant"
+            " namespace (Secret `switchboard-call-store`, key `url`) for the gateways; a"
+            " pre-install/pre-upgrade hook Job migrates its schema once per release. Empty name:"
+            " no call store, and agents take calls without keeping records (condition"
+            " `RecordsReady=False`, reason `CallStoreEphemeral`)."
+        ),
+    )
+    migration_timeout_seconds: int = Field(
+        300,
+        ge=30,
+        le=3600,
+        description=(
+            "How long the migration hook Job waits for the database (and for another migration"
+            " holding the lock) before failing the install or upgrade."
+        ),
+    )
+
+
+class Storage(_Values):
+    """Default storage settings."""
+
+    call_store: CallStore = Field(CallStore(), description="Call records.")
 
 
 class DefaultKnowledgeStore(_Values):

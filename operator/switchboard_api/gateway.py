@@ -17,6 +17,11 @@ from switchboard_api.pipeline import ModelName
 from switchboard_api.resources import Tenant, VoiceAgent
 
 _SHA256_HEX = r"^[0-9a-f]{64}$"
+#: The call store's URL in a tenant namespace: the operator's copy of the install's Secret.
+CALL_STORE_SECRET = "switchboard-call-store"  # noqa: S105 (a name)
+CALL_STORE_KEY = "url"
+#: The environment variable a gateway reads the call store's URL from.
+CALL_STORE_URL_ENV = "SWITCHBOARD_CALL_STORE_URL"
 
 
 class CallStoreConfig(ApiModel):

@@ -47,8 +47,11 @@ class OperatorSettings(BaseModel):
     health_port: Annotated[int, Field(ge=1, le=65535)] = 8080
     #: kopf peering object; replicas with the same name elect one active operator.
     peering_name: str = "switchboard"
-    #: A Secret (in each tenant namespace) whose `url` key is the call store's PostgreSQL URL.
-    call_store_secret: str = "switchboard-call-store"  # noqa: S105 (a name)
+    #: The install's call store: a Secret in `operator_namespace` and its key holding a libpq URI
+    #: of a PostgreSQL database, copied into each tenant namespace (`switchboard-call-store`).
+    #: Empty: no call store, and agents keep no records (`RecordsReady=False`).
+    call_store_secret: Annotated[str, Field(pattern=_OPTIONAL_NAME)] = ""
+    call_store_key: Annotated[str, Field(pattern=r"^[-._a-zA-Z0-9]+$")] = "url"
     #: The install's default knowledge store (`store.type: default`): a Secret in
     #: `operator_namespace` and its key holding a libpq URI of a PostgreSQL+pgvector database.
     #: Empty: no default store (such knowledge bases report `StoreNotConfigured`).
@@ -73,6 +76,11 @@ class OperatorSettings(BaseModel):
     def default_knowledge_store(self) -> bool:
         """Whether `store.type: default` means a store here."""
         return bool(self.knowledge_store_secret)
+
+    @property
+    def call_store(self) -> bool:
+        """Whether this install keeps call records (in its PostgreSQL)."""
+        return bool(self.call_store_secret)
 
     @classmethod
     def from_env(cls, environ: Mapping[str, str] | None = None) -> OperatorSettings:

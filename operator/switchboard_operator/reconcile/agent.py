@@ -31,6 +31,7 @@ from switchboard_operator.reconcile.runtime import (
     owner_of,
     status_event,
 )
+from switchboard_operator.reconcile.secret_copy import InstallSecret, copy_install_secret
 from switchboard_operator.render.access import access_check
 from switchboard_operator.render.agent import (
     GRPC_PORT,
@@ -39,6 +40,7 @@ from switchboard_operator.render.agent import (
     choose_autoscaler,
 )
 from switchboard_operator.render.knowledge_search import searchable
+from switchboard_operator.render.records import CHART_VALUE, call_store_secret, records_check
 
 DEPLOYMENT = ("apps/v1", "Deployment")
 CONFIG_MAP = ("v1", "ConfigMap")
@@ -95,6 +97,20 @@ async def _admission(
         ):
             return problem
     return found
+
+
+async def _copy_call_store(rt: Runtime, namespace: str, tenant: str) -> Stall | None:
+    """Copy the install's call store Secret into the namespace; None when there is none."""
+    if not rt.settings.call_store:
+        return None
+    source = InstallSecret(
+        rt.settings.call_store_secret,
+        rt.settings.call_store_key,
+        "the call store",
+        CHART_VALUE,
+        "CallStore",
+    )
+    return await copy_install_secret(rt, source, call_store_secret, namespace, tenant)
 
 
 def endpoints(agent: VoiceAgent) -> Manifest:
@@ -169,6 +185,7 @@ async def reconcile_agent(rt: Runtime, body: Manifest, now: datetime | None = No
             custom_metrics_api=await rt.kube.custom_metrics_api(),
             suspended=tenant.spec.suspend,
         )
+        records = await _copy_call_store(rt, namespace, tenant.metadata.name)
         children = agent_children(
             resolved,
             tenant,
@@ -178,6 +195,7 @@ async def reconcile_agent(rt: Runtime, body: Manifest, now: datetime | None = No
             service_monitor_installed=await rt.kube.crd_installed(SERVICE_MONITOR_CRD),
             prometheus_rule_installed=alerts,
             knowledge_bases=knowledge_bases,
+            call_store=rt.settings.call_store and records is None,
         )
         deployment = None
         for child in children:
@@ -208,6 +226,9 @@ async def reconcile_agent(rt: Runtime, body: Manifest, now: datetime | None = No
         )
         checks.append(gateway_check(deployment))
         checks.append(access_check(resolved, tenant))
+        checks.append(
+            records_check(tenant, configured=rt.settings.call_store, copy_problem=records)
+        )
         stores = searchable(knowledge_bases, default_store=rt.settings.default_knowledge_store)
         searched = {key.partition("/")[2] for key in stores}
         checks.append(knowledge_check(knowledge, searched))

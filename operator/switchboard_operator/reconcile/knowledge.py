@@ -8,7 +8,7 @@ from switchboard_api import KnowledgeBase
 from switchboard_api.indexing import IndexResult, result_configmap
 from switchboard_operator.checks import quota_problem, source_problem
 from switchboard_operator.conditions import Check, Stall, condition_set, timestamp
-from switchboard_operator.kube import KUBERAY_CRD, KubeError
+from switchboard_operator.kube import KUBERAY_CRD
 from switchboard_operator.naming import LABEL_KNOWLEDGE_BASE, Manifest, refresh_cron_name
 from switchboard_operator.observe import creation_time, index_result, job_failure_message, job_state
 from switchboard_operator.reconcile.pool import sync_pool
@@ -21,6 +21,7 @@ from switchboard_operator.reconcile.runtime import (
     owner_of,
     status_event,
 )
+from switchboard_operator.reconcile.secret_copy import InstallSecret, copy_install_secret
 from switchboard_operator.render.knowledge import (
     default_store_secret,
     index_job,
@@ -32,7 +33,6 @@ from switchboard_operator.render.knowledge import (
 JOB = ("batch/v1", "Job")
 CRON_JOB = ("batch/v1", "CronJob")
 CONFIG_MAP = ("v1", "ConfigMap")
-SECRET = ("v1", "Secret")
 #: Finished Jobs kept besides the one that built the live version.
 KEEP_JOBS = 3
 
@@ -91,24 +91,14 @@ def _index_check(latest: Manifest | None, live: IndexResult | None, result_missi
 
 async def _copy_default_store(rt: Runtime, namespace: str, tenant: str) -> Stall | None:
     """Copy the install's default store Secret into the tenant namespace (kept in sync)."""
-    settings = rt.settings
-    source = f"Secret {settings.operator_namespace}/{settings.knowledge_store_secret}"
-    try:
-        secret = await rt.kube.get(
-            *SECRET, settings.operator_namespace, settings.knowledge_store_secret
-        )
-    except KubeError as error:  # 403: the chart's Role names another Secret
-        return Stall("StoreSecretUnreadable", f"the default knowledge store's {source}: {error}")
-    url = ((secret or {}).get("data") or {}).get(settings.knowledge_store_key)
-    if not url:
-        what = "does not exist" if secret is None else f"has no key {settings.knowledge_store_key}"
-        return Stall(
-            "StoreSecretMissing",
-            f"the default knowledge store's {source} {what} (chart value "
-            "knowledge.defaultStore.connectionSecretRef)",
-        )
-    await rt.kube.apply(default_store_secret(namespace, url, tenant))
-    return None
+    source = InstallSecret(
+        rt.settings.knowledge_store_secret,
+        rt.settings.knowledge_store_key,
+        "the default knowledge store",
+        "knowledge.defaultStore.connectionSecretRef",
+        "Store",
+    )
+    return await copy_install_secret(rt, source, default_store_secret, namespace, tenant)
 
 
 async def reconcile_knowledge_base(

@@ -13,7 +13,7 @@ import yaml
 
 from switchboard_api import KnowledgeBase, Tenant, VoiceAgent
 from switchboard_api.common import ObjectMeta, secret_env_name, secret_refs
-from switchboard_api.gateway import CallStoreConfig, GatewayConfig
+from switchboard_api.gateway import GatewayConfig
 from switchboard_operator.naming import (
     CONFIG_HASH_ANNOTATION,
     GATEWAY_SERVICE_ACCOUNT,
@@ -29,6 +29,7 @@ from switchboard_operator.naming import (
 from switchboard_operator.render.access import allowed_origins, api_key_files, api_key_volume
 from switchboard_operator.render.knowledge_search import knowledge_search, searchable
 from switchboard_operator.render.pool import SERVE_PORT
+from switchboard_operator.render.records import call_store_config, call_store_env
 from switchboard_operator.render.slo import slo_rule
 from switchboard_operator.settings import OperatorSettings
 
@@ -39,7 +40,6 @@ CONFIG_DIR = "/etc/switchboard"
 STATE_DIR = "/var/lib/switchboard"
 #: Time between the end of the drain and SIGKILL: the process's own shutdown and the store.
 GRACE_MARGIN_S = 30
-STORE_URL_ENV = "SWITCHBOARD_CALL_STORE_URL"
 
 Autoscaler = Literal["keda", "hpa-calls", "hpa-cpu", "none"]
 
@@ -86,18 +86,19 @@ def gateway_config(
     knowledge_bases: Sequence[KnowledgeBase] = (),
     *,
     default_store: bool = True,
+    call_store: bool = False,
 ) -> GatewayConfig:
     """The gateway process config of one agent (secrets stay in environment variables).
 
     `knowledge_bases`: the ones the agent names, read from the cluster; `default_store`: whether
-    the install has a default knowledge store.
+    the install has a default knowledge store; `call_store`: whether its call store's Secret was
+    copied into the namespace (without one, records are off: `render.records`).
     """
     namespace = agent.metadata.namespace or "default"
     clean_agent = VoiceAgent(
         metadata=ObjectMeta(name=agent.metadata.name, namespace=namespace), spec=agent.spec
     )
     clean_tenant = Tenant(metadata=ObjectMeta(name=tenant.metadata.name), spec=tenant.spec)
-    days = tenant.spec.retention.transcripts_days
     return GatewayConfig(
         model_plane_url=model_plane_url(namespace),
         agents=[clean_agent],
@@ -107,9 +108,7 @@ def gateway_config(
         max_concurrent_calls=agent.spec.gateway.max_concurrent_calls_per_replica,
         allowed_hosts=gateway_hosts(agent.metadata.name, namespace),
         drain_timeout_seconds=agent.spec.gateway.drain.timeout_seconds,
-        store=CallStoreConfig(url=f"sqlite:///{STATE_DIR}/calls.db", retention_days=days)
-        if days > 0
-        else None,
+        store=call_store_config(tenant, call_store=call_store),
         knowledge_bases=knowledge_search(knowledge_bases, default_store=default_store),
         api_key_files={f"{namespace}/{agent.metadata.name}": api_key_files(agent, tenant)},
         allowed_origins=allowed_origins(agent, tenant),
@@ -134,11 +133,16 @@ def config_map(
     knowledge_bases: Sequence[KnowledgeBase] = (),
     *,
     default_store: bool = True,
+    call_store: bool = False,
 ) -> Manifest:
     """The resolved gateway config as a ConfigMap mounted by the gateway pods."""
-    config = gateway_config(agent, tenant, knowledge_bases, default_store=default_store).model_dump(
-        mode="json", by_alias=True, exclude_none=True
+    resolved = gateway_config(
+        agent, tenant, knowledge_bases, default_store=default_store, call_store=call_store
     )
+    config = resolved.model_dump(mode="json", by_alias=True, exclude_none=True)
+    # Written out in full: an absent `store` (or `url`) would read back as the SQLite default.
+    store = resolved.store
+    config["store"] = None if store is None else store.model_dump(mode="json", by_alias=True)
     return {
         "apiVersion": "v1",
         "kind": "ConfigMap",
@@ -153,16 +157,13 @@ def config_map(
 
 
 def _env(
-    agent: VoiceAgent, settings: OperatorSettings, knowledge_bases: Sequence[KnowledgeBase] = ()
+    agent: VoiceAgent,
+    settings: OperatorSettings,
+    knowledge_bases: Sequence[KnowledgeBase] = (),
+    *,
+    call_store: bool = False,
 ) -> list[Manifest]:
-    env: list[Manifest] = [
-        {
-            "name": STORE_URL_ENV,
-            "valueFrom": {
-                "secretKeyRef": {"name": settings.call_store_secret, "key": "url", "optional": True}
-            },
-        }
-    ]
+    env: list[Manifest] = [call_store_env()] if call_store else []
     refs = secret_refs(agent.spec)
     stores = searchable(knowledge_bases, default_store=settings.default_knowledge_store)
     refs += [ref for ref in stores.values() if ref not in refs]
@@ -185,6 +186,7 @@ def deployment(
     autoscaler: Autoscaler,
     config_hash: str,
     knowledge_bases: Sequence[KnowledgeBase] = (),
+    call_store: bool = False,
 ) -> Manifest:
     """The gateway Deployment: restricted pods that drain before they stop.
 
@@ -228,7 +230,7 @@ def deployment(
                             {"name": "grpc", "containerPort": GRPC_PORT},
                             {"name": "http", "containerPort": HTTP_PORT},
                         ],
-                        "env": _env(agent, settings, knowledge_bases),
+                        "env": _env(agent, settings, knowledge_bases, call_store=call_store),
                         "readinessProbe": http_probe | {"periodSeconds": 2, "failureThreshold": 1},
                         "livenessProbe": {"httpGet": {"path": "/healthz", "port": "http"}}
                         | {"periodSeconds": 10, "failureThreshold": 3},
@@ -430,16 +432,23 @@ def agent_children(
     service_monitor_installed: bool,
     prometheus_rule_installed: bool,
     knowledge_bases: Sequence[KnowledgeBase] = (),
+    call_store: bool = False,
 ) -> list[Manifest]:
     """Everything an agent runs on, in apply order (config first, so pods find it).
 
     The ServiceMonitor and the SLO alert need prometheus-operator's CRDs; without them the
-    agent runs unmonitored rather than stalled. `knowledge_bases` are the ones the agent names.
+    agent runs unmonitored rather than stalled. `knowledge_bases` are the ones the agent names;
+    `call_store`: the install's call store Secret is copied into the namespace.
     """
     config = config_map(
-        agent, tenant, owner, knowledge_bases, default_store=settings.default_knowledge_store
+        agent,
+        tenant,
+        owner,
+        knowledge_bases,
+        default_store=settings.default_knowledge_store,
+        call_store=call_store,
     )
-    env = _env(agent, settings, knowledge_bases)
+    env = _env(agent, settings, knowledge_bases, call_store=call_store)
     config_hash = short_hash({"config": config["data"], "env": env})
     children = [
         config,
@@ -451,6 +460,7 @@ def agent_children(
             autoscaler=autoscaler,
             config_hash=config_hash,
             knowledge_bases=knowledge_bases,
+            call_store=call_store,
         ),
         service(agent, tenant, owner),
         disruption_budget(agent, tenant, owner),

@@ -38,6 +38,7 @@ from switchboard_operator.naming import (
 )
 from switchboard_operator.render.agent import model_plane_url
 from switchboard_operator.render.knowledge_search import store_secret_ref
+from switchboard_operator.render.secret_copy import secret_copy
 from switchboard_operator.settings import OperatorSettings
 
 JOB_BACKOFF_LIMIT = 2
@@ -80,18 +81,9 @@ def store_problem(kb: KnowledgeBase, settings: OperatorSettings) -> tuple[str, s
 
 def default_store_secret(namespace: str, url_b64: str, tenant: str) -> Manifest:
     """The install's default store URL, copied into a tenant namespace (`data` stays base64)."""
-    return {
-        "apiVersion": "v1",
-        "kind": "Secret",
-        "type": "Opaque",
-        "metadata": metadata(
-            DEFAULT_STORE_SECRET,
-            namespace,
-            None,
-            labels("knowledge-store", DEFAULT_STORE_SECRET, **{LABEL_TENANT: tenant}),
-        ),
-        "data": {DEFAULT_STORE_KEY: url_b64},
-    }
+    return secret_copy(
+        DEFAULT_STORE_SECRET, "knowledge-store", DEFAULT_STORE_KEY, namespace, url_b64, tenant
+    )
 
 
 def _kb_labels(kb: KnowledgeBase, tenant: str, component: str) -> dict[str, str]:

@@ -13,6 +13,8 @@ With `network.isolation: strict` every pod of the tenant namespace starts from d
   from the `kubernetes` EndpointSlice; nothing when they could not be read (failing closed).
 - `knowledge-store`: gateways and indexer Jobs to PostgreSQL (TCP 5432) in the install's
   namespace, when the install has a default store.
+- `call-store`: gateways to PostgreSQL (TCP 5432) in the install's namespace, when the install
+  has a call store (one elsewhere needs `allowCIDRs`).
 - `model-pool-providers` (rendered with the model pool, `provider_policy`): the Ray pods to the
   endpoints of the hosted models they relay to (Deepgram, OpenAI-compatible): an in-cluster
   Service's namespace, an IP literal, or for a DNS name the internet on that port (every
@@ -175,6 +177,9 @@ def network_policies(
     if settings.default_knowledge_store:
         store = [{"to": [_namespaces([settings.operator_namespace])], "ports": _tcp(POSTGRES_PORT)}]
         specs.append(_egress("knowledge-store", _components("gateway", "indexer"), store))
+    if settings.call_store:
+        calls = [{"to": [_namespaces([settings.operator_namespace])], "ports": _tcp(POSTGRES_PORT)}]
+        specs.append(_egress("call-store", _components("gateway"), calls))
     if network.egress.allow_cidrs:
         cidrs = [{"to": [{"ipBlock": {"cidr": c}} for c in network.egress.allow_cidrs]}]
         specs.append(_egress("allow-egress-cidrs", {}, cidrs))

@@ -26,6 +26,7 @@ def test_a_minimal_config_gets_production_defaults() -> None:
     config = GatewayConfig.model_validate(_config())
     assert (config.grpc_port, config.http_port, config.max_concurrent_calls) == (50051, 8080, 50)
     assert config.store is not None
+    assert config.store.url is not None
     assert config.store.url.startswith("sqlite:///")
 
 

@@ -13,11 +13,10 @@ import os
 import sys
 
 import psycopg
-from psycopg.conninfo import conninfo_to_dict
 
 from switchboard_gateway.records.migrations import MigrationReport, migrate_postgres
 from switchboard_gateway.records.model import CallStoreUnavailableError
-from switchboard_gateway.records.postgres import PREFIX, SQL
+from switchboard_gateway.records.postgres import PREFIX, SQL, unusable
 from switchboard_gateway.records.stores import STORE_URL_ENV
 
 
@@ -29,11 +28,7 @@ async def migrate(url: str, timeout_s: float) -> MigrationReport:
         ) as db:
             return await migrate_postgres(db, SQL, PREFIX, lock_timeout_s=timeout_s)
     except (TimeoutError, psycopg.Error) as error:
-        where = conninfo_to_dict(url)
-        raise CallStoreUnavailableError(
-            f"PostgreSQL at {where.get('host', 'localhost')}:{where.get('port', 5432)}"
-            f" not usable within {timeout_s:g} s: {type(error).__name__}"
-        ) from error
+        raise unusable(url, timeout_s, error) from error
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -29,6 +29,15 @@ PREFIX = "switchboard_"
 SQL = statements("postgres", prefix=PREFIX)
 
 
+def unusable(dsn: str, timeout_s: float, error: Exception) -> CallStoreUnavailableError:
+    """The error for a server that did not answer in time (its address, never credentials)."""
+    where = conninfo_to_dict(dsn)
+    return CallStoreUnavailableError(
+        f"PostgreSQL at {where.get('host', 'localhost')}:{where.get('port', 5432)}"
+        f" not usable within {timeout_s:g} s: {type(error).__name__}"
+    )
+
+
 class PostgresCallStore:
     """Call records in tables `switchboard_calls`, `switchboard_turns`, `switchboard_tool_calls`.
 
@@ -66,11 +75,7 @@ class PostgresCallStore:
             raise
         except (PoolTimeout, psycopg.Error) as error:
             await pool.close()
-            where = conninfo_to_dict(dsn)
-            raise CallStoreUnavailableError(
-                f"PostgreSQL at {where.get('host', 'localhost')}:{where.get('port', 5432)}"
-                f" not usable within {timeout_s:g} s: {type(error).__name__}"
-            ) from error
+            raise unusable(dsn, timeout_s, error) from error
         return cls(pool)
 
     async def close(self) -> None:
