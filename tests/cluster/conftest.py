@@ -116,9 +116,14 @@ OPERATOR_ENV = {
     # The default knowledge store, as charts/switchboard/ci/keda-monitoring.yaml names it.
     "SWITCHBOARD_OPERATOR_KNOWLEDGE_STORE_SECRET": "knowledge-store",
     "SWITCHBOARD_OPERATOR_KNOWLEDGE_STORE_KEY": "url",
+    # The call store, as charts/switchboard/ci/keda-monitoring.yaml names it.
+    "SWITCHBOARD_OPERATOR_CALL_STORE_SECRET": "call-store",
+    "SWITCHBOARD_OPERATOR_CALL_STORE_KEY": "url",
 }
 #: The default knowledge store's URL in that Secret (no server answers it: Jobs never run here).
 KNOWLEDGE_STORE_URL = "postgresql://kb@postgres.switchboard-system.svc/knowledge"
+#: The call store's URL in its Secret (no server answers it either: no gateway pod runs here).
+CALL_STORE_URL = "postgresql://calls@postgres.switchboard-system.svc/calls"
 
 
 RELEASE = "switchboard"
@@ -149,6 +154,9 @@ def chart_release(apiserver: ApiServer, installed_crds: dict[str, Any]) -> str:
             str(apiserver.kubeconfig),
             "--timeout",
             "60s",
+            # No kubelet runs the call store's migration Job here (hooks wait for it); the unit
+            # tier renders and validates it and the node tier runs it.
+            "--no-hooks",
         ],
         capture_output=True,
         text=True,
@@ -163,15 +171,19 @@ def chart_release(apiserver: ApiServer, installed_crds: dict[str, Any]) -> str:
 def operator_env(apiserver: ApiServer, chart_release: str) -> Iterator[None]:
     """Environment of the in-process operator: the chart's identity, short periods."""
     saved = {k: os.environ.get(k) for k in [*OPERATOR_ENV, "KUBECONFIG"]}
-    store_secret = OPERATOR_ENV["SWITCHBOARD_OPERATOR_KNOWLEDGE_STORE_SECRET"]
-    secret = client.V1Secret(
-        metadata=client.V1ObjectMeta(name=store_secret), string_data={"url": KNOWLEDGE_STORE_URL}
-    )
     core = client.CoreV1Api(config.new_client_from_config(config_file=str(apiserver.kubeconfig)))
-    if not core.list_namespaced_secret(
-        RELEASE_NAMESPACE, field_selector=f"metadata.name={store_secret}"
-    ).items:
-        core.create_namespaced_secret(RELEASE_NAMESPACE, secret)
+    for variable, url in [
+        ("SWITCHBOARD_OPERATOR_KNOWLEDGE_STORE_SECRET", KNOWLEDGE_STORE_URL),
+        ("SWITCHBOARD_OPERATOR_CALL_STORE_SECRET", CALL_STORE_URL),
+    ]:
+        store_secret = OPERATOR_ENV[variable]
+        secret = client.V1Secret(
+            metadata=client.V1ObjectMeta(name=store_secret), string_data={"url": url}
+        )
+        if not core.list_namespaced_secret(
+            RELEASE_NAMESPACE, field_selector=f"metadata.name={store_secret}"
+        ).items:
+            core.create_namespaced_secret(RELEASE_NAMESPACE, secret)
     os.environ.update(OPERATOR_ENV)
     os.environ["KUBECONFIG"] = str(apiserver.operator_kubeconfig)
     yield
