@@ -13,7 +13,7 @@ POSTGRES_USER, POSTGRES_DB = "switchboard", "knowledge"
 
 def write_postgres(work: Path, image: str) -> Path:
     """A single PostgreSQL+pgvector (not for production: no volume survives the pod) and the
-    Secret whose `url` the chart's `knowledge.defaultStore` names."""
+    Secrets whose `url` the chart's `knowledge.defaultStore` and `storage.callStore` name."""
     password = secrets.token_urlsafe(16)
     url = (
         f"postgresql://{POSTGRES_USER}:{password}@postgres.{NAMESPACE}.svc.cluster.local:5432/"
@@ -26,6 +26,12 @@ def write_postgres(work: Path, image: str) -> Path:
             "kind": "Secret",
             "metadata": {"name": "knowledge-store", "namespace": NAMESPACE},
             "stringData": {"url": url, "password": password},
+        },
+        {  # The call store (values.yaml: storage.callStore): the same server and database.
+            "apiVersion": "v1",
+            "kind": "Secret",
+            "metadata": {"name": "call-store", "namespace": NAMESPACE},
+            "stringData": {"url": url},
         },
         {
             "apiVersion": "apps/v1",
