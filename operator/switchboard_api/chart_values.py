@@ -55,6 +55,13 @@ class Images(_Values):
         Image(repository="ghcr.io/switchboard-dev/serve-gpu"),
         description="Ray Serve model pool with vLLM on CUDA; used when `modelPool.gpu` is true.",
     )
+    postgres: Image = Field(
+        Image(repository="docker.io/pgvector/pgvector", tag="pg15"),
+        description=(
+            "PostgreSQL with pgvector for `devPostgres` only (an image configured like the"
+            " official postgres image: POSTGRES_USER, POSTGRES_PASSWORD, POSTGRES_DB)."
+        ),
+    )
     pull_policy: PullPolicy = Field("IfNotPresent", description="Pull policy of every image.")
     pull_secrets: list[str] = Field(
         [], description="Names of image pull Secrets in the release namespace (operator pod)."
@@ -315,6 +322,38 @@ class Tests(_Values):
     call: CallTest = Field(CallTest(), description="The scripted call.")
 
 
+class DevPostgresPersistence(_Values):
+    """The dev PostgreSQL's data volume."""
+
+    enabled: bool = Field(
+        True,
+        description=(
+            "A PersistentVolumeClaim; false: an emptyDir, and EVERY RECORD AND INDEX IS LOST"
+            " with the pod (a throwaway cluster only)."
+        ),
+    )
+    size: Quantity = Field("8Gi", description="Size of the claim.")
+    storage_class_name: str = Field("", description="Storage class; empty: the cluster's default.")
+
+
+class DevPostgres(_Values):
+    """NOT FOR PRODUCTION: one PostgreSQL the chart runs itself, for development clusters."""
+
+    enabled: bool = Field(
+        False,
+        description=(
+            "NOT FOR PRODUCTION (no backups, no high availability, no upgrades of PostgreSQL"
+            " itself): run one PostgreSQL+pgvector pod (StatefulSet, 1 replica) in the release"
+            " namespace with a generated password (Secret `<release>-dev-postgres`, key `url`)."
+            " It becomes the call store and the default knowledge store where"
+            " `storage.callStore` or `knowledge.defaultStore` name no Secret."
+        ),
+    )
+    persistence: DevPostgresPersistence = Field(
+        DevPostgresPersistence(), description="Where its data lives."
+    )
+
+
 class ChartValues(_Values):
     """Values of the `switchboard` chart."""
 
@@ -325,5 +364,8 @@ class ChartValues(_Values):
     gateway: Gateway = Field(Gateway(), description="Per-agent call gateways.")
     storage: Storage = Field(Storage(), description="Storage defaults.")
     knowledge: Knowledge = Field(Knowledge(), description="Knowledge-base indexes.")
+    dev_postgres: DevPostgres = Field(
+        DevPostgres(), description="A development PostgreSQL (NOT FOR PRODUCTION)."
+    )
     monitoring: Monitoring = Field(Monitoring(), description="Metrics, alerts, dashboards.")
     tests: Tests = Field(Tests(), description="`helm test` hooks.")

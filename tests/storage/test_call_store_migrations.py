@@ -7,6 +7,7 @@ import os
 import sqlite3
 import subprocess
 import sys
+import time
 from pathlib import Path
 
 import psycopg
@@ -185,3 +186,19 @@ def test_sqlite_migrates_itself_at_start_from_a_file_without_versions(tmp_path: 
     with sqlite3.connect(path) as db:
         versions = [row[0] for row in db.execute("SELECT version FROM schema_migrations")]
     assert versions == [m.version for m in MIGRATIONS]
+
+
+def test_migrate_retries_an_absent_database_until_its_timeout_then_says_where() -> None:
+    from tests.ports import free_port
+
+    url = f"postgresql://switchboard@127.0.0.1:{free_port()}/calls"
+    env = os.environ | {STORE_URL_ENV: url}
+    env["PYTHONPATH"] = f"{REPO_ROOT / 'operator'}:{REPO_ROOT / 'workloads'}"
+    started = time.monotonic()
+    done = subprocess.run(
+        [sys.executable, "-m", "switchboard_gateway.records", "migrate", "--timeout", "5"],
+        env=env, capture_output=True, text=True, timeout=60, check=False,
+    )  # fmt: skip
+    assert done.returncode == 2
+    assert f"PostgreSQL at 127.0.0.1:{url.split(':')[2].split('/')[0]} not usable" in done.stderr
+    assert time.monotonic() - started >= 4  # retried, not given up at the first refusal

@@ -55,3 +55,39 @@ fsGroup: 65532
 seccompProfile:
   type: RuntimeDefault
 {{- end -}}
+
+{{/* The dev PostgreSQL's Secret (keys `url`, `password`), when `devPostgres.enabled`. */}}
+{{- define "switchboard.devPostgresSecret" -}}
+{{- printf "%s-dev-postgres" (include "switchboard.fullname" .) -}}
+{{- end -}}
+
+{{/* The call store's Secret as `name: …, key: …` (name empty: none): the chart value, else the
+dev PostgreSQL's when it runs. */}}
+{{- define "switchboard.callStoreRef" -}}
+{{- $ref := .Values.storage.callStore.connectionSecretRef -}}
+{{- if $ref.name -}}
+name: {{ $ref.name | quote }}
+key: {{ $ref.key | quote }}
+{{- else if .Values.devPostgres.enabled -}}
+name: {{ include "switchboard.devPostgresSecret" . | quote }}
+key: "url"
+{{- else -}}
+name: ""
+key: "url"
+{{- end -}}
+{{- end -}}
+
+{{/* The default knowledge store's Secret, the same way. */}}
+{{- define "switchboard.knowledgeStoreRef" -}}
+{{- $ref := .Values.knowledge.defaultStore.connectionSecretRef -}}
+{{- if $ref.name -}}
+name: {{ $ref.name | quote }}
+key: {{ $ref.key | quote }}
+{{- else if .Values.devPostgres.enabled -}}
+name: {{ include "switchboard.devPostgresSecret" . | quote }}
+key: "url"
+{{- else -}}
+name: ""
+key: "url"
+{{- end -}}
+{{- end -}}

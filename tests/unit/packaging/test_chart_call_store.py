@@ -73,7 +73,7 @@ def test_without_a_call_store_nothing_migrates_and_the_notes_say_records_are_off
     assert not [m for m in manifests if m["kind"] in ("Job", "Role")]
     # `helm template` leaves NOTES.txt out (it needs a cluster): the warning's guard and text.
     notes = (CHART / "templates" / "NOTES.txt").read_text()
-    guard = "{{- if not .Values.storage.callStore.connectionSecretRef.name }}"
+    guard = '{{- if not (include "switchboard.callStoreRef" . | fromYaml).name }}'
     warning = notes[notes.index(guard) : notes.index("{{- end }}", notes.index(guard))]
     assert "keep NO call records" in warning
     assert "RecordsReady=False" in warning
@@ -99,3 +99,67 @@ def test_the_values_model_takes_the_secret_and_refuses_a_short_timeout() -> None
     assert values.storage.call_store.connection_secret_ref.key == "url"
     with pytest.raises(ValueError, match="migrationTimeoutSeconds"):
         ChartValues.model_validate({"storage": {"callStore": {"migrationTimeoutSeconds": 5}}})
+
+
+DEV = ("--set", "devPostgres.enabled=true")
+
+
+def test_the_dev_postgresql_becomes_both_stores_and_is_migrated_after_install() -> None:
+    manifests = render(*DEV)
+    for manifest in manifests:
+        validate(manifest)
+    (statefulset,) = [m for m in manifests if m["kind"] == "StatefulSet"]
+    assert statefulset["spec"]["replicas"] == 1
+    pod = statefulset["spec"]["template"]["spec"]
+    assert restricted_violations(pod) == []
+    assert pod["containers"][0]["image"] == "docker.io/pgvector/pgvector:pg15"
+    (claim,) = statefulset["spec"]["volumeClaimTemplates"]
+    assert claim["spec"]["resources"]["requests"]["storage"] == "8Gi"
+    name = statefulset["metadata"]["name"]
+    (secret,) = [m for m in manifests if m["kind"] == "Secret"]
+    assert secret["metadata"]["name"] == name
+    password = secret["stringData"]["password"]
+    assert len(password) == 32
+    assert secret["stringData"]["url"] == (
+        f"postgresql://switchboard:{password}@{name}.switchboard-system.svc:5432/switchboard"
+    )
+    (operator,) = [m for m in manifests if m["kind"] == "Deployment"]
+    env = {
+        e["name"]: e.get("value")
+        for e in operator["spec"]["template"]["spec"]["containers"][0]["env"]
+    }
+    assert env["SWITCHBOARD_OPERATOR_CALL_STORE_SECRET"] == name
+    assert env["SWITCHBOARD_OPERATOR_KNOWLEDGE_STORE_SECRET"] == name
+    roles = [m for m in manifests if m["kind"] == "Role"]
+    assert {r["rules"][0]["resourceNames"][0] for r in roles} == {name}
+    (job,) = [m for m in manifests if m["kind"] == "Job"]
+    # It is part of the release: it exists only after install.
+    assert job["metadata"]["annotations"]["helm.sh/hook"] == "post-install,pre-upgrade"
+    ref = job["spec"]["template"]["spec"]["containers"][0]["env"][0]["valueFrom"]["secretKeyRef"]
+    assert ref == {"name": name, "key": "url"}
+
+
+def test_without_persistence_the_dev_postgresql_data_is_an_emptydir_and_said_to_be_lost() -> None:
+    manifests = render(*DEV, "--set", "devPostgres.persistence.enabled=false")
+    (statefulset,) = [m for m in manifests if m["kind"] == "StatefulSet"]
+    assert "volumeClaimTemplates" not in statefulset["spec"]
+    volumes = {v["name"]: v for v in statefulset["spec"]["template"]["spec"]["volumes"]}
+    assert volumes["data"] == {"name": "data", "emptyDir": {}}
+    notes = (CHART / "templates" / "NOTES.txt").read_text()
+    assert "NOT FOR PRODUCTION" in notes
+    assert "NO VOLUME" in notes
+    values = (CHART / "values.yaml").read_text()
+    assert "NOT FOR PRODUCTION (no backups, no high availability" in values
+
+
+def test_named_stores_win_over_the_dev_postgresql() -> None:
+    manifests = render(*DEV, *WITH_STORE)
+    (operator,) = [m for m in manifests if m["kind"] == "Deployment"]
+    env = {
+        e["name"]: e.get("value")
+        for e in operator["spec"]["template"]["spec"]["containers"][0]["env"]
+    }
+    assert env["SWITCHBOARD_OPERATOR_CALL_STORE_SECRET"] == "calls-db"  # noqa: S105
+    assert env["SWITCHBOARD_OPERATOR_KNOWLEDGE_STORE_SECRET"].endswith("-dev-postgres")
+    (job,) = [m for m in manifests if m["kind"] == "Job"]
+    assert job["metadata"]["annotations"]["helm.sh/hook"] == "pre-install,pre-upgrade"

@@ -19,16 +19,31 @@ from switchboard_gateway.records.model import CallStoreUnavailableError
 from switchboard_gateway.records.postgres import PREFIX, SQL, unusable
 from switchboard_gateway.records.stores import STORE_URL_ENV
 
+#: Between connection attempts while the database starts.
+RETRY_S = 2.0
+
 
 async def migrate(url: str, timeout_s: float) -> MigrationReport:
-    """Connect within `timeout_s` and migrate, waiting at most `timeout_s` for another run."""
-    try:
-        async with await asyncio.wait_for(
-            psycopg.AsyncConnection.connect(url, autocommit=True), timeout_s
-        ) as db:
-            return await migrate_postgres(db, SQL, PREFIX, lock_timeout_s=timeout_s)
-    except (TimeoutError, psycopg.Error) as error:
-        raise unusable(url, timeout_s, error) from error
+    """Migrate; wait at most `timeout_s` for the database, then as long for another run's lock.
+
+    A refused connection (a database still starting: the dev PostgreSQL after install) is
+    retried every `RETRY_S` until the deadline.
+    """
+    loop = asyncio.get_running_loop()
+    deadline = loop.time() + timeout_s
+    while True:
+        try:
+            async with await asyncio.wait_for(
+                psycopg.AsyncConnection.connect(url, autocommit=True),
+                max(0.1, deadline - loop.time()),
+            ) as db:
+                return await migrate_postgres(db, SQL, PREFIX, lock_timeout_s=timeout_s)
+        except psycopg.OperationalError as error:
+            if loop.time() + RETRY_S >= deadline:
+                raise unusable(url, timeout_s, error) from error
+            await asyncio.sleep(RETRY_S)
+        except (TimeoutError, psycopg.Error) as error:
+            raise unusable(url, timeout_s, error) from error
 
 
 def main(argv: list[str] | None = None) -> int:
