@@ -20,10 +20,11 @@ from switchboard_api._base import (
     validations,
 )
 from switchboard_api.channels import ChannelsSpec
-from switchboard_api.common import AccessSpec, ConfigMapKeyRef, ResourceStatus, SecretKeyRef
+from switchboard_api.common import ConfigMapKeyRef, ResourceStatus, SecretKeyRef
 from switchboard_api.egress import EgressRefusedError, destination
 from switchboard_api.limits import CallLimitsSpec
 from switchboard_api.pipeline import PipelineSpec
+from switchboard_api.public_access import AgentAccessSpec
 
 BUILTIN_TOOLS = ("end_call", "transfer_call", "search_knowledge_base")
 
@@ -332,7 +333,7 @@ class VoiceAgentSpec(
     call_policy: CallPolicySpec = CallPolicySpec()
     scaling: ScalingSpec = ScalingSpec()
     gateway: GatewaySpec = GatewaySpec()
-    access: AccessSpec = AccessSpec()
+    access: AgentAccessSpec = AgentAccessSpec()
     slo: Annotated[
         SloSpec | None,
         Field(

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import time
 import uuid
 from collections.abc import AsyncIterable, Awaitable, Callable, Mapping
 from dataclasses import dataclass, field
@@ -16,6 +17,7 @@ from dataclasses import dataclass, field
 from switchboard_gateway.agent import AgentConfig, Prompts
 from switchboard_gateway.api_keys import KeyRing
 from switchboard_gateway.backends.base import ModelBackend
+from switchboard_gateway.callers import Caller, authenticate, variables_with_token
 from switchboard_gateway.conversation.session import CallSession
 from switchboard_gateway.events import (
     AgentAudioEvent,
@@ -27,6 +29,7 @@ from switchboard_gateway.events import (
 )
 from switchboard_gateway.metrics import GatewayMetrics
 from switchboard_gateway.prompt import TemplateError
+from switchboard_gateway.public_calls import PublicAccess
 from switchboard_gateway.records.model import CallStore
 from switchboard_gateway.records.recorder import CallRecorder
 from switchboard_gateway.tools.knowledge import KnowledgeSearch
@@ -46,21 +49,35 @@ class AgentEntry:
     keys: KeyRing = field(default_factory=KeyRing)
     #: Retrieval for `search_knowledge_base` (None: the tool is not offered).
     knowledge: KnowledgeSearch | None = None
+    #: Calls without credentials, when the agent is public (None: they are refused).
+    public: PublicAccess | None = None
 
-    def accepts(self, key: str) -> bool:
-        """Whether `key` may call this agent (see `KeyRing.accepts`)."""
-        return self.keys.accepts(key)
+    def authenticate(self, start: StartCall) -> Caller | CallEndedEvent:
+        """Who calls with `start` (see `callers.authenticate`), or why it may not."""
+        return authenticate(
+            self.keys,
+            self.public,
+            self.config.key,
+            start,
+            now=int(time.time()),
+            monotonic=time.monotonic(),
+        )
 
 
-def _start_over_limits(config: AgentConfig, start: StartCall) -> str | None:
-    """Why a start breaks the agent's per-call limits (its detail), or None when it keeps them."""
+def _start_over_limits(
+    config: AgentConfig, start: StartCall, variables: Mapping[str, str]
+) -> str | None:
+    """Why a start breaks the agent's per-call limits (its detail), or None when it keeps them.
+
+    `variables` are the start's with those its call token fixes.
+    """
     reference, most = len(start.client_reference), config.limits.max_client_reference_chars
     if reference > most:
         return (
             f"clientReference is {reference} characters; the limit is {most}"
             " (callPolicy.limits.maxClientReferenceChars)"
         )
-    return config.caller_variables_problem(start.variables)
+    return config.caller_variables_problem(variables)
 
 
 class OverloadedError(Exception):
@@ -115,16 +132,20 @@ class Gateway:
         if channel not in entry.config.channels:
             detail = f"{entry.config.key} takes no calls over {channel} (its channel is off)"
             return self.refuse(EndReason.UNKNOWN_AGENT, detail)
-        if not entry.accepts(start.api_key):
-            return self.refuse(EndReason.UNAUTHENTICATED, "missing or invalid API key")
+        caller = entry.authenticate(start)
+        if isinstance(caller, CallEndedEvent):
+            return self.refuse(caller.reason, caller.detail)
         if entry.config.suspended:
             detail = "the agent's tenant is suspended (Tenant spec.suspend): calls resume with it"
             return self.refuse(EndReason.TENANT_SUSPENDED, detail)
-        over_limit = _start_over_limits(entry.config, start)
+        variables = variables_with_token(caller, start.variables)
+        if isinstance(variables, CallEndedEvent):
+            return self.refuse(variables.reason, variables.detail)
+        over_limit = _start_over_limits(entry.config, start, variables)
         if over_limit is not None:
             return self.refuse(EndReason.PROTOCOL_ERROR, over_limit)
         try:
-            prompts = entry.config.prompts(dict(start.variables))
+            prompts = entry.config.prompts(variables)
         except TemplateError as error:
             detail = f"prompt variable missing: {error}; send it in the start's variables"
             return self.refuse(EndReason.PROTOCOL_ERROR, detail)

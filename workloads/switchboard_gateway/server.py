@@ -25,13 +25,14 @@ from switchboard_api.gateway import GatewayConfig
 from switchboard_api.resources import Tenant, VoiceAgent
 from switchboard_api.serving import agent_request, deployment_name
 from switchboard_gateway.agent import AgentConfig
-from switchboard_gateway.api_keys import KeyRing, hash_api_key, keep_reloading
+from switchboard_gateway.api_keys import KeyRing, keep_reloading
 from switchboard_gateway.backends.model_plane_http import ModelPlaneHttp
 from switchboard_gateway.backends.phrase_cache import PhraseCache, PhraseCachingBackend
 from switchboard_gateway.backends.warm_up import warm_up_agent
 from switchboard_gateway.console.api import console_routes
 from switchboard_gateway.gateway import AgentEntry, Gateway
 from switchboard_gateway.metrics import GatewayMetrics
+from switchboard_gateway.public_calls import PublicAccess
 from switchboard_gateway.records.model import CallStore
 from switchboard_gateway.records.stores import enforce_retention, open_store
 from switchboard_gateway.tools.knowledge import KnowledgeSearch
@@ -83,16 +84,21 @@ def build_gateway(
         )
         cache = phrases.setdefault(tts, PhraseCache(on_lookup=metrics.phrase_cache_lookup))
         backend = PhraseCachingBackend(http, cache)
-        hashes = frozenset(config.api_key_hashes.get(agent_config.key, ()))
-        if config.local_token is not None:  # `switchboard up`: the token calls every agent
-            hashes |= {hash_api_key(config.local_token)}
         keys = KeyRing(
-            hashes,
+            frozenset(config.api_key_hashes.get(agent_config.key, ())),
             tuple(Path(f) for f in config.api_key_files.get(agent_config.key, ())),
             required=config.require_api_keys,
         )
+        if config.local_token is not None:  # `switchboard up`: the token calls every agent
+            keys.add_key(config.local_token)
         search = knowledge if agent_config.knowledge_bases else None
-        entries[agent_config.key] = AgentEntry(agent_config, backend, keys, search)
+        public = agent.spec.access.public
+        opened = (
+            PublicAccess.build(public.calls_per_minute_per_address, public.trusted_proxy_cidrs)
+            if public.enabled
+            else None
+        )
+        entries[agent_config.key] = AgentEntry(agent_config, backend, keys, search, opened)
     return Gateway(entries, max_calls=config.max_concurrent_calls, store=store, metrics=metrics)
 
 

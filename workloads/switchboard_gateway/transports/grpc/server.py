@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 import logging
 from collections.abc import AsyncIterator
 
@@ -15,6 +16,7 @@ from switchboard_gateway.events import (
     InboundEvent,
     OutboundEvent,
     ProtocolError,
+    StartCall,
 )
 from switchboard_gateway.gateway import Gateway, OverloadedError
 from switchboard_gateway.rpc import call_pb2 as pb
@@ -37,6 +39,21 @@ def _metadata_key(context: grpc.aio.ServicerContext[pb.ClientEvent, pb.ServerEve
     return ""
 
 
+def start_with_peer(
+    start: StartCall, context: grpc.aio.ServicerContext[pb.ClientEvent, pb.ServerEvent]
+) -> StartCall:
+    """The start with the caller's address: gRPC peers read `ipv4:A:P` or `ipv6:[A]:P`."""
+    peer = context.peer() or ""
+    family, _, rest = peer.partition(":")
+    address = rest.rpartition(":")[0] if family in ("ipv4", "ipv6") else ""
+    forwarded = [
+        value
+        for key, value in context.invocation_metadata() or ()
+        if key == "x-forwarded-for" and isinstance(value, str)
+    ]
+    return dataclasses.replace(start, peer=address, forwarded_for=",".join(forwarded))
+
+
 class CallService(call_pb2_grpc.CallServiceServicer):
     """Serves calls over gRPC for one gateway."""
 
@@ -51,7 +68,7 @@ class CallService(call_pb2_grpc.CallServiceServicer):
         """One call: `start`, then caller events in and server events out until `ended`."""
         try:
             first = await asyncio.wait_for(anext(requests), START_TIMEOUT_S)
-            start = start_from_proto(first, _metadata_key(context))
+            start = start_with_peer(start_from_proto(first, _metadata_key(context)), context)
         except (TimeoutError, StopAsyncIteration):
             yield outbound_to_proto(self._gateway.refuse(EndReason.PROTOCOL_ERROR, "no start"))
             return

@@ -73,7 +73,7 @@ class CallSocket:
                 connection, self._gateway.refuse(EndReason.PROTOCOL_ERROR, detail), CLOSE_PROTOCOL
             )
             return
-        start = self._with_cookie_token(connection, start)
+        start = start_with_peer(self._with_cookie_token(connection, start), connection)
         try:
             admitted = self._gateway.admit(start, "websocket")
         except OverloadedError as error:
@@ -105,6 +105,15 @@ class CallSocket:
         if guard.token_matches(token_cookie(connection.request.headers)):
             return dataclasses.replace(start, api_key=guard.token)
         return start
+
+
+def start_with_peer(start: StartCall, connection: ServerConnection) -> StartCall:
+    """The start with the caller's address and the `X-Forwarded-For` its upgrade carried."""
+    remote = connection.remote_address
+    peer = str(remote[0]) if isinstance(remote, tuple) and remote else ""
+    request = connection.request
+    forwarded = ",".join(request.headers.get_all("X-Forwarded-For")) if request else ""
+    return dataclasses.replace(start, peer=peer, forwarded_for=forwarded)
 
 
 async def _caller_events(connection: ServerConnection) -> AsyncIterator[InboundEvent]:
