@@ -141,6 +141,9 @@ def run(args: argparse.Namespace) -> int:
         # to the platform it belongs to, never to a `--gateway` named by hand.
         api_key = api_key or running.token
     agent = _resolve_agent(args.agent, served)
+    if args.ca_file is not None and not args.ca_file.is_file():
+        print(f"switchboard call: no CA file {args.ca_file}", file=sys.stderr)
+        return EXIT_USAGE
     if args.tls and "://" not in target:
         target = f"grpcs://{target}"
     outcome = asyncio.run(
