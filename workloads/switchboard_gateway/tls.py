@@ -73,13 +73,18 @@ def _as_file(data: bytes) -> Iterator[str]:
         yield str(path)
 
 
+def _no_passphrase() -> bytes:
+    return b""
+
+
 def _context(pair: _Pair) -> ssl.SSLContext:
     """A server context for `pair`; `TlsConfigError` when it is not a usable pair."""
     context = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
     context.minimum_version = ssl.TLSVersion.TLSv1_2
     try:
         with _as_file(pair.cert) as cert, _as_file(pair.key) as key:
-            context.load_cert_chain(cert, key)
+            # An encrypted key fails here rather than prompting for a passphrase on a terminal.
+            context.load_cert_chain(cert, key, password=_no_passphrase)
     except (ssl.SSLError, OSError) as error:
         # The library's message names what failed (e.g. KEY_VALUES_MISMATCH), never the key.
         raise TlsConfigError(

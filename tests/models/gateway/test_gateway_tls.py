@@ -23,6 +23,7 @@ from websockets.exceptions import InvalidHandshake
 
 from switchboard_api.manifests import parse_manifest
 from switchboard_api.resources import Tenant, VoiceAgent
+from switchboard_cli.main import main
 from switchboard_gateway.scripted_caller import CallOutcome, ScriptedCaller
 from switchboard_gateway.scripted_caller.over_grpc import run_call
 from switchboard_operator.render.agent import CONFIG_KEY, config_map
@@ -147,6 +148,11 @@ def test_calls_over_grpc_tls_and_wss_are_greeted_when_the_ca_is_trusted(
     over_wss = wss_call(gateway, trusting(ca))
     assert over_wss.greeting == GREETING
     assert len(over_wss.agent_audio) / 2 / 16_000 > 1.0, "the greeting was spoken over WSS"
+    # `switchboard call`, as an operator would place it: grpcs:// and the private CA.
+    target = f"grpcs://127.0.0.1:{gateway.grpc}"
+    cli = ["call", "--agent", AGENT, "--gateway", target, "--api-key", API_KEY, "--json"]
+    assert main([*cli, "--ca-file", str(gateway.ca_file)]) == 0
+    assert main(cli) == 3, "the system's roots do not trust the test CA"
 
 
 def test_clients_that_distrust_the_ca_or_speak_plain_text_fail_and_the_gateway_serves_on(

@@ -9,6 +9,7 @@ import ssl
 from pathlib import Path
 
 import pytest
+from cryptography.hazmat.primitives import serialization
 
 from switchboard_api.tls import TlsFilesConfig
 from switchboard_gateway.channels import parse_target
@@ -121,3 +122,16 @@ def test_a_grpcs_target_means_tls_and_a_bare_address_plain_text(
 def test_a_target_with_another_scheme_is_refused() -> None:
     with pytest.raises(ValueError, match="not a gRPC address"):
         parse_target("https://gw:443")
+
+
+def test_an_encrypted_key_is_refused_without_asking_for_a_passphrase(tmp_path: Path) -> None:
+    issued = TestCa().issue("localhost")
+    key = serialization.load_pem_private_key(issued.key, password=None)
+    locked = key.private_bytes(
+        serialization.Encoding.PEM,
+        serialization.PrivateFormat.PKCS8,
+        serialization.BestAvailableEncryption(b"secret passphrase"),
+    )
+    Issued(issued.cert, locked).write(tmp_path / "tls.crt", tmp_path / "tls.key")
+    with pytest.raises(TlsConfigError, match="not a usable certificate and key"):
+        ServerTls(files(tmp_path))
