@@ -15,6 +15,7 @@ from switchboard_api._base import ApiModel
 from switchboard_api.knowledgebase import PACKAGED_EMBEDDING_MODEL, RetrievalSpec
 from switchboard_api.pipeline import ModelName
 from switchboard_api.resources import Tenant, VoiceAgent
+from switchboard_api.tls import TlsFilesConfig
 
 _SHA256_HEX = r"^[0-9a-f]{64}$"
 
@@ -85,6 +86,8 @@ class GatewayConfig(ApiModel):
     #: `switchboard up`'s per-run secret: the console needs it (cookie or bearer) and every
     #: agent accepts it as an API key. Never logged; None in clusters.
     local_token: Annotated[str | None, Field(min_length=16, repr=False)] = None
+    #: Serve both ports over TLS with this certificate and key (re-read as they change).
+    tls: TlsFilesConfig | None = None
 
     @model_validator(mode="after")
     def _keys_name_known_agents(self) -> GatewayConfig:

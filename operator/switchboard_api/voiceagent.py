@@ -25,6 +25,7 @@ from switchboard_api.egress import EgressRefusedError, destination
 from switchboard_api.limits import CallLimitsSpec
 from switchboard_api.pipeline import PipelineSpec
 from switchboard_api.public_access import AgentAccessSpec
+from switchboard_api.tls import GatewayTlsSpec
 
 BUILTIN_TOOLS = ("end_call", "transfer_call", "search_knowledge_base")
 
@@ -289,6 +290,8 @@ class GatewaySpec(ApiModel):
 
     max_concurrent_calls_per_replica: Annotated[int, Field(ge=1, le=1000)] = 50
     drain: DrainSpec = DrainSpec()
+    #: TLS terminated by the gateway on both ports (gRPC over TLS, HTTPS/WSS); absent: plain.
+    tls: GatewayTlsSpec | None = None
 
 
 class SloSpec(ApiModel):

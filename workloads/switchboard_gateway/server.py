@@ -35,6 +35,8 @@ from switchboard_gateway.metrics import GatewayMetrics
 from switchboard_gateway.public_calls import PublicAccess
 from switchboard_gateway.records.model import CallStore
 from switchboard_gateway.records.stores import enforce_retention, open_store
+from switchboard_gateway.tls import ServerTls
+from switchboard_gateway.tls import keep_reloading as keep_reloading_tls
 from switchboard_gateway.tools.knowledge import KnowledgeSearch
 from switchboard_gateway.tools.knowledge_store import StoreKnowledgeSearch
 from switchboard_gateway.tools.webhooks import check_signing_secrets
@@ -117,6 +119,7 @@ class GatewayServer:
     #: The search built from `config.knowledge_bases` (a pod's), which this server closes.
     _knowledge: StoreKnowledgeSearch | None = None
     _connecting: asyncio.Task[None] | None = None
+    _tls_reload: asyncio.Task[None] | None = None
 
     @classmethod
     async def start(
@@ -130,18 +133,27 @@ class GatewayServer:
         owned = (
             None if knowledge is not None else StoreKnowledgeSearch.from_config(config, os.environ)
         )
+        # A certificate that cannot be served stops the start (TlsConfigError), before anything.
+        tls = ServerTls(config.tls) if config.tls is not None else None
         store = await open_store(config.store) if config.store is not None else None
         gateway = build_gateway(config, store, knowledge or owned)
         gateway.warm = False
         grpc_server, grpc_port = await start_grpc_server(
-            gateway, f"{config.host}:{config.grpc_port}"
+            gateway,
+            f"{config.host}:{config.grpc_port}",
+            tls.grpc_credentials() if tls is not None else None,
         )
         routes = console_routes(gateway) if config.console else None
         guard = HttpGuard.build(
             config.allowed_hosts, config.allowed_origins, config.local_token, config.host
         )
         http_server = await start_ws_server(
-            gateway, config.host, config.http_port, extra_routes=routes, guard=guard
+            gateway,
+            config.host,
+            config.http_port,
+            extra_routes=routes,
+            guard=guard,
+            tls=tls.http_context if tls is not None else None,
         )
         http_port = next(iter(http_server.sockets)).getsockname()[1]
         server = cls(config, gateway, grpc_server, http_server, grpc_port, http_port)
@@ -153,16 +165,19 @@ class GatewayServer:
         server._key_reload = asyncio.create_task(
             keep_reloading(entry.keys for entry in gateway.agents.values()), name="api-key-reload"
         )
+        if tls is not None:
+            server._tls_reload = asyncio.create_task(keep_reloading_tls(tls), name="tls-reload")
         if store is not None and config.store is not None:
             retention = timedelta(days=config.store.retention_days)
             server._retention = asyncio.create_task(
                 enforce_retention(store, retention), name="call-record-retention"
             )
         log.info(
-            "gateway serving %d agent(s): gRPC on %d, HTTP/WebSocket on %d",
+            "gateway serving %d agent(s): gRPC on %d, HTTP/WebSocket on %d%s",
             len(gateway.agents),
             grpc_port,
             http_port,
+            f", over TLS ({tls.fingerprint})" if tls is not None else "",
         )
         return server
 
@@ -212,7 +227,7 @@ class GatewayServer:
 
     async def stop(self) -> None:
         """Stop at once (calls still running are cut)."""
-        for task in (self._retention, self._connecting, self._key_reload):
+        for task in (self._retention, self._connecting, self._key_reload, self._tls_reload):
             if task is not None:
                 task.cancel()
                 with contextlib.suppress(asyncio.CancelledError):

@@ -39,6 +39,7 @@ from switchboard_operator.render.agent import (
     choose_autoscaler,
 )
 from switchboard_operator.render.knowledge_search import searchable
+from switchboard_operator.render.tls import endpoint_urls
 
 DEPLOYMENT = ("apps/v1", "Deployment")
 CONFIG_MAP = ("v1", "ConfigMap")
@@ -102,10 +103,11 @@ def endpoints(agent: VoiceAgent) -> Manifest:
     service = f"{gateway_name(agent.metadata.name)}.{agent.metadata.namespace or 'default'}.svc"
     channels = agent.spec.channels
     found: Manifest = {}
+    urls = endpoint_urls(agent, service, GRPC_PORT, HTTP_PORT)  # grpcs://, wss:// with TLS
     if channels.grpc.enabled:
-        found["grpc"] = f"{service}:{GRPC_PORT}"
+        found["grpc"] = urls["grpc"]
     if channels.websocket.enabled:
-        found["websocket"] = f"ws://{service}:{HTTP_PORT}/v1/calls"
+        found["websocket"] = urls["websocket"]
     return found
 
 

@@ -30,6 +30,13 @@ from switchboard_operator.render.access import allowed_origins, api_key_files, a
 from switchboard_operator.render.knowledge_search import knowledge_search, searchable
 from switchboard_operator.render.pool import SERVE_PORT
 from switchboard_operator.render.slo import slo_rule
+from switchboard_operator.render.tls import (
+    app_protocols,
+    tls_files,
+    tls_volume,
+    with_tls_probes,
+    with_tls_scrape,
+)
 from switchboard_operator.settings import OperatorSettings
 
 GRPC_PORT = 50051
@@ -114,6 +121,7 @@ def gateway_config(
         api_key_files={f"{namespace}/{agent.metadata.name}": api_key_files(agent, tenant)},
         allowed_origins=allowed_origins(agent, tenant),
         require_api_keys=True,
+        tls=tls_files(agent),
     )
 
 
@@ -267,6 +275,12 @@ def deployment(
         pod = spec["template"]["spec"]
         pod["volumes"].append(volume)
         pod["containers"][0]["volumeMounts"].append(mount)
+    if (tls := tls_volume(agent)) is not None:
+        volume, mount = tls
+        pod = spec["template"]["spec"]
+        pod["volumes"].append(volume)
+        pod["containers"][0]["volumeMounts"].append(mount)
+    with_tls_probes(agent, spec["template"]["spec"]["containers"][0])
     if tenant.spec.suspend:  # one replica answers callers why (TENANT_SUSPENDED)
         spec["replicas"] = 1
     elif autoscaler == "none":
@@ -282,22 +296,19 @@ def deployment(
 def service(agent: VoiceAgent, tenant: Tenant, owner: Manifest) -> Manifest:
     """The gRPC and HTTP ports (WebSocket, metrics) in front of the gateway pods."""
     name = agent.metadata.name
+    ports: list[Manifest] = [
+        {"name": "grpc", "port": GRPC_PORT, "targetPort": "grpc"},
+        {"name": "http", "port": HTTP_PORT, "targetPort": "http"},
+    ]
+    protocols = app_protocols(agent)  # `https` on both with TLS (render/tls.py)
+    for port in ports:
+        if (protocol := protocols[port["name"]]) is not None:
+            port["appProtocol"] = protocol
     return {
         "apiVersion": "v1",
         "kind": "Service",
         "metadata": _gateway_metadata(agent, tenant, owner),
-        "spec": {
-            "selector": gateway_selector(name),
-            "ports": [
-                {
-                    "name": "grpc",
-                    "port": GRPC_PORT,
-                    "targetPort": "grpc",
-                    "appProtocol": "kubernetes.io/h2c",
-                },
-                {"name": "http", "port": HTTP_PORT, "targetPort": "http"},
-            ],
-        },
+        "spec": {"selector": gateway_selector(name), "ports": ports},
     }
 
 
@@ -406,7 +417,9 @@ def autoscaler_manifest(
 
 
 def service_monitor(agent: VoiceAgent, tenant: Tenant, owner: Manifest) -> Manifest:
-    """prometheus-operator scrapes the gateways' `/metrics`."""
+    """prometheus-operator scrapes the gateways' `/metrics` (over HTTPS with TLS)."""
+    endpoint: Manifest = {"port": "http", "path": "/metrics", "interval": "15s"}
+    with_tls_scrape(agent, endpoint)
     return {
         "apiVersion": "monitoring.coreos.com/v1",
         "kind": "ServiceMonitor",
@@ -415,7 +428,7 @@ def service_monitor(agent: VoiceAgent, tenant: Tenant, owner: Manifest) -> Manif
             "selector": {
                 "matchLabels": agent_labels("gateway", agent.metadata.name, tenant.metadata.name)
             },
-            "endpoints": [{"port": "http", "path": "/metrics", "interval": "15s"}],
+            "endpoints": [endpoint],
         },
     }
 

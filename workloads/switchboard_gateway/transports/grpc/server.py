@@ -122,13 +122,18 @@ async def _caller_events(
 
 
 async def start_grpc_server(
-    gateway: Gateway, address: str = "127.0.0.1:0"
+    gateway: Gateway,
+    address: str = "127.0.0.1:0",
+    credentials: grpc.ServerCredentials | None = None,
 ) -> tuple[grpc.aio.Server, int]:
-    """Start serving `gateway` over gRPC; returns the server and the bound port."""
+    """Start serving `gateway` over gRPC (over TLS with `credentials`); returns server and port."""
     # gRPC's own limit is kept well above ours, so an oversized frame gets our `ended` event
     # with a clear reason instead of a bare transport status.
     server = grpc.aio.server(options=[("grpc.max_receive_message_length", 16 * MAX_MESSAGE_BYTES)])
     call_pb2_grpc.add_CallServiceServicer_to_server(CallService(gateway), server)  # type: ignore[no-untyped-call]
-    port = server.add_insecure_port(address)
+    if credentials is None:
+        port = server.add_insecure_port(address)
+    else:
+        port = server.add_secure_port(address, credentials)
     await server.start()
     return server, port

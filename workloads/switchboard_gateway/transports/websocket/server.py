@@ -6,6 +6,7 @@ import asyncio
 import contextlib
 import dataclasses
 import logging
+import ssl
 from collections.abc import AsyncIterator
 
 from websockets.asyncio.server import Server, ServerConnection, serve
@@ -137,11 +138,13 @@ async def start_ws_server(
     *,
     extra_routes: ExtraRoutes | None = None,
     guard: HttpGuard | None = None,
+    tls: ssl.SSLContext | None = None,
 ) -> Server:
     """Serve `gateway`: calls at `ws://host:port/v1/calls`, health and metrics over HTTP.
 
     `extra_routes` answers other paths first (the web console and its API, when enabled).
     `guard` judges every request but a probe (default: loopback names and `host` only).
+    With `tls`, the port speaks HTTPS and WSS only.
     """
     guard = guard or HttpGuard.build(bound_host=host)
     # The library's own size limit stays above ours, so oversized frames get an `ended` event.
@@ -152,4 +155,5 @@ async def start_ws_server(
         max_size=16 * MAX_MESSAGE_BYTES,
         compression=None,
         process_request=plain_http(gateway, extra_routes, guard),
+        ssl=tls,
     )
