@@ -2,12 +2,8 @@
 
 from __future__ import annotations
 
-import base64
 import hashlib
-import json
-import random
 import time
-from collections.abc import Iterator
 from pathlib import Path
 
 import jwt
@@ -24,6 +20,7 @@ from switchboard_gateway.call_tokens import (
 from switchboard_gateway.events import CallEndedEvent, EndReason, StartCall
 from switchboard_gateway.gateway import Admission, AgentEntry, Gateway
 from switchboard_gateway.testing.calls import agent_config
+from tests.call_tokens import tampered_tokens
 
 pytestmark = pytest.mark.unit
 
@@ -33,14 +30,6 @@ AGENT, OTHER_AGENT = "test/tester", "test/other"
 
 def now() -> int:
     return int(time.time())
-
-
-def b64(data: bytes) -> str:
-    return base64.urlsafe_b64encode(data).rstrip(b"=").decode()
-
-
-def unb64(text: str) -> bytes:
-    return base64.urlsafe_b64decode(text + "=" * (-len(text) % 4))
 
 
 def ring_with(tmp_path: Path, *keys: str) -> KeyRing:
@@ -77,83 +66,12 @@ def test_mint_refuses_lifetimes_beyond_the_maximum() -> None:
         mint(KEY, AGENT, now=now(), ttl_s=0)
 
 
-def _signed(claims: dict[str, object], key: bytes, **header: object) -> str:
-    return jwt.encode(claims, key, algorithm="HS256", headers={"kid": key_id(KEY), **header})
-
-
-def _raw(header: dict[str, object], claims: dict[str, object], signature: bytes) -> str:
-    parts = [b64(json.dumps(header).encode()), b64(json.dumps(claims).encode())]
-    return ".".join([*parts, b64(signature)])
-
-
-def tampered_tokens(count: int) -> Iterator[tuple[str, str]]:
-    """`count` tokens that must never call AGENT with KEY's ring, each with what is wrong."""
-    rng = random.Random(19)  # noqa: S311 (test data)
-    t = now()
-    good = mint(KEY, AGENT, now=t, ttl_s=300).token
-    header, payload, signature = good.split(".")
-    claims = json.loads(unb64(payload))
-    right = signing_key(KEY)
-    crafted: list[tuple[str, str]] = [
-        (_raw({"alg": "none", "typ": "JWT", "kid": key_id(KEY)}, claims, b""), "alg none"),
-        (f"{header.replace('IUzI1', 'IUzM4')}.{payload}.{signature}", "alg swapped"),
-        (jwt.encode(claims, right * 2, algorithm="HS512", headers={"kid": key_id(KEY)}), "HS512"),
-        (_signed(claims, right, kid=key_id(OTHER_KEY)), "kid of another key"),
-        (_signed(claims, signing_key(OTHER_KEY)), "signed by another key, kid of this"),
-        (_signed(claims, KEY.encode()), "signed with the raw API key"),
-        (_signed(claims, hash_api_key(KEY).encode()), "signed with the key's hash (the config)"),
-        (_signed(claims, bytes.fromhex(hash_api_key(KEY))), "signed with the hash's bytes"),
-        (_signed({**claims, "exp": t - 60, "iat": t - 360}, right), "expired"),
-        (_signed({**claims, "iat": t + 600, "exp": t + 900}, right), "issued in the future"),
-        (_signed({**claims, "exp": t + 3600}, right), "lives longer than the maximum"),
-        (_signed({**claims, "aud": OTHER_AGENT}, right), "another agent"),
-        (_signed({**claims, "aud": [AGENT, OTHER_AGENT]}, right), "audience list"),
-        (_signed({**claims, "iss": "someone"}, right), "another issuer"),
-        (_signed({k: v for k, v in claims.items() if k != "exp"}, right), "no exp"),
-        (_signed({k: v for k, v in claims.items() if k != "aud"}, right), "no aud"),
-        (_signed({**claims, "exp": str(t + 60)}, right), "exp as a string"),
-        (_signed({**claims, "vars": {"name": 7}}, right), "a variable not a string"),
-        (_signed({**claims, "vars": ["name"]}, right), "variables not a map"),
-        (good + ".x", "four segments"),
-        (good[:-1], "truncated signature"),
-        (good + "A", "signature lengthened"),
-        (f" {good}", "leading space"),
-        (good.replace(".", ". "), "spaces in it"),
-        ("eyJ" + "A" * 20000 + ".a.b", "oversized"),
-        ("eyJ.e30.", "empty header and signature"),
-        (f"{header}.{payload}.", "no signature"),
-    ]
-    yield from crafted[:count]
-    seen = {token for token, _ in crafted}
-    produced = len(crafted)
-    while produced < count:
-        segment = rng.choice([0, 1, 2])
-        parts = [header, payload, signature]
-        chars = list(parts[segment])
-        position = rng.randrange(len(chars))
-        replacement = rng.choice("ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_")
-        if replacement == chars[position]:
-            continue
-        chars[position] = replacement
-        parts[segment] = "".join(chars)
-        forged = ".".join(parts)
-        # Base64url's last character can carry unused bits: a change there may decode to the
-        # same bytes, i.e. the same (valid) token. Those are not tampering.
-        if forged in seen or [unb64(p) for p in parts] == [
-            unb64(p) for p in (header, payload, signature)
-        ]:
-            continue
-        seen.add(forged)
-        produced += 1
-        yield forged, f"character {position} of segment {segment}"
-
-
 def test_a_thousand_tampered_tokens_never_get_a_call(tmp_path: Path) -> None:
     ring = ring_with(tmp_path, KEY)
     gate = gateway_with(ring)
     good = mint(KEY, AGENT, now=now()).token
     assert isinstance(gate.admit(StartCall(agent=AGENT, api_key=good), "websocket"), Admission)
-    forged = list(tampered_tokens(1000))
+    forged = list(tampered_tokens(KEY, AGENT, 1000))
     assert len(forged) == 1000
     assert len({token for token, _ in forged}) == 1000, "distinct tokens"
     for token, what in forged:
