@@ -22,6 +22,7 @@ from switchboard_api._base import (
 from switchboard_api.channels import ChannelsSpec
 from switchboard_api.common import AccessSpec, ConfigMapKeyRef, ResourceStatus, SecretKeyRef
 from switchboard_api.egress import EgressRefusedError, destination
+from switchboard_api.exposure import ExposureSpec
 from switchboard_api.limits import CallLimitsSpec
 from switchboard_api.pipeline import PipelineSpec
 
@@ -333,6 +334,13 @@ class VoiceAgentSpec(
     scaling: ScalingSpec = ScalingSpec()
     gateway: GatewaySpec = GatewaySpec()
     access: AccessSpec = AccessSpec()
+    exposure: Annotated[
+        ExposureSpec | None,
+        Field(
+            description="Reach the agent from outside the cluster: Gateway API routes (or an "
+            "Ingress) to its gateway for this host, TLS through cert-manager when asked."
+        ),
+    ] = None
     slo: Annotated[
         SloSpec | None,
         Field(
