@@ -3,10 +3,12 @@
 #   ~/.cache/switchboard/gateway-api-<v>/   the Gateway API's standard channel (HTTPRoute,
 #                                           GRPCRoute, Gateway, GatewayClass, ReferenceGrant...)
 #   ~/.cache/switchboard/cert-manager-<v>/  cert-manager's Certificate CRD
-# Both come from the Go module proxy (`go mod download`), as their Go modules ship them: plain
-# CRD YAML (gateway-api config/crd/standard, cert-manager deploy/crds). Only CustomResource-
+#   ~/.cache/switchboard/envoy-gateway-<v>/ Envoy Gateway's BackendTrafficPolicy CRD
+# All come from the Go module proxy (`go mod download`), as their Go modules ship them: plain
+# CRD YAML (gateway-api config/crd/standard, cert-manager deploy/crds, Envoy Gateway's Helm
+# chart's crds/generated, which Helm applies untemplated). Only CustomResource-
 # Definitions are kept (the Gateway API's safe-upgrade admission policy is left out).
-# Prints the two directories. Run by .ci/go-binaries.sh and, when the cache is empty, by the
+# Prints the directories. Run by .ci/go-binaries.sh and, when the cache is empty, by the
 # tests (tests/route_crds.py).
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -37,3 +39,5 @@ fetch() {  # name version module source-dir file-glob
 fetch gateway-api "$GATEWAY_API_VERSION" sigs.k8s.io/gateway-api config/crd/standard '*.yaml'
 fetch cert-manager "$CERT_MANAGER_VERSION" github.com/cert-manager/cert-manager deploy/crds \
   'cert-manager.io_certificates.yaml'
+fetch envoy-gateway "$ENVOY_GATEWAY_VERSION" github.com/envoyproxy/gateway \
+  charts/gateway-helm/crds/generated 'gateway.envoyproxy.io_backendtrafficpolicies.yaml'

@@ -48,6 +48,7 @@ KINDS: dict[tuple[str, str], tuple[str, bool]] = {
     ("gateway.networking.k8s.io/v1", "HTTPRoute"): ("httproutes", True),
     ("gateway.networking.k8s.io/v1", "GRPCRoute"): ("grpcroutes", True),
     ("cert-manager.io/v1", "Certificate"): ("certificates", True),
+    ("gateway.envoyproxy.io/v1alpha1", "BackendTrafficPolicy"): ("backendtrafficpolicies", True),
     ("switchboard.dev/v1alpha1", "Tenant"): ("tenants", False),
     ("switchboard.dev/v1alpha1", "VoiceAgent"): ("voiceagents", True),
     ("switchboard.dev/v1alpha1", "KnowledgeBase"): ("knowledgebases", True),

@@ -14,7 +14,11 @@ import yaml
 from kubernetes import client, config, dynamic
 
 from tests.cluster.apiserver import REPO_ROOT, ApiServer, running_apiserver
-from tests.route_crds import cert_manager_crd_files, gateway_api_crd_files
+from tests.route_crds import (
+    cert_manager_crd_files,
+    envoy_gateway_crd_files,
+    gateway_api_crd_files,
+)
 from tests.tools import helm_binary, shared_dir
 
 FIELD_MANAGER = "switchboard-tests"
@@ -108,12 +112,14 @@ def install_crds(api_client: client.ApiClient, files: list[Path]) -> list[str]:
 
 @pytest.fixture(scope="session")
 def route_crds(api_client: client.ApiClient, installed_crds: dict[str, Any]) -> list[str]:
-    """The Gateway API's standard channel and cert-manager's Certificate CRD (upstream YAML).
+    """The Gateway API's standard channel, cert-manager's Certificate and Envoy Gateway's
+    BackendTrafficPolicy CRDs (upstream YAML).
 
     Installed when first asked for (tests/cluster/test_operator_exposure.py first runs an
     exposed agent without them, for the Ingress fallback), then for the rest of the session.
     """
-    return install_crds(api_client, [*gateway_api_crd_files(), *cert_manager_crd_files()])
+    files = [*gateway_api_crd_files(), *cert_manager_crd_files(), *envoy_gateway_crd_files()]
+    return install_crds(api_client, files)
 
 
 @pytest.fixture(scope="session")

@@ -26,6 +26,7 @@ NS = "hooli"
 AGENT = "front"
 HOST = "front.hooli.example"
 ROUTES = "gateway.networking.k8s.io/v1"
+EG = "gateway.envoyproxy.io/v1alpha1"
 EXPOSURE = {
     "hostname": HOST,
     "parentRefs": [{"name": "public", "namespace": "gateways", "sectionName": "https"}],
@@ -115,9 +116,11 @@ def test_with_the_gateway_api_the_routes_replace_the_ingresses_and_validate(
     exposed_agent: dict[str, Any],
     route_crds: list[str],
 ) -> None:
-    assert {"httproutes.gateway.networking.k8s.io", "grpcroutes.gateway.networking.k8s.io"} <= set(
-        route_crds
-    )
+    assert {
+        "httproutes.gateway.networking.k8s.io",
+        "grpcroutes.gateway.networking.k8s.io",
+        "backendtrafficpolicies.gateway.envoyproxy.io",
+    } <= set(route_crds)
     fresh = dynamic.DynamicClient(api_client)  # discovery that knows the new kinds
     with running_operator():  # a fresh operator: a fresh discovery cache
         http = wait_for(
@@ -138,6 +141,10 @@ def test_with_the_gateway_api_the_routes_replace_the_ingresses_and_validate(
                 is None
             ),
         )
+        policy = wait_for(
+            "Envoy Gateway's stream policy",
+            lambda: get(fresh, EG, "BackendTrafficPolicy", f"{AGENT}-gateway-grpc", NS),
+        )
         wait_for(
             "ExposureReady=True",
             lambda: condition_is(fresh, API, "VoiceAgent", AGENT, NS, "ExposureReady"),
@@ -153,7 +160,11 @@ def test_with_the_gateway_api_the_routes_replace_the_ingresses_and_validate(
     )
     assert certificate["spec"]["dnsNames"] == [HOST]
     assert certificate["spec"]["issuerRef"]["kind"] == "ClusterIssuer"
-    for owned in (http, grpc, certificate):
+    assert policy["spec"]["targetRefs"] == [
+        {"group": "gateway.networking.k8s.io", "kind": "GRPCRoute", "name": f"{AGENT}-gateway"}
+    ]
+    assert policy["spec"]["timeout"]["http"] == {"requestTimeout": "0s", "maxStreamDuration": "0s"}
+    for owned in (http, grpc, certificate, policy):
         assert owned["metadata"]["ownerReferences"][0]["kind"] == "VoiceAgent"
 
 
@@ -224,6 +235,11 @@ def test_removing_exposure_deletes_the_routes_and_restores_in_cluster_urls(
             ("cert-manager.io/v1", "Certificate"),
         ):
             wait_for(f"the {kind} deleted", partial(_gone, fresh, api_version, kind))
+
+        wait_for(
+            "the stream policy deleted",
+            lambda: get(fresh, EG, "BackendTrafficPolicy", f"{AGENT}-gateway-grpc", NS) is None,
+        )
 
         def in_cluster() -> Any:
             found = _endpoints(fresh) or {}

@@ -44,7 +44,8 @@ def _rolled_out(node: Node) -> None:
 
 
 def _exists(node: Node, kind: str) -> bool:
-    return bool(get(node, kind, f"{AGENT}-gateway"))
+    suffix = "-grpc" if kind == "backendtrafficpolicy" else ""
+    return bool(get(node, kind, f"{AGENT}-gateway{suffix}"))
 
 
 def _gone(node: Node, kind: str) -> bool:
@@ -66,7 +67,7 @@ def test_an_exposed_agent_gets_routes_external_urls_and_a_gateway_that_answers_i
         _call_as_host(node)
     _patch_exposure(node, EXPOSURE)
     try:
-        for kind in ("httproute", "grpcroute", "certificate"):
+        for kind in ("httproute", "grpcroute", "certificate", "backendtrafficpolicy"):
             node.wait_for(f"the {kind}", partial(_exists, node, kind), 60)
         http = get(node, "httproute", f"{AGENT}-gateway")
         assert http["spec"]["rules"][0]["backendRefs"][0]["port"] == 8080
@@ -90,6 +91,6 @@ def test_an_exposed_agent_gets_routes_external_urls_and_a_gateway_that_answers_i
         assert _call_as_host(node)
     finally:
         _patch_exposure(node, None)
-    for kind in ("httproute", "grpcroute", "certificate"):
+    for kind in ("httproute", "grpcroute", "certificate", "backendtrafficpolicy"):
         node.wait_for(f"the {kind} deleted", partial(_gone, node, kind), 60)
     _rolled_out(node)

@@ -6,6 +6,7 @@ from switchboard_api import Tenant, VoiceAgent
 from switchboard_operator.conditions import Check
 from switchboard_operator.naming import Manifest
 from switchboard_operator.reconcile.runtime import Runtime
+from switchboard_operator.render.envoy import BACKEND_TRAFFIC_POLICY_CRD
 from switchboard_operator.render.routes import (
     CERTIFICATE_CRD,
     GATEWAY_API_CRDS,
@@ -33,8 +34,14 @@ async def sync_exposure(
     """
     gateway_api = await gateway_api_installed(rt)
     cert_manager = await rt.kube.crd_installed(CERTIFICATE_CRD)
+    envoy_gateway = gateway_api and await rt.kube.crd_installed(BACKEND_TRAFFIC_POLICY_CRD)
     children = route_children(
-        agent, tenant, owner, gateway_api=gateway_api, cert_manager=cert_manager
+        agent,
+        tenant,
+        owner,
+        gateway_api=gateway_api,
+        cert_manager=cert_manager,
+        envoy_gateway=envoy_gateway,
     )
     for child in children:
         await rt.kube.apply(child)
@@ -46,6 +53,8 @@ async def sync_exposure(
         if kind in ("HTTPRoute", "GRPCRoute") and not gateway_api:
             continue  # no such resource to hold one
         if kind == "Certificate" and not cert_manager:
+            continue
+        if kind == "BackendTrafficPolicy" and not envoy_gateway:
             continue
         await rt.kube.delete(api_version, kind, namespace, name)
     return exposure_check(agent, gateway_api=gateway_api, cert_manager=cert_manager)

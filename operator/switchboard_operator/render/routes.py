@@ -20,6 +20,11 @@ from switchboard_api.exposure import ExposureSpec
 from switchboard_operator.conditions import Check
 from switchboard_operator.naming import Manifest, agent_labels, gateway_name, metadata
 from switchboard_operator.render.agent import GRPC_PORT, HTTP_PORT
+from switchboard_operator.render.envoy import (
+    BACKEND_TRAFFIC_POLICY,
+    grpc_policy_name,
+    grpc_stream_policy,
+)
 
 HTTP_ROUTE = ("gateway.networking.k8s.io/v1", "HTTPRoute")
 GRPC_ROUTE = ("gateway.networking.k8s.io/v1", "GRPCRoute")
@@ -205,11 +210,13 @@ def route_children(
     *,
     gateway_api: bool,
     cert_manager: bool,
+    envoy_gateway: bool = False,
 ) -> list[Manifest]:
     """The routes (and Certificate) of an exposed agent; nothing when it is not exposed.
 
     gRPC routes only when the agent's gRPC channel is on; the HTTP route always (the HTTP API
-    lives beside the WebSocket calls).
+    lives beside the WebSocket calls). `envoy_gateway`: Envoy Gateway's BackendTrafficPolicy
+    CRD exists, so the GRPCRoute gets one that lifts Envoy's 15 s request timeout.
     """
     if agent.spec.exposure is None:
         return []
@@ -219,6 +226,8 @@ def route_children(
         children = [http_route(agent, tenant, owner)]
         if grpc:
             children.append(grpc_route(agent, tenant, owner))
+            if envoy_gateway:
+                children.append(grpc_stream_policy(agent, tenant, owner))
     else:
         children = [http_ingress(agent, tenant, owner)]
         if grpc:
@@ -236,6 +245,7 @@ def every_route(agent: str) -> list[tuple[str, str, str]]:
         (*INGRESS, route_name(agent)),
         (*INGRESS, grpc_ingress_name(agent)),
         (*CERTIFICATE, route_name(agent)),
+        (*BACKEND_TRAFFIC_POLICY, grpc_policy_name(agent)),
     ]
 
 

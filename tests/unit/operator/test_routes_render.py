@@ -14,6 +14,7 @@ from switchboard_gateway.transports.http_guard import CALL_PATH, HttpGuard, Verd
 from switchboard_operator.reconcile.exposure import gateway_api_installed, sync_exposure
 from switchboard_operator.reconcile.runtime import Runtime
 from switchboard_operator.render.agent import GRPC_PORT, HTTP_PORT, gateway_config
+from switchboard_operator.render.envoy import BACKEND_TRAFFIC_POLICY_CRD
 from switchboard_operator.render.routes import (
     CERTIFICATE_CRD,
     GATEWAY_API_CRDS,
@@ -250,6 +251,27 @@ def test_the_gateway_api_counts_as_installed_only_with_both_route_crds() -> None
     assert asyncio.run(gateway_api_installed(runtime)) is True
 
 
+def test_envoy_gateway_gets_a_policy_lifting_its_15_s_timeout_from_the_grpc_route() -> None:
+    found = kinds(
+        route_children(
+            agent(EXPOSED), TENANT, OWNER, gateway_api=True, cert_manager=False, envoy_gateway=True
+        )
+    )
+    policy = found["BackendTrafficPolicy/front-gateway-grpc"]
+    assert policy["spec"]["targetRefs"] == [
+        {"group": "gateway.networking.k8s.io", "kind": "GRPCRoute", "name": "front-gateway"}
+    ]
+    assert policy["spec"]["timeout"]["http"] == {"requestTimeout": "0s", "maxStreamDuration": "0s"}
+    assert policy["metadata"]["ownerReferences"][0]["uid"] == "u-1"
+    no_grpc = agent(EXPOSED, channels={"grpc": {"enabled": False}})
+    assert not any(
+        c["kind"] == "BackendTrafficPolicy"
+        for c in route_children(
+            no_grpc, TENANT, OWNER, gateway_api=True, cert_manager=False, envoy_gateway=True
+        )
+    )
+
+
 def test_routes_are_applied_and_the_other_kind_deleted() -> None:
     kube = FakeKube({*GATEWAY_API_CRDS, CERTIFICATE_CRD})
     check = sync(agent(EXPOSED), kube)
@@ -267,13 +289,23 @@ def test_routes_are_applied_and_the_other_kind_deleted() -> None:
 
 
 def test_removing_exposure_deletes_every_route_and_the_certificate() -> None:
-    kube = FakeKube({*GATEWAY_API_CRDS, CERTIFICATE_CRD})
+    kube = FakeKube({*GATEWAY_API_CRDS, CERTIFICATE_CRD, BACKEND_TRAFFIC_POLICY_CRD})
     assert sync(agent(), kube) is None
     assert kube.applied == []
     assert sorted(kube.deleted) == [
+        "BackendTrafficPolicy/front-gateway-grpc",
         "Certificate/front-gateway",
         "GRPCRoute/front-gateway",
         "HTTPRoute/front-gateway",
         "Ingress/front-gateway",
         "Ingress/front-gateway-grpc",
     ]
+
+
+def test_envoy_gateways_policy_is_applied_only_where_its_crd_exists() -> None:
+    kube = FakeKube({*GATEWAY_API_CRDS, BACKEND_TRAFFIC_POLICY_CRD})
+    sync(agent(EXPOSED), kube)
+    assert "BackendTrafficPolicy/front-gateway-grpc" in kube.applied
+    kube = FakeKube({BACKEND_TRAFFIC_POLICY_CRD})  # no Gateway API: Ingresses, no policy
+    sync(agent(EXPOSED), kube)
+    assert kube.applied == ["Ingress/front-gateway", "Ingress/front-gateway-grpc"]
