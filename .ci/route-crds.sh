@@ -17,8 +17,12 @@ source .ci/tool-versions.env
 CACHE="${SWITCHBOARD_CACHE:-$HOME/.cache/switchboard}"
 
 module_dir() {  # module@version → its extracted directory in the Go module cache
-  (cd "$(mktemp -d)" && go mod download -json "$1" \
-    | python3 -c 'import json, sys; print(json.load(sys.stdin)["Dir"])')
+  local scratch dir
+  scratch="$(mktemp -d)"  # outside any module, so `go mod download` takes module@version
+  dir="$(cd "$scratch" && go mod download -json "$1" \
+    | python3 -c 'import json, sys; print(json.load(sys.stdin)["Dir"])')"
+  rm -rf "$scratch"
+  echo "$dir"
 }
 
 fetch() {  # name version module source-dir file-glob
