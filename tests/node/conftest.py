@@ -52,7 +52,8 @@ def node(images: dict[str, BuiltImage]) -> Iterator[Node]:
             for image in images.values():
                 running.import_image(image.archive)
             running.start_kuberay(kuberay_crds())
-            # The Gateway API's and cert-manager's CRDs: the operator renders routes here too.
+            # The Gateway API's, cert-manager's and Envoy Gateway's policy CRDs (.ci/route-crds.sh):
+            # the operator renders routes here too.
             for crd_dir in route_crd_dirs():
                 running.kubectl("apply", "--server-side", "-f", str(crd_dir))
             running.kubectl("wait", "--for=condition=Established", "crd", "--all", "--timeout=60s")
