@@ -72,6 +72,12 @@ OPERATOR_RULES: list[dict[str, Any]] = [
     _rule("keda.sh", ["scaledobjects"], [*_APPLY, "delete"]),
     _rule("monitoring.coreos.com", ["servicemonitors"], _APPLY),
     _rule("monitoring.coreos.com", ["prometheusrules"], [*_APPLY, "delete"]),
+    # Per exposed agent (spec.exposure): Gateway API routes or Ingresses, and a Certificate.
+    _rule("gateway.networking.k8s.io", ["httproutes", "grpcroutes"], [*_APPLY, "delete"]),
+    _rule("networking.k8s.io", ["ingresses"], [*_APPLY, "delete"]),
+    _rule("cert-manager.io", ["certificates"], [*_APPLY, "delete"]),
+    # Envoy Gateway, where installed: no 15 s request timeout on an agent's GRPCRoute.
+    _rule("gateway.envoyproxy.io", ["backendtrafficpolicies"], [*_APPLY, "delete"]),
     # The model pool, and knowledge-base indexing.
     _rule("ray.io", ["rayservices"], [*_WATCH, *_APPLY, "delete"]),
     _rule("batch", ["jobs"], [*_WATCH, *_APPLY, "delete"]),

@@ -22,6 +22,7 @@ from switchboard_api._base import (
 from switchboard_api.channels import ChannelsSpec
 from switchboard_api.common import ConfigMapKeyRef, ResourceStatus, SecretKeyRef
 from switchboard_api.egress import EgressRefusedError, destination
+from switchboard_api.exposure import ExposureSpec
 from switchboard_api.limits import CallLimitsSpec
 from switchboard_api.pipeline import PipelineSpec
 from switchboard_api.public_access import AgentAccessSpec
@@ -309,6 +310,17 @@ _TARGET_WITHIN_CAPACITY = cel(
     field_path=".scaling.gateway.targetActiveCallsPerReplica",
 )
 #: Telephony work replaces this with "handoff needs a telephony channel (twilio or jambonz)".
+_EXPOSED_TLS_NOT_YET = cel(
+    "!has(self.exposure) || !has(self.gateway.tls)",
+    message=(
+        "exposure with gateway.tls is not available yet: routes reach the gateway in plain "
+        "text (re-encryption through a BackendTLSPolicy is not rendered); terminate TLS at "
+        "the route (exposure.tls) or drop one of them"
+    ),
+    field_path=".exposure",
+    reason="FieldValueForbidden",
+)
+
 _HANDOFF_NOT_YET = cel(
     "!has(self.handoff)",
     message=(
@@ -321,7 +333,8 @@ _HANDOFF_NOT_YET = cel(
 
 
 class VoiceAgentSpec(
-    ApiModel, json_schema_extra=validations(_TARGET_WITHIN_CAPACITY, _HANDOFF_NOT_YET)
+    ApiModel,
+    json_schema_extra=validations(_TARGET_WITHIN_CAPACITY, _HANDOFF_NOT_YET, _EXPOSED_TLS_NOT_YET),
 ):
     """What an agent is: prompt, pipeline, tools, knowledge, channels and scaling."""
 
@@ -337,6 +350,13 @@ class VoiceAgentSpec(
     scaling: ScalingSpec = ScalingSpec()
     gateway: GatewaySpec = GatewaySpec()
     access: AgentAccessSpec = AgentAccessSpec()
+    exposure: Annotated[
+        ExposureSpec | None,
+        Field(
+            description="Reach the agent from outside the cluster: Gateway API routes (or an "
+            "Ingress) to its gateway for this host, TLS through cert-manager when asked."
+        ),
+    ] = None
     slo: Annotated[
         SloSpec | None,
         Field(
@@ -365,6 +385,7 @@ class VoiceAgentSpec(
             <= self.gateway.max_concurrent_calls_per_replica,
         )
         check(_HANDOFF_NOT_YET, self.handoff is None)
+        check(_EXPOSED_TLS_NOT_YET, self.exposure is None or self.gateway.tls is None)
         return self
 
 

@@ -21,6 +21,7 @@ from switchboard_operator.naming import (
     slo_rule_name,
 )
 from switchboard_operator.observe import gateway_check, knowledge_check, models_check
+from switchboard_operator.reconcile.exposure import sync_exposure
 from switchboard_operator.reconcile.pool import sync_pool
 from switchboard_operator.reconcile.runtime import (
     KNOWLEDGE_BASE,
@@ -39,6 +40,7 @@ from switchboard_operator.render.agent import (
     choose_autoscaler,
 )
 from switchboard_operator.render.knowledge_search import searchable
+from switchboard_operator.render.routes import external_endpoints
 from switchboard_operator.render.tls import endpoint_urls
 
 DEPLOYMENT = ("apps/v1", "Deployment")
@@ -195,6 +197,7 @@ async def reconcile_agent(rt: Runtime, body: Manifest, now: datetime | None = No
             await rt.kube.delete(*HPA, namespace, gateway_name(name))
         if alerts and resolved.spec.slo is None:
             await rt.kube.delete(*PROMETHEUS_RULE, namespace, slo_rule_name(name))
+        exposure = await sync_exposure(rt, resolved, tenant, owner_of(body))
         models = pool.args.agents.get(f"{namespace}/{name}")
         checks.append(
             models_check(
@@ -213,6 +216,8 @@ async def reconcile_agent(rt: Runtime, body: Manifest, now: datetime | None = No
         stores = searchable(knowledge_bases, default_store=rt.settings.default_knowledge_store)
         searched = {key.partition("/")[2] for key in stores}
         checks.append(knowledge_check(knowledge, searched))
+        if exposure is not None:
+            checks.append(exposure)
     else:
         deployment = await rt.kube.get(*DEPLOYMENT, namespace, gateway_name(name))
     status: Manifest = {
@@ -220,7 +225,7 @@ async def reconcile_agent(rt: Runtime, body: Manifest, now: datetime | None = No
         "conditions": condition_set(
             previous.get("conditions") or [], checks, stall, generation, now or datetime.now(UTC)
         ),
-        "endpoints": endpoints(agent),
+        "endpoints": external_endpoints(agent) or endpoints(agent),
         "activeCalls": rt.active_calls.get(f"{namespace}/{name}", 0),
         "gateway": _gateway_status(deployment, name),
         "revision": _revision(deployment, previous.get("revision"), desired_hash),

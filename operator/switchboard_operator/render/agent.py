@@ -112,7 +112,8 @@ def gateway_config(
         grpc_port=GRPC_PORT,
         http_port=HTTP_PORT,
         max_concurrent_calls=agent.spec.gateway.max_concurrent_calls_per_replica,
-        allowed_hosts=gateway_hosts(agent.metadata.name, namespace),
+        allowed_hosts=gateway_hosts(agent.metadata.name, namespace)
+        + ([agent.spec.exposure.hostname] if agent.spec.exposure is not None else []),
         drain_timeout_seconds=agent.spec.gateway.drain.timeout_seconds,
         store=CallStoreConfig(url=f"sqlite:///{STATE_DIR}/calls.db", retention_days=days)
         if days > 0
