@@ -32,6 +32,7 @@ from switchboard_gateway.backends.warm_up import warm_up_agent
 from switchboard_gateway.console.api import console_routes
 from switchboard_gateway.gateway import AgentEntry, Gateway
 from switchboard_gateway.metrics import GatewayMetrics
+from switchboard_gateway.quota import call_slots
 from switchboard_gateway.records.model import CallStore
 from switchboard_gateway.records.stores import enforce_retention, open_store
 from switchboard_gateway.tools.knowledge import KnowledgeSearch
@@ -93,7 +94,10 @@ def build_gateway(
         )
         search = knowledge if agent_config.knowledge_bases else None
         entries[agent_config.key] = AgentEntry(agent_config, backend, keys, search)
-    return Gateway(entries, max_calls=config.max_concurrent_calls, store=store, metrics=metrics)
+    slots = call_slots(config.call_quota) if config.call_quota is not None else None
+    return Gateway(
+        entries, max_calls=config.max_concurrent_calls, store=store, metrics=metrics, slots=slots
+    )
 
 
 @dataclass
@@ -222,4 +226,6 @@ class GatewayServer:
             await self.gateway.store.close()
         if self._knowledge is not None:
             await self._knowledge.aclose()
+        if self.gateway.slots is not None:  # after the calls: their slots are released
+            await self.gateway.slots.close()
         log.info("gateway stopped")
