@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import json
 import os
+import ssl
 from pathlib import Path
 from typing import Any
 
@@ -41,9 +42,10 @@ class KubeLeases:
     ) -> None:
         self._token_file, self._token = token_file, token
         self._path = f"/apis/coordination.k8s.io/v1/namespaces/{namespace}/leases"
-        self._client = httpx.AsyncClient(
-            base_url=server.rstrip("/"), verify=verify, timeout=timeout_s
+        tls: ssl.SSLContext | bool = (
+            ssl.create_default_context(cafile=verify) if isinstance(verify, str) else verify
         )
+        self._client = httpx.AsyncClient(base_url=server.rstrip("/"), verify=tls, timeout=timeout_s)
 
     @classmethod
     def in_cluster(cls, namespace: str) -> KubeLeases:
