@@ -39,13 +39,16 @@ class KubeLeases:
         token: str | None = None,
         verify: str | bool = True,
         timeout_s: float = TIMEOUT_S,
+        transport: httpx.AsyncBaseTransport | None = None,
     ) -> None:
         self._token_file, self._token = token_file, token
         self._path = f"/apis/coordination.k8s.io/v1/namespaces/{namespace}/leases"
         tls: ssl.SSLContext | bool = (
             ssl.create_default_context(cafile=verify) if isinstance(verify, str) else verify
         )
-        self._client = httpx.AsyncClient(base_url=server.rstrip("/"), verify=tls, timeout=timeout_s)
+        self._client = httpx.AsyncClient(
+            base_url=server.rstrip("/"), verify=tls, timeout=timeout_s, transport=transport
+        )
 
     @classmethod
     def in_cluster(cls, namespace: str) -> KubeLeases:
