@@ -28,8 +28,8 @@ from tests.cluster.operator_runner import get, running_operator, wait_for
 pytestmark = pytest.mark.cluster
 
 API = "switchboard.dev/v1alpha1"
-TENANT = "umbrella"
-NS = "umbrella-voice"
+TENANT = "wayne"
+NS = "wayne-voice"
 RBAC = "rbac.authorization.k8s.io/v1"
 MERGE = "application/merge-patch+json"
 
