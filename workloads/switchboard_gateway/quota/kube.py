@@ -100,7 +100,10 @@ class KubeLeases:
             except ValueError:
                 message = ""
             raise LeaseApiError(f"{method} leases: HTTP {response.status_code} {message}")
-        result: dict[str, Any] = response.json()
+        try:
+            result: dict[str, Any] = response.json()
+        except ValueError:
+            raise LeaseApiError(f"{method} leases: an answer that is not JSON") from None
         return result
 
     async def list(self, label_selector: str) -> list[Lease]:

@@ -112,6 +112,8 @@ class CallSlots:
             ) from None
         except LeaseApiError as error:
             raise QuotaUnavailableError(str(error)[:200]) from None
+        except (ValueError, KeyError, TypeError) as error:  # an answer it could not read
+            raise QuotaUnavailableError(f"unreadable answer ({type(error).__name__})") from None
         if slot is not None:
             self._held[slot.lease.name] = slot
             self._ensure_renewing()
@@ -204,7 +206,8 @@ class CallSlots:
                 log.warning("call slot %s was taken over while its call lived", slot.lease.name)
                 self._held.pop(slot.lease.name, None)
                 slot.released = True
-            except (TimeoutError, LeaseApiError) as error:
+            except (TimeoutError, LeaseApiError, ValueError, KeyError, TypeError) as error:
+                # Tried again at the next tick; the lease outlasts two missed renewals.
                 log.warning("call slot %s not renewed (%s)", slot.lease.name, type(error).__name__)
 
     async def close(self) -> None:

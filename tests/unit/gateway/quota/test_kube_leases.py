@@ -96,3 +96,11 @@ def test_an_unreadable_token_is_an_api_error_not_a_crash(tmp_path: Path) -> None
     leases = client(body(), [], tmp_path / "missing")
     with pytest.raises(LeaseApiError, match="token unreadable"):
         asyncio.run(leases.list("k=v"))
+
+
+def test_an_answer_that_is_not_json_is_an_api_error(tmp_path: Path) -> None:
+    token = tmp_path / "token"
+    token.write_text("t")
+    proxy_page = httpx.Response(200, content=b"<html>a proxy's error page</html>")
+    with pytest.raises(LeaseApiError, match="not JSON"):
+        asyncio.run(client(proxy_page, [], token).list("k=v"))
