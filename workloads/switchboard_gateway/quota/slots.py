@@ -22,7 +22,7 @@ import contextlib
 import logging
 import random
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 
 from switchboard_gateway.quota.leases import (
@@ -46,6 +46,8 @@ REQUEST_TIMEOUT_S = 3.0
 ROUNDS = 4
 #: Slots tried per round.
 TRIES_PER_ROUND = 3
+#: Quotas up to this size are enumerated when looking for a free slot; larger ones sampled.
+_ENUMERATE_UP_TO = 4096
 #: The label every slot lease carries (its value: the tenant).
 SLOT_LABEL = "switchboard.dev/call-slot-of"
 
@@ -121,17 +123,17 @@ class CallSlots:
 
     async def _acquire(self, call_id: str) -> Slot | None:
         holder = f"{self.identity}/{call_id}"
-        names = [self.slot_name(i) for i in range(self.limit)]
         for _ in range(ROUNDS):
             now = self.clock()
-            existing = {lease.name: lease for lease in await self.api.list(self._selector())}
-            free = [name for name in names if name not in existing]
-            stale = [
-                existing[name] for name in names if name in existing and existing[name].expired(now)
-            ]
+            existing = {
+                lease.name: lease
+                for lease in await self.api.list(self._selector())
+                if self._in_range(lease.name)  # slots above a lowered limit are not handed out
+            }
+            free = self._free_slots(existing, TRIES_PER_ROUND)
+            stale = [lease for lease in existing.values() if lease.expired(now)]
             if not free and not stale:
                 return None
-            self.rng.shuffle(free)
             self.rng.shuffle(stale)
             candidates: list[str | Lease] = [*free, *stale]
             for candidate in candidates[:TRIES_PER_ROUND]:
@@ -148,6 +150,32 @@ class CallSlots:
                     continue  # another gateway took it first: try the next one
                 return Slot(lease, call_id)
         return None  # every slot tried was taken under our eyes: the quota is full
+
+    def _in_range(self, name: str) -> bool:
+        index = name.removeprefix(self.prefix)
+        return name.startswith(self.prefix) and index.isdigit() and int(index) < self.limit
+
+    def _free_slots(self, existing: Mapping[str, Lease], wanted: int) -> list[str]:
+        """Up to `wanted` slot names without a lease, in random order.
+
+        A large quota that is mostly free is sampled (no list of a million names per call); a
+        small or mostly taken one is enumerated.
+        """
+        free_count = self.limit - len(existing)
+        if free_count <= 0:
+            return []
+        if self.limit > _ENUMERATE_UP_TO and free_count * 2 >= self.limit:
+            picked: set[str] = set()
+            for _ in range(wanted * 20):
+                name = self.slot_name(self.rng.randrange(self.limit))
+                if name not in existing:
+                    picked.add(name)
+                    if len(picked) == wanted:
+                        break
+            return list(picked)
+        free = [name for i in range(self.limit) if (name := self.slot_name(i)) not in existing]
+        self.rng.shuffle(free)
+        return free[:wanted]
 
     def _selector(self) -> str:
         return ",".join(f"{key}={value}" for key, value in self.labels.items())

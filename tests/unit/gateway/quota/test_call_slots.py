@@ -242,3 +242,45 @@ def test_another_tenant_s_leases_in_the_namespace_are_not_counted() -> None:
 
     assert asyncio.run(slots.acquire("1")) is not None
     assert "unrelated" in api.leases
+
+
+def test_a_large_quota_samples_free_slots_and_still_never_doubles_one() -> None:
+    api = FakeLeases()
+    replicas = [replica(api, f"gw-{i}", 1_000_000) for i in range(2)]
+
+    async def scenario() -> list[Slot | None]:
+        return await asyncio.gather(*(replicas[n % 2].acquire(f"c{n}") for n in range(200)))
+
+    started = time.monotonic()
+    granted = [s for s in asyncio.run(scenario()) if s is not None]
+
+    assert len(granted) == 200
+    assert len({s.lease.name for s in granted}) == 200
+    assert time.monotonic() - started < 5  # no list of a million names per call
+    indexes = sorted(int(s.lease.name.rsplit("-", 1)[1]) for s in granted)
+    assert indexes[-1] > 1000  # spread over the range, not packed from slot 0
+
+
+def test_after_the_quota_is_lowered_slots_above_it_are_neither_counted_nor_taken() -> None:
+    api = FakeLeases()
+    clock = Clock()
+    before = replica(api, "gw-old", 4, clock)
+
+    async def scenario() -> tuple[list[Slot | None], list[Slot | None]]:
+        held = [await before.acquire(f"old-{i}") for i in range(4)]
+        before._held.clear()  # that gateway is gone; its leases expire unrenewed
+        clock.now += 60
+        after = replica(api, "gw-new", 2, clock)
+        return held, [await after.acquire(call) for call in ("a", "b", "c")]
+
+    held, (first, second, third) = asyncio.run(scenario())
+
+    assert all(s is not None for s in held)
+    assert first is not None
+    assert second is not None
+    assert third is None  # two slots under the new limit, a third refused
+    assert {first.lease.name, second.lease.name} == {
+        "switchboard-call-slot-0",
+        "switchboard-call-slot-1",
+    }
+    assert api.leases["switchboard-call-slot-3"].holder.startswith("gw-old/")  # not taken over
