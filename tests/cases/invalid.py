@@ -156,14 +156,6 @@ REFUSED: tuple[InvalidCase, ...] = (
         rule="!self.recording",
     ),
     InvalidCase(
-        "call-quota-not-yet",
-        TENANT,
-        {"spec.quotas": {"maxVoiceAgents": 5, "maxConcurrentCalls": 200}},
-        "spec.quotas.maxConcurrentCalls",
-        f"quotas.maxConcurrentCalls {NOT_YET}",
-        rule="!has(self.maxConcurrentCalls)",
-    ),
-    InvalidCase(
         "recordings-retention-not-yet",
         TENANT,
         {"spec.retention": {"transcriptsDays": 14, "recordingsDays": 7}},

@@ -110,6 +110,7 @@ class EndReason(enum.Enum):
     SHUTTING_DOWN = "shutting_down"
     INTERNAL_ERROR = "internal_error"
     TENANT_SUSPENDED = "tenant_suspended"
+    QUOTA_EXCEEDED = "quota_exceeded"
     RATE_LIMITED = "rate_limited"
 
 

@@ -30,6 +30,7 @@ from switchboard_gateway.events import (
 from switchboard_gateway.metrics import GatewayMetrics
 from switchboard_gateway.prompt import TemplateError
 from switchboard_gateway.public_calls import PublicAccess
+from switchboard_gateway.quota.slots import CallSlots, QuotaUnavailableError, Slot
 from switchboard_gateway.records.model import CallStore
 from switchboard_gateway.records.recorder import CallRecorder
 from switchboard_gateway.tools.knowledge import KnowledgeSearch
@@ -104,6 +105,8 @@ class Gateway:
     warm: bool = True
     store: CallStore | None = None
     metrics: GatewayMetrics = field(default_factory=GatewayMetrics)
+    #: The tenant's call quota across its gateways (None: no tenant-wide limit).
+    slots: CallSlots | None = None
     _sessions: set[CallSession] = field(default_factory=set)
     _saving: set[asyncio.Task[None]] = field(default_factory=set)
 
@@ -167,7 +170,56 @@ class Gateway:
         inbound: AsyncIterable[InboundEvent],
         channel: str = "grpc",
     ) -> CallEndedEvent:
-        """Run one admitted call: `inbound` feeds the session, `deliver` gets its events."""
+        """Run one admitted call: `inbound` feeds the session, `deliver` gets its events.
+
+        With a tenant quota the call first takes a slot (or is refused with `quota_exceeded`);
+        the slot is released however the call ends (hangup, error, drain, cancellation).
+        """
+        call_id = uuid.uuid4().hex
+        slot_or_refusal = await self._take_slot(call_id)
+        if isinstance(slot_or_refusal, CallEndedEvent):
+            await deliver(slot_or_refusal)
+            return slot_or_refusal
+        slot = slot_or_refusal
+        try:
+            return await self._run_admitted(admission, start, deliver, inbound, channel, call_id)
+        finally:
+            if slot is not None and self.slots is not None:
+                self.slots.release(slot)
+
+    async def _take_slot(self, call_id: str) -> Slot | CallEndedEvent | None:
+        """The call's slot in the tenant's quota (None without one), or its refusal.
+
+        After authentication and admission, before the session greets: a refused caller hears
+        nothing from the agent. Fails closed when the API server does not answer (slots.py).
+        """
+        if self.slots is None:
+            return None
+        try:
+            slot = await self.slots.acquire(call_id)
+        except QuotaUnavailableError as error:
+            detail = (
+                "the tenant's concurrent-call quota could not be checked (it fails closed):"
+                f" {error}"
+            )
+            return self.refuse(EndReason.QUOTA_EXCEEDED, detail)
+        if slot is None:
+            detail = (
+                f"the tenant's {self.slots.limit} concurrent calls are all in progress"
+                " (Tenant quotas.maxConcurrentCalls); try again later"
+            )
+            return self.refuse(EndReason.QUOTA_EXCEEDED, detail)
+        return slot
+
+    async def _run_admitted(
+        self,
+        admission: Admission,
+        start: StartCall,
+        deliver: Callable[[OutboundEvent], Awaitable[None]],
+        inbound: AsyncIterable[InboundEvent],
+        channel: str,
+        call_id: str,
+    ) -> CallEndedEvent:
         entry = admission.entry
         agent = entry.config.key
         queue: asyncio.Queue[OutboundEvent] = asyncio.Queue()
@@ -183,7 +235,6 @@ class Gateway:
                 queued_audio += 1
             queue.put_nowait(event)
 
-        call_id = uuid.uuid4().hex
         session = CallSession(
             entry.config,
             entry.backend,

@@ -33,6 +33,7 @@ from switchboard_gateway.console.api import console_routes
 from switchboard_gateway.gateway import AgentEntry, Gateway
 from switchboard_gateway.metrics import GatewayMetrics
 from switchboard_gateway.public_calls import PublicAccess
+from switchboard_gateway.quota import call_slots
 from switchboard_gateway.records.model import CallStore
 from switchboard_gateway.records.stores import enforce_retention, open_store
 from switchboard_gateway.tls import ServerTls
@@ -101,7 +102,10 @@ def build_gateway(
             else None
         )
         entries[agent_config.key] = AgentEntry(agent_config, backend, keys, search, opened)
-    return Gateway(entries, max_calls=config.max_concurrent_calls, store=store, metrics=metrics)
+    slots = call_slots(config.call_quota) if config.call_quota is not None else None
+    return Gateway(
+        entries, max_calls=config.max_concurrent_calls, store=store, metrics=metrics, slots=slots
+    )
 
 
 @dataclass
@@ -243,4 +247,6 @@ class GatewayServer:
             await self.gateway.store.close()
         if self._knowledge is not None:
             await self._knowledge.aclose()
+        if self.gateway.slots is not None:  # after the calls: their slots are released
+            await self.gateway.slots.close()
         log.info("gateway stopped")

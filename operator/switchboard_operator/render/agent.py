@@ -29,6 +29,7 @@ from switchboard_operator.naming import (
 from switchboard_operator.render.access import allowed_origins, api_key_files, api_key_volume
 from switchboard_operator.render.knowledge_search import knowledge_search, searchable
 from switchboard_operator.render.pool import SERVE_PORT
+from switchboard_operator.render.quota import call_quota
 from switchboard_operator.render.slo import slo_rule
 from switchboard_operator.render.tls import (
     app_protocols,
@@ -123,6 +124,7 @@ def gateway_config(
         allowed_origins=allowed_origins(agent, tenant),
         require_api_keys=True,
         tls=tls_files(agent),
+        call_quota=call_quota(tenant),
     )
 
 
@@ -218,7 +220,8 @@ def deployment(
             },
             "spec": {
                 "serviceAccountName": GATEWAY_SERVICE_ACCOUNT,
-                "automountServiceAccountToken": False,
+                # Only a tenant's call quota needs the API server (its call-slot Leases).
+                "automountServiceAccountToken": call_quota(tenant) is not None,
                 "terminationGracePeriodSeconds": drain + GRACE_MARGIN_S,
                 "securityContext": {
                     "runAsNonRoot": True,
