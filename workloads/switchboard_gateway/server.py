@@ -193,10 +193,18 @@ class GatewayServer:
     ) -> None:
         """Run every agent's models once and cache its greeting; then the gateway is ready.
 
+        Agents of a suspended tenant are skipped: their model pool is deleted, and they are
+        ready to refuse calls saying why.
+
         Without `retry_every_s` the first failure is raised (`BackendError`, `TimeoutError`);
         with it, a failed agent is tried again after that long until it answers.
         """
         for key, entry in self.gateway.agents.items():
+            if entry.config.suspended:  # its model pool is gone; it only refuses calls
+                log.info("%s: tenant suspended, no warm-up", key)
+                if on_agent is not None:
+                    on_agent(key)
+                continue
             while True:
                 try:
                     await warm_up_agent(entry.config, entry.backend)
