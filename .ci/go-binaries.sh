@@ -14,3 +14,5 @@ if [[ ! -x "$helm_bin" ]]; then
   GOBIN="$CACHE/build/helm-$HELM_VERSION" go install "helm.sh/helm/v3/cmd/helm@$HELM_VERSION"
   mkdir -p "$CACHE/bin" && mv "$CACHE/build/helm-$HELM_VERSION/helm" "$helm_bin"
 fi
+# The Gateway API's and cert-manager's CRDs (the exposure tests), cached by version.
+bash .ci/route-crds.sh

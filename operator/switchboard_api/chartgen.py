@@ -30,11 +30,26 @@ CHART_DIR = Path("charts/switchboard")
 VALUES_FILE = "values.yaml"
 SCHEMA_FILE = "values.schema.json"
 RULES_FILE = "files/operator-rules.yaml"
+CALL_SLOT_RULES_FILE = "files/call-slot-rules.yaml"
 
 
 def _rule(group: str, resources: list[str], verbs: list[str], **extra: list[str]) -> dict[str, Any]:
     return {"apiGroups": [group], "resources": resources, "verbs": verbs, **extra}
 
+
+#: The ClusterRole (shipped by the chart, bound to no one cluster-wide) that the operator binds
+#: to the gateways of a tenant with `quotas.maxConcurrentCalls`, in that tenant's namespace only.
+CALL_SLOT_ROLE = "switchboard-gateway-call-slots"
+#: What a gateway does with its tenant's call-slot Leases (switchboard_gateway.quota): list them,
+#: take a free one (create: RBAC cannot restrict create by name), take over an expired one and
+#: renew its own (get, update), give it back (delete).
+CALL_SLOT_RULES: list[dict[str, Any]] = [
+    {
+        "apiGroups": ["coordination.k8s.io"],
+        "resources": ["leases"],
+        "verbs": ["create", "get", "list", "update", "delete"],
+    }
+]
 
 _WATCH = ["get", "list", "watch"]
 _APPLY = ["create", "patch"]  # server-side apply: `patch`, plus `create` when the object is new
@@ -60,9 +75,15 @@ OPERATOR_RULES: list[dict[str, Any]] = [
     # Jobs and the Ray head reach it: that one name.
     _rule("discovery.k8s.io", ["endpointslices"], ["get"], resourceNames=["kubernetes"]),
     _rule("rbac.authorization.k8s.io", ["roles", "rolebindings"], [*_APPLY, "delete"]),
-    # Tenant admins are bound to the built-in `admin` ClusterRole, which the operator does not
-    # hold itself: RBAC's escalation check wants `bind` on exactly that role.
-    _rule("rbac.authorization.k8s.io", ["clusterroles"], ["bind"], resourceNames=["admin"]),
+    # Tenant admins are bound to the built-in `admin` ClusterRole, and a quota's gateways to the
+    # chart's call-slot ClusterRole, neither held by the operator itself: RBAC's escalation check
+    # wants `bind` on exactly those roles (so the operator never holds Lease rights anywhere).
+    _rule(
+        "rbac.authorization.k8s.io",
+        ["clusterroles"],
+        ["bind"],
+        resourceNames=["admin", CALL_SLOT_ROLE],
+    ),
     # Per agent: config, gateway, its autoscaler, monitor and SLO alert; pods for live calls.
     _rule("", ["configmaps"], ["get", *_APPLY, "delete"]),  # results of pruned Jobs
     _rule("", ["services"], _APPLY),
@@ -73,6 +94,12 @@ OPERATOR_RULES: list[dict[str, Any]] = [
     _rule("keda.sh", ["scaledobjects"], [*_APPLY, "delete"]),
     _rule("monitoring.coreos.com", ["servicemonitors"], _APPLY),
     _rule("monitoring.coreos.com", ["prometheusrules"], [*_APPLY, "delete"]),
+    # Per exposed agent (spec.exposure): Gateway API routes or Ingresses, and a Certificate.
+    _rule("gateway.networking.k8s.io", ["httproutes", "grpcroutes"], [*_APPLY, "delete"]),
+    _rule("networking.k8s.io", ["ingresses"], [*_APPLY, "delete"]),
+    _rule("cert-manager.io", ["certificates"], [*_APPLY, "delete"]),
+    # Envoy Gateway, where installed: no 15 s request timeout on an agent's GRPCRoute.
+    _rule("gateway.envoyproxy.io", ["backendtrafficpolicies"], [*_APPLY, "delete"]),
     # The model pool, and knowledge-base indexing.
     _rule("ray.io", ["rayservices"], [*_WATCH, *_APPLY, "delete"]),
     _rule("batch", ["jobs"], [*_WATCH, *_APPLY, "delete"]),
@@ -132,12 +159,19 @@ def operator_rules_yaml() -> str:
     return header + yaml.safe_dump(OPERATOR_RULES, sort_keys=False)
 
 
+def call_slot_rules_yaml() -> str:
+    """The rules of the gateways' call-slot ClusterRole, included by the chart's template."""
+    header = GENERATED.format(source="chartgen.CALL_SLOT_RULES")
+    return header + yaml.safe_dump(CALL_SLOT_RULES, sort_keys=False)
+
+
 def chart_files() -> dict[str, str]:
     """Path inside the chart → generated content."""
     return {
         VALUES_FILE: values_yaml(),
         SCHEMA_FILE: values_schema(),
         RULES_FILE: operator_rules_yaml(),
+        CALL_SLOT_RULES_FILE: call_slot_rules_yaml(),
     }
 
 

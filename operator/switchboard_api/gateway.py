@@ -15,6 +15,7 @@ from switchboard_api._base import ApiModel
 from switchboard_api.knowledgebase import PACKAGED_EMBEDDING_MODEL, RetrievalSpec
 from switchboard_api.pipeline import ModelName
 from switchboard_api.resources import Tenant, VoiceAgent
+from switchboard_api.tls import TlsFilesConfig
 
 _SHA256_HEX = r"^[0-9a-f]{64}$"
 #: The call store's URL in a tenant namespace: the operator's copy of the install's Secret.
@@ -62,6 +63,21 @@ class KnowledgeSearchConfig(ApiModel):
 _KB_KEY = r"^[a-z0-9]([-a-z0-9]*[a-z0-9])?/[a-z0-9]([-a-z0-9.]*[a-z0-9])?$"
 
 
+class CallQuotaConfig(ApiModel):
+    """The tenant's `quotas.maxConcurrentCalls`, held across its gateways as call-slot Leases."""
+
+    #: Calls at once across every gateway replica of the tenant (0 refuses every call).
+    limit: Annotated[int, Field(ge=0, le=1_000_000)]
+    #: The tenant namespace, where the slot Leases live.
+    namespace: Annotated[str, Field(pattern=r"^[a-z0-9]([-a-z0-9]*[a-z0-9])?$", max_length=63)]
+    #: The tenant: the slots' label value.
+    tenant: Annotated[str, Field(min_length=1, max_length=253)]
+    #: Slot `i` is the Lease `<leasePrefix><i>`.
+    lease_prefix: Annotated[str, Field(pattern=r"^[a-z0-9]([-a-z0-9.]*[-a-z0-9])?$")] = (
+        "switchboard-call-slot-"
+    )
+
+
 #: The environment variable `switchboard call` reads its API key from (the chart's `helm test`).
 API_KEY_ENV = "SWITCHBOARD_API_KEY"
 
@@ -102,6 +118,10 @@ class GatewayConfig(ApiModel):
     #: `switchboard up`'s per-run secret: the console needs it (cookie or bearer) and every
     #: agent accepts it as an API key. Never logged; None in clusters.
     local_token: Annotated[str | None, Field(min_length=16, repr=False)] = None
+    #: Serve both ports over TLS with this certificate and key (re-read as they change).
+    tls: TlsFilesConfig | None = None
+    #: The tenant's call quota across its gateways (None: only `maxConcurrentCalls` per process).
+    call_quota: CallQuotaConfig | None = None
 
     @model_validator(mode="after")
     def _keys_name_known_agents(self) -> GatewayConfig:

@@ -56,21 +56,21 @@ class TenantNamespace(
 _QUOTA_KEY = r"^[a-z0-9]([-a-z0-9.]*[a-z0-9])?(/[-a-zA-Z0-9_.]+)?$"
 
 
-_CALL_QUOTA_NOT_YET = cel(
-    "!has(self.maxConcurrentCalls)",
-    message=(
-        "quotas.maxConcurrentCalls is not available yet: nothing would enforce it across the"
-        " tenant's gateways; remove it (each agent's gateway.maxConcurrentCallsPerReplica holds)"
-    ),
-    field_path=".maxConcurrentCalls",
-    reason="FieldValueForbidden",
-)
-
-
-class TenantQuotas(ApiModel, json_schema_extra=validations(_CALL_QUOTA_NOT_YET)):
+class TenantQuotas(ApiModel):
     """Limits on what a tenant may run. Unset means unlimited, bounded by the cluster."""
 
-    max_concurrent_calls: Annotated[int, Field(ge=0, le=1_000_000)] | None = None
+    max_concurrent_calls: Annotated[
+        int | None,
+        Field(
+            ge=0,
+            le=1_000_000,
+            description=(
+                "Calls at once across all the tenant's gateway replicas (call-slot Leases in its"
+                " namespace); a call over it is refused with `quota_exceeded`. Unset: no"
+                " tenant-wide limit."
+            ),
+        ),
+    ] = None
     max_voice_agents: Annotated[int, Field(ge=0, le=10_000)] | None = None
     max_knowledge_bases: Annotated[int, Field(ge=0, le=10_000)] | None = None
     gpus: Annotated[int, Field(ge=0, le=1024)] = 0
@@ -81,11 +81,6 @@ class TenantQuotas(ApiModel, json_schema_extra=validations(_CALL_QUOTA_NOT_YET))
             description="`ResourceQuota.spec.hard` of the tenant namespace (`limits.cpu: 16`).",
         ),
     ] = {}
-
-    @model_validator(mode="after")
-    def _rules(self) -> TenantQuotas:
-        check(_CALL_QUOTA_NOT_YET, self.max_concurrent_calls is None)
-        return self
 
 
 class AllowedModels(ApiModel):

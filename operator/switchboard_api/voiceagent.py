@@ -20,10 +20,13 @@ from switchboard_api._base import (
     validations,
 )
 from switchboard_api.channels import ChannelsSpec
-from switchboard_api.common import AccessSpec, ConfigMapKeyRef, ResourceStatus, SecretKeyRef
+from switchboard_api.common import ConfigMapKeyRef, ResourceStatus, SecretKeyRef
 from switchboard_api.egress import EgressRefusedError, destination
+from switchboard_api.exposure import ExposureSpec
 from switchboard_api.limits import CallLimitsSpec
 from switchboard_api.pipeline import PipelineSpec
+from switchboard_api.public_access import AgentAccessSpec
+from switchboard_api.tls import GatewayTlsSpec
 
 BUILTIN_TOOLS = ("end_call", "transfer_call", "search_knowledge_base")
 
@@ -288,6 +291,8 @@ class GatewaySpec(ApiModel):
 
     max_concurrent_calls_per_replica: Annotated[int, Field(ge=1, le=1000)] = 50
     drain: DrainSpec = DrainSpec()
+    #: TLS terminated by the gateway on both ports (gRPC over TLS, HTTPS/WSS); absent: plain.
+    tls: GatewayTlsSpec | None = None
 
 
 class SloSpec(ApiModel):
@@ -305,6 +310,17 @@ _TARGET_WITHIN_CAPACITY = cel(
     field_path=".scaling.gateway.targetActiveCallsPerReplica",
 )
 #: Telephony work replaces this with "handoff needs a telephony channel (twilio or jambonz)".
+_EXPOSED_TLS_NOT_YET = cel(
+    "!has(self.exposure) || !has(self.gateway.tls)",
+    message=(
+        "exposure with gateway.tls is not available yet: routes reach the gateway in plain "
+        "text (re-encryption through a BackendTLSPolicy is not rendered); terminate TLS at "
+        "the route (exposure.tls) or drop one of them"
+    ),
+    field_path=".exposure",
+    reason="FieldValueForbidden",
+)
+
 _HANDOFF_NOT_YET = cel(
     "!has(self.handoff)",
     message=(
@@ -317,7 +333,8 @@ _HANDOFF_NOT_YET = cel(
 
 
 class VoiceAgentSpec(
-    ApiModel, json_schema_extra=validations(_TARGET_WITHIN_CAPACITY, _HANDOFF_NOT_YET)
+    ApiModel,
+    json_schema_extra=validations(_TARGET_WITHIN_CAPACITY, _HANDOFF_NOT_YET, _EXPOSED_TLS_NOT_YET),
 ):
     """What an agent is: prompt, pipeline, tools, knowledge, channels and scaling."""
 
@@ -332,7 +349,14 @@ class VoiceAgentSpec(
     call_policy: CallPolicySpec = CallPolicySpec()
     scaling: ScalingSpec = ScalingSpec()
     gateway: GatewaySpec = GatewaySpec()
-    access: AccessSpec = AccessSpec()
+    access: AgentAccessSpec = AgentAccessSpec()
+    exposure: Annotated[
+        ExposureSpec | None,
+        Field(
+            description="Reach the agent from outside the cluster: Gateway API routes (or an "
+            "Ingress) to its gateway for this host, TLS through cert-manager when asked."
+        ),
+    ] = None
     slo: Annotated[
         SloSpec | None,
         Field(
@@ -361,6 +385,7 @@ class VoiceAgentSpec(
             <= self.gateway.max_concurrent_calls_per_replica,
         )
         check(_HANDOFF_NOT_YET, self.handoff is None)
+        check(_EXPOSED_TLS_NOT_YET, self.exposure is None or self.gateway.tls is None)
         return self
 
 

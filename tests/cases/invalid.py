@@ -105,6 +105,17 @@ REFUSED: tuple[InvalidCase, ...] = (
         rule="self.strategy != 'smart-turn'",
     ),
     InvalidCase(
+        "exposed-gateway-tls-not-yet",
+        AGENT,
+        {
+            "spec.exposure": {"hostname": "desk.example.com"},
+            "spec.gateway": {"tls": {"secretName": "desk-tls"}},
+        },
+        "spec.exposure",
+        f"exposure with gateway.tls {NOT_YET}",
+        rule="!has(self.exposure) || !has(self.gateway.tls)",
+    ),
+    InvalidCase(
         "handoff-not-yet",
         AGENT,
         {"spec.handoff": {"keywords": ["human"], "transferTo": "+15550100200"}},
@@ -143,14 +154,6 @@ REFUSED: tuple[InvalidCase, ...] = (
         "spec.callPolicy.recording",
         f"callPolicy.recording {NOT_YET}",
         rule="!self.recording",
-    ),
-    InvalidCase(
-        "call-quota-not-yet",
-        TENANT,
-        {"spec.quotas": {"maxVoiceAgents": 5, "maxConcurrentCalls": 200}},
-        "spec.quotas.maxConcurrentCalls",
-        f"quotas.maxConcurrentCalls {NOT_YET}",
-        rule="!has(self.maxConcurrentCalls)",
     ),
     InvalidCase(
         "recordings-retention-not-yet",
@@ -484,6 +487,36 @@ CASES: tuple[InvalidCase, ...] = (
         "spec.store.postgres",
         "required for type postgres",
         rule="(self.type == 'postgres') == has(self.postgres)",
+    ),
+    InvalidCase(
+        "exposure-hostname-wildcard",
+        AGENT,
+        {"spec.exposure": {"hostname": "*.acme.example"}},
+        "spec.exposure.hostname",
+        "should match",
+    ),
+    InvalidCase(
+        "exposure-hostname-address",
+        AGENT,
+        {"spec.exposure": {"hostname": "203.0.113.7"}},
+        "spec.exposure.hostname",
+        "must be a DNS name, not an IP address",
+        rule="!self.hostname.matches('^[0-9.]+$')",
+    ),
+    InvalidCase(
+        "exposure-issuer-kind",
+        AGENT,
+        {
+            "spec.exposure": {
+                "hostname": "front-desk.acme.example",
+                "tls": {
+                    "secretName": "front-desk-tls",
+                    "issuerRef": {"name": "le", "kind": "Acme"},
+                },
+            }
+        },
+        "spec.exposure.tls.issuerRef.kind",
+        "Unsupported value",
     ),
     *REFUSED,
 )

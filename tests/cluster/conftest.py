@@ -14,6 +14,11 @@ import yaml
 from kubernetes import client, config, dynamic
 
 from tests.cluster.apiserver import REPO_ROOT, ApiServer, running_apiserver
+from tests.route_crds import (
+    cert_manager_crd_files,
+    envoy_gateway_crd_files,
+    gateway_api_crd_files,
+)
 from tests.tools import helm_binary, shared_dir
 
 FIELD_MANAGER = "switchboard-tests"
@@ -90,6 +95,31 @@ def installed_crds(api_client: client.ApiClient) -> dict[str, dict[str, Any]]:
         wait_established(extensions, name)
     # Discovery caches resources; a fresh client sees the new kinds.
     return installed
+
+
+def install_crds(api_client: client.ApiClient, files: list[Path]) -> list[str]:
+    """Server-side apply CRD files and wait until each is Established; their names."""
+    dyn = dynamic.DynamicClient(api_client)
+    names = []
+    for path in files:
+        manifest = yaml.safe_load(path.read_text())
+        server_side_apply(dyn, manifest)
+        names.append(manifest["metadata"]["name"])
+    for name in names:
+        wait_established(client.ApiextensionsV1Api(api_client), name)
+    return names
+
+
+@pytest.fixture(scope="session")
+def route_crds(api_client: client.ApiClient, installed_crds: dict[str, Any]) -> list[str]:
+    """The Gateway API's standard channel, cert-manager's Certificate and Envoy Gateway's
+    BackendTrafficPolicy CRDs (upstream YAML).
+
+    Installed when first asked for (tests/cluster/test_operator_exposure.py first runs an
+    exposed agent without them, for the Ingress fallback), then for the rest of the session.
+    """
+    files = [*gateway_api_crd_files(), *cert_manager_crd_files(), *envoy_gateway_crd_files()]
+    return install_crds(api_client, files)
 
 
 @pytest.fixture(scope="session")

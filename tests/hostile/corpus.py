@@ -47,7 +47,8 @@ class Script:
     #: "hangup": a polite end; "close": close the stream; "abort": drop the TCP connection
     #: (gRPC: cancel the RPC); "mid_frame": abort halfway through writing a frame.
     ending: Literal["hangup", "close", "abort", "mid_frame"] = "close"
-    #: The key a start presents: "token" (the run's), "none" or "wrong".
+    #: The key a start presents: "token" (the run's), "none" or "wrong" (a made-up key or a
+    #: forged call token).
     key: Literal["token", "none", "wrong"] = "token"
     #: At most this many frames a second (None: as fast as the socket takes them).
     rate: float | None = None

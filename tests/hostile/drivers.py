@@ -65,7 +65,12 @@ class _Pace:
 
 
 def _key(script: Script, token: str) -> str:
-    return {"token": token, "none": "", "wrong": "wrong-" + os.urandom(8).hex()}[script.key]
+    if script.key != "wrong":
+        return {"token": token, "none": ""}[script.key]
+    forged = os.urandom(24)
+    if forged[0] & 1:  # half the wrong keys are forged call tokens (JWT-shaped, kid unknown)
+        return f"eyJhbGciOiJIUzI1NiIsImtpZCI6IjAwIn0.{forged[:12].hex()}.{forged[12:].hex()}"
+    return "wrong-" + forged.hex()
 
 
 # --- WebSocket ----------------------------------------------------------------------------------

@@ -37,7 +37,9 @@ def grpc_call(
     return asyncio.run(run_call(target, agent, turns, api_key=api_key, timeout=REPLY_TIMEOUT_S))
 
 
-def ws_call(url: str, agent: str, turns: Sequence[Turn], address: str = "") -> CallOutcome:
+def ws_call(
+    url: str, agent: str, turns: Sequence[Turn], address: str = "", api_key: str = API_KEY
+) -> CallOutcome:
     """A call over WebSocket to `url` (`ws://host:port/...`), connecting to `address` instead
     of resolving the URL's host when given (the request still names that host)."""
 
@@ -45,7 +47,7 @@ def ws_call(url: str, agent: str, turns: Sequence[Turn], address: str = "") -> C
         port = urlsplit(url).port or 80
         sock = socket.create_connection((address, port), timeout=10) if address else None
         async with connect(url, open_timeout=30, sock=sock) as socket_:
-            start = {"type": "start", "agent": agent, "apiKey": API_KEY}
+            start = {"type": "start", "agent": agent, "apiKey": api_key}
             await socket_.send(json.dumps(start))
             caller = ScriptedCaller(socket_.send)
             reader = asyncio.create_task(feed_ws_events(socket_, caller), name="ws-events")

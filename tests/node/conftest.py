@@ -24,6 +24,7 @@ from tests.node.cluster import Node, NodeUnavailableError, running_node
 from tests.node.images import BuiltImage, build_images
 from tests.node.kube import TENANT_NAMESPACE, is_true
 from tests.node.manifests import write_postgres
+from tests.route_crds import route_crd_dirs
 from tests.tools import REPO_ROOT, helm_command
 
 
@@ -51,6 +52,11 @@ def node(images: dict[str, BuiltImage]) -> Iterator[Node]:
             for image in images.values():
                 running.import_image(image.archive)
             running.start_kuberay(kuberay_crds())
+            # The Gateway API's, cert-manager's and Envoy Gateway's policy CRDs (.ci/route-crds.sh):
+            # the operator renders routes here too.
+            for crd_dir in route_crd_dirs():
+                running.kubectl("apply", "--server-side", "-f", str(crd_dir))
+            running.kubectl("wait", "--for=condition=Established", "crd", "--all", "--timeout=60s")
             yield running
     except NodeUnavailableError as error:
         pytest.fail(str(error), pytrace=False)

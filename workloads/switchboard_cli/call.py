@@ -55,7 +55,19 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--out", type=Path, help="write the agent's audio to this WAV")
     parser.add_argument("--json", action="store_true", help="print one JSON document")
     parser.add_argument("--fast", action="store_true", help="send WAV audio faster than real time")
-    parser.add_argument("--gateway", help="HOST:PORT of the gRPC endpoint (default: `up`'s)")
+    parser.add_argument(
+        "--gateway",
+        help="the gRPC endpoint: HOST:PORT, or grpcs://HOST:PORT over TLS (default: `up`'s)",
+    )
+    parser.add_argument(
+        "--tls", action="store_true", help="connect over TLS (as a grpcs:// --gateway does)"
+    )
+    parser.add_argument(
+        "--ca-file",
+        type=Path,
+        default=None,
+        help="trust the gateway's certificate when this CA (PEM) signed it (implies --tls)",
+    )
     parser.add_argument(
         "--api-key",
         default=os.environ.get(API_KEY_ENV, ""),
@@ -129,12 +141,27 @@ def run(args: argparse.Namespace) -> int:
         # to the platform it belongs to, never to a `--gateway` named by hand.
         api_key = api_key or running.token
     agent = _resolve_agent(args.agent, served)
+    if args.ca_file is not None and not args.ca_file.is_file():
+        print(f"switchboard call: no CA file {args.ca_file}", file=sys.stderr)
+        return EXIT_USAGE
+    if args.tls and "://" not in target:
+        target = f"grpcs://{target}"
     outcome = asyncio.run(
-        run_call(target, agent, turns, api_key=api_key, fast=args.fast, timeout=args.timeout)
+        run_call(
+            target,
+            agent,
+            turns,
+            api_key=api_key,
+            fast=args.fast,
+            timeout=args.timeout,
+            ca_file=args.ca_file,
+        )
     )
     if outcome.unreachable:
+        why = f" ({outcome.end_detail})" if outcome.end_detail else ""
         print(
-            f"switchboard call: no gateway answers at {target}: is `switchboard up` running?",
+            f"switchboard call: no gateway answers at {target}{why}: is it running, and does"
+            " it speak TLS exactly when the address says so (grpcs://, --tls)?",
             file=sys.stderr,
         )
         return EXIT_NOT_RUNNING

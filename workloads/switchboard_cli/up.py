@@ -294,6 +294,8 @@ def _banner(platform: RunningPlatform, state_dir: Path, seconds: float) -> None:
         f"  gRPC       {platform.grpc_target}\n"
         f"  Models     {platform.model_plane_url}\n"
         f"  State      {state_dir}\n"
+        "  Access     loopback only, nothing to set up: callers use the console URL's token"
+        " (switchboard call finds it); spec.access applies in clusters\n"
         f"Talk to it:  switchboard call --agent {first} --text 'Hello'\n"
         "Press Ctrl-C to stop.",
         flush=True,

@@ -5,7 +5,8 @@ In a cluster the operator mounts the Secrets an agent and its tenant name
 Secret can carry the old and the new key while clients move. The kubelet replaces mounted files
 when a Secret changes; `KeyRing.reload` (run every few seconds by the server) picks that up, so
 a key is added or revoked without a rollout and without dropping a call. Keys themselves are
-never kept or logged, only their hashes.
+never kept or logged: only their hashes, and for keys read from files the keys their call
+tokens are signed with (`call_tokens.signing_key`), so that revoking a key revokes its tokens.
 """
 
 from __future__ import annotations
@@ -17,6 +18,8 @@ import logging
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
+
+from switchboard_gateway.call_tokens import key_id, signing_key
 
 log = logging.getLogger(__name__)
 
@@ -34,8 +37,8 @@ def hash_api_key(key: str) -> str:
     return hashlib.sha256(key.encode("utf-8", "surrogatepass")).hexdigest()
 
 
-def _keys_in(path: Path) -> frozenset[str] | None:
-    """The hashes of the keys in one file (None when it cannot be read)."""
+def _keys_in(path: Path) -> list[str] | None:
+    """The keys in one file (None when it cannot be read)."""
     try:
         if path.stat().st_size > MAX_KEY_FILE_BYTES:
             log.warning("an API key file is too large; ignored", extra={"path": str(path)})
@@ -46,7 +49,7 @@ def _keys_in(path: Path) -> frozenset[str] | None:
             "an API key file cannot be read", extra={"path": str(path), "error": str(error)}
         )
         return None
-    return frozenset(hash_api_key(line.strip()) for line in text.splitlines() if line.strip())
+    return [line.strip() for line in text.splitlines() if line.strip()]
 
 
 @dataclass
@@ -58,9 +61,27 @@ class KeyRing:
     #: With no key at all: refuse every call (True) or accept any caller (False).
     required: bool = False
     _from_files: frozenset[str] = field(default=frozenset(), repr=False)
+    #: `kid` → signing key of the call tokens of each key read from a file.
+    _signers: dict[str, bytes] = field(default_factory=dict, repr=False)
+    _fixed_signers: dict[str, bytes] = field(default_factory=dict, repr=False)
 
     def __post_init__(self) -> None:
         self.reload()
+
+    def add_key(self, key: str) -> None:
+        """Accept a key known in full (`switchboard up`'s local token); it can mint tokens."""
+        self.fixed |= {hash_api_key(key)}
+        self._fixed_signers[key_id(key)] = signing_key(key)
+
+    @property
+    def signers(self) -> dict[str, bytes]:
+        """`kid` → signing key, for the keys whose tokens this ring can check."""
+        return {**self._fixed_signers, **self._signers}
+
+    @property
+    def open(self) -> bool:
+        """Whether any caller is admitted (no key configured and none required)."""
+        return not self.configured and not self.required
 
     @property
     def configured(self) -> bool:
@@ -81,16 +102,17 @@ class KeyRing:
         A file that cannot be read keeps the keys it gave before (a Secret being replaced must
         not lock callers out); an empty one gives none.
         """
-        hashes: set[str] = set()
+        keys: list[str] = []
         for path in self.files:
             found = _keys_in(path)
             if found is None:
                 return False
-            hashes |= found
-        fresh = frozenset(hashes)
+            keys += found
+        fresh = frozenset(hash_api_key(key) for key in keys)
         if fresh == self._from_files:
             return False
         self._from_files = fresh
+        self._signers = {key_id(key): signing_key(key) for key in keys}
         log.info("API keys reloaded", extra={"keys": len(fresh), "files": len(self.files)})
         return True
 

@@ -11,9 +11,11 @@ from __future__ import annotations
 import asyncio
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
+from pathlib import Path
 
 import grpc
 
+from switchboard_gateway.channels import open_channel
 from switchboard_gateway.events import (
     AudioFormat,
     CallEndedEvent,
@@ -73,8 +75,14 @@ async def connect(
     output_format: AudioFormat | None = None,
     variables: dict[str, str] | None = None,
     token: str = "",
+    tls: bool = False,
+    ca_file: Path | None = None,
+    server_name: str | None = None,
 ) -> AsyncIterator[Call]:
     """Open a channel to a gateway and start one call.
+
+    `target`: `HOST:PORT`, `grpc://…`, or `grpcs://…` (TLS; also with `tls` or `ca_file`, see
+    `switchboard_gateway.channels`).
 
     `token` (`switchboard up`'s, in running.json) travels as `authorization: Bearer` metadata;
     the gateway takes it as the API key when the start carries none.
@@ -93,7 +101,8 @@ async def connect(
         while (event := await outbox.get()) is not None:
             yield event
 
-    async with grpc.aio.insecure_channel(target) as channel:
+    channel = open_channel(target, tls=tls, ca_file=ca_file, server_name=server_name)
+    async with channel:
         stub = call_pb2_grpc.CallServiceStub(channel)  # type: ignore[no-untyped-call]
         metadata = (("authorization", f"Bearer {token}"),) if token else None
         stream = stub.Converse(requests(), metadata=metadata)

@@ -55,6 +55,10 @@ class StartCall:
     output_format: AudioFormat = AudioFormat()
     variables: dict[str, str] = field(default_factory=dict)
     client_reference: str = ""
+    #: Set by the transport, never read from the wire: the connection's peer address and the
+    #: `X-Forwarded-For` it sent (believed only from a public agent's trusted proxies).
+    peer: str = ""
+    forwarded_for: str = ""
 
 
 @dataclass(frozen=True, slots=True)
@@ -106,6 +110,8 @@ class EndReason(enum.Enum):
     SHUTTING_DOWN = "shutting_down"
     INTERNAL_ERROR = "internal_error"
     TENANT_SUSPENDED = "tenant_suspended"
+    QUOTA_EXCEEDED = "quota_exceeded"
+    RATE_LIMITED = "rate_limited"
 
 
 @dataclass(frozen=True, slots=True)

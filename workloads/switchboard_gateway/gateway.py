@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import time
 import uuid
 from collections.abc import AsyncIterable, Awaitable, Callable, Mapping
 from dataclasses import dataclass, field
@@ -16,6 +17,7 @@ from dataclasses import dataclass, field
 from switchboard_gateway.agent import AgentConfig, Prompts
 from switchboard_gateway.api_keys import KeyRing
 from switchboard_gateway.backends.base import ModelBackend
+from switchboard_gateway.callers import Caller, authenticate, variables_with_token
 from switchboard_gateway.conversation.session import CallSession
 from switchboard_gateway.events import (
     AgentAudioEvent,
@@ -27,6 +29,8 @@ from switchboard_gateway.events import (
 )
 from switchboard_gateway.metrics import GatewayMetrics
 from switchboard_gateway.prompt import TemplateError
+from switchboard_gateway.public_calls import PublicAccess
+from switchboard_gateway.quota.slots import CallSlots, QuotaUnavailableError, Slot
 from switchboard_gateway.records.model import CallStore
 from switchboard_gateway.records.recorder import CallRecorder
 from switchboard_gateway.tools.knowledge import KnowledgeSearch
@@ -46,21 +50,35 @@ class AgentEntry:
     keys: KeyRing = field(default_factory=KeyRing)
     #: Retrieval for `search_knowledge_base` (None: the tool is not offered).
     knowledge: KnowledgeSearch | None = None
+    #: Calls without credentials, when the agent is public (None: they are refused).
+    public: PublicAccess | None = None
 
-    def accepts(self, key: str) -> bool:
-        """Whether `key` may call this agent (see `KeyRing.accepts`)."""
-        return self.keys.accepts(key)
+    def authenticate(self, start: StartCall) -> Caller | CallEndedEvent:
+        """Who calls with `start` (see `callers.authenticate`), or why it may not."""
+        return authenticate(
+            self.keys,
+            self.public,
+            self.config.key,
+            start,
+            now=int(time.time()),
+            monotonic=time.monotonic(),
+        )
 
 
-def _start_over_limits(config: AgentConfig, start: StartCall) -> str | None:
-    """Why a start breaks the agent's per-call limits (its detail), or None when it keeps them."""
+def _start_over_limits(
+    config: AgentConfig, start: StartCall, variables: Mapping[str, str]
+) -> str | None:
+    """Why a start breaks the agent's per-call limits (its detail), or None when it keeps them.
+
+    `variables` are the start's with those its call token fixes.
+    """
     reference, most = len(start.client_reference), config.limits.max_client_reference_chars
     if reference > most:
         return (
             f"clientReference is {reference} characters; the limit is {most}"
             " (callPolicy.limits.maxClientReferenceChars)"
         )
-    return config.caller_variables_problem(start.variables)
+    return config.caller_variables_problem(variables)
 
 
 class OverloadedError(Exception):
@@ -87,6 +105,8 @@ class Gateway:
     warm: bool = True
     store: CallStore | None = None
     metrics: GatewayMetrics = field(default_factory=GatewayMetrics)
+    #: The tenant's call quota across its gateways (None: no tenant-wide limit).
+    slots: CallSlots | None = None
     _sessions: set[CallSession] = field(default_factory=set)
     _saving: set[asyncio.Task[None]] = field(default_factory=set)
 
@@ -115,16 +135,20 @@ class Gateway:
         if channel not in entry.config.channels:
             detail = f"{entry.config.key} takes no calls over {channel} (its channel is off)"
             return self.refuse(EndReason.UNKNOWN_AGENT, detail)
-        if not entry.accepts(start.api_key):
-            return self.refuse(EndReason.UNAUTHENTICATED, "missing or invalid API key")
+        caller = entry.authenticate(start)
+        if isinstance(caller, CallEndedEvent):
+            return self.refuse(caller.reason, caller.detail)
         if entry.config.suspended:
             detail = "the agent's tenant is suspended (Tenant spec.suspend): calls resume with it"
             return self.refuse(EndReason.TENANT_SUSPENDED, detail)
-        over_limit = _start_over_limits(entry.config, start)
+        variables = variables_with_token(caller, start.variables)
+        if isinstance(variables, CallEndedEvent):
+            return self.refuse(variables.reason, variables.detail)
+        over_limit = _start_over_limits(entry.config, start, variables)
         if over_limit is not None:
             return self.refuse(EndReason.PROTOCOL_ERROR, over_limit)
         try:
-            prompts = entry.config.prompts(dict(start.variables))
+            prompts = entry.config.prompts(variables)
         except TemplateError as error:
             detail = f"prompt variable missing: {error}; send it in the start's variables"
             return self.refuse(EndReason.PROTOCOL_ERROR, detail)
@@ -146,7 +170,56 @@ class Gateway:
         inbound: AsyncIterable[InboundEvent],
         channel: str = "grpc",
     ) -> CallEndedEvent:
-        """Run one admitted call: `inbound` feeds the session, `deliver` gets its events."""
+        """Run one admitted call: `inbound` feeds the session, `deliver` gets its events.
+
+        With a tenant quota the call first takes a slot (or is refused with `quota_exceeded`);
+        the slot is released however the call ends (hangup, error, drain, cancellation).
+        """
+        call_id = uuid.uuid4().hex
+        slot_or_refusal = await self._take_slot(call_id)
+        if isinstance(slot_or_refusal, CallEndedEvent):
+            await deliver(slot_or_refusal)
+            return slot_or_refusal
+        slot = slot_or_refusal
+        try:
+            return await self._run_admitted(admission, start, deliver, inbound, channel, call_id)
+        finally:
+            if slot is not None and self.slots is not None:
+                self.slots.release(slot)
+
+    async def _take_slot(self, call_id: str) -> Slot | CallEndedEvent | None:
+        """The call's slot in the tenant's quota (None without one), or its refusal.
+
+        After authentication and admission, before the session greets: a refused caller hears
+        nothing from the agent. Fails closed when the API server does not answer (slots.py).
+        """
+        if self.slots is None:
+            return None
+        try:
+            slot = await self.slots.acquire(call_id)
+        except QuotaUnavailableError as error:
+            detail = (
+                "the tenant's concurrent-call quota could not be checked (it fails closed):"
+                f" {error}"
+            )
+            return self.refuse(EndReason.QUOTA_EXCEEDED, detail)
+        if slot is None:
+            detail = (
+                f"the tenant's {self.slots.limit} concurrent calls are all in progress"
+                " (Tenant quotas.maxConcurrentCalls); try again later"
+            )
+            return self.refuse(EndReason.QUOTA_EXCEEDED, detail)
+        return slot
+
+    async def _run_admitted(
+        self,
+        admission: Admission,
+        start: StartCall,
+        deliver: Callable[[OutboundEvent], Awaitable[None]],
+        inbound: AsyncIterable[InboundEvent],
+        channel: str,
+        call_id: str,
+    ) -> CallEndedEvent:
         entry = admission.entry
         agent = entry.config.key
         queue: asyncio.Queue[OutboundEvent] = asyncio.Queue()
@@ -162,7 +235,6 @@ class Gateway:
                 queued_audio += 1
             queue.put_nowait(event)
 
-        call_id = uuid.uuid4().hex
         session = CallSession(
             entry.config,
             entry.backend,

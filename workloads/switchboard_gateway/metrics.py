@@ -42,6 +42,12 @@ class GatewayMetrics:
             ["reason"],
             registry=r,
         )
+        self.token_requests = Counter(
+            "switchboard_call_token_requests",
+            "Requests to mint call tokens, by outcome (minted, unauthorized, bad_request).",
+            ["outcome"],
+            registry=r,
+        )
         self.stage_latency = Histogram(
             "switchboard_stage_latency_seconds",
             "Per-turn stage latency; voice_to_voice: end of caller speech to first agent audio.",

@@ -25,15 +25,19 @@ from switchboard_api.gateway import GatewayConfig
 from switchboard_api.resources import Tenant, VoiceAgent
 from switchboard_api.serving import agent_request, deployment_name
 from switchboard_gateway.agent import AgentConfig
-from switchboard_gateway.api_keys import KeyRing, hash_api_key, keep_reloading
+from switchboard_gateway.api_keys import KeyRing, keep_reloading
 from switchboard_gateway.backends.model_plane_http import ModelPlaneHttp
 from switchboard_gateway.backends.phrase_cache import PhraseCache, PhraseCachingBackend
 from switchboard_gateway.backends.warm_up import warm_up_agent
 from switchboard_gateway.console.api import console_routes
 from switchboard_gateway.gateway import AgentEntry, Gateway
 from switchboard_gateway.metrics import GatewayMetrics
+from switchboard_gateway.public_calls import PublicAccess
+from switchboard_gateway.quota import call_slots
 from switchboard_gateway.records.model import CallStore
 from switchboard_gateway.records.stores import enforce_retention, open_store
+from switchboard_gateway.tls import ServerTls
+from switchboard_gateway.tls import keep_reloading as keep_reloading_tls
 from switchboard_gateway.tools.knowledge import KnowledgeSearch
 from switchboard_gateway.tools.knowledge_store import StoreKnowledgeSearch
 from switchboard_gateway.tools.webhooks import check_signing_secrets
@@ -83,17 +87,25 @@ def build_gateway(
         )
         cache = phrases.setdefault(tts, PhraseCache(on_lookup=metrics.phrase_cache_lookup))
         backend = PhraseCachingBackend(http, cache)
-        hashes = frozenset(config.api_key_hashes.get(agent_config.key, ()))
-        if config.local_token is not None:  # `switchboard up`: the token calls every agent
-            hashes |= {hash_api_key(config.local_token)}
         keys = KeyRing(
-            hashes,
+            frozenset(config.api_key_hashes.get(agent_config.key, ())),
             tuple(Path(f) for f in config.api_key_files.get(agent_config.key, ())),
             required=config.require_api_keys,
         )
+        if config.local_token is not None:  # `switchboard up`: the token calls every agent
+            keys.add_key(config.local_token)
         search = knowledge if agent_config.knowledge_bases else None
-        entries[agent_config.key] = AgentEntry(agent_config, backend, keys, search)
-    return Gateway(entries, max_calls=config.max_concurrent_calls, store=store, metrics=metrics)
+        public = agent.spec.access.public
+        opened = (
+            PublicAccess.build(public.calls_per_minute_per_address, public.trusted_proxy_cidrs)
+            if public.enabled
+            else None
+        )
+        entries[agent_config.key] = AgentEntry(agent_config, backend, keys, search, opened)
+    slots = call_slots(config.call_quota) if config.call_quota is not None else None
+    return Gateway(
+        entries, max_calls=config.max_concurrent_calls, store=store, metrics=metrics, slots=slots
+    )
 
 
 @dataclass
@@ -111,6 +123,7 @@ class GatewayServer:
     #: The search built from `config.knowledge_bases` (a pod's), which this server closes.
     _knowledge: StoreKnowledgeSearch | None = None
     _connecting: asyncio.Task[None] | None = None
+    _tls_reload: asyncio.Task[None] | None = None
 
     @classmethod
     async def start(
@@ -124,18 +137,27 @@ class GatewayServer:
         owned = (
             None if knowledge is not None else StoreKnowledgeSearch.from_config(config, os.environ)
         )
+        # A certificate that cannot be served stops the start (TlsConfigError), before anything.
+        tls = ServerTls(config.tls) if config.tls is not None else None
         store = await open_store(config.store) if config.store is not None else None
         gateway = build_gateway(config, store, knowledge or owned)
         gateway.warm = False
         grpc_server, grpc_port = await start_grpc_server(
-            gateway, f"{config.host}:{config.grpc_port}"
+            gateway,
+            f"{config.host}:{config.grpc_port}",
+            tls.grpc_credentials() if tls is not None else None,
         )
         routes = console_routes(gateway) if config.console else None
         guard = HttpGuard.build(
             config.allowed_hosts, config.allowed_origins, config.local_token, config.host
         )
         http_server = await start_ws_server(
-            gateway, config.host, config.http_port, extra_routes=routes, guard=guard
+            gateway,
+            config.host,
+            config.http_port,
+            extra_routes=routes,
+            guard=guard,
+            tls=tls.http_context if tls is not None else None,
         )
         http_port = next(iter(http_server.sockets)).getsockname()[1]
         server = cls(config, gateway, grpc_server, http_server, grpc_port, http_port)
@@ -147,16 +169,19 @@ class GatewayServer:
         server._key_reload = asyncio.create_task(
             keep_reloading(entry.keys for entry in gateway.agents.values()), name="api-key-reload"
         )
+        if tls is not None:
+            server._tls_reload = asyncio.create_task(keep_reloading_tls(tls), name="tls-reload")
         if store is not None and config.store is not None:
             retention = timedelta(days=config.store.retention_days)
             server._retention = asyncio.create_task(
                 enforce_retention(store, retention), name="call-record-retention"
             )
         log.info(
-            "gateway serving %d agent(s): gRPC on %d, HTTP/WebSocket on %d",
+            "gateway serving %d agent(s): gRPC on %d, HTTP/WebSocket on %d%s",
             len(gateway.agents),
             grpc_port,
             http_port,
+            f", over TLS ({tls.fingerprint})" if tls is not None else "",
         )
         return server
 
@@ -168,10 +193,18 @@ class GatewayServer:
     ) -> None:
         """Run every agent's models once and cache its greeting; then the gateway is ready.
 
+        Agents of a suspended tenant are skipped: their model pool is deleted, and they are
+        ready to refuse calls saying why.
+
         Without `retry_every_s` the first failure is raised (`BackendError`, `TimeoutError`);
         with it, a failed agent is tried again after that long until it answers.
         """
         for key, entry in self.gateway.agents.items():
+            if entry.config.suspended:  # its model pool is gone; it only refuses calls
+                log.info("%s: tenant suspended, no warm-up", key)
+                if on_agent is not None:
+                    on_agent(key)
+                continue
             while True:
                 try:
                     await warm_up_agent(entry.config, entry.backend)
@@ -206,7 +239,7 @@ class GatewayServer:
 
     async def stop(self) -> None:
         """Stop at once (calls still running are cut)."""
-        for task in (self._retention, self._connecting, self._key_reload):
+        for task in (self._retention, self._connecting, self._key_reload, self._tls_reload):
             if task is not None:
                 task.cancel()
                 with contextlib.suppress(asyncio.CancelledError):
@@ -222,4 +255,6 @@ class GatewayServer:
             await self.gateway.store.close()
         if self._knowledge is not None:
             await self._knowledge.aclose()
+        if self.gateway.slots is not None:  # after the calls: their slots are released
+            await self.gateway.slots.close()
         log.info("gateway stopped")

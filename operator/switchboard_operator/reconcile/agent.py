@@ -21,6 +21,7 @@ from switchboard_operator.naming import (
     slo_rule_name,
 )
 from switchboard_operator.observe import gateway_check, knowledge_check, models_check
+from switchboard_operator.reconcile.exposure import sync_exposure
 from switchboard_operator.reconcile.pool import sync_pool
 from switchboard_operator.reconcile.runtime import (
     KNOWLEDGE_BASE,
@@ -41,6 +42,8 @@ from switchboard_operator.render.agent import (
 )
 from switchboard_operator.render.knowledge_search import searchable
 from switchboard_operator.render.records import CHART_VALUE, call_store_secret, records_check
+from switchboard_operator.render.routes import external_endpoints
+from switchboard_operator.render.tls import endpoint_urls
 
 DEPLOYMENT = ("apps/v1", "Deployment")
 CONFIG_MAP = ("v1", "ConfigMap")
@@ -118,10 +121,11 @@ def endpoints(agent: VoiceAgent) -> Manifest:
     service = f"{gateway_name(agent.metadata.name)}.{agent.metadata.namespace or 'default'}.svc"
     channels = agent.spec.channels
     found: Manifest = {}
+    urls = endpoint_urls(agent, service, GRPC_PORT, HTTP_PORT)  # grpcs://, wss:// with TLS
     if channels.grpc.enabled:
-        found["grpc"] = f"{service}:{GRPC_PORT}"
+        found["grpc"] = urls["grpc"]
     if channels.websocket.enabled:
-        found["websocket"] = f"ws://{service}:{HTTP_PORT}/v1/calls"
+        found["websocket"] = urls["websocket"]
     return found
 
 
@@ -211,6 +215,7 @@ async def reconcile_agent(rt: Runtime, body: Manifest, now: datetime | None = No
             await rt.kube.delete(*HPA, namespace, gateway_name(name))
         if alerts and resolved.spec.slo is None:
             await rt.kube.delete(*PROMETHEUS_RULE, namespace, slo_rule_name(name))
+        exposure = await sync_exposure(rt, resolved, tenant, owner_of(body))
         models = pool.args.agents.get(f"{namespace}/{name}")
         checks.append(
             models_check(
@@ -232,6 +237,8 @@ async def reconcile_agent(rt: Runtime, body: Manifest, now: datetime | None = No
         stores = searchable(knowledge_bases, default_store=rt.settings.default_knowledge_store)
         searched = {key.partition("/")[2] for key in stores}
         checks.append(knowledge_check(knowledge, searched))
+        if exposure is not None:
+            checks.append(exposure)
     else:
         deployment = await rt.kube.get(*DEPLOYMENT, namespace, gateway_name(name))
     status: Manifest = {
@@ -239,7 +246,7 @@ async def reconcile_agent(rt: Runtime, body: Manifest, now: datetime | None = No
         "conditions": condition_set(
             previous.get("conditions") or [], checks, stall, generation, now or datetime.now(UTC)
         ),
-        "endpoints": endpoints(agent),
+        "endpoints": external_endpoints(agent) or endpoints(agent),
         "activeCalls": rt.active_calls.get(f"{namespace}/{name}", 0),
         "gateway": _gateway_status(deployment, name),
         "revision": _revision(deployment, previous.get("revision"), desired_hash),

@@ -30,6 +30,7 @@ from switchboard_operator.reconcile.runtime import (
 )
 from switchboard_operator.render import tenant as render
 from switchboard_operator.render.network import PROVIDER_POLICY, api_server
+from switchboard_operator.render.quota import CALL_SLOT_BINDING, call_slot_binding
 
 NAMESPACE = ("v1", "Namespace")
 ENDPOINT_SLICE = ("discovery.k8s.io/v1", "EndpointSlice")
@@ -108,6 +109,8 @@ async def reconcile_tenant(rt: Runtime, body: Manifest, now: datetime | None = N
         await _prune(rt, namespace, tenant.metadata.name, NETWORK_POLICY, policies)
         if render.admin_role_binding(tenant, owner) is None:
             await rt.kube.delete(*ROLE_BINDING, namespace, ADMIN_ROLE_BINDING)
+        if call_slot_binding(tenant, owner) is None:  # the quota was lifted
+            await rt.kube.delete(*ROLE_BINDING, namespace, CALL_SLOT_BINDING)
         checks.append(
             Check("NamespaceReady", True, "NamespaceIsolated" if policies else "NamespaceActive")
         )

@@ -52,8 +52,18 @@ def api_key_volume(agent: VoiceAgent, tenant: Tenant) -> tuple[Manifest, Manifes
 
 
 def access_check(agent: VoiceAgent, tenant: Tenant) -> Check:
-    """`AccessReady`: callers can authenticate (some API key is configured)."""
+    """`AccessReady`: callers can authenticate (some API key is configured), or need not."""
     refs = api_key_refs(agent, tenant)
+    public = agent.spec.access.public
+    if public.enabled:
+        keys = f"; {len(refs)} API-key Secret(s) mounted" if refs else ""
+        return Check(
+            "AccessReady",
+            True,
+            "Public",
+            "calls without credentials are admitted (spec.access.public),"
+            f" {public.calls_per_minute_per_address} per minute per caller address{keys}",
+        )
     if not refs:
         return Check(
             "AccessReady",

@@ -29,8 +29,16 @@ from switchboard_operator.naming import (
 from switchboard_operator.render.access import allowed_origins, api_key_files, api_key_volume
 from switchboard_operator.render.knowledge_search import knowledge_search, searchable
 from switchboard_operator.render.pool import SERVE_PORT
+from switchboard_operator.render.quota import call_quota
 from switchboard_operator.render.records import call_store_config, call_store_env
 from switchboard_operator.render.slo import slo_rule
+from switchboard_operator.render.tls import (
+    app_protocols,
+    tls_files,
+    tls_volume,
+    with_tls_probes,
+    with_tls_scrape,
+)
 from switchboard_operator.settings import OperatorSettings
 
 GRPC_PORT = 50051
@@ -106,13 +114,16 @@ def gateway_config(
         grpc_port=GRPC_PORT,
         http_port=HTTP_PORT,
         max_concurrent_calls=agent.spec.gateway.max_concurrent_calls_per_replica,
-        allowed_hosts=gateway_hosts(agent.metadata.name, namespace),
+        allowed_hosts=gateway_hosts(agent.metadata.name, namespace)
+        + ([agent.spec.exposure.hostname] if agent.spec.exposure is not None else []),
         drain_timeout_seconds=agent.spec.gateway.drain.timeout_seconds,
         store=call_store_config(tenant, call_store=call_store),
         knowledge_bases=knowledge_search(knowledge_bases, default_store=default_store),
         api_key_files={f"{namespace}/{agent.metadata.name}": api_key_files(agent, tenant)},
         allowed_origins=allowed_origins(agent, tenant),
         require_api_keys=True,
+        tls=tls_files(agent),
+        call_quota=call_quota(tenant),
     )
 
 
@@ -211,7 +222,8 @@ def deployment(
             },
             "spec": {
                 "serviceAccountName": GATEWAY_SERVICE_ACCOUNT,
-                "automountServiceAccountToken": False,
+                # Only a tenant's call quota needs the API server (its call-slot Leases).
+                "automountServiceAccountToken": call_quota(tenant) is not None,
                 "terminationGracePeriodSeconds": drain + GRACE_MARGIN_S,
                 "securityContext": {
                     "runAsNonRoot": True,
@@ -269,6 +281,12 @@ def deployment(
         pod = spec["template"]["spec"]
         pod["volumes"].append(volume)
         pod["containers"][0]["volumeMounts"].append(mount)
+    if (tls := tls_volume(agent)) is not None:
+        volume, mount = tls
+        pod = spec["template"]["spec"]
+        pod["volumes"].append(volume)
+        pod["containers"][0]["volumeMounts"].append(mount)
+    with_tls_probes(agent, spec["template"]["spec"]["containers"][0])
     if tenant.spec.suspend:  # one replica answers callers why (TENANT_SUSPENDED)
         spec["replicas"] = 1
     elif autoscaler == "none":
@@ -284,22 +302,19 @@ def deployment(
 def service(agent: VoiceAgent, tenant: Tenant, owner: Manifest) -> Manifest:
     """The gRPC and HTTP ports (WebSocket, metrics) in front of the gateway pods."""
     name = agent.metadata.name
+    ports: list[Manifest] = [
+        {"name": "grpc", "port": GRPC_PORT, "targetPort": "grpc"},
+        {"name": "http", "port": HTTP_PORT, "targetPort": "http"},
+    ]
+    protocols = app_protocols(agent)  # `https` on both with TLS (render/tls.py)
+    for port in ports:
+        if (protocol := protocols[port["name"]]) is not None:
+            port["appProtocol"] = protocol
     return {
         "apiVersion": "v1",
         "kind": "Service",
         "metadata": _gateway_metadata(agent, tenant, owner),
-        "spec": {
-            "selector": gateway_selector(name),
-            "ports": [
-                {
-                    "name": "grpc",
-                    "port": GRPC_PORT,
-                    "targetPort": "grpc",
-                    "appProtocol": "kubernetes.io/h2c",
-                },
-                {"name": "http", "port": HTTP_PORT, "targetPort": "http"},
-            ],
-        },
+        "spec": {"selector": gateway_selector(name), "ports": ports},
     }
 
 
@@ -408,7 +423,9 @@ def autoscaler_manifest(
 
 
 def service_monitor(agent: VoiceAgent, tenant: Tenant, owner: Manifest) -> Manifest:
-    """prometheus-operator scrapes the gateways' `/metrics`."""
+    """prometheus-operator scrapes the gateways' `/metrics` (over HTTPS with TLS)."""
+    endpoint: Manifest = {"port": "http", "path": "/metrics", "interval": "15s"}
+    with_tls_scrape(agent, endpoint)
     return {
         "apiVersion": "monitoring.coreos.com/v1",
         "kind": "ServiceMonitor",
@@ -417,7 +434,7 @@ def service_monitor(agent: VoiceAgent, tenant: Tenant, owner: Manifest) -> Manif
             "selector": {
                 "matchLabels": agent_labels("gateway", agent.metadata.name, tenant.metadata.name)
             },
-            "endpoints": [{"port": "http", "path": "/metrics", "interval": "15s"}],
+            "endpoints": [endpoint],
         },
     }
 

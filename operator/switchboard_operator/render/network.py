@@ -11,6 +11,8 @@ With `network.isolation: strict` every pod of the tenant namespace starts from d
 - `indexer-kube-api` / `model-pool-kube-api`: the indexer Jobs (they write their result
   ConfigMap) and the Ray head (KubeRay's autoscaler sidecar) to the API server's endpoints, read
   from the `kubernetes` EndpointSlice; nothing when they could not be read (failing closed).
+- `gateway-kube-api`: the same for the gateways, only when the tenant sets
+  `quotas.maxConcurrentCalls` (their call slots are Leases; render.quota).
 - `knowledge-store`: gateways and indexer Jobs to PostgreSQL (TCP 5432) in the install's
   namespace, when the install has a default store.
 - `call-store`: gateways to PostgreSQL (TCP 5432) in the install's namespace, when the install
@@ -174,6 +176,8 @@ def network_policies(
         to_api = [{"to": [_host_block(a) for a in api.addresses], "ports": _tcp(*api.ports)}]
         specs.append(_egress("indexer-kube-api", _components("indexer"), to_api))
         specs.append(_egress("model-pool-kube-api", {"matchLabels": RAY_HEAD_SELECTOR}, to_api))
+        if tenant.spec.quotas.max_concurrent_calls is not None:  # call slots are Leases
+            specs.append(_egress("gateway-kube-api", _components("gateway"), to_api))
     if settings.default_knowledge_store:
         store = [{"to": [_namespaces([settings.operator_namespace])], "ports": _tcp(POSTGRES_PORT)}]
         specs.append(_egress("knowledge-store", _components("gateway", "indexer"), store))

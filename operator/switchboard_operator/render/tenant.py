@@ -21,6 +21,7 @@ from switchboard_operator.naming import (
     metadata,
 )
 from switchboard_operator.render.network import ApiServer, network_policies
+from switchboard_operator.render.quota import call_slot_binding
 from switchboard_operator.settings import OperatorSettings
 
 #: Pod Security Standards: enforce `restricted`, and warn/audit at the same level.
@@ -188,6 +189,7 @@ def tenant_children(
         limit_range(tenant, owner),
         *service_accounts(tenant, owner),
         *indexer_rbac(tenant, owner),
+        call_slot_binding(tenant, owner),
         admin_role_binding(tenant, owner),
         *network_policies(tenant, owner, settings, api),
     ]

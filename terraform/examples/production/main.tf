@@ -24,7 +24,7 @@ module "switchboard" {
   tenants = {
     acme = {
       admins        = [{ kind = "Group", name = "acme-voice-admins" }]
-      quotas        = { maxVoiceAgents = 20, resourceQuota = { "limits.cpu" = "64" } }
+      quotas        = { maxVoiceAgents = 20, maxConcurrentCalls = 200, resourceQuota = { "limits.cpu" = "64" } }
       allowedModels = { llm = ["smollm2-135m-instruct", "meta-llama/Llama-3.1-8B-Instruct"] }
       network       = { allowIngressFromNamespaces = ["ingress-nginx", "switchboard-system"] }
     }

@@ -80,10 +80,11 @@ variable "tenants" {
       name = string
     })), [])
     quotas = optional(object({
-      maxVoiceAgents    = optional(number)
-      maxKnowledgeBases = optional(number)
-      gpus              = optional(number)
-      resourceQuota     = optional(map(string))
+      maxConcurrentCalls = optional(number)
+      maxVoiceAgents     = optional(number)
+      maxKnowledgeBases  = optional(number)
+      gpus               = optional(number)
+      resourceQuota      = optional(map(string))
     }), {})
     allowedModels = optional(object({
       asr = optional(list(string))

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import json
 import os
 import signal
 import subprocess
@@ -14,6 +15,7 @@ from typing import Any
 
 import httpx
 import pytest
+import websockets
 import yaml
 from prometheus_client.parser import text_string_to_metric_families
 
@@ -236,11 +238,9 @@ def _phrase_cache_lookups(gateway: GatewayProcess) -> dict[str, float]:
     }
 
 
-def test_a_pod_serves_the_operators_config_ready_once_warm_with_the_greeting_cached(
-    base_url: str, start_gateway: Start, tmp_path: Path
-) -> None:
-    # The ConfigMap the operator writes for the example receptionist of the example tenant.
-    agent = parse_manifest(example("receptionist.yaml"), "receptionist.yaml")
+def _operators_config(manifest: dict[str, Any]) -> dict[str, Any]:
+    """The gateway config in the ConfigMap the operator writes for `manifest` of the example tenant."""
+    agent = parse_manifest(manifest, "receptionist.yaml")
     tenant = parse_manifest(example("tenant.yaml"), "tenant.yaml")
     assert isinstance(agent, VoiceAgent)
     assert isinstance(tenant, Tenant)
@@ -249,7 +249,15 @@ def test_a_pod_serves_the_operators_config_ready_once_warm_with_the_greeting_cac
         "kind": "VoiceAgent",
         "metadata": {"name": "receptionist", "namespace": "acme", "uid": "uid-1"},
     }
-    rendered = yaml.safe_load(config_map(agent, tenant, owner)["data"][CONFIG_KEY])
+    rendered: dict[str, Any] = yaml.safe_load(config_map(agent, tenant, owner)["data"][CONFIG_KEY])
+    return rendered
+
+
+def test_a_pod_serves_the_operators_config_ready_once_warm_with_the_greeting_cached(
+    base_url: str, start_gateway: Start, tmp_path: Path
+) -> None:
+    # The ConfigMap the operator writes for the example receptionist of the example tenant.
+    rendered = _operators_config(example("receptionist.yaml"))
     assert rendered["tenants"][0]["metadata"]["name"] == "acme"
     # The tenant's key Secret, as the kubelet mounts it (here: a file in a temporary directory).
     assert rendered["requireApiKeys"] is True
@@ -281,3 +289,66 @@ def test_a_pod_serves_the_operators_config_ready_once_warm_with_the_greeting_cac
     assert _phrase_cache_lookups(gateway) == {"hit": 1.0, "miss": 1.0}, (
         "the call's greeting came from the phrase cache"
     )
+
+
+async def _ws_first_answer(gateway: GatewayProcess, credential: str) -> dict[str, Any]:
+    """Start a WebSocket call with `credential` and return the gateway's first message."""
+    url = f"ws://127.0.0.1:{gateway.http}/v1/calls"
+    async with websockets.connect(url, open_timeout=10) as socket:
+        start = {"type": "start", "agent": AGENT, "apiKey": credential}
+        await socket.send(json.dumps(start))
+        while True:
+            message = await asyncio.wait_for(socket.recv(), 30)
+            if isinstance(message, str):
+                answer: dict[str, Any] = json.loads(message)
+                return answer
+
+
+def test_a_server_mints_a_call_token_a_page_calls_with_it_and_strangers_are_rate_limited(
+    base_url: str, start_gateway: Start, tmp_path: Path
+) -> None:
+    # The operator's config for a receptionist opened to the public, 2 anonymous calls a minute.
+    manifest = with_changes(
+        example("receptionist.yaml"),
+        {"spec.access.public": {"enabled": True, "callsPerMinutePerAddress": 2}},
+    )
+    rendered = _operators_config(manifest)
+    key_file = tmp_path / "0"
+    key_file.write_text(f"{API_KEY}\n")
+    rendered["apiKeyFiles"] = {AGENT: [str(key_file)]}
+    gateway = start_gateway({**rendered, "modelPlaneUrl": base_url})
+    gateway.wait_ready(timeout_s=120)
+
+    def mint(query: str, key: str = API_KEY) -> httpx.Response:
+        return httpx.post(
+            f"http://127.0.0.1:{gateway.http}/v1/tokens?{query}",
+            headers={"Authorization": f"Bearer {key}"},
+            timeout=5,
+        )
+
+    assert mint("agent=receptionist", "sk-forged").status_code == 401
+    minted = mint("agent=receptionist&ttl=60")
+    assert minted.status_code == 200, minted.text
+    token = minted.json()["token"]
+
+    async def grpc_call(credential: str) -> CallOutcome:
+        async with scripted_call(f"127.0.0.1:{gateway.grpc}", AGENT, api_key=credential) as caller:
+            await caller.converse([])
+        return CallOutcome.of(caller)
+
+    by_grpc = asyncio.run(grpc_call(token))
+    assert by_grpc.greeting == "Hello, thanks for calling Acme Dental. How can I help?"
+    assert asyncio.run(_ws_first_answer(gateway, token))["type"] == "started"
+    tampered = token[:-2] + ("AA" if not token.endswith("AA") else "BB")
+    for credential in (tampered, token + "x", "eyJhbGciOiJub25lIn0.eyJhdWQiOiJhY21lIn0."):
+        assert asyncio.run(grpc_call(credential)).end_reason == "unauthenticated"
+        assert asyncio.run(_ws_first_answer(gateway, credential))["reason"] == "unauthenticated"
+    # Strangers (no credential) from 127.0.0.1: two a minute, whatever the transport.
+    assert asyncio.run(_ws_first_answer(gateway, ""))["type"] == "started"
+    assert asyncio.run(grpc_call("")).end_reason == "caller_hangup"
+    limited = asyncio.run(_ws_first_answer(gateway, ""))
+    assert (limited["type"], limited["reason"]) == ("ended", "rate_limited")
+    assert asyncio.run(grpc_call("")).end_reason == "rate_limited"
+    assert asyncio.run(grpc_call(token)).end_reason == "caller_hangup", "tokens are not limited"
+    assert "Bearer" not in gateway.output()
+    assert token not in gateway.output()

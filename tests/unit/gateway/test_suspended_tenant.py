@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+import asyncio
 import dataclasses
 import json
 
 import pytest
 
 from switchboard_api import Tenant, VoiceAgent
+from switchboard_gateway import server
 from switchboard_gateway.agent import AgentConfig
 from switchboard_gateway.api_keys import KeyRing, hash_api_key
 from switchboard_gateway.events import CallEndedEvent, EndReason, StartCall
@@ -73,3 +75,30 @@ def test_both_transports_carry_the_reason() -> None:
     ended = CallEndedEvent(EndReason.TENANT_SUSPENDED, "suspended")
     assert outbound_from_proto(outbound_to_proto(ended)) == ended
     assert json.loads(outbound_to_json(ended))["reason"] == "tenant_suspended"
+
+
+def test_a_suspended_agent_needs_no_warm_up_to_be_ready_and_refuse(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """Its model pool is deleted: warming it up would keep the new pod unready forever."""
+    warmed: list[str] = []
+
+    async def warm_up_agent(config: AgentConfig, backend: object) -> None:
+        warmed.append(config.key)
+
+    monkeypatch.setattr(server, "warm_up_agent", warm_up_agent)
+    suspended = dataclasses.replace(agent_config(), suspended=True)
+    running = dataclasses.replace(agent_config(), key="test/running")
+    gate = Gateway(
+        {
+            suspended.key: AgentEntry(suspended, backend=None),  # type: ignore[arg-type]
+            running.key: AgentEntry(running, backend=None),  # type: ignore[arg-type]
+        }
+    )
+    gate.warm = False
+    process = server.GatewayServer(None, gate, None, None, 0, 0)  # type: ignore[arg-type]
+    ready: list[str] = []
+    asyncio.run(process.warm_up(on_agent=ready.append))
+    assert warmed == ["test/running"]
+    assert ready == [suspended.key, "test/running"]
+    assert gate.warm

@@ -118,3 +118,36 @@ def test_a_malformed_origin_is_refused_naming_the_field(origin: str) -> None:
     with pytest.raises(ValidationError) as refused:
         agent(origins=(origin,))
     assert "allowedOrigins" in str(refused.value)
+
+
+def test_a_public_agent_is_ready_without_keys_and_a_tenant_cannot_be_made_public() -> None:
+    manifest = agent().model_dump(by_alias=True, exclude_none=True)
+    manifest["spec"]["access"]["public"] = {"enabled": True}
+    public = VoiceAgent.model_validate(manifest)
+    check = access_check(public, tenant())
+    assert (check.ok, check.reason) == (True, "Public")
+    assert "6 per minute" in check.message
+    config, _ = rendered(public, tenant())
+    assert config.require_api_keys, "keys stay required: only credential-less calls are public"
+    assert config.agents[0].spec.access.public.enabled
+    with pytest.raises(ValidationError, match="public"):
+        Tenant.model_validate(
+            {
+                "apiVersion": "switchboard.dev/v1alpha1",
+                "kind": "Tenant",
+                "metadata": {"name": "acme"},
+                "spec": {"namespace": {"name": "acme"}, "access": {"public": {"enabled": True}}},
+            }
+        )
+    with pytest.raises(ValidationError, match="trustedProxyCIDRs"):
+        VoiceAgent.model_validate(
+            {
+                "apiVersion": "switchboard.dev/v1alpha1",
+                "kind": "VoiceAgent",
+                "metadata": {"name": "front", "namespace": "acme"},
+                "spec": {
+                    "prompt": {"system": "Hi."},
+                    "access": {"public": {"enabled": True, "trustedProxyCIDRs": ["10.0.0.0/33"]}},
+                },
+            }
+        )

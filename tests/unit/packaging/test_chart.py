@@ -14,7 +14,12 @@ import pytest
 import yaml
 
 from switchboard_api.chart_values import ChartValues
-from switchboard_api.chartgen import OPERATOR_RULES, stale_chart_files
+from switchboard_api.chartgen import (
+    CALL_SLOT_ROLE,
+    CALL_SLOT_RULES,
+    OPERATOR_RULES,
+    stale_chart_files,
+)
 from tests.cluster.conftest import shared_crd_dir
 from tests.pod_security import pod_specs, restricted_violations
 from tests.tools import KUBERNETES_VERSION, REPO_ROOT, checkov_binary, helm_command
@@ -136,13 +141,19 @@ def test_generated_values_match_the_model_and_document_every_key() -> None:
     assert comments > 2 * len(ChartValues.model_fields)
 
 
-def test_operator_rbac_has_no_wildcards_and_binds_only_admin() -> None:
-    (role,) = [m for m in render() if m["kind"] == "ClusterRole"]
+def test_operator_rbac_has_no_wildcards_and_binds_only_admin_and_the_call_slot_role() -> None:
+    roles = {m["metadata"]["name"]: m for m in render() if m["kind"] == "ClusterRole"}
+    role = roles["switchboard-operator"]
     assert role["rules"] == OPERATOR_RULES
     for rule in role["rules"]:
         assert "*" not in [*rule["apiGroups"], *rule["resources"], *rule["verbs"]]
         if "bind" in rule["verbs"] or "escalate" in rule["verbs"]:
-            assert rule.get("resourceNames") == ["admin"]
+            assert rule.get("resourceNames") == ["admin", CALL_SLOT_ROLE]
+    # The role the operator binds to a quota's gateways: Leases only, and bound to no one here.
+    assert roles[CALL_SLOT_ROLE]["rules"] == CALL_SLOT_RULES
+    assert set(roles) == {"switchboard-operator", CALL_SLOT_ROLE}
+    bound = [m["roleRef"]["name"] for m in render() if m["kind"] == "ClusterRoleBinding"]
+    assert CALL_SLOT_ROLE not in bound
 
 
 def test_image_settings_reach_the_operator() -> None:

@@ -234,6 +234,8 @@ class CallEnded(_message.Message):
         REASON_SHUTTING_DOWN: _ClassVar[CallEnded.Reason]
         REASON_INTERNAL_ERROR: _ClassVar[CallEnded.Reason]
         REASON_TENANT_SUSPENDED: _ClassVar[CallEnded.Reason]
+        REASON_QUOTA_EXCEEDED: _ClassVar[CallEnded.Reason]
+        REASON_RATE_LIMITED: _ClassVar[CallEnded.Reason]
     REASON_UNSPECIFIED: CallEnded.Reason
     REASON_CALLER_HANGUP: CallEnded.Reason
     REASON_AGENT_ENDED: CallEnded.Reason
@@ -247,6 +249,8 @@ class CallEnded(_message.Message):
     REASON_SHUTTING_DOWN: CallEnded.Reason
     REASON_INTERNAL_ERROR: CallEnded.Reason
     REASON_TENANT_SUSPENDED: CallEnded.Reason
+    REASON_QUOTA_EXCEEDED: CallEnded.Reason
+    REASON_RATE_LIMITED: CallEnded.Reason
     REASON_FIELD_NUMBER: _ClassVar[int]
     DETAIL_FIELD_NUMBER: _ClassVar[int]
     reason: CallEnded.Reason

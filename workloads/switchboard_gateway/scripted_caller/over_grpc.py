@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 from collections.abc import AsyncIterator, Sequence
 from contextlib import asynccontextmanager
+from pathlib import Path
 
 import grpc
 
@@ -26,7 +27,13 @@ async def _read(call: Call, caller: ScriptedCaller) -> None:
 
 @asynccontextmanager
 async def scripted_call(
-    target: str, agent: str, *, api_key: str = "", end_timeout_s: float = END_TIMEOUT_S
+    target: str,
+    agent: str,
+    *,
+    api_key: str = "",
+    end_timeout_s: float = END_TIMEOUT_S,
+    ca_file: Path | None = None,
+    server_name: str | None = None,
 ) -> AsyncIterator[ScriptedCaller]:
     """A call to `agent` at `target` with a caller wired to it (its events read meanwhile).
 
@@ -34,7 +41,8 @@ async def scripted_call(
     `TimeoutError` when it does not come within `end_timeout_s`, `grpc.aio.AioRpcError` when the
     stream failed.
     """
-    async with connect(target, agent, api_key=api_key) as call:
+    connecting = connect(target, agent, api_key=api_key, ca_file=ca_file, server_name=server_name)
+    async with connecting as call:
         caller = ScriptedCaller(call.send_audio, call.send_text)
         reader = asyncio.create_task(_read(call, caller), name="call-events")
         try:
@@ -57,16 +65,21 @@ async def run_call(
     api_key: str = "",
     fast: bool = False,
     timeout: float = 60.0,
+    ca_file: Path | None = None,
+    server_name: str | None = None,
 ) -> CallOutcome:
     """Place one call, run the script, hang up, and report what happened.
 
     gRPC's errors do not escape: an unreachable gateway and a failed stream are in the outcome.
     """
     caller: ScriptedCaller | None = None
-    incomplete, failure = "", ""
+    incomplete, failure, unreachable_detail = "", "", ""
     unreachable = False
     try:
-        async with scripted_call(target, agent, api_key=api_key) as caller:
+        calling = scripted_call(
+            target, agent, api_key=api_key, ca_file=ca_file, server_name=server_name
+        )
+        async with calling as caller:
             try:
                 await caller.converse(turns, fast=fast, timeout_s=timeout)
             except TimeoutError as error:
@@ -75,11 +88,13 @@ async def run_call(
         incomplete = f"the call did not end within {END_TIMEOUT_S:.0f} s of hanging up"
     except grpc.aio.AioRpcError as error:
         if error.code() == grpc.StatusCode.UNAVAILABLE and (caller is None or not caller.started):
-            unreachable = True
+            unreachable, unreachable_detail = True, error.details() or ""
         else:
             failure = f"{error.code().name}: {error.details()}"
     outcome = CallOutcome() if caller is None else CallOutcome.of(caller)
     outcome.incomplete, outcome.unreachable = incomplete, unreachable
+    if unreachable:  # a refused connection, a failed TLS handshake: why, in gRPC's words
+        outcome.end_detail = unreachable_detail
     if failure:
         outcome.end_reason = outcome.end_reason or "internal_error"
         outcome.end_detail = failure

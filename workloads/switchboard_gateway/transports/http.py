@@ -17,11 +17,13 @@ from websockets.http11 import Request, Response
 from switchboard_gateway.gateway import Gateway
 from switchboard_gateway.transports.http_guard import (
     CALL_PATH,
+    TOKEN_PATH,
     HttpGuard,
     Verdict,
     login_location,
     session_cookie,
 )
+from switchboard_gateway.transports.token_endpoint import token_response
 
 __all__ = ["CALL_PATH", "ExtraRoutes", "plain_http"]
 
@@ -85,8 +87,9 @@ def plain_http(
 ) -> Callable[[ServerConnection, Request], Awaitable[Response | None]]:
     """Answers plain HTTP on the WebSocket port; None: the request is a call.
 
-    `/healthz`, `/readyz` and `/metrics` always, then `extra_routes` when given. GET and HEAD
-    only (405 otherwise); a wrong Host gets 421, a foreign Origin 403, a missing token 401.
+    `/healthz`, `/readyz` and `/metrics` always, `POST /v1/tokens` (call tokens), then
+    `extra_routes` when given. GET and HEAD otherwise (405); a wrong Host gets 421, a foreign
+    Origin 403, a missing token 401.
     """
     rules = guard or HttpGuard.build()
 
@@ -95,6 +98,10 @@ def plain_http(
         verdict = rules.judge(request.method, path, query, request.headers)
         if verdict is not Verdict.ALLOW:
             return _refusal(verdict, query, rules)
+        if path == TOKEN_PATH:
+            if request.method != "POST":
+                return _text(405, "call tokens are minted with POST\n", Allow="POST")
+            return token_response(gateway, request, query)
         if path == CALL_PATH:
             if request.method != "GET":
                 return _text(405, "a call is a WebSocket upgrade (GET)\n", Allow="GET")

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 import logging
 from collections.abc import AsyncIterator
 
@@ -15,6 +16,7 @@ from switchboard_gateway.events import (
     InboundEvent,
     OutboundEvent,
     ProtocolError,
+    StartCall,
 )
 from switchboard_gateway.gateway import Gateway, OverloadedError
 from switchboard_gateway.rpc import call_pb2 as pb
@@ -37,6 +39,21 @@ def _metadata_key(context: grpc.aio.ServicerContext[pb.ClientEvent, pb.ServerEve
     return ""
 
 
+def start_with_peer(
+    start: StartCall, context: grpc.aio.ServicerContext[pb.ClientEvent, pb.ServerEvent]
+) -> StartCall:
+    """The start with the caller's address: gRPC peers read `ipv4:A:P` or `ipv6:[A]:P`."""
+    peer = context.peer() or ""
+    family, _, rest = peer.partition(":")
+    address = rest.rpartition(":")[0] if family in ("ipv4", "ipv6") else ""
+    forwarded = [
+        value
+        for key, value in context.invocation_metadata() or ()
+        if key == "x-forwarded-for" and isinstance(value, str)
+    ]
+    return dataclasses.replace(start, peer=address, forwarded_for=",".join(forwarded))
+
+
 class CallService(call_pb2_grpc.CallServiceServicer):
     """Serves calls over gRPC for one gateway."""
 
@@ -51,7 +68,7 @@ class CallService(call_pb2_grpc.CallServiceServicer):
         """One call: `start`, then caller events in and server events out until `ended`."""
         try:
             first = await asyncio.wait_for(anext(requests), START_TIMEOUT_S)
-            start = start_from_proto(first, _metadata_key(context))
+            start = start_with_peer(start_from_proto(first, _metadata_key(context)), context)
         except (TimeoutError, StopAsyncIteration):
             yield outbound_to_proto(self._gateway.refuse(EndReason.PROTOCOL_ERROR, "no start"))
             return
@@ -105,13 +122,18 @@ async def _caller_events(
 
 
 async def start_grpc_server(
-    gateway: Gateway, address: str = "127.0.0.1:0"
+    gateway: Gateway,
+    address: str = "127.0.0.1:0",
+    credentials: grpc.ServerCredentials | None = None,
 ) -> tuple[grpc.aio.Server, int]:
-    """Start serving `gateway` over gRPC; returns the server and the bound port."""
+    """Start serving `gateway` over gRPC (over TLS with `credentials`); returns server and port."""
     # gRPC's own limit is kept well above ours, so an oversized frame gets our `ended` event
     # with a clear reason instead of a bare transport status.
     server = grpc.aio.server(options=[("grpc.max_receive_message_length", 16 * MAX_MESSAGE_BYTES)])
     call_pb2_grpc.add_CallServiceServicer_to_server(CallService(gateway), server)  # type: ignore[no-untyped-call]
-    port = server.add_insecure_port(address)
+    if credentials is None:
+        port = server.add_insecure_port(address)
+    else:
+        port = server.add_secure_port(address, credentials)
     await server.start()
     return server, port

@@ -6,6 +6,7 @@ import asyncio
 import contextlib
 import dataclasses
 import logging
+import ssl
 from collections.abc import AsyncIterator
 
 from websockets.asyncio.server import Server, ServerConnection, serve
@@ -73,7 +74,7 @@ class CallSocket:
                 connection, self._gateway.refuse(EndReason.PROTOCOL_ERROR, detail), CLOSE_PROTOCOL
             )
             return
-        start = self._with_cookie_token(connection, start)
+        start = start_with_peer(self._with_cookie_token(connection, start), connection)
         try:
             admitted = self._gateway.admit(start, "websocket")
         except OverloadedError as error:
@@ -107,6 +108,15 @@ class CallSocket:
         return start
 
 
+def start_with_peer(start: StartCall, connection: ServerConnection) -> StartCall:
+    """The start with the caller's address and the `X-Forwarded-For` its upgrade carried."""
+    remote = connection.remote_address
+    peer = str(remote[0]) if isinstance(remote, tuple) and remote else ""
+    request = connection.request
+    forwarded = ",".join(request.headers.get_all("X-Forwarded-For")) if request else ""
+    return dataclasses.replace(start, peer=peer, forwarded_for=forwarded)
+
+
 async def _caller_events(connection: ServerConnection) -> AsyncIterator[InboundEvent]:
     """The caller's events after `start`; ends when the connection closes."""
     try:
@@ -128,11 +138,13 @@ async def start_ws_server(
     *,
     extra_routes: ExtraRoutes | None = None,
     guard: HttpGuard | None = None,
+    tls: ssl.SSLContext | None = None,
 ) -> Server:
     """Serve `gateway`: calls at `ws://host:port/v1/calls`, health and metrics over HTTP.
 
     `extra_routes` answers other paths first (the web console and its API, when enabled).
     `guard` judges every request but a probe (default: loopback names and `host` only).
+    With `tls`, the port speaks HTTPS and WSS only.
     """
     guard = guard or HttpGuard.build(bound_host=host)
     # The library's own size limit stays above ours, so oversized frames get an `ended` event.
@@ -143,4 +155,5 @@ async def start_ws_server(
         max_size=16 * MAX_MESSAGE_BYTES,
         compression=None,
         process_request=plain_http(gateway, extra_routes, guard),
+        ssl=tls,
     )
