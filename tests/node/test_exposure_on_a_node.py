@@ -88,7 +88,8 @@ def test_an_exposed_agent_gets_routes_external_urls_and_a_gateway_that_answers_i
         assert agent["status"]["endpoints"]["grpc"] == f"{HOST}:443"
         assert condition(agent, "ExposureReady")["status"] == "True"
         _rolled_out(node)
-        assert _call_as_host(node)
+        # kube-proxy follows the new pod's endpoints a moment after the rollout: retry a while.
+        node.wait_for("a call naming the external host", lambda: _call_as_host(node), 60)
     finally:
         _patch_exposure(node, None)
     for kind in ("httproute", "grpcroute", "certificate", "backendtrafficpolicy"):

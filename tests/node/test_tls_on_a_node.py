@@ -103,7 +103,17 @@ def test_spoken_calls_over_grpc_tls_and_wss_reach_the_gateway_through_its_servic
         assert endpoints["grpc"] == f"grpcs://{SERVICE_NAME}:50051"
         assert endpoints["websocket"] == f"wss://{SERVICE_NAME}:8080/v1/calls"
         address = service_ip(node, GATEWAY)
+        trusting = ssl.create_default_context(cafile=str(ca_file))
 
+        def handshakes() -> bool:
+            with (
+                socket.create_connection((address, 8080), timeout=5) as raw,
+                trusting.wrap_socket(raw, server_hostname=SERVICE_NAME),
+            ):
+                return True
+
+        # kube-proxy follows the new pods' endpoints a moment after the rollout.
+        node.wait_for("a TLS handshake with the gateway Service", handshakes, 60)
         over_grpc = asyncio.run(
             run_call(
                 f"grpcs://{address}:50051",
@@ -136,5 +146,10 @@ def test_spoken_calls_over_grpc_tls_and_wss_reach_the_gateway_through_its_servic
         _patch_tls(node, None)
         node.kubectl("delete", "secret", TLS_SECRET, "-n", TENANT_NAMESPACE, check=False)
     address = service_ip(node, GATEWAY)
-    again = grpc_call(f"{address}:50051", f"{TENANT_NAMESPACE}/{AGENT}", [])
-    assert "Acme Dental" in again.greeting, "plain text again once tls is removed"
+
+    def plain_again() -> bool:
+        again = grpc_call(f"{address}:50051", f"{TENANT_NAMESPACE}/{AGENT}", [])
+        return "Acme Dental" in again.greeting
+
+    # kube-proxy follows the new pods' endpoints a moment after the rollout: retry a while.
+    node.wait_for("plain text again once tls is removed", plain_again, 60)
