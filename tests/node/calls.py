@@ -6,6 +6,7 @@ import asyncio
 import json
 import secrets
 import socket
+import ssl
 from collections.abc import Sequence
 from urllib.parse import urlsplit
 
@@ -38,15 +39,21 @@ def grpc_call(
 
 
 def ws_call(
-    url: str, agent: str, turns: Sequence[Turn], address: str = "", api_key: str = API_KEY
+    url: str,
+    agent: str,
+    turns: Sequence[Turn],
+    address: str = "",
+    api_key: str = API_KEY,
+    tls: ssl.SSLContext | None = None,
 ) -> CallOutcome:
-    """A call over WebSocket to `url` (`ws://host:port/...`), connecting to `address` instead
-    of resolving the URL's host when given (the request still names that host)."""
+    """A call over WebSocket to `url` (`ws://` or, with `tls`, `wss://host:port/...`),
+    connecting to `address` instead of resolving the URL's host when given (the request, and
+    the TLS handshake, still name that host)."""
 
     async def scenario() -> CallOutcome:
         port = urlsplit(url).port or 80
         sock = socket.create_connection((address, port), timeout=10) if address else None
-        async with connect(url, open_timeout=30, sock=sock) as socket_:
+        async with connect(url, open_timeout=30, sock=sock, ssl=tls) as socket_:
             start = {"type": "start", "agent": agent, "apiKey": api_key}
             await socket_.send(json.dumps(start))
             caller = ScriptedCaller(socket_.send)

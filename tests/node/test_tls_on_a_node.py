@@ -11,16 +11,14 @@ import ssl
 from pathlib import Path
 
 import pytest
-from websockets.asyncio.client import connect
 
-from switchboard_gateway.scripted_caller import CallOutcome, ScriptedCaller
+from switchboard_gateway.scripted_caller import CallOutcome
 from switchboard_gateway.scripted_caller.over_grpc import run_call
-from tests.node.calls import API_KEY, REPLY_TIMEOUT_S, grpc_call, spoken_turns
+from tests.node.calls import API_KEY, REPLY_TIMEOUT_S, grpc_call, spoken_turns, ws_call
 from tests.node.cluster import Node
 from tests.node.conftest import Applied
 from tests.node.kube import TENANT_NAMESPACE, get, service_ip
 from tests.tls_certs import TestCa
-from tests.ws_caller import feed_ws_events
 
 pytestmark = pytest.mark.node
 
@@ -64,26 +62,9 @@ def _patch_tls(node: Node, secret: str | None) -> None:
 
 def _wss_call(address: str, context: ssl.SSLContext, text: str) -> CallOutcome:
     """A spoken call over WSS to the Service's name, connecting to `address` (its cluster IP)."""
-    (turn,) = spoken_turns([text])
-
-    async def scenario() -> CallOutcome:
-        sock = socket.create_connection((address, 8080), timeout=10)
-        url = f"wss://{SERVICE_NAME}:8080/v1/calls"
-        async with connect(url, open_timeout=30, sock=sock, ssl=context) as socket_:
-            start = {"type": "start", "agent": f"{TENANT_NAMESPACE}/{AGENT}", "apiKey": API_KEY}
-            await socket_.send(json.dumps(start))
-            caller = ScriptedCaller(socket_.send)
-            reader = asyncio.create_task(feed_ws_events(socket_, caller), name="wss-events")
-            try:
-                await caller.converse([turn], timeout_s=REPLY_TIMEOUT_S)
-                await socket_.send(json.dumps({"type": "hangup"}))
-                await asyncio.wait_for(asyncio.shield(reader), 15)
-            finally:
-                reader.cancel()
-                await asyncio.gather(reader, return_exceptions=True)
-            return CallOutcome.of(caller)
-
-    return asyncio.run(scenario())
+    url = f"wss://{SERVICE_NAME}:8080/v1/calls"
+    agent = f"{TENANT_NAMESPACE}/{AGENT}"
+    return ws_call(url, agent, spoken_turns([text]), address=address, tls=context)
 
 
 def test_spoken_calls_over_grpc_tls_and_wss_reach_the_gateway_through_its_service(
