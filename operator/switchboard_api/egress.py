@@ -2,7 +2,7 @@
 
 Refused: loopback, link-local, private, shared (100.64/10), IETF protocol assignments
 (192.0.0.0/24), documentation, benchmarking, reserved, multicast and unspecified addresses,
-unless an explicit CIDR of the tenant's egress allow-list (`Tenant.spec.egress.allowCIDRs`)
+unless an explicit CIDR of the tenant's egress allow-list (`Tenant.spec.network.egress.allowCIDRs`)
 covers them. Explicit means inside one special-purpose range: `10.20.0.0/16` opens that part of
 10.0.0.0/8, while `0.0.0.0/0`, `::/0` or `8.0.0.0/5` open the tenant's NetworkPolicy egress to
 the internet and no private, loopback or link-local address to a tool or a URL source. The
