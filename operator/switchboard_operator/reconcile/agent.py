@@ -34,12 +34,8 @@ from switchboard_operator.reconcile.runtime import (
 )
 from switchboard_operator.reconcile.secret_copy import InstallSecret, copy_install_secret
 from switchboard_operator.render.access import access_check
-from switchboard_operator.render.agent import (
-    GRPC_PORT,
-    HTTP_PORT,
-    agent_children,
-    choose_autoscaler,
-)
+from switchboard_operator.render.agent import GRPC_PORT, HTTP_PORT, agent_children
+from switchboard_operator.render.autoscaling import choose_autoscaler
 from switchboard_operator.render.knowledge_search import searchable
 from switchboard_operator.render.records import CHART_VALUE, call_store_secret, records_check
 from switchboard_operator.render.routes import external_endpoints

@@ -1,5 +1,7 @@
 """A VoiceAgent's children: config, gateway Deployment, Service, PDB, autoscaler, monitor, alert.
 
+The autoscaler itself is rendered by `render.autoscaling`.
+
 The agent given here is already resolved (its prompt inline, read from the ConfigMap it names);
 tenant pipeline defaults are applied by the gateway from the tenant carried in the config.
 """
@@ -7,7 +9,6 @@ tenant pipeline defaults are applied by the gateway from the tenant carried in t
 from __future__ import annotations
 
 from collections.abc import Sequence
-from typing import Literal
 
 import yaml
 
@@ -27,6 +28,7 @@ from switchboard_operator.naming import (
     short_hash,
 )
 from switchboard_operator.render.access import allowed_origins, api_key_files, api_key_volume
+from switchboard_operator.render.autoscaling import Autoscaler, autoscaler_manifest
 from switchboard_operator.render.knowledge_search import knowledge_search, searchable
 from switchboard_operator.render.pool import SERVE_PORT
 from switchboard_operator.render.quota import call_quota
@@ -48,28 +50,6 @@ CONFIG_DIR = "/etc/switchboard"
 STATE_DIR = "/var/lib/switchboard"
 #: Time between the end of the drain and SIGKILL: the process's own shutdown and the store.
 GRACE_MARGIN_S = 30
-
-Autoscaler = Literal["keda", "hpa-calls", "hpa-cpu", "none"]
-
-
-def choose_autoscaler(
-    agent: VoiceAgent,
-    *,
-    keda_installed: bool,
-    custom_metrics_api: bool,
-    suspended: bool = False,
-) -> Autoscaler:
-    """Which autoscaler the gateway gets: exactly one of KEDA or an HPA, or none.
-
-    KEDA when asked for and installed; otherwise an HPA on live calls when a custom metrics API
-    serves them, else on CPU. `none` (or a suspended tenant) leaves replicas to `spec.replicas`.
-    """
-    backend = agent.spec.scaling.gateway.backend
-    if backend == "none" or suspended:
-        return "none"
-    if backend == "keda" and keda_installed:
-        return "keda"
-    return "hpa-calls" if custom_metrics_api else "hpa-cpu"
 
 
 def model_plane_url(namespace: str) -> str:
@@ -329,99 +309,6 @@ def disruption_budget(agent: VoiceAgent, tenant: Tenant, owner: Manifest) -> Man
     }
 
 
-def active_calls_query(agent: VoiceAgent) -> str:
-    """PromQL: live calls of this agent across its gateway pods."""
-    key = f"{agent.metadata.namespace}/{agent.metadata.name}"
-    return f'sum(switchboard_active_calls{{agent="{key}"}}) or vector(0)'
-
-
-def _scale_down_behavior(agent: VoiceAgent) -> Manifest:
-    """Scale down one pod a minute after calls have been low for the drain timeout or 5 min."""
-    window = max(300, agent.spec.gateway.drain.timeout_seconds)
-    return {
-        "scaleDown": {
-            "stabilizationWindowSeconds": min(window, 3600),
-            "policies": [{"type": "Pods", "value": 1, "periodSeconds": 60}],
-        }
-    }
-
-
-def autoscaler_manifest(
-    agent: VoiceAgent,
-    tenant: Tenant,
-    owner: Manifest,
-    settings: OperatorSettings,
-    kind: Autoscaler,
-) -> Manifest | None:
-    """A KEDA ScaledObject or an HPA targeting the gateway Deployment; None for `none`."""
-    if kind == "none":
-        return None
-    name = agent.metadata.name
-    scaling = agent.spec.scaling.gateway
-    meta = _gateway_metadata(agent, tenant, owner)
-    target = {"apiVersion": "apps/v1", "kind": "Deployment", "name": gateway_name(name)}
-    if kind == "keda":
-        return {
-            "apiVersion": "keda.sh/v1alpha1",
-            "kind": "ScaledObject",
-            "metadata": meta,
-            "spec": {
-                "scaleTargetRef": target,
-                "minReplicaCount": scaling.min_replicas,
-                "maxReplicaCount": scaling.max_replicas,
-                "pollingInterval": 15,
-                "cooldownPeriod": 300,
-                "advanced": {
-                    "horizontalPodAutoscalerConfig": {"behavior": _scale_down_behavior(agent)}
-                },
-                "triggers": [
-                    {
-                        "type": "prometheus",
-                        "name": "active-calls",
-                        "metadata": {
-                            "serverAddress": settings.prometheus_url,
-                            "query": active_calls_query(agent),
-                            "threshold": str(scaling.target_active_calls_per_replica),
-                        },
-                    }
-                ],
-            },
-        }
-    metric: Manifest
-    if kind == "hpa-calls":
-        metric = {
-            "type": "Pods",
-            "pods": {
-                "metric": {"name": "switchboard_active_calls"},
-                "target": {
-                    "type": "AverageValue",
-                    "averageValue": str(scaling.target_active_calls_per_replica),
-                },
-            },
-        }
-    else:
-        metric = {
-            "type": "Resource",
-            "resource": {
-                "name": "cpu",
-                "target": {"type": "Utilization", "averageUtilization": 70},
-            },
-        }
-    return {
-        "apiVersion": "autoscaling/v2",
-        "kind": "HorizontalPodAutoscaler",
-        "metadata": meta,
-        "spec": {
-            "scaleTargetRef": target,
-            # An HPA cannot scale to zero without a feature gate; KEDA can.
-            "minReplicas": max(1, scaling.min_replicas),
-            "maxReplicas": scaling.max_replicas,
-            "metrics": [metric],
-            "behavior": _scale_down_behavior(agent),
-        },
-    }
-
-
 def service_monitor(agent: VoiceAgent, tenant: Tenant, owner: Manifest) -> Manifest:
     """prometheus-operator scrapes the gateways' `/metrics` (over HTTPS with TLS)."""
     endpoint: Manifest = {"port": "http", "path": "/metrics", "interval": "15s"}
@@ -482,7 +369,9 @@ def agent_children(
         service(agent, tenant, owner),
         disruption_budget(agent, tenant, owner),
     ]
-    scaler = autoscaler_manifest(agent, tenant, owner, settings, autoscaler)
+    scaler = autoscaler_manifest(
+        agent, _gateway_metadata(agent, tenant, owner), settings, autoscaler
+    )
     if scaler is not None:
         children.append(scaler)
     if service_monitor_installed:

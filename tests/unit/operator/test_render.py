@@ -10,7 +10,8 @@ from switchboard_api import Tenant, VoiceAgent
 from switchboard_operator.calls import active_calls
 from switchboard_operator.checks import admitted_agents, model_problem, quota_problem
 from switchboard_operator.conditions import Check, Stall, condition_set
-from switchboard_operator.render.agent import agent_children, choose_autoscaler
+from switchboard_operator.render.agent import agent_children
+from switchboard_operator.render.autoscaling import choose_autoscaler
 from switchboard_operator.render.tenant import tenant_children
 from switchboard_operator.settings import OperatorSettings, SettingsError
 
