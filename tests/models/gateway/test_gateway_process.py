@@ -19,8 +19,6 @@ import websockets
 import yaml
 from prometheus_client.parser import text_string_to_metric_families
 
-from switchboard_api.manifests import parse_manifest
-from switchboard_api.resources import Tenant, VoiceAgent
 from switchboard_gateway.api_keys import hash_api_key
 from switchboard_gateway.client import Call, connect
 from switchboard_gateway.events import (
@@ -34,9 +32,9 @@ from switchboard_gateway.events import (
 from switchboard_gateway.records.model import CallRecord
 from switchboard_gateway.records.sqlite import SqliteCallStore
 from switchboard_gateway.scripted_caller import CallOutcome, ScriptedCaller, scripted_call
-from switchboard_operator.render.agent import CONFIG_KEY, config_map
 from tests.cases.invalid import example, with_changes
 from tests.models.gateway.harness import API_KEY
+from tests.models.gateway.operator_config import operators_config
 from tests.ports import free_port
 
 pytestmark = pytest.mark.models
@@ -238,26 +236,11 @@ def _phrase_cache_lookups(gateway: GatewayProcess) -> dict[str, float]:
     }
 
 
-def _operators_config(manifest: dict[str, Any]) -> dict[str, Any]:
-    """The gateway config in the ConfigMap the operator writes for `manifest` of the example tenant."""
-    agent = parse_manifest(manifest, "receptionist.yaml")
-    tenant = parse_manifest(example("tenant.yaml"), "tenant.yaml")
-    assert isinstance(agent, VoiceAgent)
-    assert isinstance(tenant, Tenant)
-    owner = {
-        "apiVersion": "switchboard.dev/v1alpha1",
-        "kind": "VoiceAgent",
-        "metadata": {"name": "receptionist", "namespace": "acme", "uid": "uid-1"},
-    }
-    rendered: dict[str, Any] = yaml.safe_load(config_map(agent, tenant, owner)["data"][CONFIG_KEY])
-    return rendered
-
-
 def test_a_pod_serves_the_operators_config_ready_once_warm_with_the_greeting_cached(
     base_url: str, start_gateway: Start, tmp_path: Path
 ) -> None:
     # The ConfigMap the operator writes for the example receptionist of the example tenant.
-    rendered = _operators_config(example("receptionist.yaml"))
+    rendered = operators_config(example("receptionist.yaml"))
     assert rendered["tenants"][0]["metadata"]["name"] == "acme"
     # The tenant's key Secret, as the kubelet mounts it (here: a file in a temporary directory).
     assert rendered["requireApiKeys"] is True
@@ -312,7 +295,7 @@ def test_a_server_mints_a_call_token_a_page_calls_with_it_and_strangers_are_rate
         example("receptionist.yaml"),
         {"spec.access.public": {"enabled": True, "callsPerMinutePerAddress": 2}},
     )
-    rendered = _operators_config(manifest)
+    rendered = operators_config(manifest)
     key_file = tmp_path / "0"
     key_file.write_text(f"{API_KEY}\n")
     rendered["apiKeyFiles"] = {AGENT: [str(key_file)]}

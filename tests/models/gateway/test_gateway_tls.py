@@ -21,14 +21,12 @@ import yaml
 from websockets.asyncio.client import connect as ws_connect
 from websockets.exceptions import InvalidHandshake
 
-from switchboard_api.manifests import parse_manifest
-from switchboard_api.resources import Tenant, VoiceAgent
 from switchboard_cli.main import main
 from switchboard_gateway.scripted_caller import CallOutcome, ScriptedCaller
 from switchboard_gateway.scripted_caller.over_grpc import run_call
-from switchboard_operator.render.agent import CONFIG_KEY, config_map
 from tests.cases.invalid import example, with_changes
 from tests.models.gateway.harness import API_KEY
+from tests.models.gateway.operator_config import operators_config
 from tests.models.gateway.test_gateway_process import GatewayProcess
 from tests.tls_certs import Issued, TestCa, leaf_der
 from tests.ws_caller import feed_ws_events
@@ -56,12 +54,7 @@ def rendered_config(directory: Path, base_url: str) -> dict[str, Any]:
     manifest = with_changes(
         example("receptionist.yaml"), {"spec.gateway.tls": {"secretName": "receptionist-tls"}}
     )
-    agent = parse_manifest(manifest, "receptionist.yaml")
-    tenant = parse_manifest(example("tenant.yaml"), "tenant.yaml")
-    assert isinstance(agent, VoiceAgent)
-    assert isinstance(tenant, Tenant)
-    owner = {"apiVersion": "v1", "kind": "VoiceAgent", "metadata": {"name": "r", "uid": "u"}}
-    rendered = yaml.safe_load(config_map(agent, tenant, owner)["data"][CONFIG_KEY])
+    rendered = operators_config(manifest)
     assert rendered["tls"] == {
         "certFile": "/etc/switchboard-tls/tls.crt",
         "keyFile": "/etc/switchboard-tls/tls.key",
