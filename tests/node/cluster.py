@@ -172,8 +172,19 @@ class Node:
     def start_kuberay(self, crd_dir: Path) -> None:
         """KubeRay's CRDs (server-side, as its docs say) and its operator as a host process."""
         self.kubectl("apply", "--server-side", "-f", str(crd_dir))
-        self.kubectl("wait", "--for=condition=Established", "crd", "--all", "--timeout=60s")
+        self.wait_crds_established()
         self.processes.start("ray-operator", configs.kuberay_command(binaries(), self.kubeconfig))
+
+    def wait_crds_established(self, timeout: float = 90) -> None:
+        """Every CRD Established. A CRD created a moment ago has no conditions yet, on which
+        `kubectl wait` fails at once ("accessor error: <nil>") instead of waiting: ask again."""
+        self.wait_for(
+            "every CRD Established",
+            lambda: self.kubectl(
+                "wait", "--for=condition=Established", "crd", "--all", "--timeout=15s", timeout=30
+            ),
+            timeout,
+        )
 
     def _network(self) -> None:
         subprocess.run(["ip", "link", "add", host.NODE_BRIDGE, "type", "bridge"], check=True)

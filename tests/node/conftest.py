@@ -56,7 +56,7 @@ def node(images: dict[str, BuiltImage]) -> Iterator[Node]:
             # the operator renders routes here too.
             for crd_dir in route_crd_dirs():
                 running.kubectl("apply", "--server-side", "-f", str(crd_dir))
-            running.kubectl("wait", "--for=condition=Established", "crd", "--all", "--timeout=60s")
+            running.wait_crds_established()
             yield running
     except NodeUnavailableError as error:
         pytest.fail(str(error), pytrace=False)
