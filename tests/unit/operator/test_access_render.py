@@ -5,19 +5,15 @@ from __future__ import annotations
 from typing import Any
 
 import pytest
-import yaml
 from pydantic import ValidationError
 
 from switchboard_api import Tenant, VoiceAgent
 from switchboard_api.gateway import GatewayConfig
 from switchboard_gateway.transports.http_guard import CALL_PATH, HttpGuard, Verdict
 from switchboard_operator.render.access import API_KEYS_DIR, access_check
-from switchboard_operator.render.agent import CONFIG_KEY, agent_children
-from switchboard_operator.settings import OperatorSettings
+from tests.unit.operator.gateway_render import rendered_gateway
 
 pytestmark = pytest.mark.unit
-
-OWNER = {"apiVersion": "x/v1", "kind": "Owner", "metadata": {"name": "o", "uid": "u-1"}}
 
 
 def tenant(*refs: dict[str, str], origins: tuple[str, ...] = ()) -> Tenant:
@@ -45,18 +41,7 @@ def agent(*refs: dict[str, str], origins: tuple[str, ...] = ()) -> VoiceAgent:
 
 
 def rendered(a: VoiceAgent, t: Tenant) -> tuple[GatewayConfig, dict[str, Any]]:
-    children = agent_children(
-        a,
-        t,
-        OWNER,
-        OperatorSettings(),
-        autoscaler="none",
-        service_monitor_installed=False,
-        prometheus_rule_installed=False,
-    )
-    config_map = next(c for c in children if c["kind"] == "ConfigMap")
-    deployment = next(c for c in children if c["kind"] == "Deployment")
-    config = GatewayConfig.model_validate(yaml.safe_load(config_map["data"][CONFIG_KEY]))
+    config, deployment = rendered_gateway(a, t)
     return config, deployment["spec"]["template"]["spec"]
 
 

@@ -5,17 +5,16 @@ from __future__ import annotations
 from typing import Any
 
 import pytest
-import yaml
 
 from switchboard_api import Tenant, VoiceAgent
 from switchboard_api.chartgen import CALL_SLOT_ROLE, CALL_SLOT_RULES, OPERATOR_RULES
 from switchboard_api.gateway import CallQuotaConfig, GatewayConfig
 from switchboard_operator.naming import GATEWAY_SERVICE_ACCOUNT
-from switchboard_operator.render.agent import CONFIG_KEY, agent_children
 from switchboard_operator.render.network import api_server, network_policies
 from switchboard_operator.render.quota import LEASE_PREFIX
 from switchboard_operator.render.tenant import tenant_children
 from switchboard_operator.settings import OperatorSettings
+from tests.unit.operator.gateway_render import rendered_gateway
 from tests.unit.operator.netpol import External, Pod, connects
 
 pytestmark = pytest.mark.unit
@@ -57,18 +56,7 @@ AGENT = VoiceAgent.model_validate(
 
 
 def rendered(t: Tenant) -> tuple[GatewayConfig, dict[str, Any]]:
-    children = agent_children(
-        AGENT,
-        t,
-        OWNER,
-        OperatorSettings(),
-        autoscaler="none",
-        service_monitor_installed=False,
-        prometheus_rule_installed=False,
-    )
-    config_map = next(c for c in children if c["kind"] == "ConfigMap")
-    deployment = next(c for c in children if c["kind"] == "Deployment")
-    config = GatewayConfig.model_validate(yaml.safe_load(config_map["data"][CONFIG_KEY]))
+    config, deployment = rendered_gateway(AGENT, t)
     return config, deployment["spec"]["template"]["spec"]
 
 

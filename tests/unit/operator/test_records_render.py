@@ -5,17 +5,16 @@ from __future__ import annotations
 from typing import Any
 
 import pytest
-import yaml
 
 from switchboard_api import Tenant
 from switchboard_api.gateway import CALL_STORE_SECRET, CALL_STORE_URL_ENV, GatewayConfig
 from switchboard_operator.conditions import Stall
-from switchboard_operator.render.agent import CONFIG_KEY, agent_children
 from switchboard_operator.render.network import network_policies
 from switchboard_operator.render.records import call_store_secret, records_check
 from switchboard_operator.settings import OperatorSettings, SettingsError
+from tests.unit.operator.gateway_render import OWNER, rendered_gateway
 from tests.unit.operator.netpol import Pod, connects
-from tests.unit.operator.test_access_render import OWNER, agent, tenant
+from tests.unit.operator.test_access_render import agent, tenant
 
 pytestmark = pytest.mark.unit
 
@@ -28,19 +27,7 @@ POSTGRES = Pod("switchboard-system", {"app": "postgres"})
 def rendered(
     t: Tenant, *, call_store: bool
 ) -> tuple[GatewayConfig, dict[str, Any], dict[str, Any]]:
-    children = agent_children(
-        agent(),
-        t,
-        OWNER,
-        OperatorSettings(),
-        autoscaler="none",
-        service_monitor_installed=False,
-        prometheus_rule_installed=False,
-        call_store=call_store,
-    )
-    config_map = next(c for c in children if c["kind"] == "ConfigMap")
-    deployment = next(c for c in children if c["kind"] == "Deployment")
-    config = GatewayConfig.model_validate(yaml.safe_load(config_map["data"][CONFIG_KEY]))
+    config, deployment = rendered_gateway(agent(), t, call_store=call_store)
     container = deployment["spec"]["template"]["spec"]["containers"][0]
     env = {e["name"]: e for e in container["env"]}
     return config, env, deployment["spec"]["template"]["metadata"]["annotations"]
