@@ -155,11 +155,20 @@ def test_a_gateway_of_the_previous_release_accepts_a_newer_schema(postgres_dsn: 
             (LATEST + 1,),
         )
 
-    async def opened() -> None:
+    async def records_a_call() -> bool:
         store = await PostgresCallStore.open(url, migrate=False)
-        await store.close()
+        try:
+            await store.save(_record("newer-schema", NOW))
+            return await store.get("newer-schema") is not None
+        finally:
+            await store.close()
 
-    asyncio.run(opened())
+    assert asyncio.run(records_a_call()), "the older gateway keeps recording on the newer schema"
+    with psycopg.connect(url, autocommit=True) as db:
+        versions = [
+            row[0] for row in db.execute("SELECT version FROM switchboard_schema_migrations")
+        ]
+    assert max(versions) == LATEST + 1, "opening never rewrites the newer release's version"
 
 
 def test_a_cluster_gateway_without_its_url_variable_refuses_to_start(
