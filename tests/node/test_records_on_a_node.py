@@ -91,7 +91,14 @@ def test_a_calls_record_survives_a_gateway_rollout_and_a_pod_deletion(
     assert _record(node, outcome.call_id) == kept
 
     # The new pods checked the schema and record too: a second call lands beside the first.
-    second = grpc_call(target, "acme/receptionist", [Turn(text="Thank you, goodbye.")])
-    assert second.call_id, second
+    # kube-proxy follows the new pods' endpoints a moment after the rollout: retry a while.
+    calls = []
+
+    def second_call() -> str:
+        calls.append(grpc_call(target, "acme/receptionist", [Turn(text="Thank you, goodbye.")]))
+        return calls[-1].call_id
+
+    node.wait_for("a call after the pod deletion", second_call, 60)
+    second = calls[-1]
     node.wait_for("the second call's record", lambda: _record(node, second.call_id), SAVED_S)
     assert _record(node, outcome.call_id) == kept
