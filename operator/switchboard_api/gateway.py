@@ -78,6 +78,58 @@ class CallQuotaConfig(ApiModel):
     )
 
 
+_FILE = r"^/[^\s]+$"
+
+
+class TelephonyFiles(ApiModel):
+    """One agent's telephony credentials: files mounted from its Secrets, re-read on change."""
+
+    #: The Twilio auth token (`channels.twilio.authTokenSecretRef`).
+    twilio_auth_token: Annotated[str | None, Field(pattern=_FILE)] = None
+    #: `username:password` for jambonz's WebSocket (`channels.jambonz.basicAuthSecretRef`).
+    jambonz_basic_auth: Annotated[str | None, Field(pattern=_FILE)] = None
+
+
+class TelephonyConfig(ApiModel):
+    """What a gateway needs for phone calls beyond the agents' own specs."""
+
+    #: Agent (`namespace/name`) → its credential files.
+    files: dict[str, TelephonyFiles] = {}
+    #: The gateway's public https:// base URL (from `exposure.hostname`, or `switchboard up
+    #: --public-url`); an agent's `channels.twilio.publicUrl` wins.
+    public_url: Annotated[str | None, Field(pattern=r"^https://[^\s/?#]+(/[^\s?#]*)?$")] = None
+    #: Twilio's REST API (an edge location such as https://api.dublin.ie1.twilio.com).
+    twilio_api_url: Annotated[str, Field(pattern=r"^https?://[^\s]+$")] = "https://api.twilio.com"
+
+
+class S3RecordingsConfig(ApiModel):
+    """An S3-compatible bucket for recordings.
+
+    Credentials come from the environment (`AWS_ACCESS_KEY_ID`, `AWS_SECRET_ACCESS_KEY`, from a
+    Secret), as boto3 reads them.
+    """
+
+    bucket: Annotated[str, Field(min_length=3, max_length=63)]
+    prefix: Annotated[str, Field(max_length=200)] = "recordings/"
+    endpoint_url: Annotated[str | None, Field(pattern=r"^https?://[^\s]+$")] = None
+    region: Annotated[str | None, Field(max_length=64)] = None
+
+
+class RecordingsConfig(ApiModel):
+    """Where call recordings go (a directory locally, a bucket in clusters) and for how long."""
+
+    directory: Annotated[str | None, Field(pattern=_FILE)] = None
+    s3: S3RecordingsConfig | None = None
+    #: The tenant's `retention.recordingsDays` (else `transcriptsDays`).
+    retention_days: Annotated[int, Field(ge=1, le=3650)] = 30
+
+    @model_validator(mode="after")
+    def _one_place(self) -> RecordingsConfig:
+        if (self.directory is None) == (self.s3 is None):
+            raise ValueError("recordings go to exactly one of directory or s3")
+        return self
+
+
 #: The environment variable `switchboard call` reads its API key from (the chart's `helm test`).
 API_KEY_ENV = "SWITCHBOARD_API_KEY"
 
@@ -122,11 +174,17 @@ class GatewayConfig(ApiModel):
     tls: TlsFilesConfig | None = None
     #: The tenant's call quota across its gateways (None: only `maxConcurrentCalls` per process).
     call_quota: CallQuotaConfig | None = None
+    #: Phone calls (Twilio, jambonz): credential files, public URL, REST API.
+    telephony: TelephonyConfig = TelephonyConfig()
+    #: Where recordings of agents with `callPolicy.recording` go (None: they are not recorded,
+    #: and the operator says so in the agent's status).
+    recordings: RecordingsConfig | None = None
 
     @model_validator(mode="after")
     def _keys_name_known_agents(self) -> GatewayConfig:
         known = {f"{a.metadata.namespace or 'default'}/{a.metadata.name}" for a in self.agents}
-        unknown = sorted((set(self.api_key_hashes) | set(self.api_key_files)) - known)
+        named = set(self.api_key_hashes) | set(self.api_key_files) | set(self.telephony.files)
+        unknown = sorted(named - known)
         if unknown:
-            raise ValueError(f"API keys name agents this gateway does not serve: {unknown}")
+            raise ValueError(f"API keys or telephony files name agents not served: {unknown}")
         return self

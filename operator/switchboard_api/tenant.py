@@ -188,24 +188,24 @@ class TenantSecrets(ApiModel, json_schema_extra=validations(_CREDENTIALS_NOT_YET
         return self
 
 
-_RECORDINGS_NOT_YET = cel(
-    "!has(self.recordingsDays)",
-    message="retention.recordingsDays is not available yet: calls are not recorded; remove it",
-    field_path=".recordingsDays",
-    reason="FieldValueForbidden",
-)
-
-
-class RetentionSpec(ApiModel, json_schema_extra=validations(_RECORDINGS_NOT_YET)):
+class RetentionSpec(ApiModel):
     """How long call data is kept. 0 keeps none."""
 
     transcripts_days: Annotated[int, Field(ge=0, le=3650)] = 30
-    recordings_days: Annotated[int, Field(ge=0, le=3650)] | None = None
+    recordings_days: Annotated[
+        int | None,
+        Field(
+            ge=0,
+            le=3650,
+            description="Days a call recording is kept (agents with callPolicy.recording); "
+            "default: transcriptsDays. 0 records nothing.",
+        ),
+    ] = None
 
-    @model_validator(mode="after")
-    def _rules(self) -> RetentionSpec:
-        check(_RECORDINGS_NOT_YET, self.recordings_days is None)
-        return self
+    @property
+    def recordings_kept_days(self) -> int:
+        """Days recordings are kept (`recordingsDays`, else `transcriptsDays`)."""
+        return self.transcripts_days if self.recordings_days is None else self.recordings_days
 
 
 class TenantSpec(ApiModel):

@@ -56,6 +56,14 @@ class PromptSpec(
     system: Annotated[str, Field(min_length=1, max_length=32_768)] | None = None
     config_map_key_ref: ConfigMapKeyRef | None = None
     greeting: Annotated[str, Field(max_length=1000)] | None = None
+    outbound_greeting: Annotated[
+        str | None,
+        Field(
+            max_length=1000,
+            description="The greeting of calls the agent places (`switchboard dial`); "
+            "default: `greeting`.",
+        ),
+    ] = None
     variables: Annotated[
         dict[Annotated[str, Field(pattern=r"^[A-Za-z_][A-Za-z0-9_]*$", max_length=64)], Text],
         Field(max_length=64),
@@ -174,14 +182,33 @@ class KnowledgeBaseRef(ApiModel):
 
 
 class HandoffSpec(ApiModel):
-    """When and where to transfer the caller to a human (refused until telephony exists)."""
+    """When and where a phone call goes to a human, and what the agent says first."""
 
     keywords: Annotated[
-        list[Annotated[str, Field(min_length=1, max_length=64)]], Field(max_length=32)
+        list[Annotated[str, Field(min_length=1, max_length=64)]],
+        Field(
+            max_length=32,
+            description="Words or phrases that, in the caller's words (any case), transfer "
+            "the call at once; the model's own transfer_call tool transfers it too.",
+        ),
     ] = []
     transfer_to: Annotated[
-        str, Field(min_length=1, max_length=256, pattern=r"^(\+[1-9][0-9]{6,14}|sips?:[^\s]+)$")
+        str,
+        Field(
+            min_length=1,
+            max_length=256,
+            pattern=r"^(\+[1-9][0-9]{6,14}|sips?:[^\s]+)$",
+            description="An E.164 number or a SIP URI the call is redirected to.",
+        ),
     ]
+    message: Annotated[
+        str,
+        Field(
+            min_length=1,
+            max_length=300,
+            description="What the agent says before the call is transferred.",
+        ),
+    ] = "Let me transfer you to a colleague. Please hold."
 
 
 class BargeInSpec(ApiModel):
@@ -197,24 +224,60 @@ _IDLE_BELOW_MAX = cel(
     message="idleTimeoutSeconds must be below maxCallDurationSeconds",
     field_path=".idleTimeoutSeconds",
 )
-_RECORDING_NOT_YET = cel(
-    "!self.recording",
-    message=(
-        "callPolicy.recording is not available yet: calls are not recorded; "
-        "remove it or set it to false"
-    ),
-    field_path=".recording",
+_NOTICE_NEEDS_RECORDING = cel(
+    "!has(self.recordingNotice) || self.recording",
+    message="callPolicy.recordingNotice is spoken only when callPolicy.recording is true",
+    field_path=".recordingNotice",
     reason="FieldValueForbidden",
 )
 
 
-class CallPolicySpec(ApiModel, json_schema_extra=validations(_IDLE_BELOW_MAX, _RECORDING_NOT_YET)):
+class DtmfSpec(ApiModel):
+    """How keypad digits become a caller turn ("the caller pressed 1 2 3 #")."""
+
+    max_digits: Annotated[
+        int | None,
+        Field(ge=1, le=32, description="End the turn once this many digits are pressed."),
+    ] = None
+    finish_on_key: Annotated[
+        Literal["#", "*"] | None,
+        Field(description="A key that ends the turn at once (it is part of the turn)."),
+    ] = "#"
+    inter_digit_timeout_ms: Annotated[
+        int,
+        Field(
+            ge=200,
+            le=10_000,
+            description="End the turn when no further digit comes for this long.",
+        ),
+    ] = 2000
+
+
+class CallPolicySpec(
+    ApiModel, json_schema_extra=validations(_IDLE_BELOW_MAX, _NOTICE_NEEDS_RECORDING)
+):
     """Limits and behaviour of every call."""
 
     max_call_duration_seconds: Annotated[int, Field(ge=30, le=14_400)] = 1800
     idle_timeout_seconds: Annotated[int, Field(ge=5, le=3600)] = 30
     barge_in: BargeInSpec = BargeInSpec()
-    recording: bool = False
+    recording: Annotated[
+        bool,
+        Field(
+            description="Record every call as a two-channel WAV (caller left, agent right), "
+            "kept for the tenant's retention.recordingsDays."
+        ),
+    ] = False
+    recording_notice: Annotated[
+        str | None,
+        Field(
+            min_length=1,
+            max_length=300,
+            description="Said before the greeting when recording, e.g. 'This call may be "
+            "recorded.'",
+        ),
+    ] = None
+    dtmf: DtmfSpec = DtmfSpec()
     limits: CallLimitsSpec = CallLimitsSpec()
     end_call_tool: Annotated[
         bool,
@@ -227,7 +290,7 @@ class CallPolicySpec(ApiModel, json_schema_extra=validations(_IDLE_BELOW_MAX, _R
     @model_validator(mode="after")
     def _rules(self) -> CallPolicySpec:
         check(_IDLE_BELOW_MAX, self.idle_timeout_seconds < self.max_call_duration_seconds)
-        check(_RECORDING_NOT_YET, not self.recording)
+        check(_NOTICE_NEEDS_RECORDING, self.recording_notice is None or self.recording)
         return self
 
 
@@ -309,7 +372,6 @@ _TARGET_WITHIN_CAPACITY = cel(
     ),
     field_path=".scaling.gateway.targetActiveCallsPerReplica",
 )
-#: Telephony work replaces this with "handoff needs a telephony channel (twilio or jambonz)".
 _EXPOSED_TLS_NOT_YET = cel(
     "!has(self.exposure) || !has(self.gateway.tls)",
     message=(
@@ -321,11 +383,11 @@ _EXPOSED_TLS_NOT_YET = cel(
     reason="FieldValueForbidden",
 )
 
-_HANDOFF_NOT_YET = cel(
-    "!has(self.handoff)",
+_HANDOFF_NEEDS_TELEPHONY = cel(
+    "!has(self.handoff) || self.channels.twilio.enabled || self.channels.jambonz.enabled",
     message=(
-        "handoff is not available yet: transfers to a human arrive with the telephony "
-        "channels; remove it"
+        "handoff needs a telephony channel: enable channels.twilio or channels.jambonz "
+        "(a call is transferred by the phone network)"
     ),
     field_path=".handoff",
     reason="FieldValueForbidden",
@@ -334,7 +396,9 @@ _HANDOFF_NOT_YET = cel(
 
 class VoiceAgentSpec(
     ApiModel,
-    json_schema_extra=validations(_TARGET_WITHIN_CAPACITY, _HANDOFF_NOT_YET, _EXPOSED_TLS_NOT_YET),
+    json_schema_extra=validations(
+        _TARGET_WITHIN_CAPACITY, _HANDOFF_NEEDS_TELEPHONY, _EXPOSED_TLS_NOT_YET
+    ),
 ):
     """What an agent is: prompt, pipeline, tools, knowledge, channels and scaling."""
 
@@ -384,7 +448,7 @@ class VoiceAgentSpec(
             self.scaling.gateway.target_active_calls_per_replica
             <= self.gateway.max_concurrent_calls_per_replica,
         )
-        check(_HANDOFF_NOT_YET, self.handoff is None)
+        check(_HANDOFF_NEEDS_TELEPHONY, self.handoff is None or self.channels.telephony)
         check(_EXPOSED_TLS_NOT_YET, self.exposure is None or self.gateway.tls is None)
         return self
 

@@ -116,54 +116,6 @@ REFUSED: tuple[InvalidCase, ...] = (
         rule="!has(self.exposure) || !has(self.gateway.tls)",
     ),
     InvalidCase(
-        "handoff-not-yet",
-        AGENT,
-        {"spec.handoff": {"keywords": ["human"], "transferTo": "+15550100200"}},
-        "spec.handoff",
-        f"handoff {NOT_YET}",
-        rule="!has(self.handoff)",
-    ),
-    InvalidCase(
-        "twilio-not-yet",
-        AGENT,
-        {"spec.channels": {"twilio": {"enabled": True, "authTokenSecretRef": SECRET}}},
-        "spec.channels.twilio",
-        f"channels.twilio {NOT_YET}",
-        rule="!self.twilio.enabled",
-    ),
-    InvalidCase(
-        "twilio-auth-token-not-yet",
-        AGENT,
-        {"spec.channels": {"twilio": {"enabled": False, "authTokenSecretRef": SECRET}}},
-        "spec.channels.twilio.authTokenSecretRef",
-        f"channels.twilio.authTokenSecretRef {NOT_YET}",
-        rule="!has(self.twilio.authTokenSecretRef)",
-    ),
-    InvalidCase(
-        "jambonz-not-yet",
-        AGENT,
-        {"spec.channels": {"jambonz": {"enabled": True}}},
-        "spec.channels.jambonz",
-        f"channels.jambonz {NOT_YET}",
-        rule="!self.jambonz.enabled",
-    ),
-    InvalidCase(
-        "recording-not-yet",
-        AGENT,
-        {"spec.callPolicy": {"recording": True}},
-        "spec.callPolicy.recording",
-        f"callPolicy.recording {NOT_YET}",
-        rule="!self.recording",
-    ),
-    InvalidCase(
-        "recordings-retention-not-yet",
-        TENANT,
-        {"spec.retention": {"transcriptsDays": 14, "recordingsDays": 7}},
-        "spec.retention.recordingsDays",
-        f"retention.recordingsDays {NOT_YET}",
-        rule="!has(self.recordingsDays)",
-    ),
-    InvalidCase(
         "provider-credentials-not-yet",
         TENANT,
         {
@@ -180,6 +132,68 @@ REFUSED: tuple[InvalidCase, ...] = (
 )
 
 CASES: tuple[InvalidCase, ...] = (
+    # --- telephony: credentials required, handoff needs a phone channel ---
+    InvalidCase(
+        "handoff-needs-telephony",
+        AGENT,
+        {"spec.handoff": {"keywords": ["human"], "transferTo": "+15550100200"}},
+        "spec.handoff",
+        "handoff needs a telephony channel",
+        rule="!has(self.handoff) || self.channels.twilio.enabled || self.channels.jambonz.enabled",
+    ),
+    InvalidCase(
+        "twilio-needs-auth-token",
+        AGENT,
+        {"spec.channels": {"twilio": {"enabled": True}}},
+        "spec.channels.twilio.authTokenSecretRef",
+        "channels.twilio.authTokenSecretRef is required",
+        rule="!self.twilio.enabled || has(self.twilio.authTokenSecretRef)",
+    ),
+    InvalidCase(
+        "jambonz-needs-basic-auth",
+        AGENT,
+        {"spec.channels": {"jambonz": {"enabled": True}}},
+        "spec.channels.jambonz.basicAuthSecretRef",
+        "channels.jambonz.basicAuthSecretRef is required",
+        rule="!self.jambonz.enabled || has(self.jambonz.basicAuthSecretRef)",
+    ),
+    InvalidCase(
+        "jambonz-sample-rate",
+        AGENT,
+        {"spec.channels": {"jambonz": {"enabled": False, "sampleRate": 24000}}},
+        "spec.channels.jambonz.sampleRate",
+        "channels.jambonz.sampleRate must be 8000 or 16000",
+        rule="self.jambonz.sampleRate == 8000 || self.jambonz.sampleRate == 16000",
+    ),
+    InvalidCase(
+        "twilio-account-sid-pattern",
+        AGENT,
+        {"spec.channels": {"twilio": {"enabled": False, "accountSid": "not-a-sid"}}},
+        "spec.channels.twilio.accountSid",
+        "should match",
+    ),
+    InvalidCase(
+        "twilio-public-url-https",
+        AGENT,
+        {"spec.channels": {"twilio": {"enabled": False, "publicUrl": "http://plain.example"}}},
+        "spec.channels.twilio.publicUrl",
+        "should match",
+    ),
+    InvalidCase(
+        "recording-notice-needs-recording",
+        AGENT,
+        {"spec.callPolicy": {"recordingNotice": "This call may be recorded."}},
+        "spec.callPolicy.recordingNotice",
+        "callPolicy.recordingNotice is spoken only when callPolicy.recording is true",
+        rule="!has(self.recordingNotice) || self.recording",
+    ),
+    InvalidCase(
+        "dtmf-finish-key-enum",
+        AGENT,
+        {"spec.callPolicy": {"dtmf": {"finishOnKey": "5"}}},
+        "spec.callPolicy.dtmf.finishOnKey",
+        "Unsupported value",
+    ),
     # --- schema (OpenAPI) validation: types, enums, bounds, patterns, required ---
     InvalidCase(
         "llm-provider-enum",

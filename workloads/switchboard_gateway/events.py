@@ -46,6 +46,21 @@ class AudioFormat:
 
 
 @dataclass(frozen=True, slots=True)
+class TelephonyCall:
+    """A phone call behind the start, as the telephony provider names it (Twilio, jambonz)."""
+
+    provider: str
+    #: The provider's call id (Twilio `CallSid`, jambonz `call_sid`).
+    call_sid: str
+    from_number: str = ""
+    to_number: str = ""
+    #: "inbound" (the caller rang the agent) or "outbound" (the agent placed the call).
+    direction: str = "inbound"
+    #: The provider's stream id (Twilio `streamSid`), when it has one.
+    stream_sid: str = ""
+
+
+@dataclass(frozen=True, slots=True)
 class StartCall:
     """The first event of every call."""
 
@@ -59,6 +74,11 @@ class StartCall:
     #: `X-Forwarded-For` it sent (believed only from a public agent's trusted proxies).
     peer: str = ""
     forwarded_for: str = ""
+    #: Set by telephony transports: the phone call (its numbers become prompt variables).
+    telephony: TelephonyCall | None = None
+    #: The transport reports playback (`CallerPlayed`): what the caller heard is what it says,
+    #: not the gateway's estimate (Twilio marks).
+    reports_playback: bool = False
 
 
 @dataclass(frozen=True, slots=True)
@@ -89,7 +109,14 @@ class CallerHangup:
     reason: str = ""
 
 
-InboundEvent = CallerAudio | CallerText | CallerDtmf | CallerHangup
+@dataclass(frozen=True, slots=True)
+class CallerPlayed:
+    """The caller's side has played agent audio up to frame `sequence` (from the transport)."""
+
+    sequence: int
+
+
+InboundEvent = CallerAudio | CallerText | CallerDtmf | CallerHangup | CallerPlayed
 
 
 # --- to the caller ----------------------------------------------------------------------------

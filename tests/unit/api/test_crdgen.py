@@ -125,6 +125,7 @@ def test_nested_objects_carry_complete_defaults() -> None:
         "idleTimeoutSeconds": 30,
         "bargeIn": {"enabled": True, "minSpeechMs": 200, "minWords": 0},
         "recording": False,
+        "dtmf": {"finishOnKey": "#", "interDigitTimeoutMs": 2000},
         "limits": {
             "maxTextChars": 2000,
             "turnsPerMinute": 20,
