@@ -93,6 +93,10 @@ class TelephonyFiles(ApiModel):
 class TelephonyConfig(ApiModel):
     """What a gateway needs for phone calls beyond the agents' own specs."""
 
+    #: The phone port (HTTP and WebSocket, aiohttp): Twilio's webhook and media streams,
+    #: jambonz's application sockets, outbound calls. Served only when an agent has a phone
+    #: channel.
+    port: Annotated[int, Field(ge=0, le=65535)] = 8090
     #: Agent (`namespace/name`) → its credential files.
     files: dict[str, TelephonyFiles] = {}
     #: The gateway's public https:// base URL (from `exposure.hostname`, or `switchboard up

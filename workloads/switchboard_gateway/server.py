@@ -43,6 +43,11 @@ from switchboard_gateway.tools.knowledge_store import StoreKnowledgeSearch
 from switchboard_gateway.tools.webhooks import check_signing_secrets
 from switchboard_gateway.transports.grpc.server import start_grpc_server
 from switchboard_gateway.transports.http_guard import HttpGuard
+from switchboard_gateway.transports.phone_port import (
+    PhonePort,
+    phone_channels_enabled,
+    start_phone_port,
+)
 from switchboard_gateway.transports.websocket.server import start_ws_server
 
 log = logging.getLogger(__name__)
@@ -124,6 +129,8 @@ class GatewayServer:
     _knowledge: StoreKnowledgeSearch | None = None
     _connecting: asyncio.Task[None] | None = None
     _tls_reload: asyncio.Task[None] | None = None
+    #: The phone port (Twilio, jambonz), when an agent has a phone channel.
+    phone_port: PhonePort | None = None
 
     @classmethod
     async def start(
@@ -161,6 +168,10 @@ class GatewayServer:
         )
         http_port = next(iter(http_server.sockets)).getsockname()[1]
         server = cls(config, gateway, grpc_server, http_server, grpc_port, http_port)
+        if phone_channels_enabled(config):
+            server.phone_port = await start_phone_port(
+                gateway, config, tls.http_context if tls is not None else None
+            )
         if owned is not None:
             server._knowledge = owned
             server._connecting = asyncio.create_task(
@@ -247,6 +258,8 @@ class GatewayServer:
         await self.grpc_server.stop(grace=1)
         self.http_server.close()
         await asyncio.wait_for(self.http_server.wait_closed(), 5)
+        if self.phone_port is not None:
+            await self.phone_port.stop()
         for entry in self.gateway.agents.values():
             if isinstance(entry.backend, PhraseCachingBackend | ModelPlaneHttp):
                 await entry.backend.aclose()

@@ -1,0 +1,1 @@
+"""jambonz: the WebSocket application API (`ws.jambonz.org`) and its audio stream."""

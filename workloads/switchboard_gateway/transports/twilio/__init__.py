@@ -1,0 +1,1 @@
+"""Twilio Media Streams: the voice webhook, the media WebSocket, REST actions."""
