@@ -105,6 +105,8 @@ class AgentConfig:
                 for name, on in (
                     ("grpc", spec.channels.grpc.enabled),
                     ("websocket", spec.channels.websocket.enabled),
+                    ("twilio", spec.channels.twilio.enabled),
+                    ("jambonz", spec.channels.jambonz.enabled),
                 )
                 if on
             ),

@@ -19,9 +19,12 @@ from switchboard_gateway.public_calls import PublicAccess
 
 @dataclass(frozen=True)
 class Caller:
-    """An authenticated caller and the variables its token fixes (none for keys and the public)."""
+    """An authenticated caller and the variables its token fixes (none for keys and the public).
 
-    kind: Literal["api_key", "token", "public", "open"]
+    "provider": a phone call whose telephony provider's credential the transport checked.
+    """
+
+    kind: Literal["api_key", "token", "public", "open", "provider"]
     variables: Mapping[str, str] = field(default_factory=dict)
 
 

@@ -117,7 +117,9 @@ class Gateway:
         matches = [e for key, e in self.agents.items() if key.rsplit("/", 1)[-1] == name]
         return matches[0] if len(matches) == 1 else None
 
-    def admit(self, start: StartCall, channel: str) -> Admission | CallEndedEvent:
+    def admit(
+        self, start: StartCall, channel: str, *, provider_verified: bool = False
+    ) -> Admission | CallEndedEvent:
         """The agent to connect the call to, or why the call ends now.
 
         The start is held to the agent's per-call limits here (docs/limits.md): only declared
@@ -126,6 +128,10 @@ class Gateway:
         its name instead of failing it later. Raises `OverloadedError` at capacity: transports
         answer that with their own status (gRPC RESOURCE_EXHAUSTED, WebSocket close 1013) so
         clients retry elsewhere.
+
+        `provider_verified`: a phone transport has checked the telephony provider's own
+        credential for this agent (Twilio's request signature, jambonz's basic auth); API keys
+        and tokens are not asked for then.
         """
         if self.draining:
             return self.refuse(EndReason.SHUTTING_DOWN, "the gateway is shutting down")
@@ -135,7 +141,7 @@ class Gateway:
         if channel not in entry.config.channels:
             detail = f"{entry.config.key} takes no calls over {channel} (its channel is off)"
             return self.refuse(EndReason.UNKNOWN_AGENT, detail)
-        caller = entry.authenticate(start)
+        caller = Caller("provider") if provider_verified else entry.authenticate(start)
         if isinstance(caller, CallEndedEvent):
             return self.refuse(caller.reason, caller.detail)
         if entry.config.suspended:
