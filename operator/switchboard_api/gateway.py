@@ -81,24 +81,18 @@ class CallQuotaConfig(ApiModel):
 _FILE = r"^/[^\s]+$"
 
 
-class TelephonyFiles(ApiModel):
-    """One agent's telephony credentials: files mounted from its Secrets, re-read on change."""
-
-    #: The Twilio auth token (`channels.twilio.authTokenSecretRef`).
-    twilio_auth_token: Annotated[str | None, Field(pattern=_FILE)] = None
-    #: `username:password` for jambonz's WebSocket (`channels.jambonz.basicAuthSecretRef`).
-    jambonz_basic_auth: Annotated[str | None, Field(pattern=_FILE)] = None
-
-
 class TelephonyConfig(ApiModel):
-    """What a gateway needs for phone calls beyond the agents' own specs."""
+    """What a gateway needs for phone calls beyond the agents' own specs.
+
+    Credentials (`channels.twilio.authTokenSecretRef`, `channels.jambonz.basicAuthSecretRef`)
+    are read like every Secret a spec names: from `SWITCHBOARD_SECRET_<NAME>_<KEY>`
+    (`secret_env_name`), which the operator fills from the Secret and a local user exports.
+    """
 
     #: The phone port (HTTP and WebSocket, aiohttp): Twilio's webhook and media streams,
     #: jambonz's application sockets, outbound calls. Served only when an agent has a phone
     #: channel.
     port: Annotated[int, Field(ge=0, le=65535)] = 8090
-    #: Agent (`namespace/name`) → its credential files.
-    files: dict[str, TelephonyFiles] = {}
     #: The gateway's public https:// base URL (from `exposure.hostname`, or `switchboard up
     #: --public-url`); an agent's `channels.twilio.publicUrl` wins.
     public_url: Annotated[str | None, Field(pattern=r"^https://[^\s/?#]+(/[^\s?#]*)?$")] = None
@@ -187,8 +181,7 @@ class GatewayConfig(ApiModel):
     @model_validator(mode="after")
     def _keys_name_known_agents(self) -> GatewayConfig:
         known = {f"{a.metadata.namespace or 'default'}/{a.metadata.name}" for a in self.agents}
-        named = set(self.api_key_hashes) | set(self.api_key_files) | set(self.telephony.files)
-        unknown = sorted(named - known)
+        unknown = sorted((set(self.api_key_hashes) | set(self.api_key_files)) - known)
         if unknown:
-            raise ValueError(f"API keys or telephony files name agents not served: {unknown}")
+            raise ValueError(f"API keys name agents this gateway does not serve: {unknown}")
         return self
