@@ -28,7 +28,12 @@ from switchboard_gateway.agent import AgentConfig
 from switchboard_gateway.api_keys import KeyRing
 from switchboard_gateway.call_tokens import mint
 from switchboard_gateway.gateway import AgentEntry, Gateway
-from switchboard_gateway.transports.twilio.outbound import OutboundLimiter
+from switchboard_gateway.transports.twilio.outbound import (
+    OutboundLimiter,
+    Refusal,
+    TwilioCredentials,
+    twilio_credentials,
+)
 from tests.fake_twilio import CALL_SID, FakeTwilio, fake_twilio
 from tests.twiml_stand_in import install
 
@@ -378,3 +383,20 @@ def test_the_limiter_forgets_calls_older_than_its_window() -> None:
     assert limiter.take("b", 5.0) is None
     assert limiter.take("a", 10.5) is None
     assert limiter.take("a", 10.6) == pytest.approx(0.4)
+
+
+def test_credentials_are_read_from_the_environment_at_each_use(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    agent = voice_agent()
+    first = twilio_credentials(agent)
+    monkeypatch.setenv(secret_env_name(REF), "rotated-token")
+    second = twilio_credentials(agent, "transfers are made")
+    assert first == TwilioCredentials(ACCOUNT, AUTH_TOKEN)
+    assert second == TwilioCredentials(ACCOUNT, "rotated-token")
+    assert "rotated-token" not in repr(second)
+    missing_sid = twilio_credentials(voice_agent(accountSid=None), "transfers are made")
+    assert isinstance(missing_sid, Refusal)
+    assert missing_sid.message.startswith(
+        "channels.twilio.accountSid is not set: transfers are made through"
+    )

@@ -83,20 +83,31 @@ def _number_problem(name: str, value: object) -> str | None:
 
 
 @dataclass(frozen=True)
+class TwilioCredentials:
+    """The Twilio account an agent's REST requests (transfer, hang-up, calls) are made as."""
+
+    account_sid: str
+    auth_token: str = field(repr=False)
+
+
+@dataclass(frozen=True)
 class TwilioSetup:
     """What placing a call for one agent needs from its spec and the gateway's environment."""
 
     account_sid: str
-    auth_token: str
-    public_url: str
-    phone_number: str | None
+    auth_token: str = field(repr=False)
+    public_url: str = ""
+    phone_number: str | None = None
 
 
-def twilio_setup(agent: VoiceAgent, public_url: str | None) -> TwilioSetup | Refusal:
-    """The agent's Twilio account, auth token and public URL, or a 409 naming what is missing.
+def twilio_credentials(
+    agent: VoiceAgent, action: str = "outbound calls are placed"
+) -> TwilioCredentials | Refusal:
+    """The agent's account SID and auth token, or a 409 naming what is missing.
 
     The auth token is read now from `SWITCHBOARD_SECRET_<NAME>_<KEY>` (not cached), so a Secret
-    that changes is picked up without a restart.
+    that changes is picked up without a restart. `action` completes the missing-SID message
+    ("transfers are made", "outbound calls are placed").
     """
     twilio = agent.spec.channels.twilio
     if not twilio.enabled:
@@ -104,8 +115,8 @@ def twilio_setup(agent: VoiceAgent, public_url: str | None) -> TwilioSetup | Ref
     if twilio.account_sid is None:
         return Refusal(
             409,
-            "channels.twilio.accountSid is not set: outbound calls are placed through that "
-            "Twilio account's REST API",
+            f"channels.twilio.accountSid is not set: {action} through that Twilio account's "
+            "REST API",
         )
     ref = twilio.auth_token_secret_ref
     token = os.environ.get(secret_env_name(ref), "") if ref is not None else ""
@@ -116,6 +127,14 @@ def twilio_setup(agent: VoiceAgent, public_url: str | None) -> TwilioSetup | Ref
             f"the gateway has no Twilio auth token (channels.twilio.authTokenSecretRef): "
             f"{where} is not set in its environment",
         )
+    return TwilioCredentials(twilio.account_sid, token)
+
+
+def twilio_setup(agent: VoiceAgent, public_url: str | None) -> TwilioSetup | Refusal:
+    """The agent's Twilio account, auth token and public URL, or a 409 naming what is missing."""
+    credentials = twilio_credentials(agent)
+    if isinstance(credentials, Refusal):
+        return credentials
     if public_url is None:
         return Refusal(
             409,
@@ -123,7 +142,8 @@ def twilio_setup(agent: VoiceAgent, public_url: str | None) -> TwilioSetup | Ref
             "channels.twilio.publicUrl or exposure.hostname (locally: switchboard up "
             "--public-url https://<your tunnel>)",
         )
-    return TwilioSetup(twilio.account_sid, token, public_url, twilio.phone_number)
+    phone_number = agent.spec.channels.twilio.phone_number
+    return TwilioSetup(credentials.account_sid, credentials.auth_token, public_url, phone_number)
 
 
 @dataclass

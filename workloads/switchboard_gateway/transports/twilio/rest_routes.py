@@ -128,9 +128,8 @@ def twilio_rest_routes(
             headers = {"WWW-Authenticate": "Bearer"} if refusal.status == 401 else {}
             return _refused(refusal, **headers)
         setup = twilio_setup(agent, public_base_url(agent, config))
-        if isinstance(setup, Refusal):
-            if setup.status == 409 and "auth token" in setup.message:
-                log.warning("outbound call refused: %s", setup.message, extra={"agent": key})
+        if isinstance(setup, Refusal):  # the gateway's or the agent's setup: worth a log line
+            log.warning("outbound call refused: %s", setup.message, extra={"agent": key})
             return _refused(setup)
         call = parse_request(await request.read(), setup.phone_number)
         if isinstance(call, Refusal):
@@ -151,7 +150,9 @@ def twilio_rest_routes(
         try:
             sid = await client.place_call(call.to, call.from_, outbound_twiml(setup, key, call))
         except TwilioRestError as error:
-            log.warning("outbound call failed: %s", error, extra={"agent": key})
+            # Twilio's text may hold phone numbers: the caller gets it, the log only the codes.
+            extra = {"agent": key, "status": error.status, "code": error.code}
+            log.warning("outbound call failed at Twilio", extra=extra)
             return _refused(Refusal(502, str(error)))
         finally:
             await client.aclose()
