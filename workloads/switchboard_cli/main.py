@@ -64,6 +64,12 @@ def _call(args: argparse.Namespace) -> int:
     return call.run(args)
 
 
+def _dial(args: argparse.Namespace) -> int:
+    from switchboard_cli import dial
+
+    return dial.run(args)
+
+
 def build_parser() -> argparse.ArgumentParser:
     """The argument parser of the `switchboard` command."""
     parser = argparse.ArgumentParser(prog="switchboard", description=__doc__)
@@ -98,6 +104,12 @@ def build_parser() -> argparse.ArgumentParser:
     call = commands.add_parser("call", help="call an agent from the terminal (WAV or text)")
     call_arguments(call)
     call.set_defaults(handler=_call)
+
+    from switchboard_cli.dial import add_arguments as dial_arguments
+
+    dial = commands.add_parser("dial", help="have an agent call a phone number through Twilio")
+    dial_arguments(dial)
+    dial.set_defaults(handler=_dial)
     return parser
 
 

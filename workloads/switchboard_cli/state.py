@@ -35,6 +35,8 @@ class RunningPlatform:
     agents: list[str]
     #: The run's secret: the console's cookie, the API's bearer, every agent's API key.
     token: str = field(default="", repr=False)
+    #: The phone port (Twilio, jambonz, `switchboard dial`); empty when no agent takes calls.
+    phone_url: str = ""
 
     @property
     def login_url(self) -> str:

@@ -24,10 +24,13 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from switchboard_api.gateway import GatewayConfig
+from pydantic import ValidationError
+
+from switchboard_api.gateway import GatewayConfig, TelephonyConfig
 from switchboard_api.manifests import ManifestError, load_manifests
 from switchboard_cli import interrupts
 from switchboard_cli.local_plan import LocalPlan, PlanError, gateway_config, plan
+from switchboard_cli.phone import phone_agents, phone_lines
 from switchboard_cli.state import (
     RunningPlatform,
     clear_running,
@@ -79,6 +82,20 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
         "--log-level", default="WARNING", choices=["DEBUG", "INFO", "WARNING", "ERROR"]
     )
+    parser.add_argument(
+        "--phone-port",
+        type=int,
+        default=TelephonyConfig().port,
+        help="Twilio's and jambonz's webhooks and media sockets, `switchboard dial` (opened "
+        "when an agent enables a phone channel)",
+    )
+    parser.add_argument(
+        "--public-url",
+        default=None,
+        metavar="https://…",
+        help="the public https:// URL of a tunnel you run to the phone port (ngrok, "
+        "cloudflared): Twilio and jambonz reach the agents through it",
+    )
 
 
 def check_port(host: str, port: int, what: str) -> int:
@@ -106,6 +123,8 @@ class Ports:
     http: int
     grpc: int
     model: int
+    #: The phone port (only checked when an agent takes phone calls).
+    phone: int = TelephonyConfig().port
 
 
 def _load(files: list[Path]) -> LocalPlan:
@@ -130,6 +149,17 @@ def run(args: argparse.Namespace) -> int:
         hint = "" if args.file else " (pass -f FILE to choose manifests)"
         print(f"switchboard up: invalid manifests: {error}{hint}", file=sys.stderr)
         return EXIT_BAD_INPUT
+    try:
+        telephony = TelephonyConfig(port=args.phone_port, public_url=args.public_url)
+    except ValidationError:
+        print(
+            "switchboard up: --public-url must be an https:// URL with no query "
+            f"(the tunnel's address), not {args.public_url!r}",
+            file=sys.stderr,
+        )
+        return EXIT_BAD_INPUT
+    if args.public_url and not phone_agents(local.agents):
+        print("warning: --public-url is unused: no agent enables a phone channel", file=sys.stderr)
     state_dir = (args.state_dir or default_state_dir()).expanduser().resolve()
     running = read_running(state_dir)
     if running is not None:
@@ -144,6 +174,9 @@ def run(args: argparse.Namespace) -> int:
             check_port(args.host, args.port, "--port"),
             check_port(args.host, args.grpc_port, "--grpc-port"),
             check_port("127.0.0.1", args.model_port, "--model-port"),
+            check_port(args.host, args.phone_port, "--phone-port")
+            if phone_agents(local.agents)
+            else args.phone_port,
         )
     except PortBusyError as error:
         print(f"switchboard up: {error}", file=sys.stderr)
@@ -158,10 +191,21 @@ def run(args: argparse.Namespace) -> int:
     state_dir.chmod(0o700)  # call records and transcripts: this user's only
     # Replicas inherit the environment: prepared models live in the state directory.
     os.environ["SWITCHBOARD_CACHE"] = str(state_dir)
-    return _start(local, ports, args.host, state_dir, quiet=args.log_level != "DEBUG")
+    telephony = telephony.model_copy(update={"port": ports.phone})
+    return _start(
+        local, ports, args.host, state_dir, quiet=args.log_level != "DEBUG", telephony=telephony
+    )
 
 
-def _start(local: LocalPlan, ports: Ports, host: str, state_dir: Path, *, quiet: bool) -> int:
+def _start(
+    local: LocalPlan,
+    ports: Ports,
+    host: str,
+    state_dir: Path,
+    *,
+    quiet: bool,
+    telephony: TelephonyConfig | None = None,
+) -> int:
     from switchboard_cli.progress import Progress
     from switchboard_serve import local as local_plane
     from switchboard_serve.packaged import PackagedModelError
@@ -190,7 +234,12 @@ def _start(local: LocalPlan, ports: Ports, host: str, state_dir: Path, *, quiet:
             http_port=ports.http,
             grpc_port=ports.grpc,
             state_dir=state_dir,
-        ).model_copy(update={"local_token": secrets.token_urlsafe(32)})
+        ).model_copy(
+            update={
+                "local_token": secrets.token_urlsafe(32),
+                "telephony": telephony or TelephonyConfig(),
+            }
+        )
         if local.knowledge_bases:
             knowledge = _index(local, url, state_dir)
         return asyncio.run(_serve(config, local, state_dir, progress, began, knowledge))
@@ -259,9 +308,11 @@ async def _serve(
         model_plane_url=config.model_plane_url,
         agents=local.agent_keys,
         token=config.local_token or "",
+        phone_url=f"http://{host}:{server.phone_port.port}" if server.phone_port else "",
     )
     write_running(state_dir, platform)
-    _banner(platform, state_dir, time.monotonic() - began)
+    phone = phone_lines(local.agents, config.telephony.public_url, platform.phone_url)
+    _banner(platform, state_dir, time.monotonic() - began, phone)
     await stop.wait()
     print("\nstopping: calls in progress get a few seconds to finish…", file=sys.stderr)
     with contextlib.suppress(asyncio.CancelledError):
@@ -284,7 +335,9 @@ async def _unless_stopped(work: Coroutine[Any, Any, None], stop: asyncio.Event) 
     return True
 
 
-def _banner(platform: RunningPlatform, state_dir: Path, seconds: float) -> None:
+def _banner(
+    platform: RunningPlatform, state_dir: Path, seconds: float, phone: list[str] | None = None
+) -> None:
     agents = ", ".join(platform.agents)
     first = platform.agents[0].split("/")[-1]
     print(
@@ -294,7 +347,8 @@ def _banner(platform: RunningPlatform, state_dir: Path, seconds: float) -> None:
         f"  gRPC       {platform.grpc_target}\n"
         f"  Models     {platform.model_plane_url}\n"
         f"  State      {state_dir}\n"
-        "  Access     loopback only, nothing to set up: callers use the console URL's token"
+        + "".join(f"{line}\n" for line in phone or [])
+        + "  Access     loopback only, nothing to set up: callers use the console URL's token"
         " (switchboard call finds it); spec.access applies in clusters\n"
         f"Talk to it:  switchboard call --agent {first} --text 'Hello'\n"
         "Press Ctrl-C to stop.",
