@@ -14,7 +14,7 @@ from switchboard_gateway.audio import encode_pcm16
 from switchboard_gateway.backends.base import BackendError, Synthesizer
 from switchboard_gateway.conversation.clock import Clock
 from switchboard_gateway.conversation.history import SpokenPiece, played_text
-from switchboard_gateway.conversation.pacer import OutputPacer
+from switchboard_gateway.conversation.pacer import FRAME_S, OutputPacer
 from switchboard_gateway.conversation.sentences import SentenceSplitter
 from switchboard_gateway.conversation.timing import TurnTiming
 from switchboard_gateway.events import AgentTextEvent, AudioFormat, OutboundEvent
@@ -37,16 +37,32 @@ class Playback:
     interrupted: bool
 
 
+#: With playback reports, how long past its own estimate the voice waits for the report that
+#: its last frame played (a transport that stops reporting does not hold the call).
+REPORT_GRACE_S = 2.0
+
+
 class AgentVoice:
-    """Speaks for one call; one turn at a time."""
+    """Speaks for one call; one turn at a time.
+
+    With `reports_playback` the transport says what has played (`played`), and what the caller
+    heard is that, never more than was sent; without it the pacer's real-time estimate is used.
+    """
 
     def __init__(
-        self, backend: Synthesizer, send: Send, output_format: AudioFormat, clock: Clock
+        self,
+        backend: Synthesizer,
+        send: Send,
+        output_format: AudioFormat,
+        clock: Clock,
+        reports_playback: bool = False,
     ) -> None:
         self.backend, self.send, self.format, self.clock = backend, send, output_format, clock
         self.pacer = OutputPacer(send, output_format, clock)
         #: This turn's pieces and how many seconds of each have been sent to the pacer.
         self.spoken: list[SpokenPiece] = []
+        #: The last frame the transport reported played (None: it does not report).
+        self.reported: int | None = 0 if reports_playback else None
 
     @property
     def speaking(self) -> bool:
@@ -58,13 +74,40 @@ class AgentVoice:
         self.pacer.start_turn()
         self.spoken = []
 
+    @property
+    def played_s(self) -> float:
+        """Seconds of this turn's audio played: reported frames, or the pacer's estimate."""
+        if self.reported is None:
+            return self.pacer.played_s
+        frames = self.reported - self.pacer.turn_after_sequence
+        return max(0, min(frames, self.pacer.turn_frames)) * FRAME_S
+
+    def played(self, sequence: int) -> None:
+        """The transport played agent audio up to frame `sequence` (ignored without reports)."""
+        if self.reported is not None:
+            self.reported = max(self.reported, min(sequence, self.pacer.sequence))
+
+    async def played_out(self, *, confirmed: bool = True) -> None:
+        """Wait until the audio sent so far has played at the caller.
+
+        The pacer's estimate first; with reports (and `confirmed`), then the report of the last
+        frame sent, for at most `REPORT_GRACE_S` more.
+        """
+        while self.speaking:
+            await self.clock.sleep(FRAME_S)
+        if self.reported is None or not confirmed:
+            return
+        deadline = self.clock.now() + REPORT_GRACE_S
+        while self.reported < self.pacer.sequence and self.clock.now() < deadline:
+            await self.clock.sleep(FRAME_S)
+
     def heard(self) -> str:
         """The text of this turn the caller has heard so far (cut at the playback position)."""
-        return played_text(self.spoken, self.pacer.played_s)
+        return played_text(self.spoken, self.played_s)
 
     def clear(self) -> Playback:
         """Stop at once (barge-in): audio not yet played is dropped; what was heard is kept."""
-        playback = Playback(self.pacer.sequence, self.pacer.played_s, self.heard(), self.speaking)
+        playback = Playback(self.pacer.sequence, self.played_s, self.heard(), self.speaking)
         self.pacer.clear()
         return playback
 
