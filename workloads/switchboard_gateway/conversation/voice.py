@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import AsyncIterator, Awaitable, Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 from switchboard_gateway.audio import encode_pcm16
 from switchboard_gateway.backends.base import BackendError, Synthesizer
@@ -23,6 +23,14 @@ from switchboard_wire.latency import LatencyStage
 
 Send = Callable[[OutboundEvent], Awaitable[None]]
 _Chunks = asyncio.Queue[bytes | None]
+
+
+@dataclass
+class _Synthesised:
+    """How many seconds of a piece's speech have been synthesised so far (all, once done)."""
+
+    seconds: float = 0.0
+    chunks: _Chunks = field(default_factory=asyncio.Queue)
 
 
 @dataclass(frozen=True, slots=True)
@@ -61,6 +69,8 @@ class AgentVoice:
         self.pacer = OutputPacer(send, output_format, clock)
         #: This turn's pieces and how many seconds of each have been sent to the pacer.
         self.spoken: list[SpokenPiece] = []
+        #: How much of each of this turn's pieces has been synthesised (its length so far).
+        self._synthesised: list[_Synthesised] = []
         #: The last frame the transport reported played (None: it does not report).
         self.reported: int | None = 0 if reports_playback else None
 
@@ -72,7 +82,7 @@ class AgentVoice:
     def start_turn(self) -> None:
         """A new agent turn: playback position and heard text start again."""
         self.pacer.start_turn()
-        self.spoken = []
+        self.spoken, self._synthesised = [], []
 
     @property
     def played_s(self) -> float:
@@ -103,7 +113,11 @@ class AgentVoice:
 
     def heard(self) -> str:
         """The text of this turn the caller has heard so far (cut at the playback position)."""
-        return played_text(self.spoken, self.played_s)
+        pieces = [
+            SpokenPiece(piece.text, max(piece.seconds, synthesised.seconds))
+            for piece, synthesised in zip(self.spoken, self._synthesised, strict=True)
+        ]
+        return played_text(pieces, self.played_s)
 
     def clear(self) -> Playback:
         """Stop at once (barge-in): audio not yet played is dropped; what was heard is kept."""
@@ -152,7 +166,7 @@ class _Speech:
     ) -> None:
         self._voice, self._turn, self._timing, self._phrase = voice, turn, timing, phrase
         self._texts: asyncio.Queue[str | None] = asyncio.Queue()
-        self._pieces: asyncio.Queue[tuple[str, _Chunks] | None] = asyncio.Queue()
+        self._pieces: asyncio.Queue[tuple[str, _Synthesised] | None] = asyncio.Queue()
         self._fetcher = asyncio.create_task(self._fetch())
         self._player = asyncio.create_task(self._play())
 
@@ -182,16 +196,17 @@ class _Speech:
         clock, rate = self._voice.clock, self._voice.format.sample_rate
         try:
             while (text := await self._texts.get()) is not None:
-                chunks: _Chunks = asyncio.Queue()
-                self._pieces.put_nowait((text, chunks))
+                piece = _Synthesised()
+                self._pieces.put_nowait((text, piece))
                 asked = clock.now()
                 try:
                     async for chunk in self._voice.backend.speak(text, rate, phrase=self._phrase):
                         if self._timing is not None:
                             self._timing.mark(LatencyStage.TTS_TTFB, asked, clock.now())
-                        chunks.put_nowait(chunk)
+                        piece.seconds += len(chunk) / 2 / rate
+                        piece.chunks.put_nowait(chunk)
                 finally:
-                    chunks.put_nowait(None)
+                    piece.chunks.put_nowait(None)
         finally:
             self._pieces.put_nowait(None)
 
@@ -199,11 +214,12 @@ class _Speech:
         voice, timing = self._voice, self._timing
         fmt, rate = voice.format, voice.format.sample_rate
         while (item := await self._pieces.get()) is not None:
-            text, chunks = item
+            text, piece = item
             await voice.send(AgentTextEvent(self._turn, text))
             voice.spoken.append(SpokenPiece(text, 0.0))
+            voice._synthesised.append(piece)
             seconds = 0.0
-            while (chunk := await chunks.get()) is not None:
+            while (chunk := await piece.chunks.get()) is not None:
                 seconds += len(chunk) / 2 / rate
                 voice.spoken[-1] = SpokenPiece(text, seconds)
                 await voice.pacer.play(self._turn, encode_pcm16(chunk, rate, fmt))

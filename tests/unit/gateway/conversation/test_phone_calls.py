@@ -230,8 +230,25 @@ def test_heard_text_on_barge_in_is_what_the_transport_reported_played() -> None:
 
     estimated_words = cut_reply_heard(estimated).rstrip("…").split()
     reported_words = cut_reply_heard(reported).rstrip("…").split()
-    assert 0 < len(reported_words) < len(estimated_words), "reports a second late: fewer words"
+    first_frame_at = next(t for t, e in estimated.of(AgentAudioEvent) if e.turn == 1)
+    ((cleared_at, _),) = estimated.of(ClearEvent)
+    played_s = cleared_at - first_frame_at
+    assert len(estimated_words) == pytest.approx(played_s / WORD_S, abs=1), "its real-time share"
+    # Reports a second late: about three words (0.3 s each) fewer than the estimate.
+    assert len(estimated_words) - len(reported_words) == pytest.approx(1.0 / WORD_S, abs=1)
     assert reported_words == estimated_words[: len(reported_words)]
+
+
+def test_a_long_sentence_cut_halfway_keeps_the_words_that_played_not_those_sent() -> None:
+    # The sentence is 6 s of speech, synthesised at once but played at real time: the words
+    # heard are the played share of the whole sentence, not of the audio sent so far.
+    script = CallScript().type(at=3.0, text="tell me").type(at=6.0, text="stop").hangup(at=12)
+
+    result = call(script, reply=long_reply)
+
+    first_frame_at = next(t for t, e in result.of(AgentAudioEvent) if e.turn == 1)
+    heard = cut_reply_heard(result).rstrip("…").split()
+    assert len(heard) == pytest.approx((6.0 - first_frame_at) / WORD_S, abs=1)
 
 
 def test_with_playback_reports_and_none_reported_the_caller_heard_nothing() -> None:
