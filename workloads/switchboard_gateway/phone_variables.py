@@ -2,15 +2,17 @@
 
 Telephony transports fill them from the provider's call (`StartCall.telephony`); on other calls
 they are empty strings. They are the call's facts, never a caller's to set: a start or a call
-token naming one is refused at admission.
+token naming one is refused at admission, and the API refuses them in `prompt.variables` and
+`prompt.callerVariables`.
 """
 
 from __future__ import annotations
 
+from switchboard_api.voiceagent import PHONE_VARIABLES as _NAMES
 from switchboard_gateway.events import TelephonyCall
 
-#: The variables the phone call sets.
-PHONE_VARIABLES = frozenset({"caller_number", "agent_number", "call_direction", "call_sid"})
+#: The variables the phone call sets (the API refuses them as an agent's or a caller's).
+PHONE_VARIABLES = frozenset(_NAMES)
 
 
 def phone_variables(call: TelephonyCall | None) -> dict[str, str]:

@@ -28,8 +28,7 @@ PROMPT = {
     "system": "Caller {{caller_number}}, agent {{agent_number}}, {{call_direction}} {{call_sid}}.",
     "greeting": "Hello.",
     "outboundGreeting": "Hi {{caller_number}}, the clinic here.",
-    # An agent that lists a phone variable as the caller's still never lets a caller set it.
-    "callerVariables": ["caller_number", "name"],
+    "callerVariables": ["name"],
 }
 
 
