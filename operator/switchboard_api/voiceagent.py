@@ -47,9 +47,34 @@ _CALLER_VARIABLES_ARE_NOT_THE_AGENTS = cel(
 )
 
 
+#: Prompt variables a phone call sets (`{{caller_number}}` etc.); empty on other calls.
+PHONE_VARIABLES = ("caller_number", "agent_number", "call_direction", "call_sid")
+_PHONE_LIST = "[" + ", ".join(f"'{name}'" for name in PHONE_VARIABLES) + "]"
+_PHONE_MESSAGE = (
+    "caller_number, agent_number, call_direction and call_sid are set by the phone call"
+)
+_AGENT_VARIABLES_ARE_NOT_THE_PHONES = cel(
+    f"!has(self.variables) || self.variables.all(n, !(n in {_PHONE_LIST}))",
+    message=f"{_PHONE_MESSAGE}, never in prompt.variables",
+    field_path=".variables",
+    reason="FieldValueForbidden",
+)
+_CALLER_VARIABLES_ARE_NOT_THE_PHONES = cel(
+    f"!has(self.callerVariables) || self.callerVariables.all(n, !(n in {_PHONE_LIST}))",
+    message=f"{_PHONE_MESSAGE}, never by a caller (prompt.callerVariables)",
+    field_path=".callerVariables",
+    reason="FieldValueForbidden",
+)
+
+
 class PromptSpec(
     ApiModel,
-    json_schema_extra=validations(_ONE_PROMPT_SOURCE, _CALLER_VARIABLES_ARE_NOT_THE_AGENTS),
+    json_schema_extra=validations(
+        _ONE_PROMPT_SOURCE,
+        _CALLER_VARIABLES_ARE_NOT_THE_AGENTS,
+        _AGENT_VARIABLES_ARE_NOT_THE_PHONES,
+        _CALLER_VARIABLES_ARE_NOT_THE_PHONES,
+    ),
 ):
     """The system prompt (inline or from a ConfigMap), greeting and template variables."""
 
@@ -84,6 +109,11 @@ class PromptSpec(
         check(
             _CALLER_VARIABLES_ARE_NOT_THE_AGENTS,
             not set(self.caller_variables) & set(self.variables),
+        )
+        check(_AGENT_VARIABLES_ARE_NOT_THE_PHONES, not set(self.variables) & set(PHONE_VARIABLES))
+        check(
+            _CALLER_VARIABLES_ARE_NOT_THE_PHONES,
+            not set(self.caller_variables) & set(PHONE_VARIABLES),
         )
         return self
 

@@ -373,6 +373,24 @@ CASES: tuple[InvalidCase, ...] = (
         " || self.callerVariables.all(n, !(n in self.variables))",
     ),
     InvalidCase(
+        "agent-variable-is-the-phones",
+        AGENT,
+        {"spec.prompt.variables": {"caller_number": "+15550001111"}},
+        "spec.prompt.variables",
+        "set by the phone call, never in prompt.variables",
+        rule="!has(self.variables) || self.variables.all(n, !(n in ['caller_number',"
+        " 'agent_number', 'call_direction', 'call_sid']))",
+    ),
+    InvalidCase(
+        "caller-variable-is-the-phones",
+        AGENT,
+        {"spec.prompt.callerVariables": ["call_sid"]},
+        "spec.prompt.callerVariables",
+        "never by a caller",
+        rule="!has(self.callerVariables) || self.callerVariables.all(n, !(n in"
+        " ['caller_number', 'agent_number', 'call_direction', 'call_sid']))",
+    ),
+    InvalidCase(
         "tool-name-reserved",
         TOOLS_AGENT,
         {"spec.tools[0].name": "end_call"},

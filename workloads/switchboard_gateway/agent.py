@@ -10,7 +10,10 @@ from switchboard_api.limits import CallLimitsSpec
 from switchboard_api.pipeline import LlmSpec, TurnSpec, VadSpec, resolve_pipeline
 from switchboard_api.resources import Tenant, VoiceAgent
 from switchboard_api.voiceagent import CallPolicySpec, ToolSpec
+from switchboard_gateway.events import TelephonyCall
+from switchboard_gateway.phone_variables import PHONE_VARIABLES, phone_variables
 from switchboard_gateway.prompt import placeholders, render
+from switchboard_gateway.turns.dtmf import DtmfRules
 
 #: Built-in tools; `search_knowledge_base` (knowledge.py) joins when the agent has knowledge.
 END_CALL_TOOL: dict[str, Any] = {
@@ -40,10 +43,24 @@ class KnowledgeBaseChoice:
 
 @dataclass(frozen=True, slots=True)
 class Prompts:
-    """One call's rendered system prompt and greeting."""
+    """One call's rendered system prompt and greeting (the outbound one on calls it placed)."""
 
     system: str
     greeting: str | None
+    #: Said before the greeting when the call is recorded (`callPolicy.recordingNotice`).
+    recording_notice: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class HandoffConfig:
+    """Where a phone call goes to a human, and how (`spec.handoff`).
+
+    The agent says `message` first; `keywords` in the caller's words hand the call over at once.
+    """
+
+    transfer_to: str
+    message: str
+    keywords: tuple[str, ...] = ()
 
 
 class AgentConfigError(ValueError):
@@ -73,6 +90,9 @@ class AgentConfig:
     caller_variables: frozenset[str] = frozenset()
     #: The tenant is suspended (`Tenant spec.suspend`): every call is refused, saying so.
     suspended: bool = False
+    #: The greeting of calls the agent placed (`prompt.outboundGreeting`; None: `greeting`).
+    outbound_greeting_template: str | None = None
+    handoff: HandoffConfig | None = None
 
     @classmethod
     def from_resource(cls, agent: VoiceAgent, tenant: Tenant | None = None) -> AgentConfig:
@@ -112,7 +132,27 @@ class AgentConfig:
             ),
             caller_variables=frozenset(spec.prompt.caller_variables),
             suspended=tenant.spec.suspend if tenant else False,
+            outbound_greeting_template=spec.prompt.outbound_greeting,
+            handoff=(
+                HandoffConfig(
+                    spec.handoff.transfer_to, spec.handoff.message, tuple(spec.handoff.keywords)
+                )
+                if spec.handoff is not None
+                else None
+            ),
         )
+
+    @property
+    def dtmf(self) -> DtmfRules:
+        """How keypad digits are collected into caller turns (`callPolicy.dtmf`)."""
+        dtmf = self.call_policy.dtmf
+        return DtmfRules(dtmf.max_digits, dtmf.finish_on_key, dtmf.inter_digit_timeout_ms / 1000)
+
+    @property
+    def recording_notice(self) -> str | None:
+        """What the agent says first on a recorded call (`callPolicy.recordingNotice`)."""
+        policy = self.call_policy
+        return policy.recording_notice if policy.recording else None
 
     @property
     def limits(self) -> CallLimitsSpec:
@@ -128,6 +168,8 @@ class AgentConfig:
                 " (callPolicy.limits.maxCallerVariables)"
             )
         for name in sorted(caller):
+            if name in PHONE_VARIABLES:
+                return f"variable {name!r} is set by the phone call, never by the caller"
             if name not in self.caller_variables:
                 settable = ", ".join(sorted(self.caller_variables)) or "none"
                 return (
@@ -147,19 +189,31 @@ class AgentConfig:
         allowed = {k: v for k, v in caller.items() if k in self.caller_variables}
         return {**allowed, **self.variables}
 
-    def prompts(self, caller: Mapping[str, str]) -> Prompts:
-        """The call's prompts; `TemplateError` names a variable nobody gave a value."""
-        variables = self.variables_for(caller)
+    def prompts(self, caller: Mapping[str, str], telephony: TelephonyCall | None = None) -> Prompts:
+        """The call's prompts; `TemplateError` names a variable nobody gave a value.
+
+        The phone call's variables (`phone_variables`) are known to every template and win over
+        any other of the same name. A call the agent placed gets the outbound greeting.
+        """
+        variables = {**self.variables_for(caller), **phone_variables(telephony)}
         greeting = self.greeting_template
+        outbound = telephony is not None and telephony.direction == "outbound"
+        if outbound and self.outbound_greeting_template is not None:
+            greeting = self.outbound_greeting_template
         return Prompts(
             render(self.system_template, variables),
             render(greeting, variables) if greeting is not None else None,
+            self.recording_notice,
         )
 
     def check(self) -> None:
         """Fail at load, not mid-call, when a template names an unknown variable."""
-        templates = [self.system_template, self.greeting_template or ""]
-        known = set(self.variables) | self.caller_variables
+        templates = [
+            self.system_template,
+            self.greeting_template or "",
+            self.outbound_greeting_template or "",
+        ]
+        known = set(self.variables) | self.caller_variables | PHONE_VARIABLES
         missing = set().union(*(placeholders(t) for t in templates)) - known
         if missing:
             raise AgentConfigError(

@@ -154,7 +154,7 @@ class Gateway:
         if over_limit is not None:
             return self.refuse(EndReason.PROTOCOL_ERROR, over_limit)
         try:
-            prompts = entry.config.prompts(variables)
+            prompts = entry.config.prompts(variables, start.telephony)
         except TemplateError as error:
             detail = f"prompt variable missing: {error}; send it in the start's variables"
             return self.refuse(EndReason.PROTOCOL_ERROR, detail)

@@ -1,7 +1,9 @@
 """Warm an agent's models before its first call, and cache its greeting.
 
 The first request to a fresh replica pays for lazy initialisation (ONNX sessions, the LLM's
-prompt cache); a greeting synthesised once is replayed from the phrase cache on every call.
+prompt cache); a greeting synthesised once is replayed from the phrase cache on every call. The
+other lines every call may say the same way are cached too: the outbound greeting, the recording
+notice and the handoff line, also at the phone rate when the agent answers phones.
 """
 
 from __future__ import annotations
@@ -11,7 +13,7 @@ import logging
 
 from switchboard_gateway.agent import AgentConfig, Prompts
 from switchboard_gateway.backends.base import ModelBackend
-from switchboard_gateway.prompt import TemplateError
+from switchboard_gateway.prompt import TemplateError, placeholders, render
 from switchboard_wire.chat import ReplyText
 
 log = logging.getLogger(__name__)
@@ -20,6 +22,9 @@ WARM_UP_RATE = 16_000
 #: Half a second of silence: enough to run the ASR model end to end.
 _SILENCE = bytes(WARM_UP_RATE)
 WARM_UP_TIMEOUT_S = 120.0
+#: Phone calls speak at 8 kHz (Twilio's μ-law, jambonz's L16 at 8 kHz).
+PHONE_RATE = 8_000
+PHONE_CHANNELS = frozenset({"twilio", "jambonz"})
 
 
 async def _first_words(config: AgentConfig, backend: ModelBackend, system: str) -> None:
@@ -36,8 +41,8 @@ async def _first_words(config: AgentConfig, backend: ModelBackend, system: str) 
             await close()
 
 
-async def _speak(backend: ModelBackend, text: str) -> None:
-    async for _ in backend.speak(text, WARM_UP_RATE, phrase=True):
+async def _speak(backend: ModelBackend, text: str, rate: int = WARM_UP_RATE) -> None:
+    async for _ in backend.speak(text, rate, phrase=True):
         pass
 
 
@@ -53,6 +58,24 @@ def _default_prompts(config: AgentConfig) -> Prompts:
         return Prompts(config.system_template, None)
 
 
+def _same_every_call(config: AgentConfig, template: str | None) -> str | None:
+    """A template's text when only the agent's own variables fill it (None: it varies)."""
+    if template is None or not placeholders(template) <= set(config.variables):
+        return None
+    return render(template, config.variables)
+
+
+def fixed_lines(config: AgentConfig) -> list[str]:
+    """The lines the agent says the same way on every call that says them, once each."""
+    lines = [
+        _same_every_call(config, config.greeting_template),
+        _same_every_call(config, config.outbound_greeting_template),
+        config.recording_notice,
+        config.handoff.message if config.handoff is not None else None,
+    ]
+    return list(dict.fromkeys(line for line in lines if line))
+
+
 async def warm_up_agent(
     config: AgentConfig, backend: ModelBackend, timeout_s: float = WARM_UP_TIMEOUT_S
 ) -> None:
@@ -62,7 +85,10 @@ async def warm_up_agent(
     cannot warm up cannot take calls either.
     """
     prompts = _default_prompts(config)
+    rates = [WARM_UP_RATE] + ([PHONE_RATE] if config.channels & PHONE_CHANNELS else [])
     async with asyncio.timeout(timeout_s):
         await backend.transcribe(_SILENCE, WARM_UP_RATE, None, final=True)
         await _first_words(config, backend, prompts.system)
-        await _speak(backend, prompts.greeting or "Hello.")
+        for rate in rates:
+            for line in fixed_lines(config) or ["Hello."]:
+                await _speak(backend, line, rate)

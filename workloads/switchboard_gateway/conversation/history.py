@@ -10,6 +10,8 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
+from switchboard_wire.chat import ToolRequest
+
 Message = dict[str, Any]
 
 
@@ -66,6 +68,41 @@ class ConversationHistory:
     def add(self, message: Message) -> None:
         """Append a user, assistant or tool message."""
         self.messages.append(message)
+
+    def add_reply(self, text: str, requests: Sequence[ToolRequest]) -> None:
+        """Append a model reply: what it said and the tool calls it asked for (if anything)."""
+        if not text and not requests:
+            return
+        message: Message = {"role": "assistant", "content": text or None}
+        if requests:
+            message["tool_calls"] = [
+                {
+                    "id": r.id,
+                    "type": "function",
+                    "function": {"name": r.name, "arguments": r.arguments},
+                }
+                for r in requests
+            ]
+        self.add(message)
+
+    def last_caller_words(self) -> str:
+        """The newest caller message's text ("" before the caller said anything)."""
+        return next(
+            (str(m.get("content") or "") for m in reversed(self.messages) if m["role"] == "user"),
+            "",
+        )
+
+    def add_agent_line(self, text: str) -> None:
+        """Append what the agent said, joined to an agent line just before it.
+
+        A recording notice and then the greeting are one agent message: roles alternate, as
+        strict chat templates require.
+        """
+        last = self.messages[-1] if self.messages else None
+        if last is not None and last["role"] == "assistant" and not last.get("tool_calls"):
+            last["content"] = f"{last.get('content') or ''} {text}".strip()
+            return
+        self.add({"role": "assistant", "content": text})
 
     def set_context(self, context: str) -> None:
         """Retrieved facts for the current turn, shown after the system prompt until replaced."""

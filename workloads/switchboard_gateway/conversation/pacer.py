@@ -34,11 +34,19 @@ class OutputPacer:
         self.first_frame_at: float | None = None
         self._turn_frames = 0
         self._turn_started = 0.0
+        #: The last sequence sent before this turn began (this turn's frames follow it).
+        self.turn_after_sequence = 0
 
     def start_turn(self) -> None:
         """Reset the playback position for a new agent turn."""
         self._turn_frames, self._pending = 0, b""
         self.first_frame_at = None
+        self.turn_after_sequence = self.sequence
+
+    @property
+    def turn_frames(self) -> int:
+        """How many frames of this turn have been sent."""
+        return self._turn_frames
 
     @property
     def played_s(self) -> float:

@@ -1,8 +1,9 @@
 """The agent's side of a call: replies, tools and speech, one work item at a time.
 
-Work items are typed: a `Greeting`, a `CallerTurn`, or a fixed `Phrase` (the apology). Each runs
-as one `Reply`, a handle that knows whether the caller interrupted it. An interruption clears
-the agent's audio first and keeps the `Playback`, so the history records only what was heard.
+Work items are typed (work.py): greeting, caller turn, apology, recording notice, transfer. Each
+runs as one `Reply`, a handle that knows whether the caller interrupted it. An interruption
+clears the agent's audio first and keeps the `Playback`, so the history records only what was
+heard. The recording notice and the handoff line cannot be interrupted.
 """
 
 from __future__ import annotations
@@ -15,11 +16,20 @@ from collections.abc import Awaitable, Callable
 from switchboard_gateway.agent import AgentConfig
 from switchboard_gateway.backends.base import BackendError, ChatModel
 from switchboard_gateway.conversation.clock import Clock
+from switchboard_gateway.conversation.handoff import transfer
 from switchboard_gateway.conversation.history import ConversationHistory
 from switchboard_gateway.conversation.listener import HeardTurn
-from switchboard_gateway.conversation.timing import TurnTiming, emit_turn_spans
+from switchboard_gateway.conversation.timing import TurnTiming, finish_turn
 from switchboard_gateway.conversation.voice import AgentVoice, Playback
-from switchboard_gateway.conversation.work import CallerTurn, Greeting, Phrase, Reply, WorkItem
+from switchboard_gateway.conversation.work import (
+    CallerTurn,
+    Greeting,
+    Notice,
+    Phrase,
+    Reply,
+    Transfer,
+    WorkItem,
+)
 from switchboard_gateway.events import (
     ClearEvent,
     EndReason,
@@ -62,6 +72,10 @@ class Responder:
         self._reply: Reply | None = None
         #: A greeting is queued and still wanted (a caller who speaks first skips it).
         self._greeting_wanted = False
+        #: A line the caller cannot cut is playing (the recording notice, the handoff line).
+        self._protected = False
+        #: The call is being handed to a human: no other turn is answered.
+        self.handing_off = False
         self.turn_number = 0
         self.latencies: list[TurnLatencyEvent] = []
         #: When the last reply ended (clock time): the call's idle time counts from there.
@@ -77,16 +91,31 @@ class Responder:
         self._greeting_wanted = True
         self._items.put_nowait(Greeting(text))
 
+    def notice(self, text: str) -> None:
+        """Queue the recording notice (before the greeting)."""
+        self._items.put_nowait(Notice(text))
+
+    async def hand_off(self, text: str, reason: str) -> None:
+        """The caller asked for a human in so many words: transfer, without asking the model."""
+        if self.handing_off:
+            return
+        await self.interrupt()
+        self.handing_off, self._waiting, self._greeting_wanted = True, None, False
+        turn = self._next_turn()
+        await self._send(TranscriptEvent(turn, text, final=True))
+        self.history.add({"role": "user", "content": text})
+        self._items.put_nowait(Transfer(turn, reason))
+
     async def caller_typed(self, text: str) -> None:
         """A typed caller turn: it counts from now (or joins the turn still waiting)."""
-        if await self._join_waiting(text):
+        if self.handing_off or await self._join_waiting(text):
             return
         turn = self._next_turn()
         await self._caller_turn(text, TurnTiming(turn, self._clock.now()))
 
     async def caller_said(self, heard: HeardTurn) -> None:
         """A spoken caller turn, with its endpointing and final-transcription times."""
-        if await self._join_waiting(heard.text):
+        if self.handing_off or await self._join_waiting(heard.text):
             return
         timing = TurnTiming(self._next_turn(), heard.speech_end)
         timing.mark(
@@ -97,6 +126,9 @@ class Responder:
 
     async def interrupt(self) -> Playback | None:
         """Barge-in: stop the reply and its audio at once; the client drops queued audio."""
+        if self._protected:  # heard out; a caller talking over the notice wants no greeting
+            self._greeting_wanted = False
+            return None
         reply = self._reply
         active = reply is not None and reply.active
         if not active and not self._voice.speaking:
@@ -115,6 +147,8 @@ class Responder:
             item = await self._items.get()
             if self._waiting is not None and item is self._waiting[0]:
                 self._waiting = None
+            if self.handing_off and not isinstance(item, Transfer):
+                continue
             if isinstance(item, Greeting):
                 if not self._greeting_wanted:
                     continue
@@ -177,19 +211,39 @@ class Responder:
             item = reply.item
             if isinstance(item, CallerTurn):
                 await self._answer(reply, item.timing)
+            elif isinstance(item, Transfer):
+                await self._transfer(item.turn, item.reason)
+            elif isinstance(item, Notice):
+                await self._notice(item.text)
             else:
                 reply.unrecorded = isinstance(item, Greeting)
                 reply.placeholder = ""
                 await self._voice.say(item.turn if isinstance(item, Phrase) else 0, item.text)
                 if isinstance(item, Greeting):
                     reply.unrecorded = False
-                    self.history.add({"role": "assistant", "content": item.text})
+                    self.history.add_agent_line(item.text)
         except asyncio.CancelledError:
             if reply.interrupted and reply.unrecorded and reply.playback is not None:
                 heard = reply.playback.heard_text or reply.placeholder
                 if heard:
-                    self.history.add({"role": "assistant", "content": heard})
+                    self.history.add_agent_line(heard)
             raise
+
+    async def _notice(self, text: str) -> None:
+        """The recording notice: remembered, spoken whole, played out before the greeting."""
+        self._protected = True
+        try:
+            self.history.add_agent_line(text)
+            await self._voice.say(0, text)
+            await self._voice.played_out(confirmed=False)
+        finally:
+            self._protected = False
+
+    async def _transfer(self, turn: int, reason: str) -> None:
+        """The handoff line, uninterruptible, then the transfer; the call ends transferred."""
+        self.handing_off = self._protected = True
+        await transfer(self._config, self._voice, self.history, self._send, turn, reason)
+        self._on_end(EndReason.TRANSFERRED)
 
     async def _answer(self, reply: Reply, turn: TurnTiming) -> None:
         completed = False
@@ -218,27 +272,14 @@ class Responder:
             await self._report(turn, interrupted=not completed)
 
     async def _report(self, turn: TurnTiming, interrupted: bool) -> None:
-        latency = turn.latency_event(interrupted)
+        now, key = self._clock.now(), self._config.key
+        latency = finish_turn(turn, interrupted, now, self._call_id, key)
         self.latencies.append(latency)
-        now = self._clock.now()
-        attributes: dict[str, str | int | bool] = {
-            "switchboard.call_id": self._call_id,
-            "switchboard.agent": self._config.key,
-            "switchboard.interrupted": interrupted,
-        }
-        emit_turn_spans(turn, now, now, attributes)
         with contextlib.suppress(Exception):
             await asyncio.shield(self._send(latency))
 
     async def _search_for_context(self, turn: TurnTiming) -> None:
-        words = next(
-            (
-                str(m.get("content") or "")
-                for m in reversed(self.history.messages)
-                if m.get("role") == "user"
-            ),
-            "",
-        )
+        words = self.history.last_caller_words()
         if words.strip():
             started = self._clock.now()
             self.history.set_context(await self._tools.search_for_context(turn.number, words))
@@ -255,23 +296,8 @@ class Responder:
             turn, self._chat.reply(self.history.for_model(), tools), asked
         )
         reply.unrecorded = False
-        self._remember(said, requests)
+        self.history.add_reply(said, requests)
         return requests
-
-    def _remember(self, text: str, requests: list[ToolRequest]) -> None:
-        if not text and not requests:
-            return
-        message: dict[str, object] = {"role": "assistant", "content": text or None}
-        if requests:
-            message["tool_calls"] = [
-                {
-                    "id": r.id,
-                    "type": "function",
-                    "function": {"name": r.name, "arguments": r.arguments},
-                }
-                for r in requests
-            ]
-        self.history.add(message)
 
     async def _run_tools(self, turn: int, requests: list[ToolRequest]) -> bool:
         """Run the requested tools; true when the call ends (end_call, transfer_call)."""
@@ -280,7 +306,9 @@ class Responder:
             self.history.add(message)
         if done.ending is None:
             return False
-        while self._voice.speaking:  # let the goodbye play out
-            await self._clock.sleep(0.02)
+        if done.ending is EndReason.TRANSFERRED:
+            await self._transfer(turn, done.transfer_reason)
+            return True
+        await self._voice.played_out()  # let the goodbye play out
         self._on_end(done.ending)
         return True

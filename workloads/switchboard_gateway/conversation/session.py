@@ -2,8 +2,9 @@
 
 A call is three objects. The `Listener` turns caller audio into caller turns, the `Responder`
 answers them, and the `CallSession` owns both: one `asyncio.TaskGroup` per call holds the reader
-of the caller's events, the listener's ASR task, the responder's work loop and a watchdog that
-sleeps on the injected clock until the call is idle or too long. Whatever ends the call records
+of the caller's events, the listener's ASR task, the responder's work loop, the keypad's timer
+(DTMF keys into turns) and a watchdog that sleeps on the injected clock until the call is idle
+or too long. Whatever ends the call records
 why, once; the session sends exactly one `CallEndedEvent`.
 """
 
@@ -17,7 +18,9 @@ from switchboard_gateway.agent import AgentConfig, Prompts
 from switchboard_gateway.audio import decode
 from switchboard_gateway.backends.base import ModelBackend
 from switchboard_gateway.conversation.clock import Clock, MonotonicClock
+from switchboard_gateway.conversation.handoff import keyword_in
 from switchboard_gateway.conversation.history import ConversationHistory
+from switchboard_gateway.conversation.keypad import Keypad
 from switchboard_gateway.conversation.listener import HeardTurn, Listener
 from switchboard_gateway.conversation.rate import TokenBucket, turn_rate
 from switchboard_gateway.conversation.responder import Responder
@@ -27,6 +30,7 @@ from switchboard_gateway.events import (
     CallerAudio,
     CallerDtmf,
     CallerHangup,
+    CallerPlayed,
     CallerText,
     CallStarted,
     EndReason,
@@ -41,11 +45,12 @@ from switchboard_gateway.tools.dispatch import ToolCalls
 from switchboard_gateway.tools.knowledge import KnowledgeSearch
 from switchboard_gateway.tools.ssrf import SsrfGuard
 from switchboard_gateway.tools.webhooks import ToolRunner
+from switchboard_gateway.turns.dtmf import DTMF_KEYS
 from switchboard_gateway.turns.vad import Vad
 
 log = logging.getLogger(__name__)
 
-DTMF_DIGITS = frozenset("0123456789*#ABCD")
+DTMF_DIGITS = DTMF_KEYS
 
 Send = Callable[[OutboundEvent], Awaitable[None]]
 
@@ -73,7 +78,9 @@ class CallSession:
         self.history = ConversationHistory(
             prompts.system, config.llm.context_tokens, config.llm.max_tokens
         )
-        self._voice = AgentVoice(backend, send, start.output_format, self._clock)
+        self._voice = AgentVoice(
+            backend, send, start.output_format, self._clock, start.reports_playback
+        )
         dispatcher = ToolCalls(
             config,
             tools or ToolRunner(SsrfGuard(config.tool_allow_cidrs)),
@@ -87,6 +94,7 @@ class CallSession:
             self._end,
         )  # fmt: skip
         self.listener = Listener(config, backend, self, self._clock, vad)
+        self.keypad = Keypad(config.dtmf, self._clock, self._keypad_turn)
         self._ending: CallEndedEvent | None = None
         self._over = asyncio.Event()
         self._last_activity = self._clock.now()
@@ -113,6 +121,8 @@ class CallSession:
         caller went away, and a `ProtocolError` from it ends the call as a protocol error.
         """
         await self._send(CallStarted(self.call_id, self.config.key, self._start.output_format))
+        if self._prompts.recording_notice:
+            self.responder.notice(self._prompts.recording_notice)
         if self._prompts.greeting:
             self.responder.greet(self._prompts.greeting)
         try:
@@ -122,6 +132,7 @@ class CallSession:
                     group.create_task(self.listener.run(), name=f"listen-{self.call_id}"),
                     group.create_task(self.responder.run(), name=f"respond-{self.call_id}"),
                     group.create_task(self._watchdog(), name=f"watchdog-{self.call_id}"),
+                    group.create_task(self.keypad.run(), name=f"keypad-{self.call_id}"),
                 ]
                 await self._over.wait()
                 for task in tasks:
@@ -192,14 +203,44 @@ class CallSession:
             if text:
                 self._keep_turn_rate()
                 self._active()
-                await self.responder.interrupt()
-                await self.responder.caller_typed(text)
+                if not await self._handed_off(text):
+                    await self.responder.interrupt()
+                    await self.responder.caller_typed(text)
         elif isinstance(event, CallerHangup):
             self._end(EndReason.CALLER_HANGUP, event.reason[:200])
         elif isinstance(event, CallerDtmf):
             if not set(event.digits) <= DTMF_DIGITS:
                 raise ProtocolError("DTMF digits must be 0-9, *, # or A-D")
             self._active()
+            await self.keypad.press(event.digits)
+        elif isinstance(event, CallerPlayed):
+            self._voice.played(event.sequence)
+
+    async def _handed_off(self, text: str) -> bool:
+        """The caller's words name a handoff keyword: the call goes to a human (true), at once."""
+        handoff = self.config.handoff
+        keyword = keyword_in(text, handoff.keywords) if handoff is not None else None
+        if keyword is None:
+            return False
+        await self.responder.hand_off(text, f"keyword: {keyword}")
+        return True
+
+    async def _keypad_turn(self, text: str) -> None:
+        """Keys the caller pressed are a caller turn, answered like a typed one."""
+        if not self._turn_allowed():
+            return
+        self._active()
+        await self.responder.interrupt()
+        await self.responder.caller_typed(text)
+
+    def _turn_allowed(self) -> bool:
+        """A turn within the turn rate; one beyond it ends the call (false)."""
+        try:
+            self._keep_turn_rate()
+        except ProtocolError as error:
+            self._end(EndReason.PROTOCOL_ERROR, str(error))
+            return False
+        return True
 
     def _keep_turn_rate(self) -> None:
         """A caller turn (typed or spoken) faster than the agent's turn rate ends the call."""
@@ -247,11 +288,9 @@ class CallSession:
         await self._send(TranscriptEvent(self.responder.turn_number + 1, text, final=False))
 
     async def on_caller_turn(self, turn: HeardTurn) -> None:
-        """A finished caller turn goes to the responder."""
-        try:
-            self._keep_turn_rate()
-        except ProtocolError as error:
-            self._end(EndReason.PROTOCOL_ERROR, str(error))
+        """A finished caller turn goes to the responder (or hands the call to a human)."""
+        if not self._turn_allowed():
             return
         self._active()
-        await self.responder.caller_said(turn)
+        if not await self._handed_off(turn.text):
+            await self.responder.caller_said(turn)

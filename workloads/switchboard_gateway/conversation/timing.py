@@ -80,3 +80,16 @@ def emit_turn_spans(
         )
         span.end(end_time=wall(end))
     turn.end(end_time=wall(ended))
+
+
+def finish_turn(
+    timing: TurnTiming, interrupted: bool, now: float, call_id: str, agent: str
+) -> TurnLatencyEvent:
+    """A turn is over: its spans are emitted; returns its latency event."""
+    attributes: dict[str, str | int | bool] = {
+        "switchboard.call_id": call_id,
+        "switchboard.agent": agent,
+        "switchboard.interrupted": interrupted,
+    }
+    emit_turn_spans(timing, now, now, attributes)
+    return timing.latency_event(interrupted)

@@ -8,13 +8,13 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import AsyncIterator, Awaitable, Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 from switchboard_gateway.audio import encode_pcm16
 from switchboard_gateway.backends.base import BackendError, Synthesizer
 from switchboard_gateway.conversation.clock import Clock
 from switchboard_gateway.conversation.history import SpokenPiece, played_text
-from switchboard_gateway.conversation.pacer import OutputPacer
+from switchboard_gateway.conversation.pacer import FRAME_S, OutputPacer
 from switchboard_gateway.conversation.sentences import SentenceSplitter
 from switchboard_gateway.conversation.timing import TurnTiming
 from switchboard_gateway.events import AgentTextEvent, AudioFormat, OutboundEvent
@@ -23,6 +23,14 @@ from switchboard_wire.latency import LatencyStage
 
 Send = Callable[[OutboundEvent], Awaitable[None]]
 _Chunks = asyncio.Queue[bytes | None]
+
+
+@dataclass
+class _Synthesised:
+    """How many seconds of a piece's speech have been synthesised so far (all, once done)."""
+
+    seconds: float = 0.0
+    chunks: _Chunks = field(default_factory=asyncio.Queue)
 
 
 @dataclass(frozen=True, slots=True)
@@ -37,16 +45,34 @@ class Playback:
     interrupted: bool
 
 
+#: With playback reports, how long past its own estimate the voice waits for the report that
+#: its last frame played (a transport that stops reporting does not hold the call).
+REPORT_GRACE_S = 2.0
+
+
 class AgentVoice:
-    """Speaks for one call; one turn at a time."""
+    """Speaks for one call; one turn at a time.
+
+    With `reports_playback` the transport says what has played (`played`), and what the caller
+    heard is that, never more than was sent; without it the pacer's real-time estimate is used.
+    """
 
     def __init__(
-        self, backend: Synthesizer, send: Send, output_format: AudioFormat, clock: Clock
+        self,
+        backend: Synthesizer,
+        send: Send,
+        output_format: AudioFormat,
+        clock: Clock,
+        reports_playback: bool = False,
     ) -> None:
         self.backend, self.send, self.format, self.clock = backend, send, output_format, clock
         self.pacer = OutputPacer(send, output_format, clock)
         #: This turn's pieces and how many seconds of each have been sent to the pacer.
         self.spoken: list[SpokenPiece] = []
+        #: How much of each of this turn's pieces has been synthesised (its length so far).
+        self._synthesised: list[_Synthesised] = []
+        #: The last frame the transport reported played (None: it does not report).
+        self.reported: int | None = 0 if reports_playback else None
 
     @property
     def speaking(self) -> bool:
@@ -56,15 +82,46 @@ class AgentVoice:
     def start_turn(self) -> None:
         """A new agent turn: playback position and heard text start again."""
         self.pacer.start_turn()
-        self.spoken = []
+        self.spoken, self._synthesised = [], []
+
+    @property
+    def played_s(self) -> float:
+        """Seconds of this turn's audio played: reported frames, or the pacer's estimate."""
+        if self.reported is None:
+            return self.pacer.played_s
+        frames = self.reported - self.pacer.turn_after_sequence
+        return max(0, min(frames, self.pacer.turn_frames)) * FRAME_S
+
+    def played(self, sequence: int) -> None:
+        """The transport played agent audio up to frame `sequence` (ignored without reports)."""
+        if self.reported is not None:
+            self.reported = max(self.reported, min(sequence, self.pacer.sequence))
+
+    async def played_out(self, *, confirmed: bool = True) -> None:
+        """Wait until the audio sent so far has played at the caller.
+
+        The pacer's estimate first; with reports (and `confirmed`), then the report of the last
+        frame sent, for at most `REPORT_GRACE_S` more.
+        """
+        while self.speaking:
+            await self.clock.sleep(FRAME_S)
+        if self.reported is None or not confirmed:
+            return
+        deadline = self.clock.now() + REPORT_GRACE_S
+        while self.reported < self.pacer.sequence and self.clock.now() < deadline:
+            await self.clock.sleep(FRAME_S)
 
     def heard(self) -> str:
         """The text of this turn the caller has heard so far (cut at the playback position)."""
-        return played_text(self.spoken, self.pacer.played_s)
+        pieces = [
+            SpokenPiece(piece.text, max(piece.seconds, synthesised.seconds))
+            for piece, synthesised in zip(self.spoken, self._synthesised, strict=True)
+        ]
+        return played_text(pieces, self.played_s)
 
     def clear(self) -> Playback:
         """Stop at once (barge-in): audio not yet played is dropped; what was heard is kept."""
-        playback = Playback(self.pacer.sequence, self.pacer.played_s, self.heard(), self.speaking)
+        playback = Playback(self.pacer.sequence, self.played_s, self.heard(), self.speaking)
         self.pacer.clear()
         return playback
 
@@ -109,7 +166,7 @@ class _Speech:
     ) -> None:
         self._voice, self._turn, self._timing, self._phrase = voice, turn, timing, phrase
         self._texts: asyncio.Queue[str | None] = asyncio.Queue()
-        self._pieces: asyncio.Queue[tuple[str, _Chunks] | None] = asyncio.Queue()
+        self._pieces: asyncio.Queue[tuple[str, _Synthesised] | None] = asyncio.Queue()
         self._fetcher = asyncio.create_task(self._fetch())
         self._player = asyncio.create_task(self._play())
 
@@ -139,16 +196,17 @@ class _Speech:
         clock, rate = self._voice.clock, self._voice.format.sample_rate
         try:
             while (text := await self._texts.get()) is not None:
-                chunks: _Chunks = asyncio.Queue()
-                self._pieces.put_nowait((text, chunks))
+                piece = _Synthesised()
+                self._pieces.put_nowait((text, piece))
                 asked = clock.now()
                 try:
                     async for chunk in self._voice.backend.speak(text, rate, phrase=self._phrase):
                         if self._timing is not None:
                             self._timing.mark(LatencyStage.TTS_TTFB, asked, clock.now())
-                        chunks.put_nowait(chunk)
+                        piece.seconds += len(chunk) / 2 / rate
+                        piece.chunks.put_nowait(chunk)
                 finally:
-                    chunks.put_nowait(None)
+                    piece.chunks.put_nowait(None)
         finally:
             self._pieces.put_nowait(None)
 
@@ -156,11 +214,12 @@ class _Speech:
         voice, timing = self._voice, self._timing
         fmt, rate = voice.format, voice.format.sample_rate
         while (item := await self._pieces.get()) is not None:
-            text, chunks = item
+            text, piece = item
             await voice.send(AgentTextEvent(self._turn, text))
             voice.spoken.append(SpokenPiece(text, 0.0))
+            voice._synthesised.append(piece)
             seconds = 0.0
-            while (chunk := await chunks.get()) is not None:
+            while (chunk := await piece.chunks.get()) is not None:
                 seconds += len(chunk) / 2 / rate
                 voice.spoken[-1] = SpokenPiece(text, seconds)
                 await voice.pacer.play(self._turn, encode_pcm16(chunk, rate, fmt))

@@ -1,6 +1,7 @@
 """What the responder works on: typed work items, and the `Reply` handle of the one running.
 
-A `Greeting`, a `CallerTurn`, or a fixed `Phrase` (the apology). A `Reply` knows whether the
+A `Greeting`, a `CallerTurn`, a fixed `Phrase` (the apology), a recording `Notice`, or a
+`Transfer` (the handoff line, then the transfer). A `Reply` knows whether the
 caller interrupted it and keeps the `Playback`, so the history records only what was heard.
 """
 
@@ -35,7 +36,22 @@ class CallerTurn:
     timing: TurnTiming
 
 
-WorkItem = Greeting | Phrase | CallerTurn
+@dataclass(frozen=True, slots=True)
+class Notice:
+    """The recording notice, before the greeting: spoken whole, remembered."""
+
+    text: str
+
+
+@dataclass(frozen=True, slots=True)
+class Transfer:
+    """Hand the call to a human: the handoff line, then the transfer (the call then ends)."""
+
+    turn: int
+    reason: str
+
+
+WorkItem = Greeting | Phrase | CallerTurn | Notice | Transfer
 
 
 @dataclass

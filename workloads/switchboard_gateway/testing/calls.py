@@ -12,9 +12,12 @@ from switchboard_api.resources import VoiceAgent
 from switchboard_gateway.agent import AgentConfig
 from switchboard_gateway.conversation.session import CallSession
 from switchboard_gateway.events import (
+    AgentAudioEvent,
     CallEndedEvent,
     CallerAudio,
+    CallerDtmf,
     CallerHangup,
+    CallerPlayed,
     CallerText,
     InboundEvent,
     OutboundEvent,
@@ -107,8 +110,14 @@ async def run_scripted_call(
     reply: Reply = echo,
     until: float = 60.0,
     prepare: Callable[[FakeModels], None] | None = None,
+    start: StartCall | None = None,
+    played_after: float | None = None,
 ) -> CallResult:
-    """Run one call on virtual time until it ends (or `until` seconds, then hang up)."""
+    """Run one call on virtual time until it ends (or `until` seconds, then hang up).
+
+    `start`: the call's start (default: a plain call to the agent). `played_after`: the caller's
+    side reports each agent frame played (`CallerPlayed`) this long after it was sent.
+    """
     clock = FakeClock()
     models = FakeModels(
         FakeTranscriber(clock, script), FakeChatModel(clock, reply), FakeSynthesizer(clock)
@@ -117,21 +126,32 @@ async def run_scripted_call(
         prepare(models)
     events: list[tuple[float, OutboundEvent]] = []
     started = clock.now()
+    unreported: list[tuple[float, int]] = []
 
     async def send(event: OutboundEvent) -> None:
         events.append((clock.now() - started, event))
+        if played_after is not None and isinstance(event, AgentAudioEvent):
+            unreported.append((clock.now() - started + played_after, event.sequence))
 
-    start = StartCall(agent=config.key)
+    start = start or StartCall(agent=config.key)
+    prompts = config.prompts({}, start.telephony)
     session = CallSession(
-        config, models, start, config.prompts({}), send, "scripted", clock=clock, vad=EnergyVad()
+        config, models, start, prompts, send, "scripted", clock=clock, vad=EnergyVad()
     )
     inbound = CallerEvents()
     running = asyncio.create_task(session.run(inbound))
     typed = sorted(script.types, key=lambda t: t.at)
+    presses = sorted(script.presses, key=lambda p: p.at)
     t = 0.0
     while not running.done() and t < until:
         while typed and typed[0].at <= t + 1e-9:
             inbound.put(CallerText(typed.pop(0).text))
+        while presses and presses[0].at <= t + 1e-9:
+            inbound.put(CallerDtmf(presses.pop(0).keys))
+        played = [sequence for at, sequence in unreported if at <= t + 1e-9]
+        if played:
+            inbound.put(CallerPlayed(max(played)))
+            unreported[:] = [(at, s) for at, s in unreported if at > t + 1e-9]
         if script.hangup_at is not None and t >= script.hangup_at - 1e-9:
             inbound.put(CallerHangup("scripted"))
         inbound.put(CallerAudio(float_to_pcm16(script.frame(t))))

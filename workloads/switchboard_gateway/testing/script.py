@@ -1,4 +1,4 @@
-"""A scripted caller's timeline: speech (a constant level per utterance), typing, hang-up."""
+"""A scripted caller's timeline: speech (a constant level per utterance), typing, keys, hang-up."""
 
 from __future__ import annotations
 
@@ -32,6 +32,14 @@ class Type:
 
 
 @dataclass(frozen=True, slots=True)
+class Press:
+    """The caller presses keypad `keys` (DTMF) at `at`."""
+
+    at: float
+    keys: str
+
+
+@dataclass(frozen=True, slots=True)
 class Hangup:
     """The caller hangs up at `at`."""
 
@@ -44,6 +52,7 @@ class CallScript:
 
     says: list[Say] = field(default_factory=list)
     types: list[Type] = field(default_factory=list)
+    presses: list[Press] = field(default_factory=list)
     hangup_at: float | None = None
 
     def say(self, at: float, seconds: float, text: str) -> CallScript:
@@ -54,6 +63,11 @@ class CallScript:
     def type(self, at: float, text: str) -> CallScript:
         """Type a turn."""
         self.types.append(Type(at, text))
+        return self
+
+    def press(self, at: float, keys: str) -> CallScript:
+        """Press keypad keys (one DTMF event)."""
+        self.presses.append(Press(at, keys))
         return self
 
     def hangup(self, at: float) -> CallScript:

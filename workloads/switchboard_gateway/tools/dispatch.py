@@ -20,7 +20,6 @@ from switchboard_gateway.events import (
     OutboundEvent,
     ToolCallEvent,
     ToolResultEvent,
-    TransferEvent,
 )
 from switchboard_gateway.tools.knowledge import (
     MAX_QUERY_CHARS,
@@ -59,6 +58,9 @@ class ToolRound:
 
     outcomes: tuple[tuple[ToolRequest, ToolOutcome], ...]
     ending: EndReason | None
+    #: Why the model transferred the call (`transfer_call`'s reason): the conversation says the
+    #: handoff line, then sends the transfer.
+    transfer_reason: str = ""
 
     def messages(self) -> list[dict[str, Any]]:
         """The tool results for the history, in the order they were asked for."""
@@ -97,6 +99,7 @@ class ToolCalls:
     async def run(self, turn: int, requests: list[ToolRequest]) -> ToolRound:
         """Run every request in order; a failure is apologised for, and the round goes on."""
         ending: EndReason | None = None
+        transfer_reason = ""
         outcomes: list[tuple[ToolRequest, ToolOutcome]] = []
         for request in requests:
             await self._send(ToolCallEvent(turn, request.id, request.name, request.arguments))
@@ -104,8 +107,7 @@ class ToolCalls:
             if request.name == "end_call" and self._config.call_policy.end_call_tool:
                 outcome, ending = ToolOutcome(True, _DONE), EndReason.AGENT_ENDED
             elif request.name == "transfer_call" and self._config.transfer_target:
-                reason = _argument(request.arguments, "reason")
-                await self._send(TransferEvent(self._config.transfer_target, reason))
+                transfer_reason = _argument(request.arguments, "reason")
                 outcome, ending = ToolOutcome(True, _DONE), EndReason.TRANSFERRED
             elif request.name == SEARCH_TOOL_NAME and self._knowledge is not None:
                 outcome = await self._search(turn, self._knowledge, request)
@@ -122,7 +124,7 @@ class ToolCalls:
                     outcome.error,
                 )
                 await self._say(turn, TOOL_APOLOGY)
-        return ToolRound(tuple(outcomes), ending)
+        return ToolRound(tuple(outcomes), ending, transfer_reason)
 
     @property
     def auto_context(self) -> bool:

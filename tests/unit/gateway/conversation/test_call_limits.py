@@ -11,8 +11,8 @@ import pytest
 from switchboard_gateway.conversation.session import CallSession
 from switchboard_gateway.events import (
     CallEndedEvent,
-    CallerDtmf,
     CallerHangup,
+    CallerPlayed,
     EndReason,
     InboundEvent,
     OutboundEvent,
@@ -140,7 +140,7 @@ def test_a_flood_of_messages_is_read_at_the_message_rate_not_as_fast_as_it_comes
     async def flood() -> AsyncIterator[InboundEvent]:
         for _ in range(400):  # all there at once, as from a client that never waits
             read_at.append(clock.now())
-            yield CallerDtmf("1")
+            yield CallerPlayed(1)  # no playback reports on this call: read, then ignored
         yield CallerHangup("done")
 
     async def scenario() -> CallEndedEvent:
