@@ -23,7 +23,15 @@ def test_the_documented_session_new_gives_the_call_its_numbers_and_sid() -> None
         from_number="+15083084809",
         to_number="+15083728299",
         direction="inbound",
+        caller_name="",
     )
+
+
+def test_the_caller_name_is_kept_when_the_carrier_sends_one() -> None:
+    body = fixture("session_new.json")
+    body["data"]["caller_name"] = "Jane Doe"
+    message = protocol.read_app_message(json.dumps(body))
+    assert protocol.telephony_of(message).caller_name == "Jane Doe"
 
 
 def test_the_ack_has_the_documented_shape_with_answer_then_a_bidirectional_listen() -> None:

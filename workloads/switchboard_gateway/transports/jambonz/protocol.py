@@ -98,12 +98,8 @@ def telephony_of(message: AppMessage) -> TelephonyCall:
         from_number=_text(data.get("from"), 64),
         to_number=_text(data.get("to"), 64),
         direction=direction if direction in ("inbound", "outbound") else "inbound",
+        caller_name=_text(data.get("caller_name"), 128),
     )
-
-
-def caller_name_of(message: AppMessage) -> str:
-    """The caller's display name from `session:new`, when the carrier sent one."""
-    return _text(message.data.get("caller_name"), 128)
 
 
 def ack(msgid: str, verbs: list[dict[str, Any]] | None = None) -> str:
