@@ -13,7 +13,6 @@ from __future__ import annotations
 import asyncio
 import base64
 import binascii
-import contextlib
 import hmac
 import logging
 import os
@@ -24,19 +23,16 @@ from aiohttp import WSMsgType, web
 from switchboard_api.channels import JambonzChannel
 from switchboard_api.common import secret_env_name
 from switchboard_gateway.events import (
-    AgentAudioEvent,
     AudioFormat,
     CallEndedEvent,
-    ClearEvent,
     Encoding,
     EndReason,
-    OutboundEvent,
     ProtocolError,
     StartCall,
-    TransferEvent,
 )
 from switchboard_gateway.gateway import OverloadedError
 from switchboard_gateway.transports.jambonz import protocol
+from switchboard_gateway.transports.jambonz.call_io import Deliver, linger, read_app, send
 from switchboard_gateway.transports.jambonz.line import CallGateway, CallLine, LineRegistry
 
 log = logging.getLogger(__name__)
@@ -50,7 +46,6 @@ LINGER_S = 10.0
 #: make jambonz reconnect), up to this long.
 TRANSFER_LINGER_S = 4 * 3600.0
 LISTEN_PATH = "/v1/jambonz/_listen/"
-_SEND_ERRORS = (ConnectionError, RuntimeError)
 
 
 def basic_auth_ok(request: web.Request, channel: JambonzChannel) -> bool:
@@ -133,6 +128,7 @@ class JambonzApp:
                 # call is unknown here, so it is ended rather than left without an agent.
                 log.warning("jambonz session:reconnect for an unknown call: hanging up")
                 await ws.send_str(protocol.redirect(protocol.hangup_verbs()))
+                await linger(ws, LINGER_S)
                 return
             if message.type != "session:new":
                 raise ProtocolError(f"expected session:new first, got {message.type!r}")
@@ -160,17 +156,17 @@ class JambonzApp:
         except OverloadedError:
             log.warning("jambonz call for %s declined: the gateway is at capacity", key)
             await ws.send_str(protocol.ack(message.msgid, protocol.decline(503, "Overloaded")))
-            await _linger(ws, LINGER_S)
+            await linger(ws, LINGER_S)
             return
         if isinstance(admitted, CallEndedEvent):
             log.info("jambonz call for %s declined: %s", key, admitted.reason.value)
             await ws.send_str(protocol.ack(message.msgid, protocol.decline(603, "Decline")))
-            await _linger(ws, LINGER_S)
+            await linger(ws, LINGER_S)
             return
         line = CallLine(telephony.call_sid, channel.sample_rate)
         token = self._lines.add(line)
-        reader = asyncio.create_task(_read_app(ws, line), name="jambonz-app-reader")
-        linger = LINGER_S
+        reader = asyncio.create_task(read_app(ws, line), name="jambonz-app-reader")
+        wait_s = LINGER_S
         try:
             url = listen_url(request, token, self._public_url)
             verbs = protocol.answer_and_listen(url, channel.sample_rate, key)
@@ -180,20 +176,20 @@ class JambonzApp:
                 self._gateway.refuse(EndReason.PROTOCOL_ERROR, str(listen))
                 log.info("jambonz call for %s ended before it began: %s", key, listen)
                 if not line.gone:
-                    await _send(ws, protocol.redirect(protocol.hangup_verbs()))
+                    await send(ws, protocol.redirect(protocol.hangup_verbs()))
                 return
-            deliver = _Deliver(ws, listen, line)
+            deliver = Deliver(ws, listen, line)
             ended = await self._gateway.run_call(
                 admitted, start, deliver, line.inbound(), channel="jambonz"
             )
             log.info("jambonz call for %s ended: %s", key, ended.reason.value)
             if ended.reason is EndReason.TRANSFERRED:
-                linger = TRANSFER_LINGER_S
+                wait_s = TRANSFER_LINGER_S
             await listen.close()
         finally:
             self._lines.discard(token)
             line.done.set()
-            await _linger(ws, linger, reader)
+            await linger(ws, wait_s, reader)
 
 
 async def _listen_socket(
@@ -209,93 +205,3 @@ async def _listen_socket(
     if reader in done:
         return ProtocolError("jambonz ended the call before the listen socket opened")
     return ProtocolError(f"jambonz opened no listen socket within {LISTEN_TIMEOUT_S:.0f} s")
-
-
-class _Deliver:
-    """The call's events to jambonz: audio and killAudio on the listen socket, commands here."""
-
-    def __init__(
-        self, app: web.WebSocketResponse, listen: web.WebSocketResponse, line: CallLine
-    ) -> None:
-        self._app, self._listen, self._line = app, listen, line
-
-    async def __call__(self, event: OutboundEvent) -> None:
-        if isinstance(event, AgentAudioEvent):
-            await _send(self._listen, event.data)
-        elif isinstance(event, ClearEvent):
-            await _send(self._listen, protocol.KILL_AUDIO)
-        elif isinstance(event, TransferEvent):
-            try:
-                verbs = protocol.dial_verbs(event.target)
-            except ValueError as error:
-                log.warning("jambonz transfer impossible (%s): hanging up instead", error)
-                verbs = protocol.hangup_verbs()
-            await _send(self._app, protocol.redirect(verbs))
-        elif (
-            isinstance(event, CallEndedEvent)
-            and event.reason is not EndReason.TRANSFERRED
-            and not self._line.gone
-        ):
-            await _send(self._app, protocol.redirect(protocol.hangup_verbs()))
-
-
-async def _send(ws: web.WebSocketResponse, data: str | bytes) -> None:
-    if ws.closed:
-        return
-    with contextlib.suppress(*_SEND_ERRORS):  # the reader sees the close and ends the call
-        if isinstance(data, bytes):
-            await ws.send_bytes(data)
-        else:
-            await ws.send_str(data)
-
-
-async def _read_app(ws: web.WebSocketResponse, line: CallLine) -> None:
-    """Jambonz's messages during the call: status, hooks to acknowledge, errors."""
-    async for msg in ws:
-        if msg.type is WSMsgType.BINARY:
-            line.fail(ProtocolError("binary frame on the application socket (text only)"))
-            return
-        if msg.type is not WSMsgType.TEXT:
-            break
-        try:
-            message = protocol.read_app_message(msg.data)
-        except ProtocolError as error:
-            line.fail(error)
-            return
-        kind = message.type
-        if kind == "call:status":
-            status = message.data.get("call_status")
-            if status in protocol.ENDED_STATUSES:
-                line.hangup(f"jambonz call:status {status}")
-        elif kind == "verb:hook":
-            await _send(ws, protocol.ack(message.msgid))
-        elif kind == "jambonz:error":
-            line.hangup("jambonz reported a fatal error")
-        elif kind in ("session:new", "session:reconnect"):
-            line.fail(ProtocolError(f"{kind} on a socket that already carries a call"))
-            return
-        elif kind not in protocol.IGNORED_TYPES:
-            line.fail(ProtocolError(f"unknown jambonz message type {kind[:40]!r}"))
-            return
-    line.hangup("jambonz closed the application socket")
-
-
-async def _linger(
-    ws: web.WebSocketResponse, seconds: float, reader: asyncio.Task[None] | None = None
-) -> None:
-    """Let jambonz close the socket (it does when the call ends), up to `seconds`."""
-    if reader is None:
-        reader = asyncio.create_task(_drain(ws))
-    try:
-        await asyncio.wait_for(asyncio.shield(reader), seconds)
-    except TimeoutError:
-        pass
-    finally:
-        reader.cancel()
-        with contextlib.suppress(asyncio.CancelledError):
-            await reader
-
-
-async def _drain(ws: web.WebSocketResponse) -> None:
-    async for _ in ws:
-        pass
