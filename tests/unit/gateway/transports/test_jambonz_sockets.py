@@ -191,6 +191,11 @@ def test_the_listen_url_uses_the_public_url_when_there_is_one() -> None:
     )
     public = app_socket.listen_url(request, "tok", "https://voice.example.com/")
     assert public == "wss://voice.example.com/v1/jambonz/_listen/tok"
+    proxied = make_mocked_request(
+        "GET", "/", headers={"Host": "abc.tunnel.example", "X-Forwarded-Proto": "https"}
+    )
+    tunnelled = app_socket.listen_url(proxied, "tok", None)
+    assert tunnelled == "wss://abc.tunnel.example/v1/jambonz/_listen/tok"
 
 
 def test_a_call_jambonz_ended_gets_no_hangup_back() -> None:

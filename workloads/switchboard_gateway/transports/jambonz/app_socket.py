@@ -69,11 +69,18 @@ def basic_auth_ok(request: web.Request, channel: JambonzChannel) -> bool:
 
 
 def listen_url(request: web.Request, token: str, public_url: str | None) -> str:
-    """Where jambonz opens this call's listen socket (the public URL when configured)."""
+    """Where jambonz opens this call's listen socket (the public URL when configured).
+
+    Without one, the host jambonz reached (its `Host`), over TLS when the request came over TLS
+    or a TLS-terminating proxy says so (`X-Forwarded-Proto`): only the authenticated jambonz
+    ever sees this URL, so a header it sent can misdirect nothing but its own call.
+    """
     if public_url:
         base = "wss://" + public_url.removeprefix("https://").rstrip("/")
     else:
-        base = f"{'wss' if request.secure else 'ws'}://{request.host}"
+        forwarded = request.headers.get("X-Forwarded-Proto", "").split(",")[0].strip().lower()
+        secure = request.secure or forwarded == "https"
+        base = f"{'wss' if secure else 'ws'}://{request.host}"
     return f"{base}{LISTEN_PATH}{token}"
 
 
