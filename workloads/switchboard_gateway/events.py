@@ -58,6 +58,8 @@ class TelephonyCall:
     direction: str = "inbound"
     #: The provider's stream id (Twilio `streamSid`), when it has one.
     stream_sid: str = ""
+    #: The caller's display name, when the carrier sent one (jambonz `caller_name`).
+    caller_name: str = ""
 
 
 @dataclass(frozen=True, slots=True)
