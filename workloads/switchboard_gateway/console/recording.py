@@ -53,15 +53,17 @@ def wanted_range(header: str | None, size: int) -> tuple[int, int] | str | None:
     match = _RANGE.match(header.strip())
     if match is None or match[1] == match[2] == "":
         return None
+    if size == 0:
+        return "unsatisfiable"
     if match[1] == "":  # the last N bytes
         first, last = max(0, size - int(match[2])), size - 1
     else:
         first = int(match[1])
+        if first >= size:
+            return "unsatisfiable"
         last = int(match[2]) if match[2] else size - 1
         if last < first:
             return None
-    if first >= size:
-        return "unsatisfiable"
     return first, min(last, size - 1, first + MAX_RANGE_BYTES - 1)
 
 
