@@ -126,6 +126,7 @@ def test_the_recording_needs_the_consoles_sign_in_like_the_rest_of_its_api(
     def fetch(headers: dict[str, str]) -> Response | None:
         request = Request("/api/calls/c1/recording", Headers({"Host": "127.0.0.1", **headers}))
         connection = cast(ServerConnection, Connection())
+
         async def answer() -> Response | None:
             return await respond(connection, request)
 
