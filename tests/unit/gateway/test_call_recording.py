@@ -111,3 +111,39 @@ def test_an_agent_without_recording_leaves_no_file(tmp_path: Path) -> None:
     saved, directory = _call(tmp_path, recording=False)
     assert [r.recording for r in saved] == [""]
     assert list(directory.rglob("*")) == []
+
+
+def _agent(name: str, namespace: str, recording: bool) -> dict[str, Any]:
+    return {
+        "apiVersion": "switchboard.dev/v1alpha1",
+        "kind": "VoiceAgent",
+        "metadata": {"name": name, "namespace": namespace},
+        "spec": {"prompt": {"system": "Test."}, "callPolicy": {"recording": recording}},
+    }
+
+
+def test_agents_are_recorded_with_recording_on_unless_their_tenant_keeps_none() -> None:
+    from switchboard_api.gateway import GatewayConfig
+    from switchboard_gateway.server import build_gateway
+
+    tenant = {
+        "apiVersion": "switchboard.dev/v1alpha1",
+        "kind": "Tenant",
+        "metadata": {"name": "quiet"},
+        "spec": {"namespace": {"name": "quiet"}, "retention": {"recordingsDays": 0}},
+    }
+    config = GatewayConfig.model_validate(
+        {
+            "modelPlaneUrl": "http://127.0.0.1:9",
+            "agents": [
+                _agent("on", "acme", True),
+                _agent("off", "acme", False),
+                _agent("kept-none", "quiet", True),
+            ],
+            "tenants": [tenant],
+            "store": None,
+        }
+    )
+    gateway = build_gateway(config, None)
+    recorded = {key: entry.recorded for key, entry in gateway.agents.items()}
+    assert recorded == {"acme/on": True, "acme/off": False, "quiet/kept-none": False}
