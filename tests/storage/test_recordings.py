@@ -137,7 +137,7 @@ def _exists(client: object) -> bool:
 def test_s3_keeps_a_recording_under_its_prefix_and_reads_it_in_ranges(
     s3: S3Recordings, tmp_path: Path, s3_endpoint: str
 ) -> None:
-    source = _wav(tmp_path, 6 * 1024 * 1024)  # above boto3's multipart threshold (8 MiB: no)
+    source = _wav(tmp_path, 9 * 1024 * 1024)  # above boto3's 8 MiB threshold: a multipart upload
     expected = source.read_bytes()
     reference = s3.put(source, relative_name("acme/desk", "c1", STARTED))
     assert reference == f"s3://{BUCKET}/recordings/acme/desk/2026/11/21/c1.wav"

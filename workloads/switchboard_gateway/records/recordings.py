@@ -79,9 +79,15 @@ class DirectoryRecordings:
     def put(self, wav: Path, name: str) -> str:
         """Move the file into place (atomically: a reader never sees half a recording)."""
         target = self.directory / name
-        target.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
         partial = target.with_suffix(".partial")
-        shutil.move(wav, partial)
+        for attempt in range(2):  # retention may remove a day's folder as it empties
+            target.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
+            try:
+                shutil.move(wav, partial)
+                break
+            except FileNotFoundError:
+                if attempt or not wav.exists():
+                    raise
         os.chmod(partial, 0o600)
         os.replace(partial, target)
         return f"file:{name}"
