@@ -139,4 +139,6 @@ def test_a_recorded_call_holds_the_callers_words_left_and_the_agents_right_cut_a
     assert heard_words[0] == full_words[0], greeting_heard
     replies = " ".join(turn.agent_text for turn in record.turns if turn.number > 0)
     agent_words = asr.transcribe(right[int((cut + 0.1) * RATE) :]).text
+    print(f"left: {caller_words!r}\nright until the cut at {cut:.2f} s: {greeting_heard!r}")
+    print(f"right after: {agent_words!r} (said: {replies!r})")
     assert word_error_rate([(replies, agent_words)]) <= 0.25, (replies, agent_words)
