@@ -115,11 +115,10 @@ def s3(s3_endpoint: str, monkeypatch: pytest.MonkeyPatch) -> S3Recordings:
     monkeypatch.setenv("AWS_ACCESS_KEY_ID", "recorder")
     monkeypatch.setenv("AWS_SECRET_ACCESS_KEY", "not-checked-by-moto")
     client = boto3.client("s3", endpoint_url=s3_endpoint, region_name="us-east-1")
-    for found in (
-        client.list_objects_v2(Bucket=BUCKET).get("Contents", []) if _exists(client) else []
-    ):
-        client.delete_object(Bucket=BUCKET, Key=found["Key"])
-    if not _exists(client):
+    if _exists(client):  # a fresh bucket for each test: empty the module's one
+        for found in client.list_objects_v2(Bucket=BUCKET).get("Contents", []):
+            client.delete_object(Bucket=BUCKET, Key=found["Key"])
+    else:
         client.create_bucket(Bucket=BUCKET)
     config = RecordingsConfig(
         s3=S3RecordingsConfig(bucket=BUCKET, endpoint_url=s3_endpoint, region="us-east-1")
