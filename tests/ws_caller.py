@@ -12,6 +12,7 @@ from switchboard_gateway.events import (
     AudioFormat,
     CallEndedEvent,
     CallStarted,
+    ClearEvent,
     EndReason,
     TranscriptEvent,
     TurnLatencyEvent,
@@ -40,6 +41,8 @@ async def feed_ws_events(socket: ClientConnection, caller: ScriptedCaller) -> No
                 caller.on_event(
                     TurnLatencyEvent(body["turn"], voice_to_voice_ms=body["voiceToVoiceMs"])
                 )
+            elif kind == "clear":
+                caller.on_event(ClearEvent(body["turn"], body["afterSequence"]))
             elif kind == "ended":
                 caller.on_event(CallEndedEvent(EndReason(body["reason"]), body["detail"]))
     finally:

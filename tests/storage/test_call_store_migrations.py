@@ -77,7 +77,8 @@ def test_migrate_takes_the_schema_from_before_versions_as_version_1_and_keeps_it
     with psycopg.connect(url, autocommit=True) as db:
         db.execute(SQL.create.encode())  # what gateways created before versions
         db.execute(
-            SQL.insert_call,
+            "INSERT INTO switchboard_calls (call_id, agent, channel, started_at, ended_at,"
+            " end_reason, client_reference, truncated) VALUES (%s, %s, %s, %s, %s, %s, %s, %s)",
             ("old", "acme/desk", "grpc", NOW, NOW, "caller_hangup", "", False),
         )
     out = _run_migrate(url)

@@ -10,7 +10,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from switchboard_api.gateway import CallStoreConfig, GatewayConfig
+from switchboard_api.gateway import CallStoreConfig, GatewayConfig, RecordingsConfig
 from switchboard_api.manifests import LoadedManifest
 from switchboard_api.resources import KnowledgeBase, Tenant, VoiceAgent
 from switchboard_api.serving import ModelPlaneArgs, agent_request, model_plane
@@ -105,7 +105,10 @@ def gateway_config(
     grpc_port: int,
     state_dir: Path,
 ) -> GatewayConfig:
-    """The gateway of a local run: console on, records in the state directory's SQLite."""
+    """The gateway of a local run: console on, records in the state directory's SQLite.
+
+    Recordings (agents with `callPolicy.recording`) go to `recordings/` beside `calls.db`.
+    """
     return GatewayConfig(
         model_plane_url=model_plane_url,
         agents=local.agents,
@@ -117,4 +120,27 @@ def gateway_config(
         drain_timeout_seconds=LOCAL_DRAIN_S,
         store=CallStoreConfig(url=f"sqlite:///{(state_dir / 'calls.db').resolve()}"),
         console=True,
+        recordings=local_recordings(local, state_dir),
     )
+
+
+def local_recordings(local: LocalPlan, state_dir: Path) -> RecordingsConfig | None:
+    """`<state dir>/recordings` when an agent records its calls, else None.
+
+    Kept as long as the shortest `retention.recordingsDays` among those agents' tenants
+    (a tenant keeping none, 0, records nothing; the gateway skips its agents).
+    """
+    days = []
+    for agent in local.agents:
+        if not agent.spec.call_policy.recording:
+            continue
+        namespace = agent.metadata.namespace or "default"
+        tenant = next((t for t in local.tenants if t.spec.namespace.name == namespace), None)
+        days.append(tenant.spec.retention.recordings_kept_days if tenant is not None else None)
+    if all(d == 0 for d in days):  # no agent records (or every tenant keeps none)
+        return None
+    kept = [d for d in days if d]
+    directory = str((state_dir / "recordings").resolve())
+    if not kept:
+        return RecordingsConfig(directory=directory)
+    return RecordingsConfig(directory=directory, retention_days=min(kept))

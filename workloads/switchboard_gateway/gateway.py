@@ -9,6 +9,8 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import dataclasses
+import logging
 import time
 import uuid
 from collections.abc import AsyncIterable, Awaitable, Callable, Mapping
@@ -31,9 +33,13 @@ from switchboard_gateway.metrics import GatewayMetrics
 from switchboard_gateway.prompt import TemplateError
 from switchboard_gateway.public_calls import PublicAccess
 from switchboard_gateway.quota.slots import CallSlots, QuotaUnavailableError, Slot
-from switchboard_gateway.records.model import CallStore
+from switchboard_gateway.records.call_audio import CallAudio
+from switchboard_gateway.records.model import CallRecord, CallStore
 from switchboard_gateway.records.recorder import CallRecorder
+from switchboard_gateway.records.recordings import RecordingStore
 from switchboard_gateway.tools.knowledge import KnowledgeSearch
+
+log = logging.getLogger(__name__)
 
 #: A slow client gets at most this much agent audio queued before frames are dropped.
 MAX_QUEUED_AUDIO_S = 2.0
@@ -52,6 +58,8 @@ class AgentEntry:
     knowledge: KnowledgeSearch | None = None
     #: Calls without credentials, when the agent is public (None: they are refused).
     public: PublicAccess | None = None
+    #: Its calls are recorded (`callPolicy.recording`, and its tenant keeps recordings).
+    recorded: bool = False
 
     def authenticate(self, start: StartCall) -> Caller | CallEndedEvent:
         """Who calls with `start` (see `callers.authenticate`), or why it may not."""
@@ -107,6 +115,8 @@ class Gateway:
     metrics: GatewayMetrics = field(default_factory=GatewayMetrics)
     #: The tenant's call quota across its gateways (None: no tenant-wide limit).
     slots: CallSlots | None = None
+    #: Where recordings go (`GatewayConfig.recordings`; None: no call is recorded).
+    recordings: RecordingStore | None = None
     _sessions: set[CallSession] = field(default_factory=set)
     _saving: set[asyncio.Task[None]] = field(default_factory=set)
 
@@ -259,17 +269,22 @@ class Gateway:
             max_turns=limits.max_record_turns,
             max_bytes=limits.max_record_bytes,
         )
+        audio = self._call_audio(admission, start, call_id)
         self.active += 1
         self.metrics.call_started(agent)
         outcome = "cancelled"  # unless an end event says otherwise: the transport went away
         self._sessions.add(session)
-        running = asyncio.create_task(session.run(inbound), name=f"call-{call_id}")
+        tapped = audio.inbound(inbound) if audio is not None else inbound
+        running = asyncio.create_task(session.run(tapped), name=f"call-{call_id}")
         recorded = False
+        record: CallRecord | None = None
         try:
             while True:
                 event = await queue.get()
                 if isinstance(event, AgentAudioEvent):
                     queued_audio -= 1
+                if audio is not None:
+                    audio.outbound(event)
                 tool = recorder.observe(event)
                 self.metrics.observe(agent, event, tool)
                 if isinstance(event, CallEndedEvent):
@@ -290,9 +305,38 @@ class Gateway:
                 await running
             if not recorded:  # the transport went away: the call still gets its record
                 record = recorder.record(outcome, session.history.messages, session.latencies)
-                saving = asyncio.create_task(recorder.save(self.store, record))
+            if record is not None and (not recorded or audio is not None):
+                after = self._after_call(recorder, record, audio, saved=recorded)
+                saving = asyncio.create_task(after)
                 self._saving.add(saving)  # it outlives this task, which may be cancelled
                 saving.add_done_callback(self._saving.discard)
+
+    def _call_audio(self, admission: Admission, start: StartCall, call_id: str) -> CallAudio | None:
+        """The call's recording tap, when its agent is recorded and recordings have a place."""
+        entry = admission.entry
+        if not entry.recorded or self.recordings is None:
+            return None
+        try:
+            limit = entry.config.call_policy.max_call_duration_seconds
+            return CallAudio(call_id, entry.config.key, start, max_seconds=limit + 5)
+        except Exception:  # e.g. no temporary space: the call goes on unrecorded
+            log.exception("call %s cannot be recorded", call_id)
+            return None
+
+    async def _after_call(
+        self, recorder: CallRecorder, record: CallRecord, audio: CallAudio | None, *, saved: bool
+    ) -> None:
+        """Save the record (unless saved), then store the recording and reference it."""
+        if not saved:
+            await recorder.save(self.store, record)
+        if audio is None:
+            return
+        if self.recordings is None:
+            audio.discard()
+            return
+        reference = await audio.store(self.recordings, record.started_at)
+        if reference is not None:
+            await recorder.save(self.store, dataclasses.replace(record, recording=reference))
 
     async def records_saved(self) -> None:
         """Wait for records still being saved (before the store closes)."""

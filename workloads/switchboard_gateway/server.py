@@ -35,6 +35,7 @@ from switchboard_gateway.metrics import GatewayMetrics
 from switchboard_gateway.public_calls import PublicAccess
 from switchboard_gateway.quota import call_slots
 from switchboard_gateway.records.model import CallStore
+from switchboard_gateway.records.recordings import enforce_recording_retention, open_recordings
 from switchboard_gateway.records.stores import enforce_retention, open_store
 from switchboard_gateway.tls import ServerTls
 from switchboard_gateway.tls import keep_reloading as keep_reloading_tls
@@ -106,7 +107,12 @@ def build_gateway(
             if public.enabled
             else None
         )
-        entries[agent_config.key] = AgentEntry(agent_config, backend, keys, search, opened)
+        # "0 records nothing" (Tenant retention.recordingsDays).
+        keeps = tenant is None or tenant.spec.retention.recordings_kept_days > 0
+        recorded = agent.spec.call_policy.recording and keeps
+        entries[agent_config.key] = AgentEntry(
+            agent_config, backend, keys, search, opened, recorded=recorded
+        )
     slots = call_slots(config.call_quota) if config.call_quota is not None else None
     return Gateway(
         entries, max_calls=config.max_concurrent_calls, store=store, metrics=metrics, slots=slots
@@ -124,6 +130,7 @@ class GatewayServer:
     grpc_port: int
     http_port: int
     _retention: asyncio.Task[None] | None = None
+    _recording_retention: asyncio.Task[None] | None = None
     _key_reload: asyncio.Task[None] | None = None
     #: The search built from `config.knowledge_bases` (a pod's), which this server closes.
     _knowledge: StoreKnowledgeSearch | None = None
@@ -149,6 +156,8 @@ class GatewayServer:
         store = await open_store(config.store) if config.store is not None else None
         gateway = build_gateway(config, store, knowledge or owned)
         gateway.warm = False
+        if config.recordings is not None:
+            gateway.recordings = await asyncio.to_thread(open_recordings, config.recordings)
         grpc_server, grpc_port = await start_grpc_server(
             gateway,
             f"{config.host}:{config.grpc_port}",
@@ -186,6 +195,13 @@ class GatewayServer:
             retention = timedelta(days=config.store.retention_days)
             server._retention = asyncio.create_task(
                 enforce_retention(store, retention), name="call-record-retention"
+            )
+        if gateway.recordings is not None and config.recordings is not None:
+            server._recording_retention = asyncio.create_task(
+                enforce_recording_retention(
+                    gateway.recordings, timedelta(days=config.recordings.retention_days)
+                ),
+                name="recording-retention",
             )
         log.info(
             "gateway serving %d agent(s): gRPC on %d, HTTP/WebSocket on %d%s",
@@ -250,7 +266,8 @@ class GatewayServer:
 
     async def stop(self) -> None:
         """Stop at once (calls still running are cut)."""
-        for task in (self._retention, self._connecting, self._key_reload, self._tls_reload):
+        tasks = (self._retention, self._connecting, self._key_reload, self._tls_reload)
+        for task in (*tasks, self._recording_retention):
             if task is not None:
                 task.cancel()
                 with contextlib.suppress(asyncio.CancelledError):
@@ -263,8 +280,8 @@ class GatewayServer:
         for entry in self.gateway.agents.values():
             if isinstance(entry.backend, PhraseCachingBackend | ModelPlaneHttp):
                 await entry.backend.aclose()
+        await self.gateway.records_saved()  # records and recordings still being stored
         if self.gateway.store is not None:
-            await self.gateway.records_saved()
             await self.gateway.store.close()
         if self._knowledge is not None:
             await self._knowledge.aclose()

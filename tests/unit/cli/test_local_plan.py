@@ -6,6 +6,7 @@ from pathlib import Path
 
 import pytest
 
+from switchboard_api.gateway import RecordingsConfig
 from switchboard_api.manifests import load_manifests
 from switchboard_cli.local_plan import PlanError, gateway_config, plan
 
@@ -103,3 +104,50 @@ def test_a_missing_knowledge_base_names_the_reference(tmp_path: Path) -> None:
         PlanError, match=r"spec\.knowledgeBases\[0\]\.name: no KnowledgeBase acme/handbook"
     ):
         plan(load_manifests([path]))
+
+
+TENANT = """
+apiVersion: switchboard.dev/v1alpha1
+kind: Tenant
+metadata: {name: acme}
+spec:
+  namespace: {name: acme}
+  retention: %(retention)s
+"""
+
+
+def _recordings(tmp_path: Path, text: str) -> RecordingsConfig | None:
+    local = plan(load_manifests([_write(tmp_path, text)]))
+    config = gateway_config(
+        local,
+        model_plane_url="http://127.0.0.1:9",
+        host="127.0.0.1",
+        http_port=8080,
+        grpc_port=50051,
+        state_dir=tmp_path,
+    )
+    return config.recordings
+
+
+def test_recordings_go_beside_calls_db_when_an_agent_records(tmp_path: Path) -> None:
+    assert _recordings(tmp_path, _agent()) is None, "no agent records: no recordings setting"
+    recorded = _agent(extra="callPolicy: {recording: true}")
+    config = _recordings(tmp_path, recorded)
+    assert config is not None
+    assert config.directory == str((tmp_path / "recordings").resolve())
+    assert config.retention_days == 30
+
+
+def test_recordings_are_kept_for_the_tenants_recording_days_and_zero_records_nothing(
+    tmp_path: Path,
+) -> None:
+    recorded = _agent(extra="callPolicy: {recording: true}")
+    kept = _recordings(tmp_path, recorded + "---" + TENANT % {"retention": "{transcriptsDays: 14}"})
+    assert kept is not None
+    assert kept.retention_days == 14, "recordingsDays defaults to transcriptsDays"
+    days = "{transcriptsDays: 14, recordingsDays: 3}"
+    shorter = _recordings(tmp_path, recorded + "---" + TENANT % {"retention": days})
+    assert shorter is not None
+    assert shorter.retention_days == 3
+    none = "{recordingsDays: 0}"
+    assert _recordings(tmp_path, recorded + "---" + TENANT % {"retention": none}) is None

@@ -3,7 +3,8 @@
 `/` is the console; `/console/<file>` its static files; `/api/agents` the agents this gateway
 serves; `/api/calls?limit=&before=` recent call records, a page at a time (`before` is the last
 call id of the previous page, `next` in each answer), and `/api/calls/<id>?turnsFrom=&turnsLimit=`
-one call with a page of its turns (`nextTurnsFrom` in the answer, null on the last page). Answers
+one call with a page of its turns (`nextTurnsFrom` in the answer, null on the last page),
+`/api/calls/<id>/recording` its recording (a WAV, by byte ranges: `console.recording`). Answers
 are bounded, and records are read and encoded off the event loop that paces calls' audio. Call
 records hold transcripts, so the console is off unless the gateway's configuration turns it on
 (as `switchboard up` does on a loopback address).
@@ -24,6 +25,7 @@ from websockets.datastructures import Headers
 from websockets.http11 import Response
 
 from switchboard_gateway.agent import AgentConfig
+from switchboard_gateway.console.recording import recording_response
 from switchboard_gateway.gateway import Gateway
 from switchboard_gateway.prompt import TemplateError
 
@@ -105,8 +107,13 @@ def agents_listing(gateway: Gateway) -> list[dict[str, object]]:
     return listing
 
 
-async def console_response(gateway: Gateway, path: str, query: str) -> Response | None:
-    """The console's answer for `path`, or None when the path is not the console's."""
+async def console_response(
+    gateway: Gateway, path: str, query: str, headers: Headers | None = None
+) -> Response | None:
+    """The console's answer for `path`, or None when the path is not the console's.
+
+    `headers` are the request's (a recording is served by the ranges they ask for).
+    """
     if path in ("/", "/index.html"):
         return static_file("index.html")
     if path.startswith("/console/"):
@@ -131,6 +138,8 @@ async def console_response(gateway: Gateway, path: str, query: str) -> Response 
             {"calls": [dataclasses.asdict(c) for c in calls], "next": following}
         )
     call_id = path.removeprefix("/api/calls/")
+    if call_id.endswith("/recording"):
+        return await _recording(gateway, call_id.removesuffix("/recording"), headers)
     if not _CALL_ID.match(call_id):
         return _json(404, {"error": "no such call"})
     turns_from = _number(params, "turnsFrom", 0, 0, _MAX_TURN_NUMBER)
@@ -148,6 +157,19 @@ async def console_response(gateway: Gateway, path: str, query: str) -> Response 
             "next_turns_from": page.next_turns_from,
         }
     )
+
+
+async def _recording(gateway: Gateway, call_id: str, headers: Headers | None) -> Response:
+    """A call's recording, when it has one this gateway can read."""
+    if not _CALL_ID.match(call_id) or gateway.store is None:
+        return _json(404, {"error": "no such call"})
+    page = await gateway.store.page(call_id, 0, 1)
+    if page is None:
+        return _json(404, {"error": "no such call"})
+    if not page.record.recording or gateway.recordings is None:
+        return _json(404, {"error": "this call has no recording"})
+    range_header = headers.get("Range") if headers is not None else None
+    return await recording_response(gateway.recordings, page.record.recording, range_header)
 
 
 def _params(query: str) -> dict[str, str]:
@@ -179,10 +201,12 @@ def _camel(value: object) -> object:
     return value
 
 
-def console_routes(gateway: Gateway) -> Callable[[str, str], Awaitable[Response | None]]:
+def console_routes(
+    gateway: Gateway,
+) -> Callable[[str, str, Headers], Awaitable[Response | None]]:
     """The console's routes for the gateway's HTTP port."""
 
-    async def respond(path: str, query: str) -> Response | None:
-        return await console_response(gateway, path, query)
+    async def respond(path: str, query: str, headers: Headers) -> Response | None:
+        return await console_response(gateway, path, query, headers)
 
     return respond

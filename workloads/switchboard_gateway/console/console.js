@@ -291,6 +291,19 @@ async function fetchCall(callId) {
   return call;
 }
 
+// A recorded call gets a player: the WAV is served in byte ranges, caller left, agent right.
+function recordingPlayer(call) {
+  if (!call.recording) return [];
+  const label = element("p", { class: "hint" }, "Recording: caller on the left, agent on the right.");
+  const audio = element("audio", {
+    controls: "",
+    preload: "metadata",
+    src: `/api/calls/${encodeURIComponent(call.callId)}/recording`,
+    "aria-label": `Recording of call ${call.callId}`,
+  });
+  return [label, audio];
+}
+
 async function showCall(callId) {
   const call = await fetchCall(callId);
   if (!call) return;
@@ -306,6 +319,7 @@ async function showCall(callId) {
     }
     return row;
   }));
+  $("#recording").replaceChildren(...recordingPlayer(call));
   $("#tool-calls").replaceChildren(...call.toolCalls.map((tool) =>
     element("li", {}, `Turn ${tool.turn}: ${tool.name} ${tool.ok ? "ok" : `failed (${tool.error})`} in ${tool.latencyMs} ms`)));
 }

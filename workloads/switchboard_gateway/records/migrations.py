@@ -57,6 +57,11 @@ MIGRATIONS = (
             f" ON {prefix}tool_calls (call_id, turn)"
         ],
     ),
+    Migration(
+        3,
+        "calls reference their recording (callPolicy.recording), '' when not recorded",
+        lambda sql, prefix: [sql.add_call_column["recording"]],
+    ),
 )
 LATEST = MIGRATIONS[-1].version
 
@@ -192,6 +197,10 @@ def migrate_sqlite(db: sqlite3.Connection, sql: Statements) -> MigrationReport:
             if migration.version <= before:
                 continue
             for statement in migration.statements(sql, ""):
+                if statement in sql.add_call_column.values():  # no ADD COLUMN IF NOT EXISTS
+                    calls = {row[0] for row in db.execute(sql.select_turn_columns, (sql.calls,))}
+                    if statement not in sql.call_migrations(calls):
+                        continue  # the table was made with it (by step 1, at this version)
                 if ";" in statement:  # executescript commits first: every step is idempotent
                     db.executescript(statement)
                 else:

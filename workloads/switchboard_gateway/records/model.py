@@ -55,6 +55,8 @@ class CallHeader:
     #: The call had more turns or text than its record keeps (`callPolicy.limits`): the first
     #: ones are stored, the rest left out.
     truncated: bool = False
+    #: The call's recording (`file:<name>` or `s3://bucket/key`), "" when it was not recorded.
+    recording: str = ""
 
 
 @dataclass(frozen=True)

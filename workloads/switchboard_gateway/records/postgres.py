@@ -97,6 +97,7 @@ class PostgresCallStore:
                     record.end_reason,
                     record.client_reference,
                     record.truncated,
+                    record.recording,
                 ),
             )
             async with connection.cursor() as cursor:

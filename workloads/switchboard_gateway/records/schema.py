@@ -32,9 +32,10 @@ CALL_COLUMNS = (
     ("end_reason", "text"),
     ("client_reference", "text"),
     ("truncated", "bool"),
+    ("recording", "text"),
 )
-#: Columns that calls tables made before them lack (false in old rows), with their kinds.
-ADDED_CALL_COLUMNS = (("truncated", "bool"),)
+#: Columns that calls tables made before them lack (false or "" in old rows), with their kinds.
+ADDED_CALL_COLUMNS = (("truncated", "bool"), ("recording", "text"))
 _KINDS = {"int": "int", "str": "text", "bool": "bool"}
 TURN_COLUMNS = tuple((f.name, _KINDS[str(f.type)]) for f in fields(TurnRecord))
 #: Columns that tables made before their stage existed lack; 0 in old rows: "did not run".
@@ -111,7 +112,7 @@ def statements(dialect: Dialect, prefix: str = "") -> Statements:
         if name in STAGE_COLUMNS:
             default = " DEFAULT 0"
         elif name in dict(ADDED_CALL_COLUMNS):
-            default = f" DEFAULT {false}"
+            default = f" DEFAULT {false}" if kind == "bool" else " DEFAULT ''"
         return f"{name} {types[kind]} NOT NULL{default}"
 
     def columns(spec: tuple[tuple[str, str], ...]) -> str:

@@ -19,7 +19,7 @@ from switchboard_gateway.records.model import (
     ToolCallRecord,
     TurnRecord,
 )
-from switchboard_gateway.records.schema import TURN_COLUMNS, call_header, statements
+from switchboard_gateway.records.schema import CALL_COLUMNS, TURN_COLUMNS, call_header, statements
 
 SQL = statements("sqlite")
 
@@ -62,6 +62,7 @@ class SqliteCallStore:
                     record.end_reason,
                     record.client_reference,
                     record.truncated,
+                    record.recording,
                 ),
             )
             db.executemany(
@@ -120,7 +121,7 @@ class SqliteCallStore:
             else:
                 query = (SQL.select_recent_before, (before, limit))
                 rows = self._connection.execute(*query).fetchall()
-        return [CallSummary(**_header(row), turns=row[8]) for row in rows]
+        return [CallSummary(**_header(row), turns=row[len(CALL_COLUMNS)]) for row in rows]
 
     async def delete_ended_before(self, cutoff: datetime) -> int:
         """Retention by age (turns and tool calls go with their call)."""

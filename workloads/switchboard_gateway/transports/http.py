@@ -27,8 +27,8 @@ from switchboard_gateway.transports.token_endpoint import token_response
 
 __all__ = ["CALL_PATH", "ExtraRoutes", "plain_http"]
 
-#: Answers `(path, query)` or returns None when the path is not its own.
-ExtraRoutes = Callable[[str, str], Awaitable[Response | None]]
+#: Answers `(path, query, request headers)` or returns None when the path is not its own.
+ExtraRoutes = Callable[[str, str, Headers], Awaitable[Response | None]]
 
 _ALLOW = "GET, HEAD"
 
@@ -106,7 +106,7 @@ def plain_http(
             if request.method != "GET":
                 return _text(405, "a call is a WebSocket upgrade (GET)\n", Allow="GET")
             return None
-        answer = await _route(connection, gateway, extra_routes, path, query)
+        answer = await _route(connection, gateway, extra_routes, request, path, query)
         return _head(answer) if request.method == "HEAD" else answer
 
     return respond
@@ -116,6 +116,7 @@ async def _route(
     connection: ServerConnection,
     gateway: Gateway,
     extra_routes: ExtraRoutes | None,
+    request: Request,
     path: str,
     query: str,
 ) -> Response:
@@ -134,6 +135,8 @@ async def _route(
         del response.headers["Content-Type"]
         response.headers["Content-Type"] = gateway.metrics.content_type
         return response
-    if extra_routes is not None and (answer := await extra_routes(path, query)) is not None:
-        return answer
+    if extra_routes is not None:
+        answer = await extra_routes(path, query, request.headers)
+        if answer is not None:
+            return answer
     return connection.respond(404, f"calls are served on {CALL_PATH}\n")

@@ -207,7 +207,7 @@ class _Connection:
 
 
 def _answer(method: str, target: str, headers: dict[str, str]) -> Response | None:
-    async def route(path: str, query: str) -> Response | None:
+    async def route(path: str, query: str, headers: Headers) -> Response | None:
         return _Connection().respond(200, f"route {path}\n") if path == "/api/calls" else None
 
     respond = plain_http(Gateway({}), route, LOCAL)
