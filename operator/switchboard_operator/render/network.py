@@ -220,6 +220,19 @@ def _provider_peer(url: str, namespace: str) -> tuple[tuple[str, ...], int]:
     return ("internet",), port
 
 
+def url_egress_rule(url: str, namespace: str) -> Manifest:
+    """An egress rule to the host and port of `url`, judged as the provider endpoints are."""
+    peer, port = _provider_peer(url, namespace)
+    to: list[Any]
+    if peer[0] == "ip":
+        to = [_host_block(peer[1])]
+    elif peer[0] == "namespace":
+        to = [_namespaces([peer[1]])]
+    else:
+        to = INTERNET
+    return {"to": to, "ports": _tcp(port)}
+
+
 def provider_policy(tenant: Tenant, owner: Manifest, args: ModelPlaneArgs) -> Manifest | None:
     """The model pool's egress to its hosted models' endpoints; None when it needs none."""
     if tenant.spec.network.isolation == "none":

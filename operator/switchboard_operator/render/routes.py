@@ -25,6 +25,7 @@ from switchboard_operator.render.envoy import (
     grpc_policy_name,
     grpc_stream_policy,
 )
+from switchboard_operator.render.telephony import PHONE_PORT, phone_paths
 
 HTTP_ROUTE = ("gateway.networking.k8s.io/v1", "HTTPRoute")
 GRPC_ROUTE = ("gateway.networking.k8s.io/v1", "GRPCRoute")
@@ -46,6 +47,11 @@ NGINX = "nginx.ingress.kubernetes.io/"
 def route_name(agent: str) -> str:
     """The HTTPRoute, GRPCRoute, HTTP Ingress and Certificate of an agent."""
     return gateway_name(agent)
+
+
+def phone_ingress_name(agent: str) -> str:
+    """The Ingress carrying Twilio's and jambonz's paths to the phone port."""
+    return f"{gateway_name(agent)}-phone"
 
 
 def grpc_ingress_name(agent: str) -> str:
@@ -90,10 +96,25 @@ def http_route(agent: VoiceAgent, tenant: Tenant, owner: Manifest) -> Manifest:
                     "matches": [{"path": {"type": "PathPrefix", "value": HTTP_PREFIX}}],
                     "backendRefs": [{"name": gateway_name(agent.metadata.name), "port": HTTP_PORT}],
                     "timeouts": {"request": NO_TIMEOUT, "backendRequest": NO_TIMEOUT},
-                }
+                },
+                *phone_rules(agent),
             ],
         },
     }
+
+
+def phone_rules(agent: VoiceAgent) -> list[Manifest]:
+    """Twilio's and jambonz's paths → the phone port (longer prefixes win over `/v1/`)."""
+    paths = phone_paths(agent)
+    if not paths:
+        return []
+    return [
+        {
+            "matches": [{"path": {"type": "PathPrefix", "value": path}} for path in paths],
+            "backendRefs": [{"name": gateway_name(agent.metadata.name), "port": PHONE_PORT}],
+            "timeouts": {"request": NO_TIMEOUT, "backendRequest": NO_TIMEOUT},
+        }
+    ]
 
 
 def grpc_route(agent: VoiceAgent, tenant: Tenant, owner: Manifest) -> Manifest:
@@ -166,6 +187,16 @@ def http_ingress(agent: VoiceAgent, tenant: Tenant, owner: Manifest) -> Manifest
     )
 
 
+def phone_ingress(agent: VoiceAgent, tenant: Tenant, owner: Manifest) -> Manifest:
+    """The Ingress fallback for the phone port: one path per enabled phone provider."""
+    first, *rest = [path.rstrip("/") for path in phone_paths(agent)]
+    name = phone_ingress_name(agent.metadata.name)
+    ingress = _ingress(agent, tenant, owner, name, first, PHONE_PORT, _nginx_timeouts(agent))
+    paths = ingress["spec"]["rules"][0]["http"]["paths"]
+    paths.extend(paths[0] | {"path": path} for path in rest)
+    return ingress
+
+
 def grpc_ingress(agent: VoiceAgent, tenant: Tenant, owner: Manifest) -> Manifest:
     """The Ingress fallback for gRPC: ingress-nginx's `backend-protocol: GRPC` (h2c upstream)."""
     return _ingress(
@@ -230,6 +261,8 @@ def route_children(
                 children.append(grpc_stream_policy(agent, tenant, owner))
     else:
         children = [http_ingress(agent, tenant, owner)]
+        if phone_paths(agent):
+            children.append(phone_ingress(agent, tenant, owner))
         if grpc:
             children.append(grpc_ingress(agent, tenant, owner))
     if cert_manager and (cert := certificate(agent, tenant, owner)) is not None:
@@ -244,6 +277,7 @@ def every_route(agent: str) -> list[tuple[str, str, str]]:
         (*GRPC_ROUTE, route_name(agent)),
         (*INGRESS, route_name(agent)),
         (*INGRESS, grpc_ingress_name(agent)),
+        (*INGRESS, phone_ingress_name(agent)),
         (*CERTIFICATE, route_name(agent)),
         (*BACKEND_TRAFFIC_POLICY, grpc_policy_name(agent)),
     ]
