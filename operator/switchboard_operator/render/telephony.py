@@ -19,6 +19,7 @@ Secret keys of the agent's spec, projected like every other one (`render.agent._
 from __future__ import annotations
 
 from switchboard_api import VoiceAgent
+from switchboard_api.common import secret_env_name
 from switchboard_api.gateway import TelephonyConfig
 from switchboard_operator.conditions import Check
 from switchboard_operator.naming import Manifest, gateway_name
@@ -130,4 +131,23 @@ def channels_check(agent: VoiceAgent) -> Check | None:
         )
     endpoints = phone_endpoints(agent)
     shown = "; ".join(f"{name}: {url}" for name, url in sorted(endpoints.items()))
-    return Check(CHANNELS_READY, True, "PhoneChannelsServed", f"phone port {PHONE_PORT}; {shown}")
+    return Check(
+        CHANNELS_READY,
+        True,
+        "PhoneChannelsServed",
+        f"phone port {PHONE_PORT}; {shown}; credentials from {', '.join(credentials(agent))}",
+    )
+
+
+def credentials(agent: VoiceAgent) -> list[str]:
+    """Where each enabled phone channel's credential comes from: Secret, key and env var."""
+    channels = agent.spec.channels
+    refs = [
+        (provider, ref)
+        for provider, enabled, ref in (
+            ("twilio", channels.twilio.enabled, channels.twilio.auth_token_secret_ref),
+            ("jambonz", channels.jambonz.enabled, channels.jambonz.basic_auth_secret_ref),
+        )
+        if enabled and ref is not None
+    ]
+    return [f"{p}: Secret {r.name} key {r.key} (env {secret_env_name(r)})" for p, r in refs]

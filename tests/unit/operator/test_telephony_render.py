@@ -207,6 +207,8 @@ def test_twilio_without_a_public_url_is_not_ready_and_says_what_to_set() -> None
     assert ok is not None
     assert ok.ok
     assert "https://abc.tunnel.example/v1/twilio/acme/front/voice" in ok.message
+    token_env = secret_env_name(SecretKeyRef.model_validate(TOKEN))
+    assert f"twilio: Secret twilio key authToken (env {token_env})" in ok.message
     jambonz = channels_check(agent(jambonz=JAMBONZ))  # may connect from inside the cluster
     assert jambonz is not None
     assert jambonz.ok
