@@ -24,6 +24,9 @@ With `network.isolation: strict` every pod of the tenant namespace starts from d
 - `allow-egress-cidrs`: every pod to the tenant's `egress.allowCIDRs` (tool webhooks, URL and
   S3 sources, databases outside the cluster). What tools and URL sources may reach inside those
   ranges is judged again by the SSRF guard (`switchboard_api.egress`).
+
+An agent adds its own beside these (`render.agent_network`): phone ingress, Twilio's REST API,
+the recordings bucket.
 """
 
 from __future__ import annotations

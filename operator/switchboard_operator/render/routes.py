@@ -4,7 +4,9 @@ Where the Gateway API is installed (its HTTPRoute and GRPCRoute CRDs), an `HTTPR
 `/v1/` on the host (WebSocket calls at `/v1/calls`, the HTTP API beside it) to the Service's
 HTTP port, and a `GRPCRoute` sends the call service to its gRPC (h2c) port. Elsewhere two
 `networking.k8s.io/v1` Ingresses do the same; gRPC needs a controller-specific annotation, and
-the ones rendered are ingress-nginx's. Probes and `/metrics` are never routed.
+the ones rendered are ingress-nginx's. Probes and `/metrics` are never routed. With a phone
+channel, `/v1/twilio/` and `/v1/jambonz/` go to the phone port (a second HTTPRoute rule, or the
+Ingress `<agent>-gateway-phone`; `render.telephony`).
 
 Long calls: the Gateway API says a zero `timeouts.request`/`backendRequest` SHOULD disable the
 timeout (or be the longest the implementation can set); without it Envoy Gateway applies
