@@ -221,10 +221,61 @@ class CallStore(_Values):
     )
 
 
+class RecordingsBucket(_Values):
+    """An S3-compatible bucket for call recordings."""
+
+    bucket: str = Field(
+        "",
+        pattern=r"^([a-z0-9][-a-z0-9.]{1,61}[a-z0-9])?$",
+        description="The bucket; empty: no recordings store.",
+    )
+    prefix: str = Field(
+        "recordings/", max_length=200, description="Key prefix of the recordings in the bucket."
+    )
+    endpoint_url: str = Field(
+        "",
+        pattern=r"^(https?://[^\s]+)?$",
+        description=(
+            "An S3-compatible endpoint (MinIO, R2, ...); empty: AWS S3. The gateways' egress"
+            " goes to this host and port: a `<service>.<namespace>.svc` name opens that"
+            " namespace, an IP address that address, any other name the public internet."
+        ),
+    )
+    region: str = Field("", max_length=64, description="The bucket's region; empty: boto3's.")
+
+
+class SecretName(_Values):
+    """A Secret in the release namespace."""
+
+    name: str = Field(
+        "",
+        pattern=r"^([a-z0-9]([-a-z0-9.]*[a-z0-9])?)?$",
+        description="Name of the Secret; empty: none.",
+    )
+
+
+class Recordings(_Values):
+    """Where gateways store recordings of agents with `callPolicy.recording`."""
+
+    s3: RecordingsBucket = Field(RecordingsBucket(), description="The bucket.")
+    credentials_secret_ref: SecretName = Field(
+        SecretName(),
+        description=(
+            "Secret in the release namespace with keys AWS_ACCESS_KEY_ID and"
+            " AWS_SECRET_ACCESS_KEY for the bucket. The operator may read only this Secret and"
+            " copies both keys into each tenant namespace with a recording agent (Secret"
+            " `switchboard-recordings`) for the gateways. Without a bucket and this Secret,"
+            " agents with callPolicy.recording take calls unrecorded (condition"
+            " `RecordingsReady=False`, reason `RecordingStoreMissing`)."
+        ),
+    )
+
+
 class Storage(_Values):
     """Default storage settings."""
 
     call_store: CallStore = Field(CallStore(), description="Call records.")
+    recordings: Recordings = Field(Recordings(), description="Call recordings.")
 
 
 class DefaultKnowledgeStore(_Values):

@@ -19,7 +19,7 @@ import yaml
 from pydantic import BaseModel
 
 from switchboard_api.chart_values import ChartValues
-from switchboard_api.gateway import CALL_STORE_SECRET
+from switchboard_api.gateway import CALL_STORE_SECRET, RECORDINGS_SECRET
 from switchboard_api.indexing import DEFAULT_STORE_SECRET
 
 GENERATED = (
@@ -104,10 +104,15 @@ OPERATOR_RULES: list[dict[str, Any]] = [
     _rule("ray.io", ["rayservices"], [*_WATCH, *_APPLY, "delete"]),
     _rule("batch", ["jobs"], [*_WATCH, *_APPLY, "delete"]),
     _rule("batch", ["cronjobs"], [*_APPLY, "delete"]),
-    # The install's default knowledge store and call store, copied into the tenant namespaces
-    # that use them: these Secret names only (a server-side apply that creates one is
-    # authorized by name too).
-    _rule("", ["secrets"], _APPLY, resourceNames=[DEFAULT_STORE_SECRET, CALL_STORE_SECRET]),
+    # The install's default knowledge store, call store and recordings bucket credentials,
+    # copied into the tenant namespaces that use them: these Secret names only (a server-side
+    # apply that creates one is authorized by name too).
+    _rule(
+        "",
+        ["secrets"],
+        _APPLY,
+        resourceNames=[DEFAULT_STORE_SECRET, CALL_STORE_SECRET, RECORDINGS_SECRET],
+    ),
 ]
 #: In the release namespace only (a Role each, rendered when `knowledge.defaultStore` or
 #: `storage.callStore` names a Secret): reading that one Secret, whose key the operator copies.

@@ -23,6 +23,10 @@ CALL_STORE_SECRET = "switchboard-call-store"  # noqa: S105 (a name)
 CALL_STORE_KEY = "url"
 #: The environment variable a gateway reads the call store's URL from.
 CALL_STORE_URL_ENV = "SWITCHBOARD_CALL_STORE_URL"
+#: The recordings bucket's credentials in a tenant namespace: the operator's copy of the
+#: install's Secret, with boto3's environment variable names as keys.
+RECORDINGS_SECRET = "switchboard-recordings"  # noqa: S105 (a name)
+RECORDINGS_KEYS = ("AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY")
 
 
 class CallStoreConfig(ApiModel):

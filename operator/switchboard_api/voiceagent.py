@@ -489,6 +489,8 @@ class AgentEndpoints(ApiModel):
     grpc: Annotated[str, Field(max_length=MAX_TEXT)] | None = None
     websocket: Annotated[str, Field(max_length=MAX_TEXT)] | None = None
     twilio: Annotated[str, Field(max_length=MAX_TEXT)] | None = None
+    #: The WebSocket URL a jambonz application connects to (`ws.jambonz.org`).
+    jambonz: Annotated[str, Field(max_length=MAX_TEXT)] | None = None
 
 
 class GatewayStatus(ApiModel):

@@ -52,6 +52,15 @@ class OperatorSettings(BaseModel):
     #: Empty: no call store, and agents keep no records (`RecordsReady=False`).
     call_store_secret: Annotated[str, Field(pattern=_OPTIONAL_NAME)] = ""
     call_store_key: Annotated[str, Field(pattern=r"^[-._a-zA-Z0-9]+$")] = "url"
+    #: The install's recordings bucket (chart value `storage.recordings`) and the Secret in
+    #: `operator_namespace` holding its AWS_ACCESS_KEY_ID / AWS_SECRET_ACCESS_KEY, copied into
+    #: each tenant namespace with a recording agent (`switchboard-recordings`). Either empty:
+    #: no recordings store (`RecordingsReady=False` on agents with `callPolicy.recording`).
+    recordings_bucket: Annotated[str, Field(pattern=r"^([a-z0-9][-a-z0-9.]{1,61}[a-z0-9])?$")] = ""
+    recordings_prefix: Annotated[str, Field(max_length=200)] = "recordings/"
+    recordings_endpoint_url: Annotated[str, Field(pattern=r"^(https?://[^\s]+)?$")] = ""
+    recordings_region: Annotated[str, Field(max_length=64)] = ""
+    recordings_secret: Annotated[str, Field(pattern=_OPTIONAL_NAME)] = ""
     #: The install's default knowledge store (`store.type: default`): a Secret in
     #: `operator_namespace` and its key holding a libpq URI of a PostgreSQL+pgvector database.
     #: Empty: no default store (such knowledge bases report `StoreNotConfigured`).
@@ -81,6 +90,11 @@ class OperatorSettings(BaseModel):
     def call_store(self) -> bool:
         """Whether this install keeps call records (in its PostgreSQL)."""
         return bool(self.call_store_secret)
+
+    @property
+    def recordings_store(self) -> bool:
+        """Whether this install has a bucket, and its credentials, for call recordings."""
+        return bool(self.recordings_bucket and self.recordings_secret)
 
     @classmethod
     def from_env(cls, environ: Mapping[str, str] | None = None) -> OperatorSettings:

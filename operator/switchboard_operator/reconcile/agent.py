@@ -22,6 +22,7 @@ from switchboard_operator.naming import (
 )
 from switchboard_operator.observe import gateway_check, knowledge_check, models_check
 from switchboard_operator.reconcile.exposure import sync_exposure
+from switchboard_operator.reconcile.phone import prepare_recordings, sync_agent_policies
 from switchboard_operator.reconcile.pool import sync_pool
 from switchboard_operator.reconcile.runtime import (
     KNOWLEDGE_BASE,
@@ -37,8 +38,10 @@ from switchboard_operator.render.access import access_check
 from switchboard_operator.render.agent import GRPC_PORT, HTTP_PORT, agent_children
 from switchboard_operator.render.autoscaling import choose_autoscaler
 from switchboard_operator.render.knowledge_search import searchable
+from switchboard_operator.render.recordings import recordings_check
 from switchboard_operator.render.records import CHART_VALUE, call_store_secret, records_check
 from switchboard_operator.render.routes import external_endpoints
+from switchboard_operator.render.telephony import channels_check, phone_endpoints
 from switchboard_operator.render.tls import endpoint_urls
 
 DEPLOYMENT = ("apps/v1", "Deployment")
@@ -186,6 +189,7 @@ async def reconcile_agent(rt: Runtime, body: Manifest, now: datetime | None = No
             suspended=tenant.spec.suspend,
         )
         records = await _copy_call_store(rt, namespace, tenant.metadata.name)
+        recordings, recordings_copy = await prepare_recordings(rt, resolved, tenant)
         children = agent_children(
             resolved,
             tenant,
@@ -196,6 +200,7 @@ async def reconcile_agent(rt: Runtime, body: Manifest, now: datetime | None = No
             prometheus_rule_installed=alerts,
             knowledge_bases=knowledge_bases,
             call_store=rt.settings.call_store and records is None,
+            recordings=recordings,
         )
         deployment = None
         for child in children:
@@ -212,6 +217,9 @@ async def reconcile_agent(rt: Runtime, body: Manifest, now: datetime | None = No
         if alerts and resolved.spec.slo is None:
             await rt.kube.delete(*PROMETHEUS_RULE, namespace, slo_rule_name(name))
         exposure = await sync_exposure(rt, resolved, tenant, owner_of(body))
+        await sync_agent_policies(
+            rt, resolved, tenant, owner_of(body), recorded=recordings is not None
+        )
         models = pool.args.agents.get(f"{namespace}/{name}")
         checks.append(
             models_check(
@@ -233,6 +241,12 @@ async def reconcile_agent(rt: Runtime, body: Manifest, now: datetime | None = No
         stores = searchable(knowledge_bases, default_store=rt.settings.default_knowledge_store)
         searched = {key.partition("/")[2] for key in stores}
         checks.append(knowledge_check(knowledge, searched))
+        for extra in (
+            channels_check(resolved),
+            recordings_check(resolved, tenant, rt.settings, recordings_copy),
+        ):
+            if extra is not None:
+                checks.append(extra)
         if exposure is not None:
             checks.append(exposure)
     else:
@@ -242,7 +256,7 @@ async def reconcile_agent(rt: Runtime, body: Manifest, now: datetime | None = No
         "conditions": condition_set(
             previous.get("conditions") or [], checks, stall, generation, now or datetime.now(UTC)
         ),
-        "endpoints": external_endpoints(agent) or endpoints(agent),
+        "endpoints": (external_endpoints(agent) or endpoints(agent)) | phone_endpoints(agent),
         "activeCalls": rt.active_calls.get(f"{namespace}/{name}", 0),
         "gateway": _gateway_status(deployment, name),
         "revision": _revision(deployment, previous.get("revision"), desired_hash),

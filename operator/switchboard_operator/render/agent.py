@@ -14,7 +14,7 @@ import yaml
 
 from switchboard_api import KnowledgeBase, Tenant, VoiceAgent
 from switchboard_api.common import ObjectMeta, secret_env_name, secret_refs
-from switchboard_api.gateway import GatewayConfig
+from switchboard_api.gateway import GatewayConfig, RecordingsConfig
 from switchboard_operator.naming import (
     CONFIG_HASH_ANNOTATION,
     GATEWAY_SERVICE_ACCOUNT,
@@ -32,8 +32,10 @@ from switchboard_operator.render.autoscaling import Autoscaler, autoscaler_manif
 from switchboard_operator.render.knowledge_search import knowledge_search, searchable
 from switchboard_operator.render.pool import SERVE_PORT
 from switchboard_operator.render.quota import call_quota
+from switchboard_operator.render.recordings import recordings_env
 from switchboard_operator.render.records import call_store_config, call_store_env
 from switchboard_operator.render.slo import slo_rule
+from switchboard_operator.render.telephony import container_port, service_port, telephony_config
 from switchboard_operator.render.tls import (
     app_protocols,
     tls_files,
@@ -75,12 +77,14 @@ def gateway_config(
     *,
     default_store: bool = True,
     call_store: bool = False,
+    recordings: RecordingsConfig | None = None,
 ) -> GatewayConfig:
     """The gateway process config of one agent (secrets stay in environment variables).
 
     `knowledge_bases`: the ones the agent names, read from the cluster; `default_store`: whether
     the install has a default knowledge store; `call_store`: whether its call store's Secret was
-    copied into the namespace (without one, records are off: `render.records`).
+    copied into the namespace (without one, records are off: `render.records`); `recordings`:
+    where its calls are recorded (`render.recordings`); phone settings: `render.telephony`.
     """
     namespace = agent.metadata.namespace or "default"
     clean_agent = VoiceAgent(
@@ -104,6 +108,8 @@ def gateway_config(
         require_api_keys=True,
         tls=tls_files(agent),
         call_quota=call_quota(tenant),
+        telephony=telephony_config(agent),
+        recordings=recordings,
     )
 
 
@@ -125,10 +131,16 @@ def config_map(
     *,
     default_store: bool = True,
     call_store: bool = False,
+    recordings: RecordingsConfig | None = None,
 ) -> Manifest:
     """The resolved gateway config as a ConfigMap mounted by the gateway pods."""
     resolved = gateway_config(
-        agent, tenant, knowledge_bases, default_store=default_store, call_store=call_store
+        agent,
+        tenant,
+        knowledge_bases,
+        default_store=default_store,
+        call_store=call_store,
+        recordings=recordings,
     )
     config = resolved.model_dump(mode="json", by_alias=True, exclude_none=True)
     # Written out in full: an absent `store` (or `url`) would read back as the SQLite default.
@@ -153,8 +165,11 @@ def _env(
     knowledge_bases: Sequence[KnowledgeBase] = (),
     *,
     call_store: bool = False,
+    recordings: RecordingsConfig | None = None,
 ) -> list[Manifest]:
     env: list[Manifest] = [call_store_env()] if call_store else []
+    if recordings is not None:
+        env += recordings_env()
     refs = secret_refs(agent.spec)
     stores = searchable(knowledge_bases, default_store=settings.default_knowledge_store)
     refs += [ref for ref in stores.values() if ref not in refs]
@@ -178,6 +193,7 @@ def deployment(
     config_hash: str,
     knowledge_bases: Sequence[KnowledgeBase] = (),
     call_store: bool = False,
+    recordings: RecordingsConfig | None = None,
 ) -> Manifest:
     """The gateway Deployment: restricted pods that drain before they stop.
 
@@ -221,8 +237,15 @@ def deployment(
                         "ports": [
                             {"name": "grpc", "containerPort": GRPC_PORT},
                             {"name": "http", "containerPort": HTTP_PORT},
+                            *container_port(agent),
                         ],
-                        "env": _env(agent, settings, knowledge_bases, call_store=call_store),
+                        "env": _env(
+                            agent,
+                            settings,
+                            knowledge_bases,
+                            call_store=call_store,
+                            recordings=recordings,
+                        ),
                         "readinessProbe": http_probe | {"periodSeconds": 2, "failureThreshold": 1},
                         "livenessProbe": {"httpGet": {"path": "/healthz", "port": "http"}}
                         | {"periodSeconds": 10, "failureThreshold": 3},
@@ -290,6 +313,7 @@ def service(agent: VoiceAgent, tenant: Tenant, owner: Manifest) -> Manifest:
     for port in ports:
         if (protocol := protocols[port["name"]]) is not None:
             port["appProtocol"] = protocol
+    ports += service_port(agent)  # the phone port, with a phone channel (render/telephony.py)
     return {
         "apiVersion": "v1",
         "kind": "Service",
@@ -337,12 +361,14 @@ def agent_children(
     prometheus_rule_installed: bool,
     knowledge_bases: Sequence[KnowledgeBase] = (),
     call_store: bool = False,
+    recordings: RecordingsConfig | None = None,
 ) -> list[Manifest]:
     """Everything an agent runs on, in apply order (config first, so pods find it).
 
     The ServiceMonitor and the SLO alert need prometheus-operator's CRDs; without them the
     agent runs unmonitored rather than stalled. `knowledge_bases` are the ones the agent names;
-    `call_store`: the install's call store Secret is copied into the namespace.
+    `call_store`: the install's call store Secret is copied into the namespace; `recordings`:
+    where the agent's calls are recorded (None: not recorded).
     """
     config = config_map(
         agent,
@@ -351,8 +377,9 @@ def agent_children(
         knowledge_bases,
         default_store=settings.default_knowledge_store,
         call_store=call_store,
+        recordings=recordings,
     )
-    env = _env(agent, settings, knowledge_bases, call_store=call_store)
+    env = _env(agent, settings, knowledge_bases, call_store=call_store, recordings=recordings)
     config_hash = short_hash({"config": config["data"], "env": env})
     children = [
         config,
@@ -365,6 +392,7 @@ def agent_children(
             config_hash=config_hash,
             knowledge_bases=knowledge_bases,
             call_store=call_store,
+            recordings=recordings,
         ),
         service(agent, tenant, owner),
         disruption_budget(agent, tenant, owner),

@@ -24,6 +24,9 @@ With `network.isolation: strict` every pod of the tenant namespace starts from d
 - `allow-egress-cidrs`: every pod to the tenant's `egress.allowCIDRs` (tool webhooks, URL and
   S3 sources, databases outside the cluster). What tools and URL sources may reach inside those
   ranges is judged again by the SSRF guard (`switchboard_api.egress`).
+
+An agent adds its own beside these (`render.agent_network`): phone ingress, Twilio's REST API,
+the recordings bucket.
 """
 
 from __future__ import annotations
@@ -218,6 +221,19 @@ def _provider_peer(url: str, namespace: str) -> tuple[tuple[str, ...], int]:
     if len(names) >= 3 and names[2] == "svc":  # <service>.<namespace>.svc[.cluster.local]
         return ("namespace", names[1]), port
     return ("internet",), port
+
+
+def url_egress_rule(url: str, namespace: str) -> Manifest:
+    """An egress rule to the host and port of `url`, judged as the provider endpoints are."""
+    peer, port = _provider_peer(url, namespace)
+    to: list[Any]
+    if peer[0] == "ip":
+        to = [_host_block(peer[1])]
+    elif peer[0] == "namespace":
+        to = [_namespaces([peer[1]])]
+    else:
+        to = INTERNET
+    return {"to": to, "ports": _tcp(port)}
 
 
 def provider_policy(tenant: Tenant, owner: Manifest, args: ModelPlaneArgs) -> Manifest | None:

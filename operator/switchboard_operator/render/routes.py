@@ -4,7 +4,9 @@ Where the Gateway API is installed (its HTTPRoute and GRPCRoute CRDs), an `HTTPR
 `/v1/` on the host (WebSocket calls at `/v1/calls`, the HTTP API beside it) to the Service's
 HTTP port, and a `GRPCRoute` sends the call service to its gRPC (h2c) port. Elsewhere two
 `networking.k8s.io/v1` Ingresses do the same; gRPC needs a controller-specific annotation, and
-the ones rendered are ingress-nginx's. Probes and `/metrics` are never routed.
+the ones rendered are ingress-nginx's. Probes and `/metrics` are never routed. With a phone
+channel, `/v1/twilio/` and `/v1/jambonz/` go to the phone port (a second HTTPRoute rule, or the
+Ingress `<agent>-gateway-phone`; `render.telephony`).
 
 Long calls: the Gateway API says a zero `timeouts.request`/`backendRequest` SHOULD disable the
 timeout (or be the longest the implementation can set); without it Envoy Gateway applies
@@ -25,6 +27,7 @@ from switchboard_operator.render.envoy import (
     grpc_policy_name,
     grpc_stream_policy,
 )
+from switchboard_operator.render.telephony import PHONE_PORT, phone_paths
 
 HTTP_ROUTE = ("gateway.networking.k8s.io/v1", "HTTPRoute")
 GRPC_ROUTE = ("gateway.networking.k8s.io/v1", "GRPCRoute")
@@ -46,6 +49,11 @@ NGINX = "nginx.ingress.kubernetes.io/"
 def route_name(agent: str) -> str:
     """The HTTPRoute, GRPCRoute, HTTP Ingress and Certificate of an agent."""
     return gateway_name(agent)
+
+
+def phone_ingress_name(agent: str) -> str:
+    """The Ingress carrying Twilio's and jambonz's paths to the phone port."""
+    return f"{gateway_name(agent)}-phone"
 
 
 def grpc_ingress_name(agent: str) -> str:
@@ -90,10 +98,25 @@ def http_route(agent: VoiceAgent, tenant: Tenant, owner: Manifest) -> Manifest:
                     "matches": [{"path": {"type": "PathPrefix", "value": HTTP_PREFIX}}],
                     "backendRefs": [{"name": gateway_name(agent.metadata.name), "port": HTTP_PORT}],
                     "timeouts": {"request": NO_TIMEOUT, "backendRequest": NO_TIMEOUT},
-                }
+                },
+                *phone_rules(agent),
             ],
         },
     }
+
+
+def phone_rules(agent: VoiceAgent) -> list[Manifest]:
+    """Twilio's and jambonz's paths → the phone port (longer prefixes win over `/v1/`)."""
+    paths = phone_paths(agent)
+    if not paths:
+        return []
+    return [
+        {
+            "matches": [{"path": {"type": "PathPrefix", "value": path}} for path in paths],
+            "backendRefs": [{"name": gateway_name(agent.metadata.name), "port": PHONE_PORT}],
+            "timeouts": {"request": NO_TIMEOUT, "backendRequest": NO_TIMEOUT},
+        }
+    ]
 
 
 def grpc_route(agent: VoiceAgent, tenant: Tenant, owner: Manifest) -> Manifest:
@@ -166,6 +189,16 @@ def http_ingress(agent: VoiceAgent, tenant: Tenant, owner: Manifest) -> Manifest
     )
 
 
+def phone_ingress(agent: VoiceAgent, tenant: Tenant, owner: Manifest) -> Manifest:
+    """The Ingress fallback for the phone port: one path per enabled phone provider."""
+    first, *rest = [path.rstrip("/") for path in phone_paths(agent)]
+    name = phone_ingress_name(agent.metadata.name)
+    ingress = _ingress(agent, tenant, owner, name, first, PHONE_PORT, _nginx_timeouts(agent))
+    paths = ingress["spec"]["rules"][0]["http"]["paths"]
+    paths.extend(paths[0] | {"path": path} for path in rest)
+    return ingress
+
+
 def grpc_ingress(agent: VoiceAgent, tenant: Tenant, owner: Manifest) -> Manifest:
     """The Ingress fallback for gRPC: ingress-nginx's `backend-protocol: GRPC` (h2c upstream)."""
     return _ingress(
@@ -230,6 +263,8 @@ def route_children(
                 children.append(grpc_stream_policy(agent, tenant, owner))
     else:
         children = [http_ingress(agent, tenant, owner)]
+        if phone_paths(agent):
+            children.append(phone_ingress(agent, tenant, owner))
         if grpc:
             children.append(grpc_ingress(agent, tenant, owner))
     if cert_manager and (cert := certificate(agent, tenant, owner)) is not None:
@@ -244,6 +279,7 @@ def every_route(agent: str) -> list[tuple[str, str, str]]:
         (*GRPC_ROUTE, route_name(agent)),
         (*INGRESS, route_name(agent)),
         (*INGRESS, grpc_ingress_name(agent)),
+        (*INGRESS, phone_ingress_name(agent)),
         (*CERTIFICATE, route_name(agent)),
         (*BACKEND_TRAFFIC_POLICY, grpc_policy_name(agent)),
     ]

@@ -121,3 +121,8 @@ def connects(
     if isinstance(target, Pod):
         return _direction_allows(policies, target, "Ingress", source, port, protocol)
     return True
+
+
+def admits(policies: Iterable[Manifest], target: Pod, source: Peer, port: int) -> bool:
+    """Whether `target`'s ingress policies let `source` (in or outside the cluster) in on TCP."""
+    return _direction_allows(list(policies), target, "Ingress", source, port, "TCP")

@@ -280,12 +280,17 @@ def test_routes_are_applied_and_the_other_kind_deleted() -> None:
         "GRPCRoute/front-gateway",
         "Certificate/front-gateway",
     ]
-    assert kube.deleted == ["Ingress/front-gateway", "Ingress/front-gateway-grpc"]
+    assert kube.deleted == [
+        "Ingress/front-gateway",
+        "Ingress/front-gateway-grpc",
+        "Ingress/front-gateway-phone",
+    ]
     assert check.ok
     kube = FakeKube(set())
     sync(agent(EXPOSED), kube)
     assert kube.applied == ["Ingress/front-gateway", "Ingress/front-gateway-grpc"]
-    assert kube.deleted == []  # no route or Certificate resources exist to delete
+    # No route or Certificate resources exist to delete; the phone Ingress (no phone channel).
+    assert kube.deleted == ["Ingress/front-gateway-phone"]
 
 
 def test_removing_exposure_deletes_every_route_and_the_certificate() -> None:
@@ -299,6 +304,7 @@ def test_removing_exposure_deletes_every_route_and_the_certificate() -> None:
         "HTTPRoute/front-gateway",
         "Ingress/front-gateway",
         "Ingress/front-gateway-grpc",
+        "Ingress/front-gateway-phone",
     ]
 
 
