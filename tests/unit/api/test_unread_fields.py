@@ -27,13 +27,6 @@ EXCUSED: dict[str, str] = {
         "`switchboard up` deploys), which the tool does not search; guarded by "
         "tests/unit/api/test_serving.py and tests/unit/operator/test_pool.py"
     ),
-    "Tenant.spec.retention.recordingsDays": (
-        "read through RetentionSpec.recordings_kept_days (recordingsDays, else transcriptsDays), "
-        "which the gateway uses (server.build_gateway: 0 records nothing) and `switchboard up` "
-        "(local_plan.local_recordings: how long recordings are kept); the tool looks for "
-        "`.recordings_days` only; guarded by tests/unit/gateway/test_call_recording.py and "
-        "tests/unit/cli/test_local_plan.py"
-    ),
 }
 
 
