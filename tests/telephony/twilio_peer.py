@@ -129,8 +129,8 @@ class TwilioPeer:
         stream = parse_twiml(body)
         return await self.open_stream(stream, call_sid)
 
-    async def open_stream(self, stream: Stream, call_sid: str) -> PeerCall:
-        """Open the media socket of `stream` and send `connected` and `start`."""
+    async def open_stream(self, stream: Stream, call_sid: str, *, start: bool = True) -> PeerCall:
+        """Open the media socket of `stream` and send `connected` and (unless not) `start`."""
         wss_base = "wss" + self.public_url.removeprefix("https")
         if not stream.url.startswith(wss_base):
             raise AssertionError(f"stream url {stream.url} is not under {wss_base}")
@@ -138,7 +138,8 @@ class TwilioPeer:
         ws = await self.session.ws_connect(local, autoping=True, heartbeat=None)
         call = PeerCall(ws, call_sid, "MZ" + uuid.uuid4().hex)
         await call.send({"event": "connected", "protocol": "Call", "version": "1.0.0"})
-        await call.send_start(stream.parameters)
+        if start:
+            await call.send_start(stream.parameters)
         call.start_reading()
         return call
 
@@ -165,6 +166,13 @@ class PeerCall:
             message = {**message, "sequenceNumber": str(self._sequence)}
             message.setdefault("streamSid", self.stream_sid)
         await self.ws.send_str(json.dumps(message))
+
+    async def send_raw(self, data: str | bytes) -> None:
+        """Send anything at all (a test of what the gateway does with it)."""
+        if isinstance(data, bytes):
+            await self.ws.send_bytes(data)
+        else:
+            await self.ws.send_str(data)
 
     async def send_start(self, parameters: Mapping[str, str], **media_format: Any) -> None:
         """The `start` message, as Twilio sends it for `<Connect><Stream>`."""
