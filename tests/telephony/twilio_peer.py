@@ -26,7 +26,7 @@ from typing import Any
 import aiohttp
 import numpy as np
 
-from switchboard_wire.audio import decode_wav, mulaw_encode, resample
+from switchboard_wire.audio import decode_wav, mulaw_encode, pcm16_to_float, resample
 
 FRAME_BYTES = 160  # 20 ms of μ-law at 8 kHz
 FRAME_S = 0.02
@@ -158,6 +158,12 @@ class PeerCall:
         self._pending: list[tuple[float, bytes, str | None]] = []
         self._tasks: list[asyncio.Task[None]] = []
         self.closed = asyncio.Event()
+        #: The caller's line: audio waiting to be sent (silence when there is none).
+        self._line = bytearray()
+        self._line_idle = asyncio.Event()
+        self._line_task: asyncio.Task[None] | None = None
+        #: (started, ended) monotonic times of each `say`: its first and last frame sent.
+        self.said: list[tuple[float, float]] = []
 
     async def send(self, message: dict[str, Any]) -> None:
         """Send one message (with Twilio's sequenceNumber and streamSid but on `connected`)."""
@@ -210,12 +216,57 @@ class PeerCall:
                 due += FRAME_S
                 await asyncio.sleep(max(0.0, due - loop.time()))
 
+    def open_line(self) -> None:
+        """Send audio continuously from now on, as a phone line does: silence between `say`s."""
+        self._line_idle.set()
+        self._line_task = asyncio.create_task(self._send_line())
+
+    async def _send_line(self) -> None:
+        loop = asyncio.get_running_loop()
+        due = loop.time()
+        quiet = silence(FRAME_S)
+        while not self.ws.closed:
+            if self._line:
+                frame = bytes(self._line[:FRAME_BYTES])
+                del self._line[:FRAME_BYTES]
+                if not self._line:
+                    self._line_idle.set()
+            else:
+                frame = quiet
+            with contextlib.suppress(ConnectionError, RuntimeError):
+                await self.send_media(frame)
+            due += FRAME_S
+            await asyncio.sleep(max(0.0, due - loop.time()))
+
+    async def say(self, mulaw: bytes) -> None:
+        """Speak `mulaw` on the open line; returns once its last frame has been sent."""
+        self._line_idle.clear()
+        self._line += mulaw[: len(mulaw) - len(mulaw) % FRAME_BYTES]
+        started = time.monotonic()
+        await self._line_idle.wait()
+        self.said.append((started, time.monotonic()))
+
+    async def quiet(self, quiet_s: float = 1.5, timeout_s: float = 90.0) -> None:
+        """Wait for agent audio that arrives after now, then `quiet_s` without any."""
+        since = time.monotonic()
+        deadline = since + timeout_s
+        while time.monotonic() < deadline:
+            await asyncio.sleep(0.05)
+            last = self.heard.audio_at[-1] if self.heard.audio_at else 0.0
+            if last > since and time.monotonic() - last >= quiet_s:
+                return
+        raise TimeoutError(f"no agent reply followed by {quiet_s} s of quiet")
+
     async def dtmf(self, digit: str) -> None:
         """The caller presses a key."""
         await self.send({"event": "dtmf", "dtmf": {"track": "inbound_track", "digit": digit}})
 
     async def stop(self) -> None:
-        """Twilio's `stop`: the caller hung up."""
+        """Twilio's `stop`: the caller hung up (the line goes quiet first)."""
+        if self._line_task is not None:
+            self._line_task.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._line_task
         await self.send(
             {"event": "stop", "stop": {"accountSid": ACCOUNT_SID, "callSid": self.call_sid}}
         )
@@ -285,7 +336,14 @@ class PeerCall:
     async def aclose(self) -> None:
         """Close the socket and stop the background tasks."""
         await self.ws.close()
-        for task in self._tasks:
+        for task in [*self._tasks, *([self._line_task] if self._line_task else [])]:
             task.cancel()
             with contextlib.suppress(asyncio.CancelledError):
                 await task
+
+
+def pcm16_to_mulaw(pcm16: bytes, rate: int = 16_000) -> bytes:
+    """PCM16 speech (e.g. `tests.speech.synthesise`) as μ-law 8 kHz in whole frames."""
+    samples = resample(pcm16_to_float(pcm16), rate, 8000)
+    data = mulaw_encode(samples)
+    return data + silence(FRAME_S)[: (-len(data)) % FRAME_BYTES]
