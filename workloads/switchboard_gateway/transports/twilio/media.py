@@ -11,7 +11,7 @@ from __future__ import annotations
 import asyncio
 import importlib
 import logging
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncGenerator, AsyncIterator, Callable
 
 from aiohttp import WSMsgType, web
 
@@ -62,7 +62,7 @@ def twilio_rest(account_sid: str, token: str, api_url: str) -> CallControl:
     return control
 
 
-async def _messages(ws: web.WebSocketResponse) -> AsyncIterator[TwilioMessage]:
+async def _messages(ws: web.WebSocketResponse) -> AsyncGenerator[TwilioMessage, None]:
     """Twilio's messages, parsed; ends when the socket closes."""
     async for message in ws:
         if message.type is WSMsgType.TEXT:
@@ -99,6 +99,17 @@ class MediaSocket:
         ws = web.WebSocketResponse(heartbeat=None, max_msg_size=MAX_MESSAGE_CHARS * 4)
         await ws.prepare(request)
         messages = _messages(ws)
+        try:
+            return await self._serve(ws, messages, request)
+        finally:
+            await messages.aclose()
+
+    async def _serve(
+        self,
+        ws: web.WebSocketResponse,
+        messages: AsyncGenerator[TwilioMessage, None],
+        request: web.Request,
+    ) -> web.WebSocketResponse:
         try:
             start = await asyncio.wait_for(_first_start(messages), START_TIMEOUT_S)
             agent, token = self._verified(start)
