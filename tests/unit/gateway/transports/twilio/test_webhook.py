@@ -8,13 +8,18 @@ import random
 
 import pytest
 
-from tests.telephony.twilio_peer import parse_twiml, twilio_signature
+from switchboard_api.gateway import GatewayConfig
+from switchboard_gateway.agent import AgentConfig
+from switchboard_gateway.gateway import AgentEntry, Gateway
+from switchboard_gateway.transports.phone_port import start_phone_port
+from tests.telephony.twilio_peer import TwilioPeer, parse_twiml, twilio_signature
 from tests.unit.gateway.transports.twilio.phone import (
     AGENT,
     AUTH_TOKEN,
     PUBLIC_URL,
     TOKEN_ENV,
     phone_port,
+    twilio_agent,
 )
 
 pytestmark = pytest.mark.unit
@@ -150,3 +155,29 @@ def test_without_a_public_url_the_webhook_says_which_setting_is_missing() -> Non
     status, body = asyncio.run(scenario())
     assert status == 503
     assert "channels.twilio.publicUrl" in body
+
+
+def test_the_phone_port_serves_the_twilio_routes_of_an_agent_with_twilio_on() -> None:
+    agent = twilio_agent()
+    config = GatewayConfig.model_validate(
+        {
+            "model_plane_url": "http://127.0.0.1:1",
+            "host": "127.0.0.1",
+            "agents": [agent.model_dump(by_alias=True, exclude_none=True)],
+            "telephony": {"port": 0, "public_url": PUBLIC_URL},
+        }
+    )
+    entry = AgentEntry(AgentConfig.from_resource(agent), backend=None)  # type: ignore[arg-type]
+
+    async def scenario() -> tuple[int, int]:
+        port = await start_phone_port(Gateway({entry.config.key: entry}), config)
+        peer = TwilioPeer(f"http://127.0.0.1:{port.port}", PUBLIC_URL, AUTH_TOKEN)
+        try:
+            signed, _ = await peer.webhook(AGENT, "CA1")
+            unsigned, _ = await peer.webhook(AGENT, "CA1", signature="bm9wZQ==")
+            return signed, unsigned
+        finally:
+            await peer.aclose()
+            await port.stop()
+
+    assert asyncio.run(scenario()) == (200, 403)
