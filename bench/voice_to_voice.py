@@ -16,7 +16,8 @@ over 100 ms between agent frames inside a reply). Prints JSON.
 `--transport twilio` calls over Twilio's protocol instead (μ-law 8 kHz): the Twilio stand-in of
 the tests rings the agent through its signed webhook and streams a continuous line (silence
 between utterances, as a phone does), playing agent audio and echoing marks as Twilio does. Its
-figures are measured the same way at the client; the protocol carries no per-stage breakdown.
+figures are measured the same way at the client; the per-stage breakdown, which the protocol
+does not carry, comes from the gateway's call records.
 """
 
 from __future__ import annotations
@@ -45,6 +46,7 @@ from switchboard_api.pipeline import TtsSpec
 from switchboard_api.resources import VoiceAgent
 from switchboard_api.serving import agent_request, model_plane
 from switchboard_gateway.events import AgentAudioEvent, TurnLatencyEvent
+from switchboard_gateway.records.model import CallRecord
 from switchboard_gateway.scripted_caller import ScriptedCaller, Turn, scripted_call
 from switchboard_gateway.server import GatewayServer
 from switchboard_serve import local
@@ -131,6 +133,25 @@ PUBLIC_URL = "https://bench.invalid"
 TOKEN_ENV = "SWITCHBOARD_SECRET_TWILIO_BENCH_TOKEN"  # noqa: S105 (a variable name)
 
 
+@dataclass
+class _Records:
+    """Keeps the records of the Twilio calls: the per-stage breakdown the protocol lacks."""
+
+    stages: list[TurnLatencyEvent] = field(default_factory=list)
+
+    async def save(self, record: CallRecord) -> None:
+        """Keep each reply turn's stages."""
+        for turn in record.turns[1:]:
+            fields = {k: getattr(turn, k) for k in _STAGE_KEYS}
+            self.stages.append(TurnLatencyEvent(turn.number, **fields))
+
+    async def close(self) -> None:
+        """Nothing to close (the server closes its store when it stops)."""
+
+
+_STAGE_KEYS = ("endpointing_ms", "asr_final_ms", "llm_ttft_ms", "tts_ttfb_ms", "voice_to_voice_ms")
+
+
 def _last_loud_mulaw(mulaw: bytes) -> float:
     loud = np.nonzero(np.abs(mulaw_decode(mulaw)) * 32768 > SILENT)[0]
     return (loud[-1] + 1) / 8000 if loud.size else 0.0
@@ -181,8 +202,7 @@ def _percentiles(values: list[float]) -> dict[str, float]:
 
 
 def _stage_medians(stages: list[TurnLatencyEvent]) -> dict[str, int]:
-    keys = ("endpointing_ms", "asr_final_ms", "llm_ttft_ms", "tts_ttfb_ms", "voice_to_voice_ms")
-    return {k: int(statistics.median(getattr(s, k) for s in stages)) for k in keys if stages}
+    return {k: int(statistics.median(getattr(s, k) for s in stages)) for k in _STAGE_KEYS if stages}
 
 
 def bench_agent(transport: str = "grpc") -> VoiceAgent:
@@ -246,11 +266,15 @@ async def run(
             target = f"http://127.0.0.1:{server.phone_port.port}"
             utterances = [pcm16_to_mulaw(pcm) for pcm in utterances]
             call = measured_twilio_call
+            records = _Records()
+            server.gateway.store = records  # type: ignore[assignment]
         else:
             target = f"127.0.0.1:{server.grpc_port}"
             call = measured_call
         started = time.monotonic()
         single = await call(target, utterances, turns)
+        if transport == "twilio":
+            single.stages = records.stages
         results: dict[str, Any] = {
             "single_call": {
                 "turns": turns,
