@@ -11,7 +11,7 @@ from collections.abc import Awaitable, Callable
 
 from switchboard_gateway.audio import bytes_per_second
 from switchboard_gateway.conversation.clock import Clock
-from switchboard_gateway.events import AgentAudioEvent, AudioFormat, OutboundEvent
+from switchboard_gateway.events import AgentAudioEvent, AudioFormat, Encoding, OutboundEvent
 
 FRAME_S = 0.02
 
@@ -28,6 +28,8 @@ class OutputPacer:
     ) -> None:
         self._send, self._clock, self._lead_s = send, clock, lead_s
         self._frame_bytes = int(bytes_per_second(fmt) * FRAME_S)
+        #: Silence in the format: μ-law's zero level is 0xFF (0x00 is near full scale).
+        self._silence = b"\xff" if fmt.encoding is Encoding.MULAW else b"\x00"
         self._next_due = 0.0
         self._pending = b""
         self.sequence = 0
@@ -72,7 +74,7 @@ class OutputPacer:
     async def finish(self, turn: int) -> None:
         """Send the last partial frame of the turn, padded with silence."""
         if self._pending:
-            frame = self._pending.ljust(self._frame_bytes, b"\x00")
+            frame = self._pending.ljust(self._frame_bytes, self._silence)
             self._pending = b""
             await self._frame(turn, frame)
 
