@@ -26,12 +26,10 @@ from switchboard_gateway.agent import AgentConfig
 from switchboard_gateway.api_keys import KeyRing
 from switchboard_gateway.gateway import AgentEntry, Gateway
 from tests.fake_twilio import CALL_SID, FakeTwilio, fake_twilio
-from tests.twiml_stand_in import install
 from tests.unit.gateway.transports.test_twilio_outbound import AUTH_TOKEN, REF, voice_agent
 
 pytestmark = pytest.mark.unit
 
-install()
 UP_TOKEN = "u" * 43
 KEY = "sk-" + "d" * 40
 

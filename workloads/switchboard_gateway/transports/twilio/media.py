@@ -9,7 +9,6 @@ did not open from our TwiML never reaches an agent. Any malformed message ends t
 from __future__ import annotations
 
 import asyncio
-import importlib
 import logging
 from collections.abc import AsyncGenerator, AsyncIterator, Callable
 
@@ -36,6 +35,7 @@ from switchboard_gateway.transports.twilio.codec import (
     TwilioMessage,
     parse_message,
 )
+from switchboard_gateway.transports.twilio.rest import TwilioRest
 from switchboard_gateway.transports.twilio.stream import (
     CLOSE_PROTOCOL,
     CallControl,
@@ -56,9 +56,8 @@ ControlFactory = Callable[[str, str, str], CallControl]
 
 
 def twilio_rest(account_sid: str, token: str, api_url: str) -> CallControl:
-    """Twilio's REST client (`rest.TwilioRest`, built beside this transport)."""
-    rest = importlib.import_module("switchboard_gateway.transports.twilio.rest")
-    control: CallControl = rest.TwilioRest(account_sid, token, api_url)
+    """Twilio's REST client for this call's transfer and hang-up."""
+    control: CallControl = TwilioRest(account_sid, token, api_url)
     return control
 
 

@@ -38,7 +38,7 @@ from switchboard_gateway.transports.twilio.outbound import (
 from switchboard_gateway.transports.twilio.rest import TwilioRest, TwilioRestError
 
 # The lane that builds the media socket owns this module (issue 20); it is merged beside this one.
-from switchboard_gateway.transports.twilio.twiml import (  # type: ignore[import-not-found,unused-ignore]
+from switchboard_gateway.transports.twilio.twiml import (
     connect_stream,
     media_url,
     public_base_url,
