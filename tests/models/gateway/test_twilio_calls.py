@@ -23,6 +23,7 @@ from switchboard_gateway.agent import AgentConfig
 from switchboard_gateway.backends.model_plane_http import ModelPlaneHttp
 from switchboard_gateway.gateway import AgentEntry, Gateway
 from switchboard_gateway.records.model import CallRecord
+from switchboard_gateway.records.recordings import RecordingStore
 from switchboard_gateway.transports.twilio.routes import twilio_routes
 from switchboard_serve.evaluation import word_error_rate
 from switchboard_wire.audio import mulaw_decode
@@ -62,21 +63,34 @@ def receptionist() -> VoiceAgent:
 
 
 @contextmanager
-def twilio_gateway(base_url: str) -> Iterator[tuple[Gateway, MemoryStore, str]]:
-    """The phone port of a gateway on the real model plane: (gateway, records, local URL)."""
-    agent = receptionist()
+def twilio_gateway(
+    base_url: str,
+    agent: VoiceAgent | None = None,
+    *,
+    twilio_api_url: str = "https://api.twilio.com",
+    recordings: RecordingStore | None = None,
+) -> Iterator[tuple[Gateway, MemoryStore, str]]:
+    """The phone port of a gateway on the real model plane: (gateway, records, local URL).
+
+    With `recordings`, the agent's calls are recorded there when its callPolicy says so.
+    """
+    agent = agent or receptionist()
+    telephony = {"port": 0, "public_url": PUBLIC_URL, "twilio_api_url": twilio_api_url}
     config = GatewayConfig(
         model_plane_url=base_url,
         agents=[agent],
         store=None,
-        telephony={"port": 0, "public_url": PUBLIC_URL},  # type: ignore[arg-type]
+        telephony=telephony,  # type: ignore[arg-type]
     )
     agent_config = AgentConfig.from_resource(agent)
     backend = ModelPlaneHttp(
         base_url, max_tokens=agent_config.llm.max_tokens, temperature=0.3, timeout_s=60
     )
     store = MemoryStore()
-    gateway = Gateway({agent_config.key: AgentEntry(agent_config, backend)}, store=store)  # type: ignore[arg-type]
+    entry = AgentEntry(
+        agent_config, backend, recorded=agent_config.call_policy.recording and bool(recordings)
+    )
+    gateway = Gateway({agent_config.key: entry}, store=store, recordings=recordings)  # type: ignore[arg-type]
     background = BackgroundLoop()
 
     async def serve() -> tuple[web.AppRunner, int]:
