@@ -8,6 +8,7 @@ import sqlite3
 import subprocess
 import sys
 import time
+from dataclasses import replace
 from pathlib import Path
 
 import psycopg
@@ -15,7 +16,9 @@ import pytest
 
 from switchboard_api.gateway import CallStoreConfig
 from switchboard_gateway.records.migrations import LATEST, MIGRATIONS, CallStoreSchemaError
+from switchboard_gateway.records.model import CallHeader, CallRecord
 from switchboard_gateway.records.postgres import SQL, PostgresCallStore
+from switchboard_gateway.records.schema import PHONE_CALL_COLUMNS
 from switchboard_gateway.records.sqlite import SQL as SQLITE
 from switchboard_gateway.records.sqlite import SqliteCallStore
 from switchboard_gateway.records.stores import STORE_URL_ENV, open_store
@@ -50,6 +53,37 @@ def _run_migrate(url: str) -> str:
     out, err = process.communicate(timeout=120)
     assert process.returncode == 0, err
     return out
+
+
+#: What migration 3 added to the calls table; the release before it (version 2) had none.
+MIGRATION_3_COLUMNS = ("recording", *dict(PHONE_CALL_COLUMNS))
+#: A call as the release before migration 3 stored it (its INSERT names no newer column).
+V2_INSERT = (
+    "INSERT INTO {calls} (call_id, agent, channel, started_at, ended_at, end_reason,"
+    " client_reference, truncated) VALUES ({marks})"
+)
+
+
+def previous_release_postgres(url: str) -> None:
+    """The schema as the release before migration 3 left it: version 2."""
+    _run_migrate(url)
+    with psycopg.connect(url, autocommit=True) as db:
+        for column in MIGRATION_3_COLUMNS:
+            db.execute(f"ALTER TABLE switchboard_calls DROP COLUMN {column}".encode())
+        db.execute("DELETE FROM switchboard_schema_migrations WHERE version > 2")
+
+
+def previous_release_sqlite(path: Path) -> None:
+    """A `switchboard up` file as the release before migration 3 left it: version 2."""
+    with sqlite3.connect(path) as db:
+        db.executescript(SQLITE.create)
+        for column in MIGRATION_3_COLUMNS:
+            db.execute(f"ALTER TABLE calls DROP COLUMN {column}")
+        db.execute(
+            "CREATE TABLE schema_migrations (version INTEGER PRIMARY KEY, summary TEXT NOT NULL,"
+            " applied_at TEXT NOT NULL DEFAULT CURRENT_TIMESTAMP)"
+        )
+        db.executemany("INSERT INTO schema_migrations VALUES (?, 's', 'x')", [(1,), (2,)])
 
 
 def _versions(url: str) -> list[int]:
@@ -212,3 +246,120 @@ def test_migrate_retries_an_absent_database_until_its_timeout_then_says_where() 
     assert done.returncode == 2
     assert f"PostgreSQL at 127.0.0.1:{url.split(':')[2].split('/')[0]} not usable" in done.stderr
     assert time.monotonic() - started >= 4  # retried, not given up at the first refusal
+
+
+PHONE = {
+    "phone_provider": "jambonz",
+    "phone_call_sid": "b3f1c2d4-0000-4000-8000-000000000001",
+    "phone_from": "+15550001111",
+    "phone_to": "sip:desk@pbx.example",
+    "phone_direction": "inbound",
+}
+NO_PHONE = dict.fromkeys(PHONE, "")
+
+
+def _phoned() -> CallRecord:
+    """A call with `PHONE`'s metadata."""
+    return replace(
+        _record("phoned", NOW),
+        phone_provider=PHONE["phone_provider"],
+        phone_call_sid=PHONE["phone_call_sid"],
+        phone_from=PHONE["phone_from"],
+        phone_to=PHONE["phone_to"],
+        phone_direction=PHONE["phone_direction"],
+    )
+
+
+def _phone(record: CallHeader) -> dict[str, str]:
+    return {name: getattr(record, name) for name in PHONE}
+
+
+def test_a_version_2_postgres_gains_phone_columns_and_its_calls_read_back_without_them(
+    postgres_dsn: str,
+) -> None:
+    url = asyncio.run(_fresh_database(postgres_dsn, "m_phone"))
+    previous_release_postgres(url)
+    old = ("old", "acme/desk", "grpc", NOW, NOW, "caller_hangup", "", False)
+    with psycopg.connect(url, autocommit=True) as db:
+        db.execute(V2_INSERT.format(calls="switchboard_calls", marks=", ".join(["%s"] * 8)), old)
+    assert f"version 2 -> {LATEST} (applied: 3)" in _run_migrate(url)
+    with psycopg.connect(url, autocommit=True) as db:  # a gateway of the previous release
+        db.execute(
+            V2_INSERT.format(calls="switchboard_calls", marks=", ".join(["%s"] * 8)),
+            ("older-gateway", *old[1:]),
+        )
+
+    async def read() -> None:
+        store = await PostgresCallStore.open(url, migrate=False)
+        try:
+            for call_id in ("old", "older-gateway"):
+                found = await store.get(call_id)
+                assert found is not None
+                assert (found.agent, found.recording, _phone(found)) == ("acme/desk", "", NO_PHONE)
+            assert [_phone(c) for c in await store.recent(10)] == [NO_PHONE, NO_PHONE]
+            phoned = _phoned()
+            await store.save(phoned)
+            assert await store.get("phoned") == phoned
+        finally:
+            await store.close()
+
+    asyncio.run(read())
+
+
+def test_a_version_2_sqlite_file_gains_phone_columns_at_start_and_old_calls_read_back(
+    tmp_path: Path,
+) -> None:
+    path = tmp_path / "calls.db"
+    previous_release_sqlite(path)
+    with sqlite3.connect(path) as db:
+        stamp = NOW.isoformat()
+        old = ("old", "acme/desk", "grpc", stamp, stamp, "caller_hangup", "", 0)
+        db.execute(V2_INSERT.format(calls="calls", marks=", ".join(["?"] * 8)), old)
+
+    async def opened() -> None:
+        store = SqliteCallStore(path)
+        try:
+            found = await store.get("old")
+            assert found is not None
+            assert (found.agent, found.recording, _phone(found)) == ("acme/desk", "", NO_PHONE)
+            phoned = _phoned()
+            await store.save(phoned)
+            assert await store.get("phoned") == phoned
+        finally:
+            await store.close()
+
+    asyncio.run(opened())
+    with sqlite3.connect(path) as db:
+        versions = [row[0] for row in db.execute("SELECT version FROM schema_migrations")]
+    assert versions == [1, 2, 3]
+
+
+def test_a_cluster_gateway_refuses_a_latest_schema_missing_a_column_until_migrated_again(
+    postgres_dsn: str,
+) -> None:
+    """A development database that ran migration 3 before it gained the phone columns."""
+    url = asyncio.run(_fresh_database(postgres_dsn, "m_phone_dev"))
+    _run_migrate(url)
+    with psycopg.connect(url, autocommit=True) as db:
+        db.execute("ALTER TABLE switchboard_calls DROP COLUMN phone_from")
+
+    async def refused() -> str:
+        with pytest.raises(CallStoreSchemaError) as error:
+            await PostgresCallStore.open(url, migrate=False)
+        return str(error.value)
+
+    message = asyncio.run(refused())
+    assert "lack switchboard_calls.phone_from" in message
+    assert "python -m switchboard_gateway.records migrate" in message
+    assert f"version {LATEST} -> {LATEST} (applied: none)" in _run_migrate(url)
+
+    async def accepted() -> None:
+        store = await PostgresCallStore.open(url, migrate=False)
+        try:
+            phoned = _phoned()
+            await store.save(phoned)
+            assert await store.get("phoned") == phoned
+        finally:
+            await store.close()
+
+    asyncio.run(accepted())

@@ -211,6 +211,41 @@ def test_a_truncated_record_keeps_its_flag(open_store: OpenStore) -> None:
     asyncio.run(scenario())
 
 
+def test_a_phone_calls_metadata_round_trips_in_the_record_its_page_and_the_list(
+    open_store: OpenStore,
+) -> None:
+    record = replace(
+        _record("phone", NOW),
+        channel="twilio",
+        phone_provider="twilio",
+        phone_call_sid="CA0123456789abcdef0123456789abcdef",
+        phone_from="+15550001111",
+        phone_to="+15550002222",
+        phone_direction="outbound",
+    )
+    phone = (record.phone_provider, record.phone_call_sid, "+15550001111", "+15550002222")
+
+    async def scenario() -> None:
+        async with open_store() as store:
+            await store.save(record)
+            await store.save(_record("web", NOW - timedelta(hours=1)))
+        async with open_store() as reopened:
+            assert await reopened.get("phone") == record
+            page = await reopened.page("phone", 1, 1)
+            assert page is not None
+            shown = replace(record, turns=record.turns[1:2], tool_calls=record.tool_calls[:1])
+            assert page.record == shown
+            listed = await reopened.recent(10)
+            assert [(c.call_id, c.phone_provider, c.phone_call_sid) for c in listed] == [
+                ("phone", *phone[:2]),
+                ("web", "", ""),
+            ]
+            assert [(c.phone_from, c.phone_to) for c in listed] == [phone[2:], ("", "")]
+            assert [c.phone_direction for c in listed] == ["outbound", ""]
+
+    asyncio.run(scenario())
+
+
 def test_concurrent_saves_from_many_calls_all_land(open_store: OpenStore) -> None:
     async def scenario() -> None:
         async with open_store() as store:

@@ -22,7 +22,7 @@ import pytest
 
 from switchboard_api.gateway import RecordingsConfig, S3RecordingsConfig
 from switchboard_gateway.records.migrations import LATEST
-from switchboard_gateway.records.postgres import SQL, PostgresCallStore
+from switchboard_gateway.records.postgres import PostgresCallStore
 from switchboard_gateway.records.recordings import (
     DirectoryRecordings,
     RecordingNotFoundError,
@@ -32,7 +32,13 @@ from switchboard_gateway.records.recordings import (
 from switchboard_gateway.records.recordings_s3 import S3Recordings
 from switchboard_gateway.records.sqlite import SqliteCallStore
 from tests.ports import free_port
-from tests.storage.test_call_store_migrations import _fresh_database, _run_migrate, _versions
+from tests.storage.test_call_store_migrations import (
+    _fresh_database,
+    _run_migrate,
+    _versions,
+    previous_release_postgres,
+    previous_release_sqlite,
+)
 from tests.storage.test_call_stores import NOW, _record
 
 pytestmark = pytest.mark.storage
@@ -214,10 +220,7 @@ def test_a_record_references_its_recording_in_postgres(postgres_dsn: str) -> Non
 
 def _previous_release(url: str) -> None:
     """The schema as the release before recordings left it: version 2, no recording column."""
-    _run_migrate(url)
-    with psycopg.connect(url, autocommit=True) as db:
-        db.execute("ALTER TABLE switchboard_calls DROP COLUMN recording")
-        db.execute("DELETE FROM switchboard_schema_migrations WHERE version > 2")
+    previous_release_postgres(url)
 
 
 def test_migration_3_adds_the_recording_column_and_old_rows_have_none(postgres_dsn: str) -> None:
@@ -257,14 +260,7 @@ def test_a_cluster_gateway_refuses_the_schema_before_recordings(postgres_dsn: st
 
 def test_sqlite_from_the_previous_release_gains_the_column_at_start(tmp_path: Path) -> None:
     path = tmp_path / "calls.db"
-    with sqlite3.connect(path) as db:
-        db.executescript(SQL.create.replace("switchboard_", "").replace("TIMESTAMPTZ", "TEXT"))
-        db.execute("ALTER TABLE calls DROP COLUMN recording")
-        db.execute(
-            "CREATE TABLE schema_migrations (version INTEGER PRIMARY KEY, summary TEXT NOT NULL,"
-            " applied_at TEXT NOT NULL DEFAULT CURRENT_TIMESTAMP)"
-        )
-        db.executemany("INSERT INTO schema_migrations VALUES (?, 's', 'x')", [(1,), (2,)])
+    previous_release_sqlite(path)
 
     async def opened() -> None:
         store = SqliteCallStore(path)

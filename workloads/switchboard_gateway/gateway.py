@@ -268,6 +268,7 @@ class Gateway:
             start.client_reference,
             max_turns=limits.max_record_turns,
             max_bytes=limits.max_record_bytes,
+            telephony=start.telephony,
         )
         audio = self._call_audio(admission, start, call_id)
         self.active += 1

@@ -241,6 +241,12 @@ async function onTalk(event) {
 
 // --- calls page --------------------------------------------------------------------------
 
+// A phone call's provider, direction and numbers ("" for calls over other transports).
+function phoneLine(call) {
+  if (!call.phoneProvider) return "";
+  return `${call.phoneProvider} ${call.phoneDirection}: ${call.phoneFrom || "unknown"} → ${call.phoneTo || "unknown"}`;
+}
+
 // Calls come a page at a time: `next` is the cursor for older ones (null on the last page).
 async function loadCalls(before = null) {
   const query = before ? `limit=100&before=${encodeURIComponent(before)}` : "limit=100";
@@ -253,7 +259,8 @@ async function loadCalls(before = null) {
     const first = element("td");
     first.append(open);
     row.append(first, element("td", {}, call.agent), element("td", {}, call.channel),
-      element("td", {}, String(call.turns)), element("td", {}, call.endReason));
+      element("td", { class: "phone" }, phoneLine(call)), element("td", {}, String(call.turns)),
+      element("td", {}, call.endReason));
     return row;
   });
   const table = $("#calls tbody");
@@ -265,7 +272,7 @@ async function loadCalls(before = null) {
     const more = element("button", { type: "button" }, "Older calls");
     more.addEventListener("click", () => loadCalls(body.next));
     const row = element("tr", { id: "older-calls" });
-    const cell = element("td", { colspan: "5" });
+    const cell = element("td", { colspan: "6" });
     cell.append(more);
     row.append(cell);
     table.append(row);
@@ -319,6 +326,9 @@ async function showCall(callId) {
     }
     return row;
   }));
+  const phone = phoneLine(call);
+  $("#call-phone").hidden = !phone;
+  $("#call-phone").textContent = phone ? `Phone call (${phone}), call id ${call.phoneCallSid}` : "";
   $("#recording").replaceChildren(...recordingPlayer(call));
   $("#tool-calls").replaceChildren(...call.toolCalls.map((tool) =>
     element("li", {}, `Turn ${tool.turn}: ${tool.name} ${tool.ok ? "ok" : `failed (${tool.error})`} in ${tool.latencyMs} ms`)));

@@ -23,7 +23,12 @@ import psycopg
 from psycopg import AsyncConnection
 
 from switchboard_gateway.records.model import CallStoreUnavailableError
-from switchboard_gateway.records.schema import TURN_COLUMNS, Statements
+from switchboard_gateway.records.schema import (
+    CALL_COLUMNS,
+    PHONE_CALL_COLUMNS,
+    TURN_COLUMNS,
+    Statements,
+)
 
 #: `pg_advisory_lock` key of call-record migrations (any 64-bit constant unique to them).
 LOCK_KEY = 0x5357_4243_414C_4C53
@@ -59,8 +64,11 @@ MIGRATIONS = (
     ),
     Migration(
         3,
-        "calls reference their recording (callPolicy.recording), '' when not recorded",
-        lambda sql, prefix: [sql.add_call_column["recording"]],
+        "calls reference their recording (callPolicy.recording) and keep a phone call's"
+        " provider, call id, numbers and direction; '' when not recorded, not a phone call",
+        lambda sql, prefix: [
+            sql.add_call_column[name] for name in ("recording", *dict(PHONE_CALL_COLUMNS))
+        ],
     ),
 )
 LATEST = MIGRATIONS[-1].version
@@ -84,7 +92,7 @@ def _record(prefix: str, mark: str) -> str:
 
 
 def too_old(found: int, missing: set[str]) -> str | None:
-    """Why a schema at version `found` lacking turn columns `missing` cannot serve, or None."""
+    """Why a schema at version `found` lacking columns `missing` cannot serve, or None."""
     if found < LATEST:
         return (
             f"the call-record schema is at version {found}, this gateway needs {LATEST}: run "
@@ -92,7 +100,7 @@ def too_old(found: int, missing: set[str]) -> str | None:
         )
     if missing:
         return (
-            f"the call-record turns table lacks {', '.join(sorted(missing))}: run "
+            f"the call-record tables lack {', '.join(sorted(missing))}: run "
             f"`{MIGRATE_COMMAND}` before starting gateways"
         )
     return None
@@ -126,10 +134,17 @@ async def postgres_version(db: AsyncConnection, sql: Statements, prefix: str) ->
 
 
 async def postgres_missing_columns(db: AsyncConnection, sql: Statements) -> set[str]:
-    """Turn columns the database's turns table lacks."""
-    cursor = await db.execute(sql.select_turn_columns, (sql.turns,))
-    existing = {row[0] for row in await cursor.fetchall()}
-    return {name for name, _ in TURN_COLUMNS} - existing
+    """Columns the database's turns and calls tables lack (as `table.column`).
+
+    A database that went through an unreleased version of a migration (a development one)
+    can be at the latest version and still lack a column that migration gained later.
+    """
+    missing: set[str] = set()
+    for table, spec in ((sql.turns, TURN_COLUMNS), (sql.calls, CALL_COLUMNS)):
+        cursor = await db.execute(sql.select_turn_columns, (table,))
+        existing = {row[0] for row in await cursor.fetchall()}
+        missing |= {f"{table}.{name}" for name, _ in spec if name not in existing}
+    return missing
 
 
 async def migrate_postgres(

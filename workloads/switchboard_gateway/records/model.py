@@ -57,6 +57,15 @@ class CallHeader:
     truncated: bool = False
     #: The call's recording (`file:<name>` or `s3://bucket/key`), "" when it was not recorded.
     recording: str = ""
+    #: A phone call's provider (`twilio`, `jambonz`), its call id there, the numbers (or SIP
+    #: URIs) it came from and went to, and `inbound`/`outbound`: all "" on other calls. The
+    #: numbers are personal data: kept like transcripts (`retention.transcriptsDays`), never
+    #: logged.
+    phone_provider: str = ""
+    phone_call_sid: str = ""
+    phone_from: str = ""
+    phone_to: str = ""
+    phone_direction: str = ""
 
 
 @dataclass(frozen=True)

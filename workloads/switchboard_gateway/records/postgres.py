@@ -98,6 +98,11 @@ class PostgresCallStore:
                     record.client_reference,
                     record.truncated,
                     record.recording,
+                    record.phone_provider,
+                    record.phone_call_sid,
+                    record.phone_from,
+                    record.phone_to,
+                    record.phone_direction,
                 ),
             )
             async with connection.cursor() as cursor:

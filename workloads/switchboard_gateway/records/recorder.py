@@ -12,6 +12,7 @@ from typing import Any
 
 from switchboard_gateway.events import (
     OutboundEvent,
+    TelephonyCall,
     ToolCallEvent,
     ToolResultEvent,
     TurnLatencyEvent,
@@ -26,7 +27,10 @@ from switchboard_gateway.records.model import (
 
 log = logging.getLogger(__name__)
 
+#: The most characters a phone field keeps (a SIP URI from a carrier is the longest expected).
+MAX_PHONE_FIELD = 256
 _SURROGATES = re.compile("[\ud800-\udfff]")
+_NOT_A_PHONE_CALL = TelephonyCall("", "", direction="")
 
 
 def storable(text: str) -> str:
@@ -36,6 +40,11 @@ def storable(text: str) -> str:
     UTF-8 encoder and PostgreSQL's text type refuse them, which would lose the whole record.
     """
     return _SURROGATES.sub("\ufffd", text.replace("\x00", ""))
+
+
+def _phone_field(value: str) -> str:
+    """A phone call's field as the record keeps it: storable, at most `MAX_PHONE_FIELD` long."""
+    return storable(value)[:MAX_PHONE_FIELD]
 
 
 @dataclass
@@ -49,6 +58,8 @@ class CallRecorder:
     #: What the record keeps at most (`callPolicy.limits.maxRecordTurns`, `maxRecordBytes`).
     max_turns: int = 500
     max_bytes: int = 1_000_000
+    #: The phone call behind the call (`StartCall.telephony`), None on other transports.
+    telephony: TelephonyCall | None = None
     started_at: datetime = field(default_factory=lambda: datetime.now(UTC))
     _tool_names: dict[str, str] = field(default_factory=dict)
     _tool_calls: list[ToolCallRecord] = field(default_factory=list)
@@ -93,6 +104,7 @@ class CallRecorder:
             for call in calls[: self.max_turns * 4]
         )
         truncated = truncated or len(tools) < len(calls)
+        phone = self.telephony or _NOT_A_PHONE_CALL
         return CallRecord(
             call_id=self.call_id,
             agent=self.agent,
@@ -102,6 +114,11 @@ class CallRecorder:
             end_reason=end_reason,
             client_reference=storable(self.client_reference),
             truncated=truncated,
+            phone_provider=_phone_field(phone.provider),
+            phone_call_sid=_phone_field(phone.call_sid),
+            phone_from=_phone_field(phone.from_number),
+            phone_to=_phone_field(phone.to_number),
+            phone_direction=_phone_field(phone.direction),
             turns=tuple(kept),
             tool_calls=tools,
         )

@@ -23,6 +23,14 @@ _TYPES: dict[Dialect, dict[str, str]] = {
     "postgres": {"text": "TEXT", "int": "INTEGER", "bool": "BOOLEAN", "time": "TIMESTAMPTZ"},
 }
 
+#: A phone call's metadata (`CallHeader.phone_*`, from `events.TelephonyCall`), "" on other calls.
+PHONE_CALL_COLUMNS = (
+    ("phone_provider", "text"),
+    ("phone_call_sid", "text"),
+    ("phone_from", "text"),
+    ("phone_to", "text"),
+    ("phone_direction", "text"),
+)
 CALL_COLUMNS = (
     ("call_id", "text"),
     ("agent", "text"),
@@ -33,9 +41,10 @@ CALL_COLUMNS = (
     ("client_reference", "text"),
     ("truncated", "bool"),
     ("recording", "text"),
+    *PHONE_CALL_COLUMNS,
 )
 #: Columns that calls tables made before them lack (false or "" in old rows), with their kinds.
-ADDED_CALL_COLUMNS = (("truncated", "bool"), ("recording", "text"))
+ADDED_CALL_COLUMNS = (("truncated", "bool"), ("recording", "text"), *PHONE_CALL_COLUMNS)
 _KINDS = {"int": "int", "str": "text", "bool": "bool"}
 TURN_COLUMNS = tuple((f.name, _KINDS[str(f.type)]) for f in fields(TurnRecord))
 #: Columns that tables made before their stage existed lack; 0 in old rows: "did not run".

@@ -63,6 +63,11 @@ class SqliteCallStore:
                     record.client_reference,
                     record.truncated,
                     record.recording,
+                    record.phone_provider,
+                    record.phone_call_sid,
+                    record.phone_from,
+                    record.phone_to,
+                    record.phone_direction,
                 ),
             )
             db.executemany(
