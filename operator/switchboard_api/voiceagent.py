@@ -239,6 +239,13 @@ class HandoffSpec(ApiModel):
             description="What the agent says before the call is transferred.",
         ),
     ] = "Let me transfer you to a colleague. Please hold."
+    transfer_call_tool: Annotated[
+        bool,
+        Field(
+            description="Offer the model the built-in transfer_call tool. Very small models "
+            "call it too eagerly; turn it off for them and keep the keywords."
+        ),
+    ] = True
 
 
 class BargeInSpec(ApiModel):

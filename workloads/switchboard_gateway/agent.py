@@ -61,6 +61,8 @@ class HandoffConfig:
     transfer_to: str
     message: str
     keywords: tuple[str, ...] = ()
+    #: The model is offered `transfer_call` (`handoff.transferCallTool`).
+    offer_tool: bool = True
 
 
 class AgentConfigError(ValueError):
@@ -135,7 +137,10 @@ class AgentConfig:
             outbound_greeting_template=spec.prompt.outbound_greeting,
             handoff=(
                 HandoffConfig(
-                    spec.handoff.transfer_to, spec.handoff.message, tuple(spec.handoff.keywords)
+                    spec.handoff.transfer_to,
+                    spec.handoff.message,
+                    tuple(spec.handoff.keywords),
+                    spec.handoff.transfer_call_tool,
                 )
                 if spec.handoff is not None
                 else None
@@ -221,6 +226,12 @@ class AgentConfig:
                 f" {', '.join(sorted(missing))}"
             )
 
+    @property
+    def transfer_tool_offered(self) -> bool:
+        """Whether the model may call `transfer_call` (a handoff target, the tool not off)."""
+        offered = self.handoff is None or self.handoff.offer_tool
+        return self.transfer_target is not None and offered
+
     def tool(self, name: str) -> ToolSpec | None:
         """An HTTP tool by name."""
         return next((t for t in self.tools if t.name == name), None)
@@ -237,6 +248,6 @@ class AgentConfig:
         ]
         if self.call_policy.end_call_tool:
             tools.append(END_CALL_TOOL)
-        if self.transfer_target is not None:
+        if self.transfer_tool_offered:
             tools.append(TRANSFER_CALL_TOOL)
         return tools

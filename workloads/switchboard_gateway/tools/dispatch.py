@@ -106,7 +106,7 @@ class ToolCalls:
             started = time.monotonic()
             if request.name == "end_call" and self._config.call_policy.end_call_tool:
                 outcome, ending = ToolOutcome(True, _DONE), EndReason.AGENT_ENDED
-            elif request.name == "transfer_call" and self._config.transfer_target:
+            elif request.name == "transfer_call" and self._config.transfer_tool_offered:
                 transfer_reason = _argument(request.arguments, "reason")
                 outcome, ending = ToolOutcome(True, _DONE), EndReason.TRANSFERRED
             elif request.name == SEARCH_TOOL_NAME and self._knowledge is not None:

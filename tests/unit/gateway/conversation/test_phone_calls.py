@@ -190,6 +190,20 @@ def test_the_models_transfer_call_says_the_line_then_transfers_with_its_reason()
     assert len(result.models.chat.requests) == 1, "no second model round after the transfer"
 
 
+def test_with_the_transfer_tool_off_the_model_is_not_offered_it_and_its_call_transfers_nothing() -> (
+    None
+):
+    script = CallScript().type(at=3.0, text="my bill is wrong").hangup(at=20)
+    handoff = {**HANDOFF, "transferCallTool": False}
+
+    result = phone_call(script, {"handoff": handoff}, reply=transfer_tool)
+
+    offered = [tool["name"] for tool in result.models.chat.requests[0][1]]
+    assert "transfer_call" not in offered
+    assert result.of(TransferEvent) == []
+    assert result.ended.reason is EndReason.CALLER_HANGUP
+
+
 def test_barge_in_during_the_handoff_line_neither_cuts_it_nor_cancels_the_transfer() -> None:
     # The line starts at about 3.8 s (after "Sure."); the caller talks over it at 4.2 s.
     script = (
