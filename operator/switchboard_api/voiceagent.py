@@ -431,10 +431,25 @@ _HANDOFF_NEEDS_TELEPHONY = cel(
 )
 
 
+_TWILIO_HANDOFF_NEEDS_ACCOUNT = cel(
+    "!has(self.handoff) || self.channels.jambonz.enabled || !self.channels.twilio.enabled"
+    " || has(self.channels.twilio.accountSid)",
+    message=(
+        "handoff over Twilio needs channels.twilio.accountSid: the call is redirected through "
+        "that account's REST API"
+    ),
+    field_path=".channels.twilio.accountSid",
+    reason="FieldValueRequired",
+)
+
+
 class VoiceAgentSpec(
     ApiModel,
     json_schema_extra=validations(
-        _TARGET_WITHIN_CAPACITY, _HANDOFF_NEEDS_TELEPHONY, _EXPOSED_TLS_NOT_YET
+        _TARGET_WITHIN_CAPACITY,
+        _HANDOFF_NEEDS_TELEPHONY,
+        _TWILIO_HANDOFF_NEEDS_ACCOUNT,
+        _EXPOSED_TLS_NOT_YET,
     ),
 ):
     """What an agent is: prompt, pipeline, tools, knowledge, channels and scaling."""
@@ -486,6 +501,14 @@ class VoiceAgentSpec(
             <= self.gateway.max_concurrent_calls_per_replica,
         )
         check(_HANDOFF_NEEDS_TELEPHONY, self.handoff is None or self.channels.telephony)
+        channels = self.channels
+        check(
+            _TWILIO_HANDOFF_NEEDS_ACCOUNT,
+            self.handoff is None
+            or channels.jambonz.enabled
+            or not channels.twilio.enabled
+            or channels.twilio.account_sid is not None,
+        )
         check(_EXPOSED_TLS_NOT_YET, self.exposure is None or self.gateway.tls is None)
         return self
 

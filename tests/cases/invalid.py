@@ -142,6 +142,18 @@ CASES: tuple[InvalidCase, ...] = (
         rule="!has(self.handoff) || self.channels.twilio.enabled || self.channels.jambonz.enabled",
     ),
     InvalidCase(
+        "twilio-handoff-needs-account",
+        AGENT,
+        {
+            "spec.channels": {"twilio": {"enabled": True, "authTokenSecretRef": SECRET}},
+            "spec.handoff": {"transferTo": "+15550100200"},
+        },
+        "spec.channels.twilio.accountSid",
+        "handoff over Twilio needs channels.twilio.accountSid",
+        rule="!has(self.handoff) || self.channels.jambonz.enabled || !self.channels.twilio.enabled"
+        " || has(self.channels.twilio.accountSid)",
+    ),
+    InvalidCase(
         "twilio-needs-auth-token",
         AGENT,
         {"spec.channels": {"twilio": {"enabled": True}}},

@@ -23,7 +23,8 @@ from switchboard_wire.transcription import PartialText
 pytestmark = pytest.mark.unit
 
 KEY = "sk-live-" + "c" * 32
-PHONE = {"twilio": {"enabled": True, "authTokenSecretRef": {"name": "twilio", "key": "token"}}}
+TWILIO = {"enabled": True, "authTokenSecretRef": {"name": "twilio", "key": "token"}}
+PHONE = {"twilio": {**TWILIO, "accountSid": "AC" + "0" * 32}}
 PROMPT = {
     "system": "Caller {{caller_number}}, agent {{agent_number}}, {{call_direction}} {{call_sid}}.",
     "greeting": "Hello.",

@@ -28,7 +28,8 @@ from switchboard_wire.transcription import PartialText
 
 pytestmark = pytest.mark.unit
 
-PHONE = {"twilio": {"enabled": True, "authTokenSecretRef": {"name": "twilio", "key": "token"}}}
+TWILIO = {"enabled": True, "authTokenSecretRef": {"name": "twilio", "key": "token"}}
+PHONE = {"twilio": {**TWILIO, "accountSid": "AC" + "0" * 32}}
 LINE = "Please hold."
 
 

@@ -33,7 +33,13 @@ pytestmark = pytest.mark.unit
 GREETING = "Hello and welcome, how can I help today?"
 TARGET = "+15550100200"
 LINE = "Transferring you to a colleague now."
-PHONE = {"twilio": {"enabled": True, "authTokenSecretRef": {"name": "twilio", "key": "token"}}}
+PHONE = {
+    "twilio": {
+        "enabled": True,
+        "authTokenSecretRef": {"name": "twilio", "key": "token"},
+        "accountSid": "AC" + "0" * 32,
+    }
+}
 HANDOFF = {"transferTo": TARGET, "message": LINE, "keywords": ["human", "real person"]}
 
 
