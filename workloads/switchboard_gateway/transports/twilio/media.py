@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import time
 from collections.abc import AsyncGenerator, AsyncIterator, Callable
 
 from aiohttp import WSMsgType, web
@@ -35,6 +36,7 @@ from switchboard_gateway.transports.twilio.codec import (
     TwilioMessage,
     parse_message,
 )
+from switchboard_gateway.transports.twilio.replay import UsedNonces
 from switchboard_gateway.transports.twilio.rest import TwilioRest
 from switchboard_gateway.transports.twilio.stream import (
     CLOSE_PROTOCOL,
@@ -92,6 +94,7 @@ class MediaSocket:
         control: ControlFactory = twilio_rest,
     ) -> None:
         self._gateway, self._config, self._control = gateway, config, control
+        self._nonces = UsedNonces()
 
     async def handle(self, request: web.Request) -> web.WebSocketResponse:
         """One socket is one call's stream."""
@@ -154,6 +157,9 @@ class MediaSocket:
             raise ProtocolError("the stream's direction is neither inbound nor outbound")
         if direction == "inbound" and params.get("nonce") != start.call_sid:
             raise ProtocolError("the stream's parameters were signed for another call")
+        nonce = f"{params.get('agent')}|{direction}|{params.get('nonce')}"
+        if not self._nonces.first_use(nonce, time.monotonic()):
+            raise ProtocolError("the stream's parameters opened a call already (a replay)")
         return agent, token
 
     async def _refuse(

@@ -139,3 +139,22 @@ def test_a_start_in_another_media_format_is_refused() -> None:
     call = asyncio.run(scenario())
     assert call.heard.close_code == 1008
     assert "media format" in call.heard.close_reason
+
+
+def test_a_replayed_stream_opens_no_second_call() -> None:
+    async def scenario() -> tuple[PeerCall, PeerCall]:
+        async with phone_port() as phone:
+            first, params = await _open(phone.peer, "CA1", start=True)
+            await first.stop()
+            await first.wait_closed(5)
+            status, body = await phone.peer.webhook(AGENT, "CA1")
+            assert status == 200
+            replay = await phone.peer.open_stream(parse_twiml(body), "CA1", start=False)
+            await replay.send_start(params)
+            await replay.wait_closed(5)
+            return first, replay
+
+    first, replay = asyncio.run(scenario())
+    assert first.heard.close_code == 1000
+    assert replay.heard.close_code == 1008
+    assert "replay" in replay.heard.close_reason
