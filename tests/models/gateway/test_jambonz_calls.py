@@ -1,4 +1,4 @@
-"""A spoken conversation over jambonz's protocols (8 kHz L16) with the real models.
+"""A spoken conversation over jambonz's protocols (16 kHz L16) with the real models.
 
 The jambonz stand-in (tests/telephony/jambonz_peer.py) places the call message by message:
 basic-auth application socket, `session:new`, the `ack`'s listen verb, caller L16 at real time,
@@ -44,7 +44,8 @@ pytestmark = pytest.mark.models
 AGENT = "acme/receptionist"
 REF = {"name": "jambonz-app", "key": "auth"}
 USER, PASSWORD = "jambonz", "a-long-shared-secret"
-PHONE_RATE = 8000
+#: jambonz's wideband L16 (the Twilio tests cover 8 kHz phone audio; unit tests both rates).
+PHONE_RATE = 16_000
 
 
 class TappedGateway:
@@ -85,7 +86,7 @@ class TappedGateway:
 
 
 def _to_phone(pcm16: bytes) -> bytes:
-    """16 kHz PCM16 as 8 kHz L16, as the phone network carries it."""
+    """Piper's PCM16 as L16 at the channel's rate."""
     return float_to_pcm16(resample(pcm16_to_float(pcm16), RATE, PHONE_RATE))
 
 
@@ -95,7 +96,11 @@ def test_a_three_turn_conversation_over_jambonz_with_barge_in_and_dtmf(
     monkeypatch.setenv(secret_env_name(SecretKeyRef(**REF)), f"{USER}:{PASSWORD}")
     speech = [_to_phone(pcm) for pcm in synthesise(UTTERANCES)]
     changes = {
-        "spec.channels.jambonz": {"enabled": True, "basicAuthSecretRef": REF},
+        "spec.channels.jambonz": {
+            "enabled": True,
+            "basicAuthSecretRef": REF,
+            "sampleRate": PHONE_RATE,
+        },
         "spec.callPolicy.bargeIn": {"minSpeechMs": 50},
         "spec.pipeline.vad": {"minSpeechMs": 64},
     }
@@ -157,7 +162,7 @@ def test_a_three_turn_conversation_over_jambonz_with_barge_in_and_dtmf(
     assert peer.heard.kills, "killAudio reached jambonz"
     assert peer.heard.kills[0][0] >= barged_at
     assert {"type": "killAudio"} in peer.heard.texts
-    # The agent's voice came back as 8 kHz L16: seconds of it, whole samples.
+    # The agent's voice came back as L16 at the channel's rate: seconds of it, whole samples.
     assert len(peer.heard.audio) > 3 * PHONE_RATE * 2
     assert len(peer.heard.audio) % 2 == 0
     level = np.abs(np.frombuffer(bytes(peer.heard.audio), "<i2")).mean()

@@ -139,7 +139,7 @@ def test_a_spoken_phone_call_over_twilio_media_streams(
             await call.quiet()
             barged = call.heard.clears - clears_before
             await call.dtmf("4")
-            await asyncio.sleep(3)
+            await call.quiet()  # the agent answers the key press (after its 2 s collection)
             await call.stop()
             await call.wait_closed(10)
             return call, barged
@@ -158,6 +158,7 @@ def test_a_spoken_phone_call_over_twilio_media_streams(
     finals = [turn.caller_text for turn in record.turns[1:4]]
     assert word_error_rate(list(zip(UTTERANCES, finals, strict=True))) <= 0.2, finals
     assert all(turn.agent_text for turn in record.turns[:4])
+    assert any("pressed 4" in turn.caller_text for turn in record.turns), record.turns
     assert _loud(bytes(call.heard.audio)), "the agent's μ-law audio is speech, not silence"
     heard = call.heard
     summary = f"clears={heard.clears} marks={len(heard.marks)} echoed={len(heard.echoed)}"

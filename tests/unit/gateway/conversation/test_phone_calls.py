@@ -125,6 +125,32 @@ def test_keypad_turns_count_against_the_turn_rate() -> None:
     assert "turnsPerMinute" in result.ended.detail
 
 
+def test_keys_faster_than_a_keypad_end_the_call_before_they_make_a_turn() -> None:
+    script = CallScript()
+    for i in range(25):  # 25 keys in a quarter of a second: no person presses keys that fast
+        script = script.press(3.0 + i * 0.01, "1")
+    script = script.hangup(at=10)
+
+    result = call(script)
+
+    assert result.ended.reason is EndReason.PROTOCOL_ERROR
+    assert "keypad keys faster than 10 a second" in result.ended.detail
+    assert len(result.models.chat.requests) == 0, "no keypad turn reached the model"
+
+
+def test_keys_at_a_persons_pace_are_all_taken() -> None:
+    script = CallScript()
+    for i in range(30):  # 30 keys at 8 a second, in three turns of nine keys and #
+        script = script.press(3.0 + i * 0.125, "#" if i % 10 == 9 else str(i % 10))
+    script = script.hangup(at=30)
+
+    result = call(script)
+
+    assert result.ended.reason is EndReason.CALLER_HANGUP
+    pressed = [text for _, text in finals(result) if text.startswith("The caller pressed")]
+    assert len(pressed) == 3, pressed
+
+
 # --- handoff -----------------------------------------------------------------------------------
 
 
