@@ -254,7 +254,10 @@ def main() -> None:
     with socket.socket() as sock:
         sock.bind(("127.0.0.1", 0))
         port = sock.getsockname()[1]
-    agent = bench_agent(args.transport, _pipeline(args))
+    try:
+        agent = bench_agent(args.transport, _pipeline(args))
+    except ValueError as refused:  # e.g. a turn strategy the API does not take yet
+        sys.exit(f"the bench agent is refused: {refused}")
     pipeline = agent_request(agent).pipeline
     speech = Speech(args.voices)
     ray.init(num_cpus=6, include_dashboard=False, log_to_driver=False)
