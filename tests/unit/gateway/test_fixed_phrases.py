@@ -170,3 +170,15 @@ def test_a_phrase_cache_hit_travels_over_grpc_and_websocket() -> None:
     assert outbound_from_proto(outbound_to_proto(event)) == event
     assert json.loads(outbound_to_json(event))["phraseCacheHit"] is True
     assert json.loads(outbound_to_json(TurnLatencyEvent(4)))["phraseCacheHit"] is False
+
+
+@pytest.mark.parametrize(
+    ("phrases", "why"),
+    [([f"Line {n}." for n in range(51)], "at most 50"), (["x" * 201], "at most 200")],
+)
+def test_the_api_refuses_too_many_or_too_long_declared_phrases(
+    phrases: list[str], why: str
+) -> None:
+    with pytest.raises(ValueError, match="cachedPhrases") as refused:
+        agent_config(prompt={"system": "Test.", "cachedPhrases": phrases})
+    assert why in str(refused.value)
