@@ -102,6 +102,17 @@ class PromptSpec(
             "The agent's own variables are never the caller's to change.",
         ),
     ] = []
+    cached_phrases: Annotated[
+        list[Annotated[str, Field(min_length=1, max_length=200)]],
+        Field(
+            max_length=50,
+            json_schema_extra={"x-kubernetes-list-type": "set"},
+            description="Fixed lines the agent says word for word (e.g. 'One moment, please.'): "
+            "their speech is synthesised once and replayed. A reply sentence is replayed only "
+            "when it equals one of these exactly; greetings, the recording notice and the "
+            "handoff line are cached without being listed.",
+        ),
+    ] = []
 
     @model_validator(mode="after")
     def _rules(self) -> PromptSpec:

@@ -95,6 +95,8 @@ class AgentConfig:
     #: The greeting of calls the agent placed (`prompt.outboundGreeting`; None: `greeting`).
     outbound_greeting_template: str | None = None
     handoff: HandoffConfig | None = None
+    #: Lines the agent declared fixed (`prompt.cachedPhrases`): replayed from the phrase cache.
+    cached_phrases: frozenset[str] = frozenset()
 
     @classmethod
     def from_resource(cls, agent: VoiceAgent, tenant: Tenant | None = None) -> AgentConfig:
@@ -135,6 +137,7 @@ class AgentConfig:
             caller_variables=frozenset(spec.prompt.caller_variables),
             suspended=tenant.spec.suspend if tenant else False,
             outbound_greeting_template=spec.prompt.outbound_greeting,
+            cached_phrases=frozenset(spec.prompt.cached_phrases),
             handoff=(
                 HandoffConfig(
                     spec.handoff.transfer_to,

@@ -223,14 +223,21 @@ class TurnLatencyEvent:
     interrupted: bool = False
     #: Automatic knowledge-base search before the model was asked (inside voice-to-voice).
     retrieval_ms: int = 0
+    #: The reply's first audio was replayed from the phrase cache, not synthesised this turn.
+    phrase_cache_hit: bool = False
 
     @classmethod
     def of(
-        cls, turn: int, stages: Mapping[LatencyStage, int], *, interrupted: bool = False
+        cls,
+        turn: int,
+        stages: Mapping[LatencyStage, int],
+        *,
+        interrupted: bool = False,
+        phrase_cache_hit: bool = False,
     ) -> TurnLatencyEvent:
         """The event from each stage's milliseconds (stages left out did not run)."""
         fields: dict[str, Any] = {stage.field: ms for stage, ms in stages.items()}
-        return cls(turn, interrupted=interrupted, **fields)
+        return cls(turn, interrupted=interrupted, phrase_cache_hit=phrase_cache_hit, **fields)
 
     def ms(self, stage: LatencyStage) -> int:
         """A stage's milliseconds."""

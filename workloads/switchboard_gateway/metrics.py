@@ -79,7 +79,7 @@ class GatewayMetrics:
         )
         self.phrase_cache_lookups = Counter(
             "switchboard_phrase_cache_lookups",
-            "Speech looked up in the phrase cache (greetings, repeated sentences): hit or miss.",
+            "Speech looked up in the phrase cache (greetings, fillers, declared phrases).",
             ["result"],
             registry=r,
         )

@@ -69,7 +69,8 @@ def build_gateway(
 ) -> Gateway:
     """The agents of `config` behind the model plane's HTTP API.
 
-    Agents that share a voice share one cache of phrases they say often (greetings, fillers).
+    Agents that share a voice share one cache of the fixed phrases they say (greetings, fillers,
+    declared `prompt.cachedPhrases`).
     Agents with knowledge bases search them through `knowledge` (None: no search tool).
     """
     entries: dict[str, AgentEntry] = {}
@@ -92,7 +93,7 @@ def build_gateway(
             temperature=agent_config.llm.temperature,
         )
         cache = phrases.setdefault(tts, PhraseCache(on_lookup=metrics.phrase_cache_lookup))
-        backend = PhraseCachingBackend(http, cache)
+        backend = PhraseCachingBackend(http, cache, agent_config.cached_phrases)
         keys = KeyRing(
             frozenset(config.api_key_hashes.get(agent_config.key, ())),
             tuple(Path(f) for f in config.api_key_files.get(agent_config.key, ())),

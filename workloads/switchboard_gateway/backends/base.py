@@ -17,6 +17,16 @@ class BackendError(RuntimeError):
     """A model backend failed a request (after the retries allowed before any output)."""
 
 
+class Replayed(bytes):
+    """Speech replayed from memory (the phrase cache), not synthesised for this request.
+
+    A `Synthesizer` may yield these instead of plain bytes; the voice reports a turn whose first
+    audio was replayed (`TurnLatencyEvent.phrase_cache_hit`).
+    """
+
+    __slots__ = ()
+
+
 class Transcriber(Protocol):
     """ASR per utterance: partial passes while the caller speaks, a final pass at its end."""
 
@@ -44,7 +54,8 @@ class Synthesizer(Protocol):
         """Stream `text` as PCM16 at `sample_rate`.
 
         `phrase`: a fixed line the agent says again and again (greeting, filler, apology), which
-        may be replayed from memory; a reply the model wrote never is.
+        may be replayed from memory (as `Replayed` chunks); a reply the model wrote never is,
+        unless it equals a phrase the agent declared (`prompt.cachedPhrases`) word for word.
         """
         ...
 

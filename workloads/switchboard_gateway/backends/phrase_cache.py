@@ -4,6 +4,12 @@ A greeting is the first thing every caller hears; synthesising it per call costs
 round-trip on every call. The cache wraps a backend: speech for a text is remembered after one
 complete synthesis and replayed from memory afterwards. It is bounded by total bytes and evicts
 the least recently used text; speech cut short (cancelled, failed) is never stored.
+
+Only fixed phrases are kept: the lines the gateway itself says (`phrase=True`: greetings, the
+recording notice, the handoff line, fillers, apologies) and the lines an agent declares
+(`prompt.cachedPhrases`). A sentence the model wrote is synthesised every time, unless it equals
+a declared phrase exactly: replaying replies would hide the cost of synthesis behind a
+coincidence of wording (and benchmarks would show it as speed).
 """
 
 from __future__ import annotations
@@ -12,7 +18,7 @@ from collections import OrderedDict
 from collections.abc import AsyncGenerator, AsyncIterator, Callable, Sequence
 from typing import Any
 
-from switchboard_gateway.backends.base import ModelBackend
+from switchboard_gateway.backends.base import ModelBackend, Replayed
 from switchboard_wire.chat import ReplyEvent
 from switchboard_wire.transcription import PartialText
 
@@ -35,12 +41,12 @@ class PhraseCache:
     ) -> None:
         self.max_bytes = max_bytes
         self._on_lookup = on_lookup
-        self._entries: OrderedDict[tuple[str, int], tuple[bytes, ...]] = OrderedDict()
+        self._entries: OrderedDict[tuple[str, int], tuple[Replayed, ...]] = OrderedDict()
         self._bytes = 0
         self.hits = 0
         self.misses = 0
 
-    def get(self, text: str, sample_rate: int) -> tuple[bytes, ...] | None:
+    def get(self, text: str, sample_rate: int) -> tuple[Replayed, ...] | None:
         """The stored chunks for a text, marking it recently used."""
         key = (text, sample_rate)
         chunks = self._entries.get(key)
@@ -61,7 +67,7 @@ class PhraseCache:
         key = (text, sample_rate)
         if key in self._entries:
             self._bytes -= sum(len(c) for c in self._entries.pop(key))
-        self._entries[key] = chunks
+        self._entries[key] = tuple(Replayed(chunk) for chunk in chunks)
         self._bytes += size
         while self._bytes > self.max_bytes:
             _, evicted = self._entries.popitem(last=False)
@@ -72,10 +78,16 @@ class PhraseCache:
 
 
 class PhraseCachingBackend:
-    """A `ModelBackend` that replays remembered phrases; everything else passes through."""
+    """A `ModelBackend` that replays remembered phrases; everything else passes through.
 
-    def __init__(self, inner: ModelBackend, cache: PhraseCache) -> None:
-        self.inner, self.cache = inner, cache
+    `declared`: the agent's own fixed lines (`prompt.cachedPhrases`), cached even when the model
+    says them; any other text the model wrote is synthesised every time.
+    """
+
+    def __init__(
+        self, inner: ModelBackend, cache: PhraseCache, declared: frozenset[str] = frozenset()
+    ) -> None:
+        self.inner, self.cache, self.declared = inner, cache, declared
 
     async def transcribe(
         self, pcm16: bytes, sample_rate: int, state: str | None, *, final: bool
@@ -92,12 +104,12 @@ class PhraseCachingBackend:
     async def speak(
         self, text: str, sample_rate: int, *, phrase: bool = False
     ) -> AsyncGenerator[bytes, None]:
-        """A phrase's remembered speech, or the inner backend's (remembered once complete).
+        """A phrase's remembered speech (`Replayed` chunks), or the inner backend's.
 
-        Only phrases are cached: replaying a model's reply from memory would hide the cost of
-        synthesis behind a coincidence of wording (and benchmarks would show it as speed).
+        Only phrases are cached (once their speech is complete): the gateway's own lines
+        (`phrase`) and the declared ones.
         """
-        if not phrase:
+        if not (phrase or text in self.declared):
             async for chunk in self.inner.speak(text, sample_rate):
                 yield chunk
             return

@@ -3,7 +3,8 @@
 The first request to a fresh replica pays for lazy initialisation (ONNX sessions, the LLM's
 prompt cache); a greeting synthesised once is replayed from the phrase cache on every call. The
 other lines every call may say the same way are cached too: the outbound greeting, the recording
-notice and the handoff line, also at the phone rate when the agent answers phones.
+notice, the handoff line and the agent's declared phrases (`prompt.cachedPhrases`), also at the
+phone rate when the agent answers phones.
 """
 
 from __future__ import annotations
@@ -72,6 +73,7 @@ def fixed_lines(config: AgentConfig) -> list[str]:
         _same_every_call(config, config.outbound_greeting_template),
         config.recording_notice,
         config.handoff.message if config.handoff is not None else None,
+        *sorted(config.cached_phrases),
     ]
     return list(dict.fromkeys(line for line in lines if line))
 

@@ -28,6 +28,8 @@ class TurnTiming:
     #: When the caller stopped speaking (estimated from the audio timeline).
     speech_end: float
     stages: dict[LatencyStage, tuple[float, float]] = field(default_factory=dict)
+    #: The reply's first audio came from the phrase cache (a declared fixed phrase).
+    phrase_cache_hit: bool = False
 
     def mark(self, stage: LatencyStage, start: float, end: float) -> None:
         """Record a stage's first occurrence."""
@@ -45,7 +47,9 @@ class TurnTiming:
     def latency_event(self, interrupted: bool) -> TurnLatencyEvent:
         """The event the client and the call record get."""
         stages = {stage: self.ms(stage) for stage in LatencyStage}
-        return TurnLatencyEvent.of(self.number, stages, interrupted=interrupted)
+        return TurnLatencyEvent.of(
+            self.number, stages, interrupted=interrupted, phrase_cache_hit=self.phrase_cache_hit
+        )
 
 
 def emit_turn_spans(

@@ -11,7 +11,7 @@ from collections.abc import AsyncIterator, Awaitable, Callable
 from dataclasses import dataclass, field
 
 from switchboard_gateway.audio import encode_pcm16
-from switchboard_gateway.backends.base import BackendError, Synthesizer
+from switchboard_gateway.backends.base import BackendError, Replayed, Synthesizer
 from switchboard_gateway.conversation.clock import Clock
 from switchboard_gateway.conversation.history import SpokenPiece, played_text
 from switchboard_gateway.conversation.pacer import FRAME_S, OutputPacer
@@ -202,6 +202,8 @@ class _Speech:
                 try:
                     async for chunk in self._voice.backend.speak(text, rate, phrase=self._phrase):
                         if self._timing is not None:
+                            if not self._timing.has(LatencyStage.TTS_TTFB):
+                                self._timing.phrase_cache_hit = isinstance(chunk, Replayed)
                             self._timing.mark(LatencyStage.TTS_TTFB, asked, clock.now())
                         piece.seconds += len(chunk) / 2 / rate
                         piece.chunks.put_nowait(chunk)

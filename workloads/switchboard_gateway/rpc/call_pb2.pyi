@@ -190,7 +190,7 @@ class ToolResult(_message.Message):
     def __init__(self, turn: _Optional[int] = ..., id: _Optional[str] = ..., ok: _Optional[bool] = ..., error: _Optional[str] = ..., latency_ms: _Optional[int] = ...) -> None: ...
 
 class TurnLatency(_message.Message):
-    __slots__ = ("turn", "endpointing_ms", "asr_final_ms", "llm_ttft_ms", "tts_ttfb_ms", "voice_to_voice_ms", "interrupted", "retrieval_ms")
+    __slots__ = ("turn", "endpointing_ms", "asr_final_ms", "llm_ttft_ms", "tts_ttfb_ms", "voice_to_voice_ms", "interrupted", "retrieval_ms", "phrase_cache_hit")
     TURN_FIELD_NUMBER: _ClassVar[int]
     ENDPOINTING_MS_FIELD_NUMBER: _ClassVar[int]
     ASR_FINAL_MS_FIELD_NUMBER: _ClassVar[int]
@@ -199,6 +199,7 @@ class TurnLatency(_message.Message):
     VOICE_TO_VOICE_MS_FIELD_NUMBER: _ClassVar[int]
     INTERRUPTED_FIELD_NUMBER: _ClassVar[int]
     RETRIEVAL_MS_FIELD_NUMBER: _ClassVar[int]
+    PHRASE_CACHE_HIT_FIELD_NUMBER: _ClassVar[int]
     turn: int
     endpointing_ms: int
     asr_final_ms: int
@@ -207,7 +208,8 @@ class TurnLatency(_message.Message):
     voice_to_voice_ms: int
     interrupted: bool
     retrieval_ms: int
-    def __init__(self, turn: _Optional[int] = ..., endpointing_ms: _Optional[int] = ..., asr_final_ms: _Optional[int] = ..., llm_ttft_ms: _Optional[int] = ..., tts_ttfb_ms: _Optional[int] = ..., voice_to_voice_ms: _Optional[int] = ..., interrupted: _Optional[bool] = ..., retrieval_ms: _Optional[int] = ...) -> None: ...
+    phrase_cache_hit: bool
+    def __init__(self, turn: _Optional[int] = ..., endpointing_ms: _Optional[int] = ..., asr_final_ms: _Optional[int] = ..., llm_ttft_ms: _Optional[int] = ..., tts_ttfb_ms: _Optional[int] = ..., voice_to_voice_ms: _Optional[int] = ..., interrupted: _Optional[bool] = ..., retrieval_ms: _Optional[int] = ..., phrase_cache_hit: _Optional[bool] = ...) -> None: ...
 
 class Transfer(_message.Message):
     __slots__ = ("target", "reason")

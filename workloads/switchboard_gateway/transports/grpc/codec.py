@@ -121,7 +121,12 @@ def outbound_to_proto(event: OutboundEvent) -> pb.ServerEvent:
         )
     if isinstance(event, TurnLatencyEvent):
         stages = {stage.field: event.ms(stage) for stage in LatencyStage}
-        latency = pb.TurnLatency(turn=event.turn, interrupted=event.interrupted, **stages)
+        latency = pb.TurnLatency(
+            turn=event.turn,
+            interrupted=event.interrupted,
+            phrase_cache_hit=event.phrase_cache_hit,
+            **stages,
+        )
         return pb.ServerEvent(latency=latency)
     if isinstance(event, TransferEvent):
         return pb.ServerEvent(transfer=pb.Transfer(target=event.target, reason=event.reason))
@@ -154,7 +159,9 @@ def outbound_from_proto(message: pb.ServerEvent) -> OutboundEvent:
     if kind == "latency":
         lat = message.latency
         stages = {stage: int(getattr(lat, stage.field)) for stage in LatencyStage}
-        return TurnLatencyEvent.of(lat.turn, stages, interrupted=lat.interrupted)
+        return TurnLatencyEvent.of(
+            lat.turn, stages, interrupted=lat.interrupted, phrase_cache_hit=lat.phrase_cache_hit
+        )
     if kind == "transfer":
         return TransferEvent(message.transfer.target, message.transfer.reason)
     if kind == "ended":

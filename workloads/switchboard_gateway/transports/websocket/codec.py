@@ -143,6 +143,7 @@ def outbound_to_json(event: OutboundEvent) -> str:
         }
     elif isinstance(event, TurnLatencyEvent):
         body = {"type": "latency", "turn": event.turn, "interrupted": event.interrupted}
+        body["phraseCacheHit"] = event.phrase_cache_hit
         body.update({stage.json_key: event.ms(stage) for stage in LatencyStage})
     elif isinstance(event, TransferEvent):
         body = {"type": "transfer", "target": event.target, "reason": event.reason}
