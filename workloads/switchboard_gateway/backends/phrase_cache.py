@@ -13,6 +13,7 @@ from collections.abc import AsyncGenerator, AsyncIterator, Callable, Sequence
 from typing import Any
 
 from switchboard_gateway.backends.base import ModelBackend
+from switchboard_gateway.backends.model_load import partial_welcome
 from switchboard_wire.chat import ReplyEvent
 from switchboard_wire.transcription import PartialText
 
@@ -76,6 +77,10 @@ class PhraseCachingBackend:
 
     def __init__(self, inner: ModelBackend, cache: PhraseCache) -> None:
         self.inner, self.cache = inner, cache
+
+    def partial_welcome(self) -> bool:
+        """Passed through (`model_load.partial_welcome`)."""
+        return partial_welcome(self.inner)
 
     async def transcribe(
         self, pcm16: bytes, sample_rate: int, state: str | None, *, final: bool
