@@ -3,11 +3,16 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
+import json
 from collections.abc import AsyncIterator, Sequence
 from typing import Any
 
+import grpc
 import numpy as np
 import pytest
+from websockets.asyncio.client import connect as ws_connect
+from websockets.exceptions import ConnectionClosed
 
 from switchboard_api.gateway import GatewayConfig
 from switchboard_api.manifests import parse_manifest
@@ -15,10 +20,14 @@ from switchboard_api.resources import VoiceAgent
 from switchboard_api.serving import agent_request, model_plane
 from switchboard_cli.local_plan import local_capacity
 from switchboard_gateway.capacity import HOLD_S, CallCapacity, calls_for_cores
+from switchboard_gateway.client import connect as grpc_connect
 from switchboard_gateway.events import CallerHangup, InboundEvent, OutboundEvent, StartCall
 from switchboard_gateway.gateway import Admission, AgentEntry, Gateway, OverloadedError
 from switchboard_gateway.server import build_gateway
 from switchboard_gateway.testing.calls import agent_config
+from switchboard_gateway.transports.grpc.server import start_grpc_server
+from switchboard_gateway.transports.http import CALL_PATH
+from switchboard_gateway.transports.websocket.server import start_ws_server
 
 pytestmark = pytest.mark.unit
 
@@ -170,3 +179,39 @@ def test_the_gateway_config_capacity_reaches_admission() -> None:
     gate = build_gateway(limited, None)
     assert isinstance(admit(gate), Admission)
     assert str(admit(gate)).startswith("over_capacity: 1 calls in progress")
+
+
+def test_grpc_and_websocket_refuse_a_call_over_capacity_with_their_own_status() -> None:
+    gate = gateway(capacity=1)
+    gate.capacity.reserve()  # a call is starting: the capacity is taken
+
+    async def scenario() -> tuple[grpc.StatusCode, str, int | None, str]:
+        grpc_server, grpc_port = await start_grpc_server(gate)
+        ws_server = await start_ws_server(gate, "127.0.0.1", 0)
+        ws_port = next(iter(ws_server.sockets)).getsockname()[1]
+        try:
+            try:
+                async with grpc_connect(f"127.0.0.1:{grpc_port}", "test/tester") as call:
+                    [e async for e in call.events()]
+                raise AssertionError("the gRPC call was admitted")
+            except grpc.aio.AioRpcError as refused:
+                code, details = refused.code(), refused.details() or ""
+            async with ws_connect(f"ws://127.0.0.1:{ws_port}{CALL_PATH}") as socket:
+                await socket.send(json.dumps({"type": "start", "agent": "test/tester"}))
+                with contextlib.suppress(ConnectionClosed):
+                    async for _ in socket:
+                        pass
+                close = socket.close_code, socket.close_reason or ""
+        finally:
+            await grpc_server.stop(grace=0)
+            ws_server.close()
+            await ws_server.wait_closed()
+        return code, details, *close
+
+    code, details, ws_code, ws_reason = asyncio.run(scenario())
+
+    assert code == grpc.StatusCode.RESOURCE_EXHAUSTED
+    assert details.startswith("over_capacity: 1 calls in progress")
+    assert ws_code == 1013
+    assert ws_reason.startswith("over_capacity: 1 calls in progress")
+    assert gate.metrics.value("switchboard_calls_rejected_total", reason="over_capacity") == 2
