@@ -154,6 +154,10 @@ class GatewayConfig(ApiModel):
     grpc_port: Annotated[int, Field(ge=0, le=65535)] = 50051
     http_port: Annotated[int, Field(ge=0, le=65535)] = 8080
     max_concurrent_calls: Annotated[int, Field(ge=1, le=1000)] = 50
+    #: Calls the agents' models serve at once within the voice-to-voice objective: past it, new
+    #: calls are refused (`over_capacity`) and live ones keep their latency (docs/limits.md).
+    #: None: only `maxConcurrentCalls` bounds them (a model plane that scales by itself).
+    capacity_calls: Annotated[int | None, Field(ge=1, le=1000)] = None
     drain_timeout_seconds: Annotated[int, Field(ge=0, le=3600)] = 120
     store: CallStoreConfig | None = CallStoreConfig()
     #: Knowledge base (`namespace/name`) → how to search it. Agents search the ones they name;

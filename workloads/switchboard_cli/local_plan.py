@@ -7,14 +7,23 @@ naming the file.
 
 from __future__ import annotations
 
+import os
 from dataclasses import dataclass, field
 from pathlib import Path
 
 from switchboard_api.gateway import CallStoreConfig, GatewayConfig, RecordingsConfig
 from switchboard_api.manifests import LoadedManifest
 from switchboard_api.resources import KnowledgeBase, Tenant, VoiceAgent
-from switchboard_api.serving import ModelPlaneArgs, agent_request, model_plane
+from switchboard_api.serving import (
+    ModelDeployment,
+    ModelPlaneArgs,
+    actor_resources,
+    agent_request,
+    hosted_remotely,
+    model_plane,
+)
 from switchboard_gateway.agent import AgentConfig, AgentConfigError
+from switchboard_gateway.capacity import calls_for_cores
 
 #: A local run serves one person at a laptop; more calls than this would only queue.
 LOCAL_MAX_CALLS = 8
@@ -117,11 +126,25 @@ def gateway_config(
         http_port=http_port,
         grpc_port=grpc_port,
         max_concurrent_calls=LOCAL_MAX_CALLS,
+        capacity_calls=local_capacity(local.plane, os.cpu_count() or 1),
         drain_timeout_seconds=LOCAL_DRAIN_S,
         store=CallStoreConfig(url=f"sqlite:///{(state_dir / 'calls.db').resolve()}"),
         console=True,
         recordings=local_recordings(local, state_dir),
     )
+
+
+def local_capacity(plane: ModelPlaneArgs, cores: int) -> int | None:
+    """Calls the local model plane serves within the latency objective, on `cores` CPU cores.
+
+    Every ASR, LLM and TTS model on this machine's CPUs: `capacity.CALLS_PER_CORE` a core. A
+    model on a GPU or at a provider has a capacity of its own: None (only the call limit).
+    """
+    models: list[ModelDeployment] = [*plane.asr, *plane.llm, *plane.tts]
+    for deployment in models:
+        if hosted_remotely(deployment.spec) or actor_resources(deployment).get("num_gpus"):
+            return None
+    return calls_for_cores(cores)
 
 
 def local_recordings(local: LocalPlan, state_dir: Path) -> RecordingsConfig | None:

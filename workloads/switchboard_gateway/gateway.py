@@ -20,6 +20,7 @@ from switchboard_gateway.agent import AgentConfig, Prompts
 from switchboard_gateway.api_keys import KeyRing
 from switchboard_gateway.backends.base import ModelBackend
 from switchboard_gateway.callers import Caller, authenticate, variables_with_token
+from switchboard_gateway.capacity import OVER_CAPACITY, CallCapacity
 from switchboard_gateway.conversation.session import CallSession
 from switchboard_gateway.events import (
     AgentAudioEvent,
@@ -90,7 +91,7 @@ def _start_over_limits(
 
 
 class OverloadedError(Exception):
-    """The gateway is at its concurrent-call limit."""
+    """The gateway is at its concurrent-call limit, or at its capacity (`over_capacity: ...`)."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -99,6 +100,8 @@ class Admission:
 
     entry: AgentEntry
     prompts: Prompts
+    #: Its place among the calls admitted and not yet running (`CallCapacity.reserve`).
+    reservation: int | None = None
 
 
 @dataclass
@@ -117,6 +120,8 @@ class Gateway:
     slots: CallSlots | None = None
     #: Where recordings go (`GatewayConfig.recordings`; None: no call is recorded).
     recordings: RecordingStore | None = None
+    #: The calls its models serve within the latency SLO (`capacity.py`; default: no capacity).
+    capacity: CallCapacity = field(default_factory=CallCapacity)
     _sessions: set[CallSession] = field(default_factory=set)
     _saving: set[asyncio.Task[None]] = field(default_factory=set)
 
@@ -135,9 +140,10 @@ class Gateway:
         The start is held to the agent's per-call limits here (docs/limits.md): only declared
         caller variables, within their count and size, and a bounded client reference. The
         prompts are rendered here too, so a variable nobody gave a value refuses the call with
-        its name instead of failing it later. Raises `OverloadedError` at capacity: transports
-        answer that with their own status (gRPC RESOURCE_EXHAUSTED, WebSocket close 1013) so
-        clients retry elsewhere.
+        its name instead of failing it later. Raises `OverloadedError` at the call limit or
+        at capacity (`capacity.py`): transports answer that with their own status (gRPC
+        RESOURCE_EXHAUSTED, WebSocket close 1013) so clients retry elsewhere. An admitted call
+        holds its place until it runs, so calls arriving together are all counted.
 
         `provider_verified`: a phone transport has checked the telephony provider's own
         credential for this agent (Twilio's request signature, jambonz's basic auth); API keys
@@ -168,10 +174,22 @@ class Gateway:
         except TemplateError as error:
             detail = f"prompt variable missing: {error}; send it in the start's variables"
             return self.refuse(EndReason.PROTOCOL_ERROR, detail)
-        if self.active >= self.max_calls:
+        calls = self.active + self.capacity.starting()
+        if calls >= self.max_calls:
             self.metrics.rejected.labels("overloaded").inc()
-            raise OverloadedError(f"{self.active} calls in progress, the limit is {self.max_calls}")
-        return Admission(entry, prompts)
+            raise OverloadedError(f"{calls} calls in progress, the limit is {self.max_calls}")
+        over_capacity = self.capacity.refusal(self.active)
+        if over_capacity is not None:
+            self.metrics.rejected.labels(OVER_CAPACITY).inc()
+            raise OverloadedError(over_capacity)
+        return Admission(entry, prompts, self.capacity.reserve())
+
+    def at_capacity(self) -> str | None:
+        """Why a new call would be refused for load now (None: one more call fits)."""
+        calls = self.active + self.capacity.starting()
+        if calls >= self.max_calls:
+            return f"{calls} calls in progress, the limit is {self.max_calls}"
+        return self.capacity.refusal(self.active)
 
     def refuse(self, reason: EndReason, detail: str) -> CallEndedEvent:
         """A call that ends before it is admitted (also used by transports for a bad start)."""
@@ -192,16 +210,21 @@ class Gateway:
         the slot is released however the call ends (hangup, error, drain, cancellation).
         """
         call_id = uuid.uuid4().hex
-        slot_or_refusal = await self._take_slot(call_id)
-        if isinstance(slot_or_refusal, CallEndedEvent):
-            await deliver(slot_or_refusal)
-            return slot_or_refusal
-        slot = slot_or_refusal
         try:
-            return await self._run_admitted(admission, start, deliver, inbound, channel, call_id)
+            slot_or_refusal = await self._take_slot(call_id)
+            if isinstance(slot_or_refusal, CallEndedEvent):
+                await deliver(slot_or_refusal)
+                return slot_or_refusal
+            slot = slot_or_refusal
+            try:
+                return await self._run_admitted(
+                    admission, start, deliver, inbound, channel, call_id
+                )
+            finally:
+                if slot is not None and self.slots is not None:
+                    self.slots.release(slot)
         finally:
-            if slot is not None and self.slots is not None:
-                self.slots.release(slot)
+            self.capacity.release(admission.reservation)
 
     async def _take_slot(self, call_id: str) -> Slot | CallEndedEvent | None:
         """The call's slot in the tenant's quota (None without one), or its refusal.
@@ -271,6 +294,7 @@ class Gateway:
             telephony=start.telephony,
         )
         audio = self._call_audio(admission, start, call_id)
+        self.capacity.release(admission.reservation)  # counted as active from here
         self.active += 1
         self.metrics.call_started(agent)
         outcome = "cancelled"  # unless an end event says otherwise: the transport went away

@@ -26,9 +26,11 @@ from switchboard_api.resources import Tenant, VoiceAgent
 from switchboard_api.serving import agent_request, deployment_name
 from switchboard_gateway.agent import AgentConfig
 from switchboard_gateway.api_keys import KeyRing, keep_reloading
+from switchboard_gateway.backends.model_load import ModelLoad
 from switchboard_gateway.backends.model_plane_http import ModelPlaneHttp
 from switchboard_gateway.backends.phrase_cache import PhraseCache, PhraseCachingBackend
 from switchboard_gateway.backends.warm_up import warm_up_agent
+from switchboard_gateway.capacity import CallCapacity
 from switchboard_gateway.console.api import console_routes
 from switchboard_gateway.gateway import AgentEntry, Gateway
 from switchboard_gateway.metrics import GatewayMetrics
@@ -76,6 +78,7 @@ def build_gateway(
     entries: dict[str, AgentEntry] = {}
     phrases: dict[str, PhraseCache] = {}
     metrics = GatewayMetrics()
+    load = ModelLoad()  # one model plane: its agents' partial passes wait for all their work
     for agent in config.agents:
         tenant = _tenant_of(agent, config.tenants)
         agent_config = AgentConfig.from_resource(agent, tenant)
@@ -91,6 +94,7 @@ def build_gateway(
             tts=tts,
             max_tokens=agent_config.llm.max_tokens,
             temperature=agent_config.llm.temperature,
+            load=load,
         )
         cache = phrases.setdefault(tts, PhraseCache(on_lookup=metrics.phrase_cache_lookup))
         backend = PhraseCachingBackend(http, cache, agent_config.cached_phrases)
@@ -116,7 +120,12 @@ def build_gateway(
         )
     slots = call_slots(config.call_quota) if config.call_quota is not None else None
     return Gateway(
-        entries, max_calls=config.max_concurrent_calls, store=store, metrics=metrics, slots=slots
+        entries,
+        max_calls=config.max_concurrent_calls,
+        store=store,
+        metrics=metrics,
+        slots=slots,
+        capacity=CallCapacity(config.capacity_calls),
     )
 
 

@@ -9,13 +9,15 @@ chunk, or a stream that breaks off midway, fails the reply with a `BackendError`
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import json
-from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
+from collections.abc import AsyncGenerator, Awaitable, Callable, Sequence
 from typing import Any
 
 import httpx
 
 from switchboard_gateway.backends.base import BackendError
+from switchboard_gateway.backends.model_load import ModelLoad, Work
 from switchboard_wire.audio import encode_wav
 from switchboard_wire.chat import ReplyEvent
 from switchboard_wire.retry import DEFAULT_RETRY, RetryPolicy
@@ -27,6 +29,8 @@ class ModelPlaneHttp:
     """One agent's models (by deployment or model name) behind the model plane's HTTP API.
 
     `max_tokens` and `temperature` are the agent's: deployments are shared between agents.
+    `load`: the gateway's model work in flight, shared by its agents (partial passes wait for
+    the work callers wait for; `model_load`).
     """
 
     def __init__(
@@ -41,7 +45,9 @@ class ModelPlaneHttp:
         client: httpx.AsyncClient | None = None,
         timeout_s: float = 10.0,
         retry: RetryPolicy = DEFAULT_RETRY,
+        load: ModelLoad | None = None,
     ) -> None:
+        self._load = load or ModelLoad()
         self._models = {"asr": asr, "llm": llm, "tts": tts}
         self._sampling = {"max_tokens": max_tokens, "temperature": temperature}
         self._client = client or httpx.AsyncClient(base_url=base_url, timeout=timeout_s)
@@ -78,10 +84,20 @@ class ModelPlaneHttp:
             raise BackendError(f"{request.url.path} answered {response.status_code}: {detail}")
         return response
 
+    def partial_welcome(self) -> bool:
+        """Whether the model plane has room for a partial pass now (`ModelLoad`)."""
+        return self._load.partial_welcome()
+
     async def transcribe(
         self, pcm16: bytes, sample_rate: int, state: str | None, *, final: bool
     ) -> PartialText:
         """One partial (or, with `final`, the last) pass over the utterance so far."""
+        with self._load.running(Work.WAITED_FOR if final else Work.PARTIAL):
+            return await self._transcribe(pcm16, sample_rate, state, final=final)
+
+    async def _transcribe(
+        self, pcm16: bytes, sample_rate: int, state: str | None, *, final: bool
+    ) -> PartialText:
         form = PartialRequest(final=final, state=state, model=self._models["asr"]).to_form()
         files = {"file": ("utterance.wav", encode_wav(pcm16, sample_rate), "audio/wav")}
         response = await self._open(
@@ -98,8 +114,17 @@ class ModelPlaneHttp:
 
     async def reply(
         self, messages: Sequence[dict[str, Any]], tools: Sequence[dict[str, Any]]
-    ) -> AsyncIterator[ReplyEvent]:
+    ) -> AsyncGenerator[ReplyEvent, None]:
         """Stream a chat completion (OpenAI SSE) as reply events."""
+        with self._load.running(Work.WAITED_FOR) as work:
+            async with contextlib.aclosing(self._reply(messages, tools)) as events:
+                async for event in events:
+                    self._load.change(work, Work.STREAMING)
+                    yield event
+
+    async def _reply(
+        self, messages: Sequence[dict[str, Any]], tools: Sequence[dict[str, Any]]
+    ) -> AsyncGenerator[ReplyEvent, None]:
         body: dict[str, Any] = {"messages": list(messages), "stream": True}
         body.update({k: v for k, v in self._sampling.items() if v is not None})
         if tools:
@@ -127,8 +152,15 @@ class ModelPlaneHttp:
 
     async def speak(
         self, text: str, sample_rate: int, *, phrase: bool = False
-    ) -> AsyncIterator[bytes]:
+    ) -> AsyncGenerator[bytes, None]:
         """Stream PCM16 speech; chunks always hold whole samples (`phrase` changes nothing)."""
+        with self._load.running(Work.WAITED_FOR) as work:
+            async with contextlib.aclosing(self._speak(text, sample_rate)) as chunks:
+                async for chunk in chunks:
+                    self._load.change(work, Work.STREAMING)
+                    yield chunk
+
+    async def _speak(self, text: str, sample_rate: int) -> AsyncGenerator[bytes, None]:
         body: dict[str, Any] = {"input": text, "response_format": "pcm", "sample_rate": sample_rate}
         if self._models["tts"]:
             body["voice"] = self._models["tts"]

@@ -19,6 +19,7 @@ from collections.abc import AsyncGenerator, AsyncIterator, Callable, Sequence
 from typing import Any
 
 from switchboard_gateway.backends.base import ModelBackend, Replayed
+from switchboard_gateway.backends.model_load import partial_welcome
 from switchboard_wire.chat import ReplyEvent
 from switchboard_wire.transcription import PartialText
 
@@ -88,6 +89,10 @@ class PhraseCachingBackend:
         self, inner: ModelBackend, cache: PhraseCache, declared: frozenset[str] = frozenset()
     ) -> None:
         self.inner, self.cache, self.declared = inner, cache, declared
+
+    def partial_welcome(self) -> bool:
+        """Passed through (`model_load.partial_welcome`)."""
+        return partial_welcome(self.inner)
 
     async def transcribe(
         self, pcm16: bytes, sample_rate: int, state: str | None, *, final: bool

@@ -18,6 +18,7 @@ import numpy as np
 from switchboard_gateway.agent import AgentConfig
 from switchboard_gateway.audio import PIPELINE_RATE
 from switchboard_gateway.backends.base import BackendError, Transcriber
+from switchboard_gateway.backends.model_load import partial_welcome
 from switchboard_gateway.conversation.clock import Clock
 from switchboard_gateway.conversation.utterance import Utterance
 from switchboard_gateway.turns.barge_in import BargeInPolicy
@@ -179,6 +180,12 @@ class Listener:
             or self._partial_queued
             or utterance.seconds - utterance.partial_at < PARTIAL_EVERY_S
         ):
+            return
+        # Under load, what callers wait for (final passes, first tokens, first audio) goes first:
+        # a partial pass waits for the model plane to be idle enough (`model_load`), unless
+        # barge-in needs its word count while the agent speaks.
+        words_needed = self._barge_in.min_words > 0 and self._hooks.agent_busy()
+        if not words_needed and not partial_welcome(self._transcriber):
             return
         utterance.partial_at = utterance.seconds
         audio = utterance.for_asr(self._speech_end, still_speaking=self._detector.speaking)

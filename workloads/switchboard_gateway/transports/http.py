@@ -127,7 +127,7 @@ async def _route(
             return connection.respond(503, "draining\n")
         if not gateway.warm:
             return connection.respond(503, "warming up\n")
-        if gateway.active >= gateway.max_calls:
+        if gateway.at_capacity() is not None:
             return connection.respond(503, "at capacity\n")
         return connection.respond(200, "ready\n")
     if path == "/metrics":

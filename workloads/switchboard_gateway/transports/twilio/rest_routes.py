@@ -136,8 +136,8 @@ def twilio_rest_routes(
             return _refused(call)
         if gateway.draining:
             return _refused(Refusal(503, "the gateway is shutting down"))
-        if gateway.active >= gateway.max_calls:
-            busy = f"{gateway.active} calls in progress, the limit is {gateway.max_calls}"
+        busy = gateway.at_capacity()
+        if busy is not None:
             return _refused(Refusal(503, busy), **{"Retry-After": "5"})
         wait = limits.take(key, time.monotonic())
         if wait is not None:
