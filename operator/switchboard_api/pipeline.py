@@ -31,50 +31,64 @@ class VadSpec(ApiModel):
     min_speech_ms: Annotated[int, Field(ge=32, le=2000)] = 96
 
 
-#: Smart Turn is not wired into turn-taking yet. When it is, these two refusals give way to
-#: "smartTurnThreshold applies only to strategy smart-turn".
-_SMART_TURN_LATER = "the Smart Turn model is not wired into turn-taking"
-_SMART_TURN_NOT_YET = cel(
-    "self.strategy != 'smart-turn'",
-    message=f"turn.strategy smart-turn is not available yet: {_SMART_TURN_LATER}; use silence",
-    field_path=".strategy",
-    reason="FieldValueForbidden",
-)
-_THRESHOLD_NOT_YET = cel(
-    "!has(self.smartTurnThreshold)",
-    message=f"turn.smartTurnThreshold is not available yet: {_SMART_TURN_LATER}; remove it",
+#: Built-in turn-taking values. With strategy smart-turn the silence before a verdict counts is
+#: short (Pipecat's VAD stop, 0.2 s): the model, not the silence, says whether the turn is over.
+SILENCE_ENDPOINTING_MS = 500
+SMART_TURN_ENDPOINTING_MS = 200
+SMART_TURN_MAX_SILENCE_MS = 2000
+SMART_TURN_THRESHOLD = 0.5
+
+_THRESHOLD_ONLY_SMART_TURN = cel(
+    "self.strategy == 'smart-turn' || !has(self.smartTurnThreshold)",
+    message="turn.smartTurnThreshold applies only to strategy smart-turn",
     field_path=".smartTurnThreshold",
     reason="FieldValueForbidden",
 )
-#: The longest wait Smart Turn may add after an "incomplete" verdict; it arrives with Smart Turn,
-#: with "endpointingSilenceMs must be below maxEndpointingSilenceMs" beside it.
-_MAX_SILENCE_NOT_YET = cel(
-    "!has(self.maxEndpointingSilenceMs)",
-    message=(
-        "turn.maxEndpointingSilenceMs is not available yet: it bounds the wait Smart Turn adds, "
-        f"and {_SMART_TURN_LATER}; remove it"
-    ),
+_MAX_SILENCE_ONLY_SMART_TURN = cel(
+    "self.strategy == 'smart-turn' || !has(self.maxEndpointingSilenceMs)",
+    message="turn.maxEndpointingSilenceMs applies only to strategy smart-turn",
     field_path=".maxEndpointingSilenceMs",
     reason="FieldValueForbidden",
+)
+_SILENCE_BELOW_MAX = cel(
+    "self.strategy != 'smart-turn' || (has(self.endpointingSilenceMs) ? self.endpointingSilenceMs"
+    f" : {SMART_TURN_ENDPOINTING_MS}) < (has(self.maxEndpointingSilenceMs) ? "
+    f"self.maxEndpointingSilenceMs : {SMART_TURN_MAX_SILENCE_MS})",
+    message=(
+        "turn.endpointingSilenceMs must be below turn.maxEndpointingSilenceMs "
+        f"({SMART_TURN_MAX_SILENCE_MS} when omitted)"
+    ),
+    field_path=".endpointingSilenceMs",
 )
 
 
 class TurnSpec(
     ApiModel,
-    json_schema_extra=validations(_SMART_TURN_NOT_YET, _THRESHOLD_NOT_YET, _MAX_SILENCE_NOT_YET),
+    json_schema_extra=validations(
+        _THRESHOLD_ONLY_SMART_TURN, _MAX_SILENCE_ONLY_SMART_TURN, _SILENCE_BELOW_MAX
+    ),
 ):
-    """End-of-turn detection: a silence threshold (the Smart Turn model is refused for now)."""
+    """End-of-turn detection: a silence threshold, or a short silence plus Smart Turn v3.2.
+
+    silence: the turn ends after `endpointingSilenceMs` (500 when omitted) of silence.
+    smart-turn: after `endpointingSilenceMs` (200 when omitted) of silence the turn ends if the
+    Smart Turn model judges it complete (probability >= `smartTurnThreshold`, 0.5 when omitted);
+    otherwise it ends after `maxEndpointingSilenceMs` (2000 when omitted) of silence.
+    """
 
     strategy: Literal["silence", "smart-turn"] = "silence"
-    endpointing_silence_ms: Annotated[int, Field(ge=100, le=5000)] = 500
+    endpointing_silence_ms: Annotated[int, Field(ge=100, le=5000)] | None = None
     max_endpointing_silence_ms: Annotated[int, Field(ge=200, le=10000)] | None = None
     smart_turn_threshold: Annotated[float, Field(gt=0, lt=1)] | None = None
 
     @model_validator(mode="after")
     def _rules(self) -> TurnSpec:
-        check(_SMART_TURN_NOT_YET, self.strategy != "smart-turn")
-        check(_THRESHOLD_NOT_YET, self.smart_turn_threshold is None)
-        check(_MAX_SILENCE_NOT_YET, self.max_endpointing_silence_ms is None)
+        smart = self.strategy == "smart-turn"
+        check(_THRESHOLD_ONLY_SMART_TURN, smart or self.smart_turn_threshold is None)
+        check(_MAX_SILENCE_ONLY_SMART_TURN, smart or self.max_endpointing_silence_ms is None)
+        silence = self.endpointing_silence_ms or SMART_TURN_ENDPOINTING_MS
+        longest = self.max_endpointing_silence_ms or SMART_TURN_MAX_SILENCE_MS
+        check(_SILENCE_BELOW_MAX, not smart or silence < longest)
         return self
 
 
@@ -240,6 +254,10 @@ __all__ = [
     "PACKAGED_ASR_MODEL",
     "PACKAGED_LLM_MODEL",
     "PACKAGED_TTS_VOICE",
+    "SILENCE_ENDPOINTING_MS",
+    "SMART_TURN_ENDPOINTING_MS",
+    "SMART_TURN_MAX_SILENCE_MS",
+    "SMART_TURN_THRESHOLD",
     "AsrSpec",
     "LlmEndpoint",
     "LlmSpec",

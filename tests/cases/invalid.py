@@ -73,38 +73,6 @@ SECRET = {"name": "keys", "key": "k"}
 NOT_YET = "is not available yet"
 REFUSED: tuple[InvalidCase, ...] = (
     InvalidCase(
-        "smart-turn-strategy-not-yet",
-        AGENT,
-        {"spec.pipeline.turn": {"strategy": "smart-turn"}},
-        "spec.pipeline.turn.strategy",
-        f"turn.strategy smart-turn {NOT_YET}",
-        rule="self.strategy != 'smart-turn'",
-    ),
-    InvalidCase(
-        "smart-turn-threshold-not-yet",
-        AGENT,
-        {"spec.pipeline.turn": {"smartTurnThreshold": 0.5}},
-        "spec.pipeline.turn.smartTurnThreshold",
-        f"turn.smartTurnThreshold {NOT_YET}",
-        rule="!has(self.smartTurnThreshold)",
-    ),
-    InvalidCase(
-        "max-endpointing-silence-not-yet",
-        AGENT,
-        {"spec.pipeline.turn": {"maxEndpointingSilenceMs": 2000}},
-        "spec.pipeline.turn.maxEndpointingSilenceMs",
-        f"turn.maxEndpointingSilenceMs {NOT_YET}",
-        rule="!has(self.maxEndpointingSilenceMs)",
-    ),
-    InvalidCase(
-        "tenant-default-smart-turn-not-yet",
-        TENANT,
-        {"spec.defaults": {"pipeline": {"turn": {"strategy": "smart-turn"}}}},
-        "spec.defaults.pipeline.turn.strategy",
-        f"turn.strategy smart-turn {NOT_YET}",
-        rule="self.strategy != 'smart-turn'",
-    ),
-    InvalidCase(
         "exposed-gateway-tls-not-yet",
         AGENT,
         {
@@ -132,6 +100,53 @@ REFUSED: tuple[InvalidCase, ...] = (
 )
 
 CASES: tuple[InvalidCase, ...] = (
+    # --- turn-taking: Smart Turn's fields apply only to it; its short silence below its longest ---
+    InvalidCase(
+        "smart-turn-threshold-only-for-smart-turn",
+        AGENT,
+        {"spec.pipeline.turn": {"smartTurnThreshold": 0.6}},
+        "spec.pipeline.turn.smartTurnThreshold",
+        "turn.smartTurnThreshold applies only to strategy smart-turn",
+        rule="self.strategy == 'smart-turn' || !has(self.smartTurnThreshold)",
+    ),
+    InvalidCase(
+        "max-endpointing-silence-only-for-smart-turn",
+        AGENT,
+        {"spec.pipeline.turn": {"strategy": "silence", "maxEndpointingSilenceMs": 2000}},
+        "spec.pipeline.turn.maxEndpointingSilenceMs",
+        "turn.maxEndpointingSilenceMs applies only to strategy smart-turn",
+        rule="self.strategy == 'smart-turn' || !has(self.maxEndpointingSilenceMs)",
+    ),
+    InvalidCase(
+        "smart-turn-silence-below-max",
+        AGENT,
+        {
+            "spec.pipeline.turn": {
+                "strategy": "smart-turn",
+                "endpointingSilenceMs": 800,
+                "maxEndpointingSilenceMs": 800,
+            }
+        },
+        "spec.pipeline.turn.endpointingSilenceMs",
+        "turn.endpointingSilenceMs must be below turn.maxEndpointingSilenceMs",
+        rule="self.strategy != 'smart-turn' || (has(self.endpointingSilenceMs) ? "
+        "self.endpointingSilenceMs : 200) < (has(self.maxEndpointingSilenceMs) ? "
+        "self.maxEndpointingSilenceMs : 2000)",
+    ),
+    InvalidCase(
+        "tenant-default-smart-turn-silence-below-default-max",
+        TENANT,
+        {
+            "spec.defaults": {
+                "pipeline": {"turn": {"strategy": "smart-turn", "endpointingSilenceMs": 2500}}
+            }
+        },
+        "spec.defaults.pipeline.turn.endpointingSilenceMs",
+        "(2000 when omitted)",
+        rule="self.strategy != 'smart-turn' || (has(self.endpointingSilenceMs) ? "
+        "self.endpointingSilenceMs : 200) < (has(self.maxEndpointingSilenceMs) ? "
+        "self.maxEndpointingSilenceMs : 2000)",
+    ),
     # --- telephony: credentials required, handoff needs a phone channel ---
     InvalidCase(
         "handoff-needs-telephony",

@@ -9,7 +9,9 @@ never waits for the model plane and VAD keeps running while a final pass is in f
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
+from concurrent.futures import Future
 from dataclasses import dataclass
 from typing import Protocol
 
@@ -21,8 +23,9 @@ from switchboard_gateway.backends.base import BackendError, Transcriber
 from switchboard_gateway.backends.model_load import partial_welcome
 from switchboard_gateway.conversation.clock import Clock
 from switchboard_gateway.conversation.utterance import Utterance
+from switchboard_gateway.turns import smart_turn
 from switchboard_gateway.turns.barge_in import BargeInPolicy
-from switchboard_gateway.turns.endpointing import SilenceEndpointing
+from switchboard_gateway.turns.endpointing import SmartTurnEndpointing, make_endpointing
 from switchboard_gateway.turns.speech import SpeechDetector, SpeechStarted, SpeechStopped
 from switchboard_gateway.turns.vad import StreamingVad, Vad
 from switchboard_wire.audio import Float32
@@ -100,7 +103,9 @@ class Listener:
         self._transcriber, self._hooks, self._clock = transcriber, hooks, clock
         self._vad = vad or StreamingVad()
         self._detector = SpeechDetector(config.vad.threshold, config.vad.min_speech_ms / 1000)
-        self._endpointing = SilenceEndpointing(config.turn.endpointing_silence_ms / 1000)
+        self._endpointing = make_endpointing(config.turn)
+        if isinstance(self._endpointing, SmartTurnEndpointing):
+            smart_turn.preload()
         policy = config.call_policy.barge_in
         self._barge_in = BargeInPolicy(
             policy.enabled, policy.min_speech_ms / 1000, policy.min_words
@@ -133,6 +138,7 @@ class Listener:
             elif isinstance(change, SpeechStopped):
                 self._endpointing.speech_stopped(change.at)
                 self._speech_end, self._onset = change.at, None
+                self._judge_pause(change.at)
                 self._hooks.on_speech(False)
             words = self._utterance.words if self._utterance else 0
             if self._detector.speaking and self._barge_in.should_interrupt(
@@ -172,6 +178,43 @@ class Listener:
             self._utterance = Utterance(
                 [start], seconds, self._audio_time - seconds, over_agent=self._hooks.agent_busy()
             )
+
+    def _judge_pause(self, at: float) -> None:
+        """Smart Turn's verdict on the pause that began at `at`, computed off the event loop.
+
+        The model reads the utterance's last 8 s, up to now; the verdict comes back to the loop
+        through `_take_verdict`. Verdicts run on the bounded pool in `turns.smart_turn`.
+        """
+        utterance = self._utterance
+        if not isinstance(self._endpointing, SmartTurnEndpointing) or utterance is None:
+            return
+        tail, kept = [], 0
+        for chunk in reversed(utterance.audio):
+            tail.append(chunk)
+            kept += chunk.size
+            if kept >= smart_turn.WINDOW_SAMPLES:
+                break
+        audio = np.concatenate(tail[::-1]) if tail else np.zeros(0, np.float32)
+        loop = asyncio.get_running_loop()
+
+        def back_on_loop(future: Future[float]) -> None:
+            with contextlib.suppress(RuntimeError):  # a closed loop: the call is over
+                loop.call_soon_threadsafe(self._take_verdict, at, future)
+
+        smart_turn.judge(audio).add_done_callback(back_on_loop)
+
+    def _take_verdict(self, at: float, future: Future[float]) -> None:
+        endpointing = self._endpointing
+        if not isinstance(endpointing, SmartTurnEndpointing):
+            return
+        error = future.exception()
+        if error is not None:
+            # Without a verdict the turn ends at maxEndpointingSilenceMs, never early.
+            log.error("smart turn verdict failed: %s", error)
+            return
+        endpointing.verdict(at, future.result() >= endpointing.threshold)
+        if self._utterance is not None and endpointing.turn_ended(self._audio_time):
+            self._end_of_turn()
 
     def _maybe_partial(self) -> None:
         utterance = self._utterance
