@@ -28,6 +28,8 @@ class TurnTiming:
     #: When the caller stopped speaking (estimated from the audio timeline).
     speech_end: float
     stages: dict[LatencyStage, tuple[float, float]] = field(default_factory=dict)
+    #: Heard at the caller's pause and answered in advance (ASR and LLM before the decision).
+    speculative: bool = False
 
     def mark(self, stage: LatencyStage, start: float, end: float) -> None:
         """Record a stage's first occurrence."""
@@ -90,6 +92,7 @@ def finish_turn(
         "switchboard.call_id": call_id,
         "switchboard.agent": agent,
         "switchboard.interrupted": interrupted,
+        "switchboard.speculative": timing.speculative,
     }
     emit_turn_spans(timing, now, now, attributes)
     return timing.latency_event(interrupted)
