@@ -12,6 +12,7 @@ from typing import Any
 
 import pytest
 
+from switchboard_gateway.backends.base import BackendError
 from switchboard_gateway.conversation.listener import MAX_SPECULATIONS
 from switchboard_gateway.events import (
     AgentAudioEvent,
@@ -24,6 +25,7 @@ from switchboard_gateway.testing.calls import CallResult, agent_config, run_scri
 from switchboard_gateway.testing.fakes import WORD_S, FakeModels, echo
 from switchboard_gateway.testing.script import CallScript
 from switchboard_wire.chat import ReplyDone, ReplyEvent, ReplyText, ToolRequest
+from switchboard_wire.transcription import PartialText
 
 pytestmark = pytest.mark.unit
 
@@ -238,3 +240,28 @@ def test_a_halting_turn_speculates_at_its_first_pauses_only() -> None:
     assert passes[-1] >= speech_end + 0.45, "the last pass waited for the decision"
     assert [text for _, text in finals(result)] == ["and that is the whole list"]
     assert said(result) == [GREETING, "You said and that is the whole list."]
+
+
+def test_a_failed_speculative_pass_leaves_the_turn_to_a_final_pass_at_the_decision() -> None:
+    def first_final_fails(models: FakeModels) -> None:
+        transcriber, real = models.transcriber, models.transcriber.transcribe
+        failures = [True]
+
+        async def transcribe(
+            pcm16: bytes, sample_rate: int, state: str | None, *, final: bool
+        ) -> PartialText:
+            if final and failures:
+                failures.pop()
+                raise BackendError("the model plane hiccupped")
+            return await real(pcm16, sample_rate, state, final=final)
+
+        transcriber.transcribe = transcribe  # type: ignore[method-assign]
+
+    script = CallScript().say(at=3.0, seconds=1.2, text="What time do you open?").hangup(at=9)
+    result = call(script, prepare=first_final_fails)
+
+    assert [text for _, text in finals(result)] == ["What time do you open?"]
+    assert said(result)[-1] == "You said What time do you open?."
+    (latency,) = result.latencies
+    assert latency.endpointing_ms == pytest.approx(500, abs=40)
+    assert latency.voice_to_voice_ms - latency.endpointing_ms >= 200, "no head start this time"
