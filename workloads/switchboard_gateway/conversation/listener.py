@@ -41,6 +41,10 @@ PARTIAL_EVERY_S = 0.6
 #: Pauses per turn that start a speculative final pass (and a held reply); later pauses of a
 #: long, halting turn wait for endpointing, so one caller cannot multiply the models' work.
 MAX_SPECULATIONS = 3
+#: Silence after the caller's last voiced window before the speculative pass starts: gaps
+#: between words (VAD reports a stop after ~0.1 s) cost no pass, and whisper gets nearly the
+#: 0.25 s of trailing silence the final pass sends.
+SPECULATE_AFTER_S = 0.2
 
 
 @dataclass(frozen=True, slots=True)
@@ -109,6 +113,8 @@ class _Speculation:
     decided: float | None = None
     #: The caller spoke again: whatever the pass hears is ignored.
     dropped: bool = False
+    #: The pass has been queued (the pause lasted `SPECULATE_AFTER_S`).
+    queued: bool = False
     #: The pass's transcript, once it is done (held until the decision).
     heard: HeardTurn | None = None
 
@@ -182,6 +188,7 @@ class Listener:
                     self._utterance.over_agent = False
             if self._utterance is not None and self._endpointing.turn_ended(window.end):
                 await self._end_of_turn()
+        self._maybe_speculate()
         self._maybe_partial()
 
     async def run(self) -> None:
@@ -229,25 +236,37 @@ class Listener:
         self._passes.put_nowait(_PartialPass(utterance, audio))
 
     def _speculate(self, at: float) -> None:
-        """The caller paused at `at` (audio time): start the final pass on what they said so far.
+        """The caller paused at `at` (audio time): the final pass on what they said so far is due.
 
-        At most one speculation per call: a new pause replaces the last one, and a turn has at
-        most `MAX_SPECULATIONS`. Its audio is what the final pass would send, cut at what has
-        arrived: about 0.1 s of the 0.25 s of trailing silence, since VAD reports the stop that
-        much later (whisper's finals were measured exact with 0.1 s: test_partial_passes.py).
+        It starts once the pause has lasted `SPECULATE_AFTER_S` (`_maybe_speculate`). At most
+        one speculation per call: a new pause replaces the last one.
         """
         self._drop_speculation()
         utterance = self._utterance
         if utterance is None or utterance.over_agent:
             return  # a backchannel over the agent is no turn: nothing to answer in advance
-        last, count = self._speculated
-        count = count + 1 if last is utterance else 1
-        if count > MAX_SPECULATIONS:
-            return
-        self._speculated = (utterance, count)
         speech_end = self._clock_at_audio - (self._audio_time - at)
         self._speculation = _Speculation(utterance, at, speech_end)
-        self._passes.put_nowait(self._speculation)
+
+    def _maybe_speculate(self) -> None:
+        """Queue the speculative pass once the pause is long enough, `MAX_SPECULATIONS` a turn.
+
+        Its audio is what the final pass would send, cut at what has arrived (0.2 s of the
+        0.25 s of trailing silence; whisper's finals were exact with 0.1 s in
+        tests/models/serve/test_partial_passes.py).
+        """
+        speculation = self._speculation
+        if speculation is None or speculation.queued or self._detector.rising:
+            return  # none due, or the caller's voice is back (speech unless it is a blip)
+        if self._audio_time + 1e-9 < speculation.speech_end_audio + SPECULATE_AFTER_S:
+            return
+        last, count = self._speculated
+        count = count + 1 if last is speculation.utterance else 1
+        if count > MAX_SPECULATIONS:
+            self._speculation = None
+            return
+        self._speculated, speculation.queued = (speculation.utterance, count), True
+        self._passes.put_nowait(speculation)
 
     def _drop_speculation(self) -> None:
         """The caller spoke again before the decision: the speculation and its turn are void."""
@@ -266,7 +285,7 @@ class Listener:
         speech_end = self._clock_at_audio - (self._audio_time - self._speech_end)
         decided = self._clock.now()
         speculation, self._speculation = self._speculation, None
-        if speculation is not None and speculation.utterance is utterance:
+        if speculation is not None and speculation.utterance is utterance and speculation.queued:
             # No speech since the pause: the speculative transcript is the final one.
             speculation.decided = decided
             if speculation.heard is not None and speculation.heard.text.strip():
@@ -278,7 +297,7 @@ class Listener:
         if job.utterance is not self._utterance:
             return  # the turn is over: its final pass is next
         speculation = self._speculation
-        if speculation is not None and speculation.utterance is job.utterance:
+        if speculation is not None and speculation.queued:
             return  # the caller paused: the speculative final pass covers this audio
         try:
             partial = await self._transcriber.transcribe(

@@ -1,7 +1,8 @@
 """Preemptive generation on virtual time: the final pass and the reply start at the caller's pause.
 
 The greeting (eight words, 2.4 s of fake speech) has played out before the caller speaks at 3 s.
-Fake models: final pass 0.1 s, LLM first token 0.1 s, first audio 0.05 s; endpointing 0.5 s.
+Fake models: final pass 0.1 s, LLM first token 0.1 s, first audio 0.05 s; endpointing 0.5 s; the
+speculative pass starts 0.2 s into a pause.
 """
 
 from __future__ import annotations
@@ -13,7 +14,7 @@ from typing import Any
 import pytest
 
 from switchboard_gateway.backends.base import BackendError
-from switchboard_gateway.conversation.listener import MAX_SPECULATIONS
+from switchboard_gateway.conversation.listener import MAX_SPECULATIONS, SPECULATE_AFTER_S
 from switchboard_gateway.events import (
     AgentAudioEvent,
     AgentTextEvent,
@@ -79,7 +80,8 @@ def test_the_final_pass_starts_at_the_pause_and_runs_once_per_turn() -> None:
 
     (only_pass,) = final_passes(result)
     speech_end = 4.2
-    assert speech_end < only_pass < speech_end + 0.2, "at the pause, not at the decision"
+    at_pause = speech_end + SPECULATE_AFTER_S
+    assert at_pause - 0.05 <= only_pass <= at_pause + 0.05, "at the pause, not at the decision"
     ((decided, text),) = finals(result)
     assert text == "What time do you open?"
     assert decided >= speech_end + 0.45, "the turn is still confirmed by endpointing"
@@ -265,3 +267,14 @@ def test_a_failed_speculative_pass_leaves_the_turn_to_a_final_pass_at_the_decisi
     (latency,) = result.latencies
     assert latency.endpointing_ms == pytest.approx(500, abs=40)
     assert latency.voice_to_voice_ms - latency.endpointing_ms >= 200, "no head start this time"
+
+
+def test_a_gap_between_words_costs_no_speculative_pass() -> None:
+    script = paused_script("I would like", "to book a table for two", resume_at=3.75)
+    result = call(script)
+
+    (only_pass,) = final_passes(result)
+    speech_end = 3.75 + 1.2
+    assert only_pass >= speech_end, "the 0.15 s gap started nothing"
+    assert not asked_about(result, "I would like")
+    assert said(result) == [GREETING, "You said to book a table for two."]
