@@ -4,6 +4,12 @@ Per frame, the listener runs VAD, the speech detector, endpointing and the barge
 local and quick. Transcription is network work: partial passes while the caller speaks and the
 final pass at the end of the turn are queued to the listener's own ASR task, so the audio path
 never waits for the model plane and VAD keeps running while a final pass is in flight.
+
+The final pass is speculative: it starts at every pause of the caller (VAD's speech stop), not
+when endpointing decides the turn is over, and its transcript goes to the responder as a *held*
+turn (answered in advance, played only once confirmed; see held.py). Speech again before the
+decision discards it (a pass still running is ignored when it ends); a decision with no speech
+since the pause makes it the turn's final transcript, without a second pass.
 """
 
 from __future__ import annotations
@@ -12,7 +18,7 @@ import asyncio
 import contextlib
 import logging
 from concurrent.futures import Future
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Protocol
 
 import numpy as np
@@ -36,6 +42,13 @@ log = logging.getLogger(__name__)
 PRE_ROLL_S = 0.3
 #: How often a partial pass transcribes the utterance so far while the caller speaks.
 PARTIAL_EVERY_S = 0.6
+#: Pauses per turn that start a speculative final pass (and a held reply); later pauses of a
+#: long, halting turn wait for endpointing, so one caller cannot multiply the models' work.
+MAX_SPECULATIONS = 3
+#: Silence after the caller's last voiced window before the speculative pass starts: gaps
+#: between words (VAD reports a stop after ~0.1 s) cost no pass, and whisper gets nearly the
+#: 0.25 s of trailing silence the final pass sends.
+SPECULATE_AFTER_S = 0.2
 
 
 @dataclass(frozen=True, slots=True)
@@ -74,11 +87,40 @@ class ListenerHooks(Protocol):
         """The caller finished a turn."""
         ...
 
+    def on_held_turn(self, turn: HeardTurn) -> None:
+        """The caller paused and this is what they said (`decided` not known yet).
+
+        It may be answered in advance, but nothing may reach the caller or the record until the
+        same turn (same text and times, `decided` filled in) arrives through `on_caller_turn`.
+        """
+        ...
+
+    def on_held_dropped(self) -> None:
+        """The caller spoke again after the pause: the held turn is void."""
+        ...
+
 
 @dataclass(frozen=True, slots=True)
 class _PartialPass:
     utterance: Utterance
     audio: bytes
+
+
+@dataclass(eq=False)
+class _Speculation:
+    """The final pass started at a pause, before endpointing has decided the turn is over."""
+
+    utterance: Utterance
+    speech_end_audio: float
+    speech_end: float
+    #: When endpointing decided the turn was over (None: not yet).
+    decided: float | None = None
+    #: The caller spoke again: whatever the pass hears is ignored.
+    dropped: bool = False
+    #: The pass has been queued (the pause lasted `SPECULATE_AFTER_S`).
+    queued: bool = False
+    #: The pass's transcript, once it is done (held until the decision).
+    heard: HeardTurn | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -110,7 +152,10 @@ class Listener:
         self._barge_in = BargeInPolicy(
             policy.enabled, policy.min_speech_ms / 1000, policy.min_words
         )
-        self._passes: asyncio.Queue[_PartialPass | _FinalPass] = asyncio.Queue()
+        self._passes: asyncio.Queue[_PartialPass | _FinalPass | _Speculation] = asyncio.Queue()
+        self._speculation: _Speculation | None = None
+        #: The utterance speculated on last, and how many times.
+        self._speculated: tuple[Utterance | None, int] = (None, 0)
         self._partial_queued = False
         self._audio_time = 0.0
         self._clock_at_audio = clock.now()
@@ -140,6 +185,7 @@ class Listener:
                 self._speech_end, self._onset = change.at, None
                 self._judge_pause(change.at)
                 self._hooks.on_speech(False)
+                self._speculate(change.at)
             words = self._utterance.words if self._utterance else 0
             if self._detector.speaking and self._barge_in.should_interrupt(
                 self._hooks.agent_busy(), self._onset, window.end, words
@@ -148,7 +194,8 @@ class Listener:
                 if self._utterance is not None:
                     self._utterance.over_agent = False
             if self._utterance is not None and self._endpointing.turn_ended(window.end):
-                self._end_of_turn()
+                await self._end_of_turn()
+        self._maybe_speculate()
         self._maybe_partial()
 
     async def run(self) -> None:
@@ -158,6 +205,8 @@ class Listener:
             if isinstance(job, _PartialPass):
                 await self._partial(job)
                 self._partial_queued = False
+            elif isinstance(job, _Speculation):
+                await self._speculative(job)
             else:
                 await self._final(job)
 
@@ -167,6 +216,7 @@ class Listener:
             self._recent.pop(0)
 
     def _speech_started(self, at: float) -> None:
+        self._drop_speculation()
         self._endpointing.speech_started(at)
         self._onset = at
         self._hooks.on_speech(True)
@@ -212,9 +262,9 @@ class Listener:
             # Without a verdict the turn ends at maxEndpointingSilenceMs, never early.
             log.error("smart turn verdict failed: %s", error)
             return
+        # The next VAD window (≤ 32 ms of audio away) asks `turn_ended` and ends the turn there,
+        # inside `feed`, where ending a turn may await the hooks.
         endpointing.verdict(at, future.result() >= endpointing.threshold)
-        if self._utterance is not None and endpointing.turn_ended(self._audio_time):
-            self._end_of_turn()
 
     def _maybe_partial(self) -> None:
         utterance = self._utterance
@@ -235,17 +285,70 @@ class Listener:
         self._partial_queued = True
         self._passes.put_nowait(_PartialPass(utterance, audio))
 
-    def _end_of_turn(self) -> None:
+    def _speculate(self, at: float) -> None:
+        """The caller paused at `at` (audio time): the final pass on what they said so far is due.
+
+        It starts once the pause has lasted `SPECULATE_AFTER_S` (`_maybe_speculate`). At most
+        one speculation per call: a new pause replaces the last one.
+        """
+        self._drop_speculation()
+        utterance = self._utterance
+        if utterance is None or utterance.over_agent:
+            return  # a backchannel over the agent is no turn: nothing to answer in advance
+        speech_end = self._clock_at_audio - (self._audio_time - at)
+        self._speculation = _Speculation(utterance, at, speech_end)
+
+    def _maybe_speculate(self) -> None:
+        """Queue the speculative pass once the pause is long enough, `MAX_SPECULATIONS` a turn.
+
+        Its audio is what the final pass would send, cut at what has arrived (0.2 s of the
+        0.25 s of trailing silence; whisper's finals were exact with 0.1 s in
+        tests/models/serve/test_partial_passes.py).
+        """
+        speculation = self._speculation
+        if speculation is None or speculation.queued or self._detector.rising:
+            return  # none due, or the caller's voice is back (speech unless it is a blip)
+        if self._audio_time + 1e-9 < speculation.speech_end_audio + SPECULATE_AFTER_S:
+            return
+        last, count = self._speculated
+        count = count + 1 if last is speculation.utterance else 1
+        if count > MAX_SPECULATIONS:
+            self._speculation = None
+            return
+        self._speculated, speculation.queued = (speculation.utterance, count), True
+        self._passes.put_nowait(speculation)
+
+    def _drop_speculation(self) -> None:
+        """The caller spoke again before the decision: the speculation and its turn are void."""
+        speculation = self._speculation
+        if speculation is None or speculation.decided is not None:
+            return
+        self._speculation, speculation.dropped = None, True
+        if speculation.heard is not None and speculation.heard.text.strip():
+            self._hooks.on_held_dropped()
+
+    async def _end_of_turn(self) -> None:
         utterance, self._utterance = self._utterance, None
         if utterance is None or utterance.over_agent:
+            self._drop_speculation()
             return  # a backchannel ("mm-hm") while the agent spoke is not a turn
         speech_end = self._clock_at_audio - (self._audio_time - self._speech_end)
         decided = self._clock.now()
+        speculation, self._speculation = self._speculation, None
+        if speculation is not None and speculation.utterance is utterance and speculation.queued:
+            # No speech since the pause: the speculative transcript is the final one.
+            speculation.decided = decided
+            if speculation.heard is not None and speculation.heard.text.strip():
+                await self._hooks.on_caller_turn(replace(speculation.heard, decided=decided))
+            return  # done and empty (no turn), or still running (it delivers the turn)
         self._passes.put_nowait(_FinalPass(utterance, self._speech_end, speech_end, decided))
 
     async def _partial(self, job: _PartialPass) -> None:
         if job.utterance is not self._utterance:
             return  # the turn is over: its final pass is next
+        speculation = self._speculation
+        if speculation is not None and speculation.queued:
+            return  # the caller paused: the speculative final pass covers this audio
         try:
             partial = await self._transcriber.transcribe(
                 job.audio, PIPELINE_RATE, job.utterance.state, final=False
@@ -275,3 +378,35 @@ class Listener:
         if final.text.strip():
             heard = HeardTurn(final.text, job.speech_end, job.decided, started, self._clock.now())
             await self._hooks.on_caller_turn(heard)
+
+    async def _speculative(self, job: _Speculation) -> None:
+        """The final pass at a pause; its turn is held until endpointing decides, or dropped."""
+        if job.dropped:
+            return
+        utterance = job.utterance
+        started = self._clock.now()
+        audio = utterance.for_asr(job.speech_end_audio, still_speaking=False)
+        try:
+            final = await self._transcriber.transcribe(
+                audio, PIPELINE_RATE, utterance.state, final=True
+            )
+        except BackendError as error:
+            log.warning("speculative transcription failed: %s", type(error).__name__)
+            if self._speculation is job:
+                self._speculation = None  # the decision, when it comes, runs a final pass
+            elif job.decided is not None:
+                await self._final(
+                    _FinalPass(utterance, job.speech_end_audio, job.speech_end, job.decided)
+                )
+            return
+        if job.dropped:
+            return  # the caller went on speaking while it ran
+        decided = job.speech_end if job.decided is None else job.decided
+        heard = HeardTurn(final.text, job.speech_end, decided, started, self._clock.now())
+        if not final.text.strip():
+            job.heard = heard
+        elif job.decided is not None:
+            await self._hooks.on_caller_turn(heard)
+        else:
+            job.heard = heard
+            self._hooks.on_held_turn(heard)

@@ -4,6 +4,9 @@ Work items are typed (work.py): greeting, caller turn, apology, recording notice
 runs as one `Reply`, a handle that knows whether the caller interrupted it. An interruption
 clears the agent's audio first and keeps the `Playback`, so the history records only what was
 heard. The recording notice and the handoff line cannot be interrupted.
+
+A caller turn heard at a pause may be *held* (held.py): answered in advance while endpointing
+decides, silently, and either confirmed (its reply goes on, its first audio at once) or dropped.
 """
 
 from __future__ import annotations
@@ -17,6 +20,7 @@ from switchboard_gateway.agent import AgentConfig
 from switchboard_gateway.backends.base import BackendError, ChatModel
 from switchboard_gateway.conversation.clock import Clock
 from switchboard_gateway.conversation.handoff import transfer
+from switchboard_gateway.conversation.held import HeldTurn
 from switchboard_gateway.conversation.history import ConversationHistory
 from switchboard_gateway.conversation.listener import HeardTurn
 from switchboard_gateway.conversation.timing import TurnTiming, finish_turn
@@ -70,6 +74,8 @@ class Responder:
         #: that arrives meanwhile joins it, so a call has at most one turn waiting for the LLM.
         self._waiting: tuple[CallerTurn, dict[str, object]] | None = None
         self._reply: Reply | None = None
+        #: The caller turn answered in advance at the caller's pause, until confirmed or dropped.
+        self._held: HeldTurn | None = None
         #: A greeting is queued and still wanted (a caller who speaks first skips it).
         self._greeting_wanted = False
         #: A line the caller cannot cut is playing (the recording notice, the handoff line).
@@ -83,8 +89,14 @@ class Responder:
 
     @property
     def busy(self) -> bool:
-        """Whether a reply is running or the agent's audio is still playing."""
-        return (self._reply is not None and self._reply.active) or self._voice.speaking
+        """Whether a reply is running or the agent's audio is still playing.
+
+        A held reply is not: the caller has heard nothing of it, and may go on speaking.
+        """
+        reply = self._reply
+        held = getattr(reply.item, "held", None) if reply is not None else None
+        active = reply is not None and reply.active and (held is None or held.confirmed.is_set())
+        return active or self._voice.speaking
 
     def greet(self, text: str) -> None:
         """Queue the greeting."""
@@ -113,9 +125,51 @@ class Responder:
         turn = self._next_turn()
         await self._caller_turn(text, TurnTiming(turn, self._clock.now()))
 
+    def hold(self, heard: HeardTurn) -> None:
+        """Answer a turn heard at the caller's pause in advance, if the agent is idle.
+
+        The reply may ask the LLM and synthesise its first piece; it sends and records nothing
+        until `caller_said` confirms the same turn, and `drop_held` cancels it.
+        """
+        self.drop_held()
+        reply = self._reply
+        idle = (reply is None or not reply.active) and not self._voice.speaking
+        if not idle or self.handing_off or self._waiting is not None or not self._items.empty():
+            return
+        self._held = HeldTurn.of(heard, self.turn_number + 1)
+        self._items.put_nowait(CallerTurn(self._held.timing, self._held))
+
+    def drop_held(self) -> None:
+        """The held turn is void: its reply is cancelled (by its task) before it said anything."""
+        held, self._held = self._held, None
+        if held is None:
+            return
+        held.dropped = True
+        reply = self._reply
+        item = reply.item if reply is not None else None
+        if reply is not None and reply.task is not None and getattr(item, "held", None) is held:
+            reply.task.cancel()
+
+    async def _confirm_held(self, heard: HeardTurn) -> bool:
+        """`heard` confirms the held turn: it becomes the call's turn; false if none matches."""
+        held = self._held
+        if held is None:
+            return False
+        if not held.matches(heard) or held.timing.number != self.turn_number + 1:
+            self.drop_held()
+            return False
+        self._held, self._greeting_wanted = None, False
+        self._next_turn()
+        await self._send(TranscriptEvent(held.timing.number, heard.text, final=True))
+        self.history.add(held.message)
+        held.confirm(heard)
+        return True
+
     async def caller_said(self, heard: HeardTurn) -> None:
         """A spoken caller turn, with its endpointing and final-transcription times."""
-        if self.handing_off or await self._join_waiting(heard.text):
+        if self.handing_off:
+            return
+        if await self._confirm_held(heard) or await self._join_waiting(heard.text):
             return
         timing = TurnTiming(self._next_turn(), heard.speech_end)
         timing.mark(
@@ -130,6 +184,11 @@ class Responder:
             self._greeting_wanted = False
             return None
         reply = self._reply
+        if self._held is not None:  # nothing of it was sent: no clear
+            self.drop_held()
+            if reply is not None and reply.task is not None:
+                await asyncio.wait({reply.task})
+            return None
         active = reply is not None and reply.active
         if not active and not self._voice.speaking:
             return None
@@ -148,6 +207,8 @@ class Responder:
             if self._waiting is not None and item is self._waiting[0]:
                 self._waiting = None
             if self.handing_off and not isinstance(item, Transfer):
+                continue
+            if isinstance(item, CallerTurn) and item.held is not None and item.held.dropped:
                 continue
             if isinstance(item, Greeting):
                 if not self._greeting_wanted:
@@ -210,7 +271,7 @@ class Responder:
         try:
             item = reply.item
             if isinstance(item, CallerTurn):
-                await self._answer(reply, item.timing)
+                await self._answer(reply, item.timing, item.held)
             elif isinstance(item, Transfer):
                 await self._transfer(item.turn, item.reason)
             elif isinstance(item, Notice):
@@ -245,16 +306,18 @@ class Responder:
         await transfer(self._config, self._voice, self.history, self._send, turn, reason)
         self._on_end(EndReason.TRANSFERRED)
 
-    async def _answer(self, reply: Reply, turn: TurnTiming) -> None:
+    async def _answer(self, reply: Reply, turn: TurnTiming, held: HeldTurn | None = None) -> None:
         completed = False
         executed: set[tuple[str, str]] = set()
         try:
             if self._tools.auto_context:
+                if held is not None:
+                    await held.confirmed.wait()  # retrieval sets the turn's context: not held
                 await self._search_for_context(turn)
             offer_tools = True
             for round_number in range(MAX_TOOL_ROUNDS + 1):
                 offer_tools = offer_tools and round_number < MAX_TOOL_ROUNDS
-                requests = await self._llm_round(reply, turn, offer_tools)
+                requests = await self._llm_round(reply, turn, offer_tools, held)
                 if not requests:
                     break
                 calls = {(r.name, r.arguments) for r in requests}
@@ -268,8 +331,13 @@ class Responder:
                 if await self._run_tools(turn.number, requests):
                     break
             completed = True
+        except BackendError:
+            if held is not None:
+                await held.confirmed.wait()  # a failure is apologised for once confirmed
+            raise
         finally:
-            await self._report(turn, interrupted=not completed)
+            if held is None or held.confirmed.is_set():
+                await self._report(turn, interrupted=not completed)
 
     async def _report(self, turn: TurnTiming, interrupted: bool) -> None:
         now, key = self._clock.now(), self._config.key
@@ -286,15 +354,24 @@ class Responder:
             turn.mark(LatencyStage.RETRIEVAL, started, self._clock.now())
 
     async def _llm_round(
-        self, reply: Reply, turn: TurnTiming, offer_tools: bool
+        self, reply: Reply, turn: TurnTiming, offer_tools: bool, held: HeldTurn | None = None
     ) -> list[ToolRequest]:
-        """Stream one completion into speech; returns the tool calls it asked for."""
+        """Stream one completion into speech; returns the tool calls it asked for.
+
+        A held turn's first round sees the history as it will be once the turn is confirmed;
+        nothing is played or recorded before that.
+        """
         tools = self._tools.definitions() if offer_tools else []
         asked = self._clock.now()
         reply.unrecorded, reply.placeholder = True, "…"
+        held = held if held is not None and held.pending else None
+        hold = held.confirmed if held is not None else None
+        messages = held.for_model(self.history) if held is not None else self.history.for_model()
         said, requests = await self._voice.reply(
-            turn, self._chat.reply(self.history.for_model(), tools), asked
+            turn, self._chat.reply(messages, tools), asked, hold
         )
+        if hold is not None:
+            await hold.wait()  # a reply of tool calls only has played nothing: wait here
         reply.unrecorded = False
         self.history.add_reply(said, requests)
         return requests

@@ -290,7 +290,22 @@ class CallSession:
     async def on_caller_turn(self, turn: HeardTurn) -> None:
         """A finished caller turn goes to the responder (or hands the call to a human)."""
         if not self._turn_allowed():
+            self.responder.drop_held()
             return
         self._active()
         if not await self._handed_off(turn.text):
             await self.responder.caller_said(turn)
+
+    def on_held_turn(self, turn: HeardTurn) -> None:
+        """The caller paused: the responder may answer in advance, silently, until confirmed.
+
+        Words that hand the call to a human are not answered in advance: the handoff happens
+        when the turn is confirmed.
+        """
+        handoff = self.config.handoff
+        if handoff is None or keyword_in(turn.text, handoff.keywords) is None:
+            self.responder.hold(turn)
+
+    def on_held_dropped(self) -> None:
+        """The caller went on speaking: the reply prepared in advance is cancelled, unheard."""
+        self.responder.drop_held()

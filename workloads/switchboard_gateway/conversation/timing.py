@@ -30,6 +30,8 @@ class TurnTiming:
     stages: dict[LatencyStage, tuple[float, float]] = field(default_factory=dict)
     #: The reply's first audio came from the phrase cache (a declared fixed phrase).
     phrase_cache_hit: bool = False
+    #: Heard at the caller's pause and answered in advance (ASR and LLM before the decision).
+    speculative: bool = False
 
     def mark(self, stage: LatencyStage, start: float, end: float) -> None:
         """Record a stage's first occurrence."""
@@ -94,6 +96,7 @@ def finish_turn(
         "switchboard.call_id": call_id,
         "switchboard.agent": agent,
         "switchboard.interrupted": interrupted,
+        "switchboard.speculative": timing.speculative,
     }
     emit_turn_spans(timing, now, now, attributes)
     return timing.latency_event(interrupted)

@@ -132,11 +132,19 @@ class AgentVoice:
         await speech.finish()
 
     async def reply(
-        self, timing: TurnTiming, events: AsyncIterator[ReplyEvent], asked: float
+        self,
+        timing: TurnTiming,
+        events: AsyncIterator[ReplyEvent],
+        asked: float,
+        hold: asyncio.Event | None = None,
     ) -> tuple[str, list[ToolRequest]]:
-        """Speak a streamed LLM reply; returns what was said and the tool calls it asked for."""
+        """Speak a streamed LLM reply; returns what was said and the tool calls it asked for.
+
+        With `hold` (a held turn), only the first piece is synthesised and nothing is sent
+        until `hold` is set.
+        """
         splitter, said, requests = SentenceSplitter(), [], []
-        speech = _Speech(self, timing.number, timing)
+        speech = _Speech(self, timing.number, timing, hold=hold)
         try:
             async for event in events:
                 if isinstance(event, ReplyText):
@@ -162,9 +170,15 @@ class _Speech:
     """One turn's pieces in flight: a fetcher synthesising, a player pacing them out."""
 
     def __init__(
-        self, voice: AgentVoice, turn: int, timing: TurnTiming | None, phrase: bool = False
+        self,
+        voice: AgentVoice,
+        turn: int,
+        timing: TurnTiming | None,
+        phrase: bool = False,
+        hold: asyncio.Event | None = None,
     ) -> None:
         self._voice, self._turn, self._timing, self._phrase = voice, turn, timing, phrase
+        self._hold = hold
         self._texts: asyncio.Queue[str | None] = asyncio.Queue()
         self._pieces: asyncio.Queue[tuple[str, _Synthesised] | None] = asyncio.Queue()
         self._fetcher = asyncio.create_task(self._fetch())
@@ -194,8 +208,12 @@ class _Speech:
 
     async def _fetch(self) -> None:
         clock, rate = self._voice.clock, self._voice.format.sample_rate
+        fetched = 0
         try:
             while (text := await self._texts.get()) is not None:
+                if self._hold is not None and fetched:
+                    await self._hold.wait()  # held: the first piece only, until confirmed
+                fetched += 1
                 piece = _Synthesised()
                 self._pieces.put_nowait((text, piece))
                 asked = clock.now()
@@ -215,6 +233,8 @@ class _Speech:
     async def _play(self) -> None:
         voice, timing = self._voice, self._timing
         fmt, rate = voice.format, voice.format.sample_rate
+        if self._hold is not None:
+            await self._hold.wait()
         while (item := await self._pieces.get()) is not None:
             text, piece = item
             await voice.send(AgentTextEvent(self._turn, text))

@@ -10,6 +10,7 @@ from __future__ import annotations
 import asyncio
 from dataclasses import dataclass
 
+from switchboard_gateway.conversation.held import HeldTurn
 from switchboard_gateway.conversation.timing import TurnTiming
 from switchboard_gateway.conversation.voice import Playback
 
@@ -34,6 +35,8 @@ class CallerTurn:
     """The caller said or typed something: answer it."""
 
     timing: TurnTiming
+    #: Answered in advance at the caller's pause, silently until endpointing confirms it.
+    held: HeldTurn | None = None
 
 
 @dataclass(frozen=True, slots=True)

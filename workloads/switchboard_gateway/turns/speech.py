@@ -40,6 +40,11 @@ class SpeechDetector:
         self._run_start: float | None = None  # candidate onset while not yet speaking
         self._last_voiced_end = 0.0
 
+    @property
+    def rising(self) -> bool:
+        """Voiced windows have begun that are not speech yet (shorter than `min_speech_s`)."""
+        return not self.speaking and self._run_start is not None
+
     def update(self, window: VadWindow) -> SpeechStarted | SpeechStopped | None:
         """Feed one window; returns the event it completes, if any."""
         start = window.end - WINDOW_S

@@ -25,6 +25,8 @@ class Hooks:
         self.clock = clock
         self.speech: list[tuple[float, bool]] = []
         self.turns: list[tuple[float, str]] = []
+        self.held: list[tuple[float, str]] = []
+        self.dropped: list[float] = []
 
     def agent_busy(self) -> bool:
         return False
@@ -40,6 +42,12 @@ class Hooks:
 
     async def on_caller_turn(self, turn: HeardTurn) -> None:
         self.turns.append((round(self.clock.now() - START, 2), turn.text))
+
+    def on_held_turn(self, turn: HeardTurn) -> None:
+        self.held.append((round(self.clock.now() - START, 2), turn.text))
+
+    def on_held_dropped(self) -> None:
+        self.dropped.append(round(self.clock.now() - START, 2))
 
 
 def test_speech_is_detected_while_a_slow_final_pass_runs() -> None:
