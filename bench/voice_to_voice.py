@@ -64,6 +64,7 @@ from switchboard_api.resources import VoiceAgent
 from switchboard_api.serving import agent_request, model_plane
 from switchboard_gateway.agent import AgentConfig
 from switchboard_gateway.backends.warm_up import fixed_lines
+from switchboard_gateway.capacity import calls_for_cores
 from switchboard_gateway.conversation.responder import APOLOGY
 from switchboard_gateway.server import GatewayServer
 from switchboard_gateway.tools.dispatch import TOOL_APOLOGY
@@ -147,6 +148,8 @@ async def run(
         grpc_port=0,
         http_port=0,
         max_concurrent_calls=64,
+        # As `switchboard up` sets it: calls past the capacity are refused, not all slowed.
+        capacity_calls=args.capacity or calls_for_cores(os.cpu_count() or 1),
         store=None,
         telephony={"port": 0, "public_url": PUBLIC_URL},  # type: ignore[arg-type]
     )
@@ -223,6 +226,9 @@ def _arguments() -> argparse.Namespace:
     parser.add_argument("--turn-strategy", choices=("silence", "smart-turn"))
     parser.add_argument("--endpointing-ms", type=int, help="spec.pipeline.turn silence")
     parser.add_argument("--encoder-window", choices=("fit", "full"))
+    parser.add_argument(
+        "--capacity", type=int, help="calls admitted at once (default: as switchboard up sets it)"
+    )
     parser.add_argument("--out", type=Path, help="also write the JSON here")
     args = parser.parse_args()
     args.voices = [v.strip() for v in args.voices.split(",") if v.strip()]

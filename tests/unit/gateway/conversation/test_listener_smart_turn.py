@@ -27,6 +27,8 @@ class Hooks:
 
     def __init__(self) -> None:
         self.turns: list[HeardTurn] = []
+        self.held: list[HeardTurn] = []  # answered in advance at a pause (speculation)
+        self.dropped = 0
 
     def agent_busy(self) -> bool:
         return False
@@ -42,6 +44,12 @@ class Hooks:
 
     async def on_caller_turn(self, turn: HeardTurn) -> None:
         self.turns.append(turn)
+
+    def on_held_turn(self, turn: HeardTurn) -> None:
+        self.held.append(turn)
+
+    def on_held_dropped(self) -> None:
+        self.dropped += 1
 
 
 def _listen(

@@ -39,6 +39,12 @@ class Hooks:
     async def on_caller_turn(self, turn: HeardTurn) -> None:
         self.turns.append(turn.text)
 
+    def on_held_turn(self, turn: HeardTurn) -> None:
+        pass
+
+    def on_held_dropped(self) -> None:
+        pass
+
 
 class LoadedTranscriber(FakeTranscriber):
     """A transcriber whose model plane is (or is not) idle enough for partial passes."""
