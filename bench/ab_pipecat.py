@@ -337,7 +337,7 @@ def main() -> None:
                         config, utterances, said, voices, args.reply_timeout
                     )
                 print(f"{config} pair {index + 1} {system}: {asdict(runs[system])}", flush=True)
-            pairs.append(Pair(config, (order[0], order[-1]), runs))
+            pairs.append(Pair(config, order, runs))
             details.append(detail)
     result = {
         "machine": {

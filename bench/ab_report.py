@@ -53,7 +53,7 @@ class Pair:
     """One Switchboard run and one Pipecat run, back to back, in `order`."""
 
     config: str
-    order: tuple[str, str]
+    order: tuple[str, ...]
     runs: dict[str, Run]
 
     def ratios(self) -> dict[str, float | None]:
@@ -113,7 +113,9 @@ def markdown(pairs: Sequence[Pair]) -> str:
         "| load 1 min SB / PC |",
         "|---|---|---|---|---|---|---|---|---|---|---|",
     ]
-    for index, pair in enumerate(pairs, start=1):
+    numbers: dict[str, int] = {}
+    for pair in pairs:
+        numbers[pair.config] = index = numbers.get(pair.config, 0) + 1
         sb, pc = pair.runs.get("switchboard"), pair.runs.get("pipecat")
         ratios = pair.ratios()
         lines.append(

@@ -5,9 +5,10 @@ frames, followed by silence at real time until the reply has finished playing; v
 runs from the utterance's last non-silent sample leaving to the first non-silent agent frame
 that arrived after the utterance was sent and before the next one began. Pipecat has no
 "reply played" event, so a reply is over once no non-silent agent audio has arrived for
-`QUIET_S` (the scripted caller's greeting rule; Pipecat's output transport sends audio at
-playback pace, so arrival is playback). No non-silent audio within the reply timeout of the
-utterance's end is a missed reply; the call goes on with the next utterance.
+`QUIET_S` (Pipecat's output transport sends audio at playback pace, so arrival is playback).
+No non-silent audio within the reply timeout of the utterance's end is a missed reply; the
+call goes on with the next utterance. What the bot heard is assigned to turns by arrival time:
+a transcript that comes after the next utterance began counts for that one.
 """
 
 from __future__ import annotations
@@ -21,8 +22,9 @@ from dataclasses import dataclass, field
 import websockets
 from bench.pipecat.pcm import FRAME_BYTES, FRAME_S, frames, is_loud, last_loud_s
 
-#: A reply is over after this long without non-silent agent audio.
-QUIET_S = 0.8
+#: A reply is over after this long without non-silent agent audio. Longer than a pause between
+#: sentences; it only delays the next utterance, never a measured latency.
+QUIET_S = 1.5
 #: The greeting must start within this long of connecting.
 GREETING_TIMEOUT_S = 60.0
 #: The client keeps trying to connect this long while the bot loads its models.

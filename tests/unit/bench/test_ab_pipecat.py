@@ -107,7 +107,7 @@ def test_the_summary_takes_the_median_of_the_per_pair_ratios_not_the_ratio_of_me
 
 
 def test_a_pair_with_one_system_missing_has_no_ratio_and_does_not_count_toward_the_median() -> None:
-    pairs = [*_pairs(), Pair("matched", ("pipecat", "pipecat"), {"pipecat": _run("pipecat", 1, 1)})]
+    pairs = [*_pairs(), Pair("matched", ("pipecat",), {"pipecat": _run("pipecat", 1, 1)})]
     assert pairs[-1].ratios() == {"p50": None, "p95": None}
     assert summary(pairs)["matched"]["median_ratio_p50"] == 0.5
 
@@ -119,6 +119,13 @@ def test_the_markdown_table_has_a_row_per_pair_and_the_medians_per_configuration
     assert "| 0.50 | 1.00 |" in rows[0]  # pair 1: ratio p50 0.5, p95 1.0
     assert "pipecat → switchboard" in rows[1]
     assert rows[-1] == "| matched | 0.50 | 1.00 | 0 of 30 / 1 of 30 |"
+
+
+def test_pairs_are_numbered_within_their_configuration() -> None:
+    other = Pair("defaults", ("pipecat",), {"pipecat": _run("pipecat", 1.0, 1.0)})
+    rows = markdown([*_pairs()[:1], other]).splitlines()
+    assert rows[2].startswith("| matched | 1 |")
+    assert rows[3].startswith("| defaults | 1 | pipecat |")
 
 
 def test_the_sampling_sent_to_llama_cpp_server_is_what_our_engine_gets_by_default() -> None:
