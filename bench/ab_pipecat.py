@@ -281,11 +281,14 @@ def setup_pipecat() -> str:
     """The Pipecat virtualenv's python (bench/pipecat/setup.sh: idempotent)."""
     done = subprocess.run(  # noqa: S603 - our own script
         [shutil.which("bash") or "/bin/bash", str(REPO / "bench/pipecat/setup.sh")],
-        check=True,
+        check=False,
         capture_output=True,
         text=True,
         timeout=3600,
     )
+    if done.returncode != 0:
+        tail = done.stderr[-3000:]
+        raise SystemExit(f"bench/pipecat/setup.sh failed ({done.returncode}):\n{tail}")
     return done.stdout.strip().splitlines()[-1]
 
 

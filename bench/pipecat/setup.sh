@@ -6,8 +6,8 @@
 #
 #   bash bench/pipecat/setup.sh      # prints the environment's python on its last line
 #
-# Idempotent, keyed by Pipecat's version and this script's content. llama-cpp-python is the
-# wheel .ci/bootstrap built (~/.cache/switchboard/wheels), so nothing is compiled twice.
+# Idempotent, keyed by Pipecat's version, its extras and the llama-cpp-python wheel, which is
+# the one .ci/bootstrap built (~/.cache/switchboard/wheels), so nothing is compiled twice.
 set -euo pipefail
 cd "$(dirname "$0")/../.."
 
@@ -22,13 +22,17 @@ PYTHON="${PYTHON:-python3}"
 CACHE="${SWITCHBOARD_CACHE:-$HOME/.cache/switchboard}"
 env_dir="$CACHE/bench/pipecat-$PIPECAT_VERSION"
 
-llama_wheel=$(compgen -G "$CACHE/wheels/llama_cpp_python-$LLAMA_CPP_VERSION-*.whl" | head -n 1 || true)
+wheels="$CACHE/wheels"
+llama_wheel=$(compgen -G "$wheels/llama_cpp_python-$LLAMA_CPP_VERSION-*.whl" | head -n 1 || true)
 if [[ -z "$llama_wheel" ]]; then
   echo "setup: no llama-cpp-python $LLAMA_CPP_VERSION wheel in $CACHE/wheels: run .ci/bootstrap" >&2
   exit 1
 fi
 
-stamp="$env_dir/.bench-pipecat-$(sha256sum "$0" | cut -c1-16)"
+# Keyed by what is installed, not by this file's text: a comment edit reinstalls nothing.
+key=$(echo "pipecat-ai[$PIPECAT_EXTRAS]==$PIPECAT_VERSION $(basename "$llama_wheel")[server]" \
+  | sha256sum | cut -c1-16)
+stamp="$env_dir/.bench-pipecat-$key"
 if [[ ! -f "$stamp" ]]; then
   echo "setup: installing pipecat-ai[$PIPECAT_EXTRAS]==$PIPECAT_VERSION into $env_dir" >&2
   rm -rf "$env_dir"
