@@ -33,6 +33,7 @@ import sys
 import time
 from collections.abc import Iterable
 from pathlib import Path
+from typing import cast
 
 import numpy as np
 import onnxruntime
@@ -130,13 +131,17 @@ class ThreadedWhisperSTT(WhisperSTTService):
     Decoding stays Pipecat's; only the model load differs, by `cpu_threads`.
     """
 
-    def __init__(self, cpu_threads: int, **kwargs: object) -> None:
-        self._cpu_threads = cpu_threads
-        super().__init__(**kwargs)
+    def __init__(self, model_dir: Path, compute_type: str, cpu_threads: int) -> None:
+        self._model_dir, self._cpu_threads = model_dir, cpu_threads
+        super().__init__(
+            settings=WhisperSTTService.Settings(model=str(model_dir)),
+            device="cpu",
+            compute_type=compute_type,
+        )
 
     def _load(self) -> None:
         self._model = WhisperModel(
-            str(self._settings.model),
+            str(self._model_dir),
             device=self._device,
             compute_type=self._compute_type,
             cpu_threads=self._cpu_threads,
@@ -163,19 +168,14 @@ class MatchedPiperTTS(PiperTTSService):
     length_scale = 1/speed and noise_w_scale = 0, so those are passed here the same way.
     """
 
-    _voice: PiperVoice | _ConfiguredVoice
-
-    def __init__(self, voice_path: Path, speed: float, **kwargs: object) -> None:
+    def __init__(self, voice_path: Path, speed: float) -> None:
         super().__init__(
             settings=PiperTTSService.Settings(voice=voice_path.stem),
             download_dir=voice_path.parent,
-            **kwargs,
         )
-        voice = self._voice
-        if not isinstance(voice, PiperVoice):
-            raise TypeError("PiperTTSService no longer keeps its PiperVoice in _voice")
         config = SynthesisConfig(length_scale=1.0 / speed, noise_w_scale=0.0)
-        self._voice = _ConfiguredVoice(voice, config)
+        # Duck-typed: run_tts only calls `synthesize(text)` and reads `config.sample_rate`.
+        self._voice = cast("PiperVoice", _ConfiguredVoice(self._voice, config))
 
 
 class TranscriptLog(FrameProcessor):
@@ -213,6 +213,8 @@ async def warm_up(stt: ThreadedWhisperSTT, tts: MatchedPiperTTS) -> None:
     """Run Whisper and Piper once before the call, as Switchboard's warm-up does."""
 
     def run_once() -> None:
+        if stt._model is None:
+            raise RuntimeError("Whisper did not load")
         segments, _ = stt._model.transcribe(np.zeros(RATE, np.float32), language="en")
         list(segments)
         list(tts._voice.synthesize("Hello."))
@@ -233,12 +235,7 @@ async def serve(args: argparse.Namespace) -> None:
             serializer=RawPcmSerializer(),
         ),
     )
-    stt = ThreadedWhisperSTT(
-        args.threads,
-        settings=WhisperSTTService.Settings(model=str(args.whisper_dir)),
-        device="cpu",
-        compute_type=args.whisper_compute_type,
-    )
+    stt = ThreadedWhisperSTT(args.whisper_dir, args.whisper_compute_type, args.threads)
     llm = OpenAILLMService(
         api_key="none",
         base_url=args.llm_url,
