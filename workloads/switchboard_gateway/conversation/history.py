@@ -74,6 +74,8 @@ class ConversationHistory:
     context: str = ""
     #: Index of the oldest message the model may be sent; it only moves forward, by blocks.
     first_kept: int = 0
+    #: The share of the budget left filled after a block trim (1.0: drop only what must go).
+    trim_to: float = TRIM_TO
 
     def add(self, message: Message) -> None:
         """Append a user, assistant or tool message."""
@@ -131,7 +133,7 @@ class ConversationHistory:
         Whole turns are dropped from the oldest end, starting at user messages, so an assistant
         tool call is never separated from its tool result. The newest turn is always kept. When
         the turns kept so far no longer fit, the oldest are dropped in one block down to
-        `TRIM_TO` of the budget (`first_kept` remembers where the kept turns begin), so the
+        `trim_to` of the budget (`first_kept` remembers where the kept turns begin), so the
         messages sent keep the same beginning until the next block is dropped.
         """
         content = f"{self.system}\n\n{self.context}" if self.context else self.system
@@ -147,7 +149,7 @@ class ConversationHistory:
         start = candidates[0]
         if sum(sizes[start:]) > budget:
             start = next(
-                (i for i in candidates if sum(sizes[i:]) <= budget * TRIM_TO), candidates[-1]
+                (i for i in candidates if sum(sizes[i:]) <= budget * self.trim_to), candidates[-1]
             )
         self.first_kept = start
         return [system, *self.messages[start:]]
