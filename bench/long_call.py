@@ -119,10 +119,10 @@ async def long_call(reply: Reply, turns: int, max_tokens: int, idle_s: float, tr
     if probe:  # what the replica's health probe does after an idle minute
         await _first_words(reply, [{"role": "user", "content": "Hi"}])
     history.add_agent_line("Hello, thanks for calling. How can I help?")
-    rows = []
+    rows: list[dict[str, Any]] = []
+    oldest_sent: dict[str, Any] | None = None
     for number in range(1, turns + 1):
         history.add({"role": "user", "content": QUESTIONS[(number - 1) % len(QUESTIONS)]})
-        kept_before = getattr(history, "first_kept", 0)
         messages = history.for_model()
         EVALUATED.clear()
         first_s, text = await _turn(reply, messages)
@@ -132,10 +132,11 @@ async def long_call(reply: Reply, turns: int, max_tokens: int, idle_s: float, tr
             "first_token_s": round(first_s, 3),
             "prompt_tokens_approx": sum(approximate_tokens(m) for m in messages),
             "reply_tokens_approx": len(text) // 4,
-            "dropped_old_turns": getattr(history, "first_kept", 0) != kept_before,
+            "dropped_old_turns": oldest_sent is not None and messages[1] != oldest_sent,
         }
         if EVALUATED:
             row["prompt_tokens_evaluated"] = EVALUATED[0]
+        oldest_sent = messages[1]
         print(json.dumps(row), flush=True)
         rows.append(row)
     return rows
