@@ -2,6 +2,7 @@
 
     .venv/bin/python bench/long_call.py [--turns 40] [--max-tokens 200] [--idle-s 70]
         [--trim-to 0.5] [--in-process] [--out result.json]
+    .venv/bin/python bench/long_call.py --tokens-only [--turns 40]
 
 The call's LLM side as the gateway runs it: its `ConversationHistory` (system prompt, the newest
 turns that fit the 2,048-token context beside a full reply, old turns dropped in blocks down to
@@ -18,6 +19,9 @@ after a minute), then the call: `--turns` typed caller questions, each answered 
 end does). Speech is left out: it does not touch the LLM's prompt. Prints, per turn, the first
 token's time measured at the client, the approximate prompt size, and whether old turns were
 dropped before it; then the median and the worst of turns 1, 2-10 and 11 on.
+
+`--tokens-only` runs no model: it counts, with the model's own chat template and tokenizer, the
+prompt tokens each turn must evaluate beyond what the prompt cache holds (`tokens_only`).
 """
 
 from __future__ import annotations
@@ -183,6 +187,51 @@ def _in_process(max_tokens: int) -> Reply:
     return reply
 
 
+def tokens_only(turns: int, max_tokens: int) -> dict[str, Any]:
+    """Prompt tokens the prompt cache cannot serve, per turn, with the real template and tokenizer.
+
+    No model runs: each reply is a fixed ~150-word text, and a turn's prompt is compared with the
+    previous prompt plus its reply (the state the cache holds). Deterministic; trims of one turn
+    at a time (`trim_to` 1.0) beside blocks (0.5).
+    """
+    import numpy as np
+    import numpy.typing as npt
+    from llama_cpp.llama import Llama
+    from llama_cpp.llama_chat_format import Jinja2ChatFormatter
+
+    from switchboard_serve.llm.prompt_cache import shared_prefix
+    from switchboard_serve.packaged import gguf_path
+
+    llm = Llama(model_path=str(gguf_path()), vocab_only=True, verbose=False)
+
+    def special(token: int) -> str:
+        return llm.detokenize([token], special=True).decode()
+
+    template = llm.metadata["tokenizer.chat_template"]
+    render = Jinja2ChatFormatter(template, special(llm.token_eos()), special(llm.token_bos()))
+
+    def tokens(text: str) -> npt.NDArray[np.intc]:
+        return np.asarray(llm.tokenize(text.encode(), add_bos=False, special=True), np.intc)
+
+    words = ["we", "open", "at", "nine", "on", "weekdays", "and", "at", "ten", "on", "saturdays",
+             "the", "car", "park", "is", "behind", "us"]  # fmt: skip
+    result: dict[str, Any] = {}
+    for trim_to in (1.0, 0.5):
+        history = ConversationHistory(SYSTEM, 2048, max_tokens)
+        history.trim_to = trim_to
+        history.add_agent_line("Hello, thanks for calling. How can I help?")
+        cached, evaluated = tokens(""), []
+        for number in range(1, turns + 1):
+            history.add({"role": "user", "content": QUESTIONS[(number - 1) % len(QUESTIONS)]})
+            prompt = tokens(render(messages=history.for_model()).prompt)  # type: ignore[arg-type]
+            evaluated.append(len(prompt) - shared_prefix(prompt, cached))
+            reply = " ".join(words[(number * 7 + i) % len(words)] for i in range(150)) + "."
+            cached = np.concatenate([prompt, tokens(reply)])
+            history.add_reply(reply, [])
+        result[f"trim_to_{trim_to}"] = evaluated
+    return result
+
+
 def main() -> None:
     """Start the model plane (or the engine), run the call, print rows and a summary as JSON."""
     parser = argparse.ArgumentParser(description=__doc__)
@@ -191,8 +240,12 @@ def main() -> None:
     parser.add_argument("--idle-s", type=float, default=70.0)
     parser.add_argument("--trim-to", type=float, default=0.5)
     parser.add_argument("--in-process", action="store_true")
+    parser.add_argument("--tokens-only", action="store_true")
     parser.add_argument("--out")
     args = parser.parse_args()
+    if args.tokens_only:
+        print(json.dumps(tokens_only(args.turns, args.max_tokens)))
+        return
     load_before = os.getloadavg()
     run = (args.turns, args.max_tokens, args.idle_s, args.trim_to)
     if args.in_process:
