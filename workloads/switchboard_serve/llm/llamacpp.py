@@ -82,6 +82,10 @@ class LlamaCppEngine:
             verbose=False,
         )
         self._llm.set_cache(PromptCache(capacity_bytes=PROMPT_CACHE_BYTES))
+        # llama.cpp's first decode in a process sets itself up (2-4 s on 2 cores against ~0.1 s
+        # for the next): pay it here, before the replica reports healthy, not in a call's turn.
+        self._llm.eval(self._llm.tokenize(b"Hello"))
+        self._llm.reset()  # type: ignore[no-untyped-call]
         self._lock = threading.Lock()
         self._grammars: dict[str, LlamaGrammar] = {}
 
