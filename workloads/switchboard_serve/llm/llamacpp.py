@@ -33,7 +33,10 @@ from switchboard_wire.chat import (
     finish_reason,
 )
 
-PROMPT_CACHE_BYTES = 256 << 20
+#: One saved state per conversation: SmolLM2's KV cache is ~23 KB a token, so a full 2,048-token
+#: context is ~47 MB and this holds ~10 calls' contexts (six concurrent calls and their agents'
+#: warm-up states) before the least recently used goes.
+PROMPT_CACHE_BYTES = 512 << 20
 
 
 def to_template_messages(
