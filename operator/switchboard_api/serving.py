@@ -34,6 +34,11 @@ DOWNSCALE_DELAY_S = 120.0
 #: bursts of calls); the look-back window must stay longer than Serve's configured interval.
 METRICS_PUSH_INTERVAL_S = 2.0
 LOOK_BACK_PERIOD_S = 15.0
+#: Environment of every Ray node of a model plane (the raylet reads it when it starts). Ray
+#: starts its workers, and so every model replica, at nice 15 by default: on a busy machine the
+#: models then lose the CPU to everything else and callers wait. Niceness can only be lowered
+#: with privileges, so it is set where the raylet starts, not inside a replica.
+RAY_NODE_ENV = {"RAY_worker_niceness": "0"}
 
 
 class _ServeModel(BaseModel):

@@ -28,6 +28,7 @@ def base_url() -> Iterator[str]:
         }
     )
     plane = model_plane(agents, [handbook])
+    local.normal_priority()
     ray.init(num_cpus=6, include_dashboard=False, log_to_driver=False)
     try:
         try:

@@ -133,9 +133,12 @@ class LlmServer:
         )
         async for event in events:
             yield event
+        # A completion that ran is proof of health: the probe, whose prompt would replace a
+        # call's in llama.cpp's live context, then waits for an idle minute.
+        self._probe.ran()
 
     async def check_health(self) -> None:
-        """Generate one token at most once a minute."""
+        """Generate one token at most once a minute, and only in a minute without completions."""
         if not self._probe.due():
             return
         probe: list[ChatMessage] = [{"role": "user", "content": "Hi"}]

@@ -16,7 +16,7 @@ from dataclasses import dataclass
 import ray
 from ray import serve
 
-from switchboard_api.serving import ModelPlaneArgs, actor_resources, serve_config
+from switchboard_api.serving import RAY_NODE_ENV, ModelPlaneArgs, actor_resources, serve_config
 from switchboard_serve.app import build_app
 
 log = logging.getLogger(__name__)
@@ -69,13 +69,25 @@ def _loopback_only() -> None:
     ray_constants.ENABLE_RAY_CLUSTER = False
 
 
+def normal_priority() -> None:
+    """Ray's workers (the model replicas, Serve's controller and proxy) start at nice 0.
+
+    Ray's default is nice 15: under load the replicas then lose the CPU to the gateway, the
+    browser and everything else, and callers wait. Like `_loopback_only`, the environment must
+    be set before Ray's processes start.
+    """
+    os.environ.update(RAY_NODE_ENV)
+
+
 def start_ray(plane: ModelPlaneArgs, *, quiet: bool = True) -> int:
     """Start a local Ray for `plane`, reachable on loopback only; returns its logical CPUs.
 
     What Ray still opens on every interface is listed in docs/reliability.md (Local exposure).
+    Its workers run at normal priority (`normal_priority`).
     """
     cpus = logical_cpus(plane)
     _loopback_only()
+    normal_priority()
     ray.init(
         num_cpus=cpus,
         _node_ip_address=LOOPBACK,

@@ -14,6 +14,7 @@ import yaml
 from switchboard_api import KnowledgeBase, Tenant, VoiceAgent
 from switchboard_api.common import SecretKeyRef, secret_env_name, secret_refs
 from switchboard_api.serving import (
+    RAY_NODE_ENV,
     ModelPlaneArgs,
     actor_resources,
     agent_request,
@@ -110,14 +111,15 @@ def model_pool(
     """The tenant's RayService; `serveConfigV2` holds one application with every model.
 
     Secrets the models need (remote providers' API keys) become environment variables of every
-    Ray node under `secret_env_name`; the keys themselves never enter the Serve config.
+    Ray node under `secret_env_name`; the keys themselves never enter the Serve config. Every
+    node also runs with `RAY_NODE_ENV` (replicas at normal priority).
     """
     args = pool_args(tenant, agents, knowledge_bases)
     config = serve_config(args) if args.deployments() else {"applications": []}
     refs: list[SecretKeyRef] = []
     for deployment in args.deployments():
         refs.extend(r for r in secret_refs(deployment.spec) if r not in refs)
-    env = _secret_env(refs)
+    env = [{"name": k, "value": v} for k, v in RAY_NODE_ENV.items()] + _secret_env(refs)
     worker = {"cpu": settings.worker_cpu, "memory": settings.worker_memory}
     head = {"cpu": settings.head_cpu, "memory": settings.head_memory}
     worker_params = {"num-cpus": str(settings.worker_ray_cpus)} if settings.worker_ray_cpus else {}

@@ -9,6 +9,7 @@ import pytest
 from switchboard_api.pipeline import LlmSpec
 from switchboard_serve.llm.base import ToolDefinition
 from switchboard_serve.llm.llamacpp import LlamaCppEngine
+from switchboard_serve.llm.prompt_cache import LeanLlama
 from switchboard_serve.packaged import gguf_path
 from switchboard_wire.chat import ChatMessage, ReplyDone, ReplyText, ToolRequest
 
@@ -87,3 +88,28 @@ def test_max_tokens_ends_the_completion_with_reason_length(engine: LlamaCppEngin
     assert isinstance(finished, ReplyDone)
     assert finished.reason == "length"
     assert finished.completion_tokens == 5
+
+
+def test_a_first_turn_after_the_warm_up_reads_only_the_callers_words(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """The warm-up stops at the first words; a probe runs between; the call then starts."""
+    evaluated: list[int] = []
+    original = LeanLlama.eval
+
+    def counting(self: LeanLlama, tokens: list[int]) -> None:
+        evaluated.append(len(tokens))
+        original(self, tokens)
+
+    monkeypatch.setattr(LeanLlama, "eval", counting)
+    engine = LlamaCppEngine(LlmSpec(), gguf_path(), threads=2)
+    system: ChatMessage = {"role": "system", "content": "You are the receptionist. " * 30}
+    warm_up = engine.stream_chat([system, {"role": "user", "content": "Hello."}])
+    next(e for e in warm_up if isinstance(e, ReplyText))
+    warm_up.close()  # type: ignore[attr-defined]
+    list(engine.stream_chat([{"role": "user", "content": "Hi"}], max_tokens=1))  # the probe
+    evaluated.clear()
+    turn = engine.stream_chat([system, {"role": "user", "content": "When do you open?"}])
+    next(e for e in turn if isinstance(e, ReplyText))
+    prompt_tokens = evaluated[0]
+    assert prompt_tokens < 30, f"the first turn read {prompt_tokens} prompt tokens again"

@@ -67,3 +67,12 @@ def test_the_ray_pods_are_sized_by_the_settings_and_name_the_ports_kuberay_looks
     assert cluster["autoscalerOptions"]["resources"]["requests"]["cpu"] == "100m"
     default = model_pool(TENANT, OWNER, [agent("front", 3)], [], OperatorSettings())
     assert default["spec"]["rayClusterConfig"]["workerGroupSpecs"][0]["rayStartParams"] == {}
+
+
+def test_every_ray_node_starts_its_workers_at_normal_priority() -> None:
+    pool = model_pool(TENANT, OWNER, [agent("front", 3)], [], OperatorSettings())
+    cluster = pool["spec"]["rayClusterConfig"]
+    groups = [cluster["headGroupSpec"], *cluster["workerGroupSpecs"]]
+    for group in groups:
+        (container,) = group["template"]["spec"]["containers"]
+        assert {"name": "RAY_worker_niceness", "value": "0"} in container["env"]

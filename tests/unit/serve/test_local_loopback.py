@@ -9,7 +9,7 @@ import pytest
 import ray
 from ray._private import ray_constants
 
-from switchboard_api.serving import ModelPlaneArgs
+from switchboard_api.serving import RAY_NODE_ENV, ModelPlaneArgs
 from switchboard_serve import local
 
 pytestmark = pytest.mark.unit
@@ -30,3 +30,12 @@ def test_ray_is_told_the_machine_is_a_single_loopback_node(
     assert seen["_node_ip_address"] == "127.0.0.1"
     assert seen["dashboard_host"] == "127.0.0.1"
     assert seen["include_dashboard"] is False
+
+
+def test_a_local_ray_starts_its_workers_at_normal_priority(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("RAY_worker_niceness", "15")
+    monkeypatch.setattr(ray, "init", lambda **options: None)
+    local.start_ray(ModelPlaneArgs())
+    # The raylet reads it when `ray.init` starts it, and starts every worker at that niceness.
+    assert RAY_NODE_ENV == {"RAY_worker_niceness": "0"}
+    assert {name: os.environ.get(name) for name in RAY_NODE_ENV} == RAY_NODE_ENV

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+from typing import Any
 
 from switchboard_gateway.agent import AgentConfig, Prompts
 from switchboard_gateway.backends.base import ModelBackend
@@ -28,10 +29,20 @@ PHONE_RATE = 8_000
 PHONE_CHANNELS = frozenset({"twilio", "jambonz"})
 
 
+def first_turn(system: str, said: str = "Hello.") -> list[dict[str, Any]]:
+    """The messages a call's first caller turn sends the model, with `said` as the caller's words.
+
+    The agent's lines before it (notice, greeting) are not among them: the history sends whole
+    turns from a caller message on. Warming the LLM with these leaves all but the caller's words
+    evaluated in its prompt cache (the model plane keeps the state even though the warm-up
+    stops reading at the first words).
+    """
+    return [{"role": "system", "content": system}, {"role": "user", "content": said}]
+
+
 async def _first_words(config: AgentConfig, backend: ModelBackend, system: str) -> None:
-    """Ask for a reply with the agent's real system prompt (warms llama.cpp's prefix cache)."""
-    messages = [{"role": "system", "content": system}, {"role": "user", "content": "Hello."}]
-    events = backend.reply(messages, config.tool_definitions())
+    """Ask for a reply to a first turn as a call will (warms llama.cpp's prompt cache)."""
+    events = backend.reply(first_turn(system), config.tool_definitions())
     try:
         async for event in events:
             if isinstance(event, ReplyText):

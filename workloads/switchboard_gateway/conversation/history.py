@@ -2,6 +2,12 @@
 
 The model sees the newest turns that fit; when the caller interrupts, the agent's reply is cut
 to the part that was actually played.
+
+Old turns are dropped in blocks, not one per turn: once the turns outgrow their budget, enough of
+the oldest go at once to bring them down to `TRIM_TO` of it, and the oldest kept turn then stays
+put for the next several turns. The prompt's beginning is thus the same turn after turn, and the
+LLM's prompt cache reads only what was added; dropping one turn per turn would change the
+beginning every time and make the model read its whole context again on every turn.
 """
 
 from __future__ import annotations
@@ -13,6 +19,8 @@ from typing import Any
 from switchboard_wire.chat import ToolRequest
 
 Message = dict[str, Any]
+#: The share of the budget the kept turns fill after a block of old turns is dropped.
+TRIM_TO = 0.5
 
 
 def approximate_tokens(message: Message) -> int:
@@ -64,6 +72,10 @@ class ConversationHistory:
     messages: list[Message] = field(default_factory=list)
     #: Retrieved facts for the current turn (automatic knowledge context), or empty.
     context: str = ""
+    #: Index of the oldest message the model may be sent; it only moves forward, by blocks.
+    first_kept: int = 0
+    #: The share of the budget left filled after a block trim (1.0: drop only what must go).
+    trim_to: float = TRIM_TO
 
     def add(self, message: Message) -> None:
         """Append a user, assistant or tool message."""
@@ -119,16 +131,25 @@ class ConversationHistory:
         """System prompt and the newest turns that fit beside a full reply.
 
         Whole turns are dropped from the oldest end, starting at user messages, so an assistant
-        tool call is never separated from its tool result. The newest turn is always kept.
+        tool call is never separated from its tool result. The newest turn is always kept. When
+        the turns kept so far no longer fit, the oldest are dropped in one block down to
+        `trim_to` of the budget (`first_kept` remembers where the kept turns begin), so the
+        messages sent keep the same beginning until the next block is dropped.
         """
         content = f"{self.system}\n\n{self.context}" if self.context else self.system
         system: Message = {"role": "system", "content": content}
+        if not self.messages:
+            return [system]
         budget = self.context_tokens - self.reply_tokens - self.count(system)
-        starts = [i for i, m in enumerate(self.messages) if m["role"] == "user"] or [0]
-        kept = self.messages[starts[-1] :] if self.messages else []
-        for start in reversed(starts[:-1]):
-            candidate = self.messages[start:]
-            if sum(self.count(m) for m in candidate) > budget:
-                break
-            kept = candidate
-        return [system, *kept]
+        starts = [i for i, m in enumerate(self.messages) if m["role"] == "user"]
+        if not starts:
+            return [system, *self.messages]
+        candidates = [i for i in starts if i >= self.first_kept] or starts[-1:]
+        sizes = [self.count(m) for m in self.messages]
+        start = candidates[0]
+        if sum(sizes[start:]) > budget:
+            start = next(
+                (i for i in candidates if sum(sizes[i:]) <= budget * self.trim_to), candidates[-1]
+            )
+        self.first_kept = start
+        return [system, *self.messages[start:]]

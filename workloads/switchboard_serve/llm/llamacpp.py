@@ -1,8 +1,10 @@
 """llama.cpp (llama-cpp-python) on CPU: streaming chat, constrained tool calls, prompt caching.
 
-The prompt cache (`LlamaRAMCache`) keeps the evaluated state of recent prompts, so the next turn
-of a conversation only evaluates what was added since, even when other conversations ran in
-between: a cold 250-token prompt costs ~0.4 s on 2 cores, a warm one ~40 ms.
+The prompt cache (`prompt_cache.PromptCache`) keeps the evaluated state of recent prompts, so the
+next turn of a conversation only evaluates what was added since, even when other conversations
+ran in between: a cold 250-token prompt costs ~0.4 s on 2 cores, a warm one ~40 ms. Every
+completion's state is kept, also one closed early (a barge-in, the warm-up's first words):
+llama-cpp-python saves only completions that run to their end.
 """
 
 from __future__ import annotations
@@ -15,14 +17,13 @@ from collections.abc import Iterator, Sequence
 from pathlib import Path
 from typing import Any, cast
 
-from llama_cpp.llama import Llama
-from llama_cpp.llama_cache import LlamaRAMCache
 from llama_cpp.llama_grammar import LlamaGrammar
 
 from switchboard_api.pipeline import LlmSpec
 from switchboard_serve.limits import ApiError
 from switchboard_serve.llm.base import ToolDefinition
 from switchboard_serve.llm.constrained_tools import ReplyStream, choice_schema, instructions
+from switchboard_serve.llm.prompt_cache import LeanLlama, PromptCache
 from switchboard_wire.chat import (
     ChatMessage,
     ReplyDone,
@@ -32,7 +33,10 @@ from switchboard_wire.chat import (
     finish_reason,
 )
 
-PROMPT_CACHE_BYTES = 256 << 20
+#: One saved state per conversation: SmolLM2's KV cache is ~23 KB a token, so a full 2,048-token
+#: context is ~47 MB and this holds ~10 calls' contexts (six concurrent calls and their agents'
+#: warm-up states) before the least recently used goes.
+PROMPT_CACHE_BYTES = 512 << 20
 
 
 def to_template_messages(
@@ -74,13 +78,17 @@ class LlamaCppEngine:
 
     def __init__(self, spec: LlmSpec, model_path: Path, threads: int = 0) -> None:
         self._spec = spec
-        self._llm = Llama(
+        self._llm = LeanLlama(
             model_path=str(model_path),
             n_ctx=spec.context_tokens,
             n_threads=threads or None,
             verbose=False,
         )
-        self._llm.set_cache(LlamaRAMCache(capacity_bytes=PROMPT_CACHE_BYTES))
+        self._llm.set_cache(PromptCache(capacity_bytes=PROMPT_CACHE_BYTES))
+        # llama.cpp's first decode in a process sets itself up (2-4 s on 2 cores against ~0.1 s
+        # for the next): pay it here, before the replica reports healthy, not in a call's turn.
+        self._llm.eval(self._llm.tokenize(b"Hello"))
+        self._llm.reset()  # type: ignore[no-untyped-call]
         self._lock = threading.Lock()
         self._grammars: dict[str, LlamaGrammar] = {}
 
@@ -113,7 +121,17 @@ class LlamaCppEngine:
                 temperature=self._spec.temperature if temperature is None else temperature,
                 grammar=self._grammar(tools) if tools else None,
             )
-            yield from self._events(_within_context(chunks), constrained=bool(tools))
+            finished = False
+            try:
+                for event in self._events(_within_context(chunks), constrained=bool(tools)):
+                    finished = isinstance(event, ReplyDone)  # saved by llama-cpp-python
+                    yield event
+            finally:
+                if not finished:
+                    close = getattr(chunks, "close", None)
+                    if close is not None:
+                        close()
+                    self._llm.remember()
 
     @staticmethod
     def _events(chunks: Iterator[Any], *, constrained: bool) -> Iterator[ReplyEvent]:
