@@ -73,6 +73,7 @@ def main() -> None:
     results["embed_in_process_ms"] = _median_ms(lambda: engine.embed([QUERY]), args.repeats)
 
     port = _free_port()
+    local.normal_priority()  # replicas at nice 0, as `switchboard up` runs them
     ray.init(num_cpus=6, include_dashboard=False, log_to_driver=False)
     try:
         kb = KnowledgeBase.model_validate(

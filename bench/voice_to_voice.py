@@ -266,6 +266,7 @@ def main() -> None:
         sys.exit(f"the bench agent is refused: {refused}")
     pipeline = agent_request(agent).pipeline
     speech = Speech(args.voices)
+    local.normal_priority()  # replicas at nice 0, as `switchboard up` runs them
     ray.init(num_cpus=6, include_dashboard=False, log_to_driver=False)
     try:
         base_url = local.deploy(model_plane([agent_request(agent)]), port=port)
