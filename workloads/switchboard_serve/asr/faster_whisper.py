@@ -14,6 +14,7 @@ from faster_whisper.tokenizer import _LANGUAGE_CODES
 
 from switchboard_api.pipeline import AsrSpec
 from switchboard_serve.asr.base import ASR_SAMPLE_RATE, Transcript, Word
+from switchboard_serve.asr.repetition import without_repetition_loops
 from switchboard_serve.limits import ApiError
 
 #: Audio after the end of the utterance that the `fit` window keeps; with less, whisper-base
@@ -115,10 +116,14 @@ class FasterWhisperEngine:
             for s in segments
             for w in (s.words or [])
         )
+        text = " ".join(s.text.strip() for s in segments).strip()
+        looped = without_repetition_loops(words)
+        if len(looped) < len(words):
+            words, text = looped, " ".join(w.text for w in looped)
         logprobs = [s.avg_logprob for s in segments]
         confidence = math.exp(float(np.mean(logprobs))) if logprobs else 0.0
         return Transcript(
-            text=" ".join(s.text.strip() for s in segments).strip(),
+            text=text,
             language=info.language,
             words=words,
             confidence=round(min(1.0, confidence), 4),
