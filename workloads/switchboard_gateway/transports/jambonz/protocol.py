@@ -20,6 +20,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from switchboard_gateway.events import CallerDtmf, ProtocolError, TelephonyCall
+from switchboard_wire.json_depth import too_deep
 
 APP_SUBPROTOCOL = "ws.jambonz.org"
 AUDIO_SUBPROTOCOL = "audio.jambonz.org"
@@ -48,6 +49,8 @@ _E164 = re.compile(r"^\+[1-9][0-9]{6,14}$")
 def _object(raw: str | bytes, what: str) -> dict[str, Any]:
     if len(raw) > MAX_TEXT_BYTES:
         raise ProtocolError(f"{what} over {MAX_TEXT_BYTES} bytes")
+    if too_deep(raw):
+        raise ProtocolError(f"{what}: JSON nested too deeply")
     try:
         value = json.loads(raw)
     except RecursionError:

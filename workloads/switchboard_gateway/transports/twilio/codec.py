@@ -14,6 +14,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from switchboard_gateway.events import ProtocolError
+from switchboard_wire.json_depth import too_deep
 
 #: μ-law at 8 kHz: one 20 ms frame is 160 bytes; Twilio sends whole frames.
 MULAW_FRAME_BYTES = 160
@@ -169,9 +170,11 @@ def parse_message(text: str) -> TwilioMessage:
     """One message from Twilio; a malformed or unknown one raises `ProtocolError`."""
     if len(text) > MAX_MESSAGE_CHARS:
         raise ProtocolError(f"message over {MAX_MESSAGE_CHARS} characters")
+    if too_deep(text):
+        raise ProtocolError("message is JSON nested too deeply")
     try:
         message = json.loads(text)
-    except ValueError:
+    except (ValueError, RecursionError):
         raise ProtocolError("message is not JSON") from None
     if not isinstance(message, dict):
         raise ProtocolError("message is not a JSON object")

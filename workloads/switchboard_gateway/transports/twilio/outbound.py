@@ -17,6 +17,7 @@ from dataclasses import dataclass, field
 from switchboard_api.channels import E164_PATTERN
 from switchboard_api.common import secret_env_name
 from switchboard_api.resources import VoiceAgent
+from switchboard_wire.json_depth import too_deep
 
 _E164 = re.compile(E164_PATTERN)
 _FIELDS = ("to", "from")
@@ -46,7 +47,7 @@ class OutboundRequest:
 def parse_request(body: bytes, default_from: str | None) -> OutboundRequest | Refusal:
     """The call a request body asks for, or a 400 naming what is wrong with it."""
     try:
-        fields = json.loads(body) if body.strip() else None
+        fields = json.loads(body) if body.strip() and not too_deep(body) else None
     except (ValueError, RecursionError):  # not JSON, not UTF-8, or nested beyond reason
         fields = None
     if not isinstance(fields, dict):

@@ -30,12 +30,15 @@ from switchboard_gateway.events import (
     TransferEvent,
     TurnLatencyEvent,
 )
+from switchboard_wire.json_depth import too_deep
 from switchboard_wire.latency import LatencyStage
 
 MAX_TEXT_CHARS = 4000
 
 
 def _object(raw: str | bytes) -> dict[str, Any]:
+    if too_deep(raw):
+        raise ProtocolError("malformed JSON: nested too deeply")
     try:
         value = json.loads(raw)
     except (ValueError, UnicodeDecodeError) as error:
