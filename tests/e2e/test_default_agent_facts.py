@@ -23,26 +23,13 @@ from switchboard_api.resources import VoiceAgent
 from switchboard_cli.call import write_wav
 from switchboard_cli.up import DEFAULT_MANIFEST
 from switchboard_serve.engines import make_asr
+from switchboard_serve.evaluation import number_words
 from tests.e2e.conftest import REPO, SWITCHBOARD, Platform
 from tests.speech import synthesise
 
 pytestmark = pytest.mark.e2e
 
 QUESTION = "What time do you open on Saturday?"
-NUMBERS = [
-    "one",
-    "two",
-    "three",
-    "four",
-    "five",
-    "six",
-    "seven",
-    "eight",
-    "nine",
-    "ten",
-    "eleven",
-    "twelve",
-]
 
 
 def _default_agent() -> VoiceAgent:
@@ -66,7 +53,7 @@ def saturday_opening_hour(agent: VoiceAgent) -> int:
 
 def says_hour(text: str, hour: int) -> bool:
     """Whether `text` names `hour` as a clock time: "9", "9:00", "9am", "9 a.m." or "nine"."""
-    spoken = rf"(?:{hour}|{NUMBERS[hour - 1]})"
+    spoken = rf"(?:{hour}|{number_words(hour)})"
     clock = rf"(?<![\w:,.]){spoken}(?::00)?(?:\s?[ap]\.?m\b\.?)?(?!\w|[,:.]\d)"
     return re.search(clock, text, re.IGNORECASE) is not None
 
@@ -75,9 +62,9 @@ def test_the_saturday_opening_time_is_read_from_the_configuration() -> None:
     agent = _default_agent()
     hour = saturday_opening_hour(agent)
     assert says_hour(f"We open at {hour} a.m.", hour)
-    assert says_hour(f"we open at {NUMBERS[hour - 1]} on saturday", hour)
+    assert says_hour(f"we open at {number_words(hour)} on saturday", hour)
     assert not says_hour(f"We open at {hour + 1}:30.", hour)
-    assert not says_hour(f"Call {hour}{hour}{hour}, or {NUMBERS[hour - 1]}ty.", hour)
+    assert not says_hour(f"Call {hour}{hour}{hour}, or {number_words(hour)}ty.", hour)
     assert says_hour(f"Saturday, {hour}, until one.", hour)
 
 

@@ -29,7 +29,8 @@ _SMALL = [
 _TENS = ["_", "_", "twenty", "thirty", "forty", "fifty", "sixty", "seventy", "eighty", "ninety"]
 
 
-def _number_words(number: int) -> str:
+def number_words(number: int) -> str:
+    """A number as spoken words: 9 → "nine", 42 → "forty two" (digit by digit from 100)."""
     if number < 20:
         return _SMALL[number]
     if number < 100:
@@ -40,7 +41,7 @@ def _number_words(number: int) -> str:
 
 def normalize(text: str) -> list[str]:
     """Lower-case words without punctuation; numerals spelled out ("8" → "eight")."""
-    text = re.sub(r"\d+", lambda m: f" {_number_words(int(m.group()))} ", text.lower())
+    text = re.sub(r"\d+", lambda m: f" {number_words(int(m.group()))} ", text.lower())
     text = re.sub(r"[^a-z' ]+", " ", text).replace("'", "")
     return text.split()
 

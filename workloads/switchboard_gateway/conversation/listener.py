@@ -35,6 +35,7 @@ from switchboard_gateway.turns.endpointing import SmartTurnEndpointing, make_end
 from switchboard_gateway.turns.speech import SpeechDetector, SpeechStarted, SpeechStopped
 from switchboard_gateway.turns.vad import StreamingVad, Vad
 from switchboard_wire.audio import Float32
+from switchboard_wire.transcription import PartialText
 
 log = logging.getLogger(__name__)
 
@@ -364,16 +365,23 @@ class Listener:
         if partial.text:
             await self._hooks.on_interim(partial.text)
 
-    async def _final(self, job: _FinalPass) -> None:
-        utterance = job.utterance
-        started = self._clock.now()
-        audio = utterance.for_asr(job.speech_end_audio, still_speaking=False)
+    async def _final_pass(
+        self, utterance: Utterance, speech_end_audio: float, kind: str
+    ) -> PartialText | None:
+        """The whole utterance transcribed up to shortly after its speech; None if ASR failed."""
+        audio = utterance.for_asr(speech_end_audio, still_speaking=False)
         try:
-            final = await self._transcriber.transcribe(
+            return await self._transcriber.transcribe(
                 audio, PIPELINE_RATE, utterance.state, final=True
             )
         except BackendError as error:
-            log.warning("final transcription failed: %s", type(error).__name__)
+            log.warning("%s transcription failed: %s", kind, type(error).__name__)
+            return None
+
+    async def _final(self, job: _FinalPass) -> None:
+        started = self._clock.now()
+        final = await self._final_pass(job.utterance, job.speech_end_audio, "final")
+        if final is None:
             return
         if final.text.strip():
             heard = HeardTurn(final.text, job.speech_end, job.decided, started, self._clock.now())
@@ -385,13 +393,8 @@ class Listener:
             return
         utterance = job.utterance
         started = self._clock.now()
-        audio = utterance.for_asr(job.speech_end_audio, still_speaking=False)
-        try:
-            final = await self._transcriber.transcribe(
-                audio, PIPELINE_RATE, utterance.state, final=True
-            )
-        except BackendError as error:
-            log.warning("speculative transcription failed: %s", type(error).__name__)
+        final = await self._final_pass(utterance, job.speech_end_audio, "speculative")
+        if final is None:
             if self._speculation is job:
                 self._speculation = None  # the decision, when it comes, runs a final pass
             elif job.decided is not None:
