@@ -7,23 +7,29 @@ heard. The recording notice and the handoff line cannot be interrupted.
 
 A caller turn heard at a pause may be *held* (held.py): answered in advance while endpointing
 decides, silently, and either confirmed (its reply goes on, its first audio at once) or dropped.
+
+A turn is *unfinished* when the caller cut its reply off before hearing a word of it: endpointing
+ended the turn at a pause the caller meant to go on from ("Do you have a dentist … who speaks
+Spanish?"). Their next words join the same caller message and the turn is answered again, whole,
+under its number; the cut reply left nothing in the history (caller_turns.py).
 """
 
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import logging
 from collections.abc import Awaitable, Callable
 
 from switchboard_gateway.agent import AgentConfig
 from switchboard_gateway.backends.base import BackendError, ChatModel
+from switchboard_gateway.conversation.answering import Answerer
+from switchboard_gateway.conversation.caller_turns import CallerTurns
 from switchboard_gateway.conversation.clock import Clock
 from switchboard_gateway.conversation.handoff import transfer
 from switchboard_gateway.conversation.held import HeldTurn
 from switchboard_gateway.conversation.history import ConversationHistory
 from switchboard_gateway.conversation.listener import HeardTurn
-from switchboard_gateway.conversation.timing import TurnTiming, finish_turn
+from switchboard_gateway.conversation.timing import TurnTiming
 from switchboard_gateway.conversation.voice import AgentVoice, Playback
 from switchboard_gateway.conversation.work import (
     CallerTurn,
@@ -47,7 +53,6 @@ from switchboard_wire.latency import LatencyStage
 
 log = logging.getLogger(__name__)
 
-MAX_TOOL_ROUNDS = 3
 APOLOGY = "Sorry, I'm having trouble right now. Could you say that again?"
 
 
@@ -66,13 +71,12 @@ class Responder:
         call_id: str,
         on_end: Callable[[EndReason], None],
     ) -> None:
-        self._config, self._chat, self._voice, self._tools = config, chat, voice, tools
+        self._config, self._voice, self._tools = config, voice, tools
         self.history, self._send, self._clock, self._call_id = history, send, clock, call_id
         self._on_end = on_end
+        self._answerer = Answerer(config, chat, voice, tools, history, send, clock, call_id)
         self._items: asyncio.Queue[WorkItem] = asyncio.Queue()
-        #: The caller turn queued and not started yet, and its message in the history: a turn
-        #: that arrives meanwhile joins it, so a call has at most one turn waiting for the LLM.
-        self._waiting: tuple[CallerTurn, dict[str, object]] | None = None
+        self._turns = CallerTurns(history, send)
         self._reply: Reply | None = None
         #: The caller turn answered in advance at the caller's pause, until confirmed or dropped.
         self._held: HeldTurn | None = None
@@ -82,10 +86,23 @@ class Responder:
         self._protected = False
         #: The call is being handed to a human: no other turn is answered.
         self.handing_off = False
-        self.turn_number = 0
-        self.latencies: list[TurnLatencyEvent] = []
         #: When the last reply ended (clock time): the call's idle time counts from there.
         self.last_active = clock.now()
+
+    @property
+    def latencies(self) -> list[TurnLatencyEvent]:
+        """Each answered caller turn's latency event, in order."""
+        return self._answerer.latencies
+
+    @property
+    def turn_number(self) -> int:
+        """The last caller turn's number (0: none yet)."""
+        return self._turns.number
+
+    @property
+    def next_caller_turn(self) -> int:
+        """The number the caller's next words will have (an unfinished turn's, if one is)."""
+        return self._turns.next_number
 
     @property
     def busy(self) -> bool:
@@ -112,18 +129,21 @@ class Responder:
         if self.handing_off:
             return
         await self.interrupt()
-        self.handing_off, self._waiting, self._greeting_wanted = True, None, False
-        turn = self._next_turn()
+        self.handing_off, self._turns.waiting, self._greeting_wanted = True, None, False
+        turn = self._turns.advance()
         await self._send(TranscriptEvent(turn, text, final=True))
         self.history.add({"role": "user", "content": text})
         self._items.put_nowait(Transfer(turn, reason))
 
     async def caller_typed(self, text: str) -> None:
         """A typed caller turn: it counts from now (or joins the turn still waiting)."""
-        if self.handing_off or await self._join_waiting(text):
+        if self.handing_off or await self._turns.join_waiting(text):
             return
-        turn = self._next_turn()
-        await self._caller_turn(text, TurnTiming(turn, self._clock.now()))
+        now = self._clock.now()
+        if continued := await self._turns.continue_unfinished(text, lambda n: TurnTiming(n, now)):
+            self._items.put_nowait(continued)
+        else:
+            await self._caller_turn(text, TurnTiming(self._turns.advance(), now))
 
     def hold(self, heard: HeardTurn) -> None:
         """Answer a turn heard at the caller's pause in advance, if the agent is idle.
@@ -134,10 +154,11 @@ class Responder:
         self.drop_held()
         reply = self._reply
         idle = (reply is None or not reply.active) and not self._voice.speaking
-        if not idle or self.handing_off or self._waiting is not None or not self._items.empty():
-            return
+        busy = self.handing_off or self._turns.waiting is not None or not self._items.empty()
+        if not idle or busy or self._turns.unfinished:
+            return  # (an unfinished turn's words are answered joined, once confirmed)
         self._held = HeldTurn.of(heard, self.turn_number + 1)
-        self._items.put_nowait(CallerTurn(self._held.timing, self._held))
+        self._items.put_nowait(CallerTurn(self._held.timing, self._held, self._held.message))
 
     def drop_held(self) -> None:
         """The held turn is void: its reply is cancelled (by its task) before it said anything."""
@@ -159,7 +180,7 @@ class Responder:
             self.drop_held()
             return False
         self._held, self._greeting_wanted = None, False
-        self._next_turn()
+        self._turns.advance()
         await self._send(TranscriptEvent(held.timing.number, heard.text, final=True))
         self.history.add(held.message)
         held.confirm(heard)
@@ -169,14 +190,20 @@ class Responder:
         """A spoken caller turn, with its endpointing and final-transcription times."""
         if self.handing_off:
             return
-        if await self._confirm_held(heard) or await self._join_waiting(heard.text):
+        if await self._confirm_held(heard) or await self._turns.join_waiting(heard.text):
             return
-        timing = TurnTiming(self._next_turn(), heard.speech_end)
-        timing.mark(
-            LatencyStage.VAD_ENDPOINT, heard.speech_end, max(heard.decided, heard.speech_end)
-        )
-        timing.mark(LatencyStage.ASR_FINAL, heard.asr_started, heard.asr_done)
-        await self._caller_turn(heard.text, timing)
+
+        def timing(number: int) -> TurnTiming:
+            timing = TurnTiming(number, heard.speech_end)
+            end = max(heard.decided, heard.speech_end)
+            timing.mark(LatencyStage.VAD_ENDPOINT, heard.speech_end, end)
+            timing.mark(LatencyStage.ASR_FINAL, heard.asr_started, heard.asr_done)
+            return timing
+
+        if continued := await self._turns.continue_unfinished(heard.text, timing):
+            self._items.put_nowait(continued)
+        else:
+            await self._caller_turn(heard.text, timing(self._turns.advance()))
 
     async def interrupt(self) -> Playback | None:
         """Barge-in: stop the reply and its audio at once; the client drops queued audio."""
@@ -197,6 +224,8 @@ class Responder:
             reply.interrupted, reply.playback = True, playback
             reply.task.cancel()
             await asyncio.wait({reply.task})
+            if reply.unheard and isinstance(reply.item, CallerTurn):
+                self._turns.cut_unheard(reply.item)
         await self._send(ClearEvent(self.turn_number, playback.last_sequence))
         return playback
 
@@ -204,8 +233,8 @@ class Responder:
         """The work loop: one reply at a time; a failed reply is apologised for."""
         while True:
             item = await self._items.get()
-            if self._waiting is not None and item is self._waiting[0]:
-                self._waiting = None
+            if isinstance(item, CallerTurn):
+                self._turns.started(item)
             if self.handing_off and not isinstance(item, Transfer):
                 continue
             if isinstance(item, CallerTurn) and item.held is not None and item.held.dropped:
@@ -218,32 +247,10 @@ class Responder:
             if failed and not isinstance(item, Phrase):
                 await self._run(Reply(Phrase(self.turn_number, APOLOGY)))
 
-    def _next_turn(self) -> int:
-        self.turn_number += 1
-        return self.turn_number
-
     async def _caller_turn(self, text: str, timing: TurnTiming) -> None:
         # The caller spoke before the greeting began: answer them, not greet them.
         self._greeting_wanted = False
-        await self._send(TranscriptEvent(timing.number, text, final=True))
-        message: dict[str, object] = {"role": "user", "content": text}
-        self.history.add(message)
-        item = CallerTurn(timing)
-        self._waiting = (item, message)
-        self._items.put_nowait(item)
-
-    async def _join_waiting(self, text: str) -> bool:
-        """Add `text` to the caller turn still waiting for a reply; false when none waits.
-
-        The joined turn keeps its number and first timing; its final transcript is sent again,
-        whole. A flood of turns thus costs one LLM request, not one each.
-        """
-        if self._waiting is None:
-            return False
-        item, message = self._waiting
-        message["content"] = f"{message['content']}\n{text}"
-        await self._send(TranscriptEvent(item.timing.number, str(message["content"]), final=True))
-        return True
+        self._items.put_nowait(await self._turns.open(text, timing))
 
     async def _run(self, reply: Reply) -> bool:
         """Run one reply to its end; true when a model backend failed it."""
@@ -271,7 +278,7 @@ class Responder:
         try:
             item = reply.item
             if isinstance(item, CallerTurn):
-                await self._answer(reply, item.timing, item.held)
+                await self._answerer.answer(reply, item.timing, item.held, self._run_tools)
             elif isinstance(item, Transfer):
                 await self._transfer(item.turn, item.reason)
             elif isinstance(item, Notice):
@@ -284,6 +291,8 @@ class Responder:
                     reply.unrecorded = False
                     self.history.add_agent_line(item.text)
         except asyncio.CancelledError:
+            if reply.unheard:
+                raise  # the turn goes on with the caller's next words: nothing to remember
             if reply.interrupted and reply.unrecorded and reply.playback is not None:
                 heard = reply.playback.heard_text or reply.placeholder
                 if heard:
@@ -305,76 +314,6 @@ class Responder:
         self.handing_off = self._protected = True
         await transfer(self._config, self._voice, self.history, self._send, turn, reason)
         self._on_end(EndReason.TRANSFERRED)
-
-    async def _answer(self, reply: Reply, turn: TurnTiming, held: HeldTurn | None = None) -> None:
-        completed = False
-        executed: set[tuple[str, str]] = set()
-        try:
-            if self._tools.auto_context:
-                if held is not None:
-                    await held.confirmed.wait()  # retrieval sets the turn's context: not held
-                await self._search_for_context(turn)
-            offer_tools = True
-            for round_number in range(MAX_TOOL_ROUNDS + 1):
-                offer_tools = offer_tools and round_number < MAX_TOOL_ROUNDS
-                requests = await self._llm_round(reply, turn, offer_tools, held)
-                if not requests:
-                    break
-                calls = {(r.name, r.arguments) for r in requests}
-                if calls <= executed:
-                    # The same call again: small models loop like this. Forget the repeat and
-                    # ask for an answer about the results instead.
-                    self.history.messages.pop()
-                    offer_tools = False
-                    continue
-                executed |= calls
-                if await self._run_tools(turn.number, requests):
-                    break
-            completed = True
-        except BackendError:
-            if held is not None:
-                await held.confirmed.wait()  # a failure is apologised for once confirmed
-            raise
-        finally:
-            if held is None or held.confirmed.is_set():
-                await self._report(turn, interrupted=not completed)
-
-    async def _report(self, turn: TurnTiming, interrupted: bool) -> None:
-        now, key = self._clock.now(), self._config.key
-        latency = finish_turn(turn, interrupted, now, self._call_id, key)
-        self.latencies.append(latency)
-        with contextlib.suppress(Exception):
-            await asyncio.shield(self._send(latency))
-
-    async def _search_for_context(self, turn: TurnTiming) -> None:
-        words = self.history.last_caller_words()
-        if words.strip():
-            started = self._clock.now()
-            self.history.set_context(await self._tools.search_for_context(turn.number, words))
-            turn.mark(LatencyStage.RETRIEVAL, started, self._clock.now())
-
-    async def _llm_round(
-        self, reply: Reply, turn: TurnTiming, offer_tools: bool, held: HeldTurn | None = None
-    ) -> list[ToolRequest]:
-        """Stream one completion into speech; returns the tool calls it asked for.
-
-        A held turn's first round sees the history as it will be once the turn is confirmed;
-        nothing is played or recorded before that.
-        """
-        tools = self._tools.definitions() if offer_tools else []
-        asked = self._clock.now()
-        reply.unrecorded, reply.placeholder = True, "…"
-        held = held if held is not None and held.pending else None
-        hold = held.confirmed if held is not None else None
-        messages = held.for_model(self.history) if held is not None else self.history.for_model()
-        said, requests = await self._voice.reply(
-            turn, self._chat.reply(messages, tools), asked, hold
-        )
-        if hold is not None:
-            await hold.wait()  # a reply of tool calls only has played nothing: wait here
-        reply.unrecorded = False
-        self.history.add_reply(said, requests)
-        return requests
 
     async def _run_tools(self, turn: int, requests: list[ToolRequest]) -> bool:
         """Run the requested tools; true when the call ends (end_call, transfer_call)."""

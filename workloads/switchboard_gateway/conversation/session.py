@@ -285,7 +285,7 @@ class CallSession:
 
     async def on_interim(self, text: str) -> None:
         """A partial transcript of the caller's turn in progress."""
-        await self._send(TranscriptEvent(self.responder.turn_number + 1, text, final=False))
+        await self._send(TranscriptEvent(self.responder.next_caller_turn, text, final=False))
 
     async def on_caller_turn(self, turn: HeardTurn) -> None:
         """A finished caller turn goes to the responder (or hands the call to a human)."""

@@ -37,6 +37,8 @@ class CallerTurn:
     timing: TurnTiming
     #: Answered in advance at the caller's pause, silently until endpointing confirms it.
     held: HeldTurn | None = None
+    #: The caller's message in the history (a turn the caller continues grows it).
+    message: dict[str, object] | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -69,6 +71,9 @@ class Reply:
     unrecorded: bool = False
     #: What the history gets for a cut reply nothing of which was heard ("": nothing).
     placeholder: str = "…"
+    #: A caller turn's reply cut off before the caller heard a word of it or any tool ran:
+    #: the caller was not done, and their next words continue the same turn.
+    unheard: bool = False
 
     @property
     def active(self) -> bool:
