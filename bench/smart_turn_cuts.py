@@ -119,7 +119,7 @@ def replay(
                     complete = probability >= endpointing.threshold
                     pending.append((heard_until + took, change.at, complete))
             if isinstance(endpointing, SmartTurnEndpointing):
-                # As `Listener._take_verdict`: fed when it arrives, and the turn may end then.
+                # As `pause_judge.take_verdict`: fed when it arrives, and the turn may end then.
                 for due, pause_at, complete in [p for p in pending if p[0] <= window.end]:
                     endpointing.verdict(pause_at, complete)
                     if onset is not None and endpointing.turn_ended(due):

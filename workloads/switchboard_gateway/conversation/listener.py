@@ -9,17 +9,15 @@ The final pass is speculative: it starts at every pause of the caller (VAD's spe
 when endpointing decides the turn is over, and its transcript goes to the responder as a *held*
 turn (answered in advance, played only once confirmed; see held.py). Speech again before the
 decision discards it (a pass still running is ignored when it ends); a decision with no speech
-since the pause makes it the turn's final transcript, without a second pass.
+since the pause makes it the turn's final transcript, without a second pass. Which pause is
+speculated on is kept in speculation.py; Smart Turn's verdicts on pauses run in pause_judge.py.
 """
 
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import logging
-from concurrent.futures import Future
 from dataclasses import dataclass, replace
-from typing import Protocol
 
 import numpy as np
 
@@ -28,6 +26,14 @@ from switchboard_gateway.audio import PIPELINE_RATE
 from switchboard_gateway.backends.base import BackendError, Transcriber
 from switchboard_gateway.backends.model_load import partial_welcome
 from switchboard_gateway.conversation.clock import Clock
+from switchboard_gateway.conversation.heard import HeardTurn, ListenerHooks
+from switchboard_gateway.conversation.pause_judge import judge_pause
+from switchboard_gateway.conversation.speculation import (
+    MAX_SPECULATIONS,
+    SPECULATE_AFTER_S,
+    Speculation,
+    Speculations,
+)
 from switchboard_gateway.conversation.utterance import Utterance
 from switchboard_gateway.turns import smart_turn
 from switchboard_gateway.turns.barge_in import BargeInPolicy
@@ -37,91 +43,28 @@ from switchboard_gateway.turns.vad import StreamingVad, Vad
 from switchboard_wire.audio import Float32
 from switchboard_wire.transcription import PartialText
 
+__all__ = [
+    "MAX_SPECULATIONS",
+    "PARTIAL_EVERY_S",
+    "PRE_ROLL_S",
+    "SPECULATE_AFTER_S",
+    "HeardTurn",
+    "Listener",
+    "ListenerHooks",
+]
+
 log = logging.getLogger(__name__)
 
 #: Audio kept from before speech onset, so the first syllable reaches ASR whole.
 PRE_ROLL_S = 0.3
 #: How often a partial pass transcribes the utterance so far while the caller speaks.
 PARTIAL_EVERY_S = 0.6
-#: Pauses per turn that start a speculative final pass (and a held reply); later pauses of a
-#: long, halting turn wait for endpointing, so one caller cannot multiply the models' work.
-MAX_SPECULATIONS = 3
-#: Silence after the caller's last voiced window before the speculative pass starts: gaps
-#: between words (VAD reports a stop after ~0.1 s) cost no pass, and whisper gets nearly the
-#: 0.25 s of trailing silence the final pass sends.
-SPECULATE_AFTER_S = 0.2
-
-
-@dataclass(frozen=True, slots=True)
-class HeardTurn:
-    """A caller turn as heard: its final transcript and when each step happened (clock time)."""
-
-    text: str
-    #: When the caller stopped speaking, placed on the session clock from the audio timeline.
-    speech_end: float
-    #: When endpointing decided the turn was over.
-    decided: float
-    asr_started: float
-    asr_done: float
-
-
-class ListenerHooks(Protocol):
-    """What the listener tells the rest of the call, and the one thing it asks."""
-
-    def agent_busy(self) -> bool:
-        """Whether the agent is replying or its audio is still playing."""
-        ...
-
-    def on_speech(self, started: bool) -> None:
-        """The caller started (True) or stopped speaking."""
-        ...
-
-    async def on_barge_in(self) -> None:
-        """Caller speech should interrupt the agent now."""
-        ...
-
-    async def on_interim(self, text: str) -> None:
-        """A partial transcript of the turn in progress."""
-        ...
-
-    async def on_caller_turn(self, turn: HeardTurn) -> None:
-        """The caller finished a turn."""
-        ...
-
-    def on_held_turn(self, turn: HeardTurn) -> None:
-        """The caller paused and this is what they said (`decided` not known yet).
-
-        It may be answered in advance, but nothing may reach the caller or the record until the
-        same turn (same text and times, `decided` filled in) arrives through `on_caller_turn`.
-        """
-        ...
-
-    def on_held_dropped(self) -> None:
-        """The caller spoke again after the pause: the held turn is void."""
-        ...
 
 
 @dataclass(frozen=True, slots=True)
 class _PartialPass:
     utterance: Utterance
     audio: bytes
-
-
-@dataclass(eq=False)
-class _Speculation:
-    """The final pass started at a pause, before endpointing has decided the turn is over."""
-
-    utterance: Utterance
-    speech_end_audio: float
-    speech_end: float
-    #: When endpointing decided the turn was over (None: not yet).
-    decided: float | None = None
-    #: The caller spoke again: whatever the pass hears is ignored.
-    dropped: bool = False
-    #: The pass has been queued (the pause lasted `SPECULATE_AFTER_S`).
-    queued: bool = False
-    #: The pass's transcript, once it is done (held until the decision).
-    heard: HeardTurn | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -153,10 +96,8 @@ class Listener:
         self._barge_in = BargeInPolicy(
             policy.enabled, policy.min_speech_ms / 1000, policy.min_words
         )
-        self._passes: asyncio.Queue[_PartialPass | _FinalPass | _Speculation] = asyncio.Queue()
-        self._speculation: _Speculation | None = None
-        #: The utterance speculated on last, and how many times.
-        self._speculated: tuple[Utterance | None, int] = (None, 0)
+        self._passes: asyncio.Queue[_PartialPass | _FinalPass | Speculation] = asyncio.Queue()
+        self._speculations = Speculations()
         self._partial_queued = False
         self._audio_time = 0.0
         self._clock_at_audio = clock.now()
@@ -206,7 +147,7 @@ class Listener:
             if isinstance(job, _PartialPass):
                 await self._partial(job)
                 self._partial_queued = False
-            elif isinstance(job, _Speculation):
+            elif isinstance(job, Speculation):
                 await self._speculative(job)
             else:
                 await self._final(job)
@@ -231,41 +172,9 @@ class Listener:
             )
 
     def _judge_pause(self, at: float) -> None:
-        """Smart Turn's verdict on the pause that began at `at`, computed off the event loop.
-
-        The model reads the utterance's last 8 s, up to now; the verdict comes back to the loop
-        through `_take_verdict`. Verdicts run on the bounded pool in `turns.smart_turn`.
-        """
-        utterance = self._utterance
-        if not isinstance(self._endpointing, SmartTurnEndpointing) or utterance is None:
-            return
-        tail, kept = [], 0
-        for chunk in reversed(utterance.audio):
-            tail.append(chunk)
-            kept += chunk.size
-            if kept >= smart_turn.WINDOW_SAMPLES:
-                break
-        audio = np.concatenate(tail[::-1]) if tail else np.zeros(0, np.float32)
-        loop = asyncio.get_running_loop()
-
-        def back_on_loop(future: Future[float]) -> None:
-            with contextlib.suppress(RuntimeError):  # a closed loop: the call is over
-                loop.call_soon_threadsafe(self._take_verdict, at, future)
-
-        smart_turn.judge(audio).add_done_callback(back_on_loop)
-
-    def _take_verdict(self, at: float, future: Future[float]) -> None:
-        endpointing = self._endpointing
-        if not isinstance(endpointing, SmartTurnEndpointing):
-            return
-        error = future.exception()
-        if error is not None:
-            # Without a verdict the turn ends at maxEndpointingSilenceMs, never early.
-            log.error("smart turn verdict failed: %s", error)
-            return
-        # The next VAD window (≤ 32 ms of audio away) asks `turn_ended` and ends the turn there,
-        # inside `feed`, where ending a turn may await the hooks.
-        endpointing.verdict(at, future.result() >= endpointing.threshold)
+        """Smart Turn's verdict on the pause that began at `at` (see pause_judge.py)."""
+        if isinstance(self._endpointing, SmartTurnEndpointing) and self._utterance is not None:
+            judge_pause(self._endpointing, self._utterance, at)
 
     def _maybe_partial(self) -> None:
         utterance = self._utterance
@@ -293,39 +202,18 @@ class Listener:
         one speculation per call: a new pause replaces the last one.
         """
         self._drop_speculation()
-        utterance = self._utterance
-        if utterance is None or utterance.over_agent:
-            return  # a backchannel over the agent is no turn: nothing to answer in advance
         speech_end = self._clock_at_audio - (self._audio_time - at)
-        self._speculation = _Speculation(utterance, at, speech_end)
+        self._speculations.paused(self._utterance, at, speech_end)
 
     def _maybe_speculate(self) -> None:
-        """Queue the speculative pass once the pause is long enough, `MAX_SPECULATIONS` a turn.
-
-        Its audio is what the final pass would send, cut at what has arrived (0.2 s of the
-        0.25 s of trailing silence; whisper's finals were exact with 0.1 s in
-        tests/models/serve/test_partial_passes.py).
-        """
-        speculation = self._speculation
-        if speculation is None or speculation.queued or self._detector.rising:
-            return  # none due, or the caller's voice is back (speech unless it is a blip)
-        if self._audio_time + 1e-9 < speculation.speech_end_audio + SPECULATE_AFTER_S:
-            return
-        last, count = self._speculated
-        count = count + 1 if last is speculation.utterance else 1
-        if count > MAX_SPECULATIONS:
-            self._speculation = None
-            return
-        self._speculated, speculation.queued = (speculation.utterance, count), True
-        self._passes.put_nowait(speculation)
+        """Queue the speculative pass once the pause is long enough, `MAX_SPECULATIONS` a turn."""
+        speculation = self._speculations.due(self._audio_time, self._detector.rising)
+        if speculation is not None:
+            self._passes.put_nowait(speculation)
 
     def _drop_speculation(self) -> None:
         """The caller spoke again before the decision: the speculation and its turn are void."""
-        speculation = self._speculation
-        if speculation is None or speculation.decided is not None:
-            return
-        self._speculation, speculation.dropped = None, True
-        if speculation.heard is not None and speculation.heard.text.strip():
+        if self._speculations.drop():
             self._hooks.on_held_dropped()
 
     async def _end_of_turn(self) -> None:
@@ -335,7 +223,7 @@ class Listener:
             return  # a backchannel ("mm-hm") while the agent spoke is not a turn
         speech_end = self._clock_at_audio - (self._audio_time - self._speech_end)
         decided = self._clock.now()
-        speculation, self._speculation = self._speculation, None
+        speculation = self._speculations.take()
         if speculation is not None and speculation.utterance is utterance and speculation.queued:
             # No speech since the pause: the speculative transcript is the final one.
             speculation.decided = decided
@@ -347,7 +235,7 @@ class Listener:
     async def _partial(self, job: _PartialPass) -> None:
         if job.utterance is not self._utterance:
             return  # the turn is over: its final pass is next
-        speculation = self._speculation
+        speculation = self._speculations.pending
         if speculation is not None and speculation.queued:
             return  # the caller paused: the speculative final pass covers this audio
         try:
@@ -387,7 +275,7 @@ class Listener:
             heard = HeardTurn(final.text, job.speech_end, job.decided, started, self._clock.now())
             await self._hooks.on_caller_turn(heard)
 
-    async def _speculative(self, job: _Speculation) -> None:
+    async def _speculative(self, job: Speculation) -> None:
         """The final pass at a pause; its turn is held until endpointing decides, or dropped."""
         if job.dropped:
             return
@@ -395,8 +283,8 @@ class Listener:
         started = self._clock.now()
         final = await self._final_pass(utterance, job.speech_end_audio, "speculative")
         if final is None:
-            if self._speculation is job:
-                self._speculation = None  # the decision, when it comes, runs a final pass
+            if self._speculations.pending is job:
+                self._speculations.pending = None  # the decision, when it comes, runs a final pass
             elif job.decided is not None:
                 await self._final(
                     _FinalPass(utterance, job.speech_end_audio, job.speech_end, job.decided)
