@@ -136,3 +136,19 @@ def test_a_call_that_ends_stops_the_script_without_an_error() -> None:
     asyncio.run(scenario())
     assert gateway.frames == []
     assert CallOutcome.of(gateway.caller).end_reason == "agent_ended"
+
+
+def test_a_turn_ended_at_a_pause_inside_the_utterance_is_not_taken_for_its_answer() -> None:
+    # The gateway ends a turn at the gap inside the utterance and answers it while the caller
+    # is still speaking; the caller waits for the answer to the words after the gap.
+    gateway = FakeGateway()
+    paused = SPEECH + bytes(FRAME_BYTES * 5) + SPEECH
+
+    async def scenario() -> None:
+        gateway.greet()
+        await gateway.caller.converse([Turn(audio=paused), Turn(text="Bye.")], fast=True)
+        gateway.caller.on_event(CallEndedEvent(EndReason.CALLER_HANGUP, "done"))
+
+    asyncio.run(scenario())
+    assert gateway.caller.finals() == ["what I said", "what I said", "Bye."]
+    assert gateway.caller.script == [(1, Turn(audio=paused)), (3, Turn(text="Bye."))]

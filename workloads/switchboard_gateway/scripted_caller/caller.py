@@ -10,6 +10,8 @@ from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass, field
 from typing import TypeVar
 
+import numpy as np
+
 from switchboard_gateway.events import (
     AgentAudioEvent,
     CallEndedEvent,
@@ -21,6 +23,8 @@ from switchboard_gateway.events import (
 
 RATE = 16_000
 FRAME_S = 0.02
+#: |sample| (PCM16) at or below this counts as silence when finding where speech ends.
+QUIET = 300
 #: 20 ms of PCM16 at 16 kHz.
 FRAME_BYTES = int(RATE * FRAME_S) * 2
 #: The greeting is over when no agent audio has arrived for this long.
@@ -50,6 +54,8 @@ class Spoken:
 
     started_at: float
     ended_at: float
+    #: When its last voiced sample left (its trailing silence not counted).
+    voice_ended_at: float = 0.0
 
 
 @dataclass
@@ -82,6 +88,8 @@ class ScriptedCaller:
         self._audio_frames = 0
         self._last_audio_at = 0.0
         self._finals: dict[int, str] = {}
+        #: When each turn's (latest) final transcript arrived.
+        self._final_at: dict[int, float] = {}
         self._replied: set[int] = set()
 
     def on_event(self, event: OutboundEvent) -> None:
@@ -95,6 +103,7 @@ class ScriptedCaller:
             self._last_audio_at = now
         elif isinstance(event, TranscriptEvent) and event.final:
             self._finals[event.turn] = event.text
+            self._final_at[event.turn] = now
         elif isinstance(event, TurnLatencyEvent):
             self._replied.add(event.turn)
         elif isinstance(event, CallEndedEvent):
@@ -124,11 +133,23 @@ class ScriptedCaller:
         """Whether the reply to `turn` is over: the gateway sends its latency once it has played."""
         return turn in self._replied
 
+    def answered_since(self, turn: int, since: float) -> bool:
+        """Whether words spoken as `turn` until `since` were heard to their end and answered.
+
+        The last turn heard must be `turn` or later, its final transcript must have come after
+        `since`, and its reply must be over. A turn the gateway ended at a pause while the
+        caller went on is thus not taken for the answer: their words after the pause make a
+        later turn, or continue the same one, and its transcript comes after they stop.
+        """
+        last = max(self._finals, default=0)
+        return last >= turn and self._final_at[last] >= since and last in self._replied
+
     async def speak(self, pcm16: bytes, *, fast: bool = False) -> None:
         """Send 16 kHz PCM16 in 20 ms frames at real time (`fast`: as fast as the wire takes)."""
         started = time.monotonic()
         await self._send_frames(pcm16, fast=fast)
-        self.spoken.append(Spoken(started, time.monotonic()))
+        ended = time.monotonic()
+        self.spoken.append(Spoken(started, ended, min(ended, started + _voiced_s(pcm16))))
 
     async def silence(self, seconds: float) -> None:
         """Send `seconds` of silence at real time."""
@@ -169,14 +190,24 @@ class ScriptedCaller:
         return await self.silence_until(quiet, 60.0)
 
     async def wait_for_reply(
-        self, turn: int, timeout_s: float = 60.0, *, silence: bool = True
+        self,
+        turn: int,
+        timeout_s: float = 60.0,
+        *,
+        silence: bool = True,
+        spoken_until: float | None = None,
     ) -> None:
         """Until the reply to `turn` is over, sending silence at real time (or nothing).
 
-        Returns early when the call ends; raises `TimeoutError` saying whether the agent heard
-        no speech or did not reply in time.
+        With `spoken_until` (when the caller's words stopped), the reply to all of them
+        (`answered_since`). Returns early when the call ends; raises `TimeoutError` saying
+        whether the agent heard no speech or did not reply in time.
         """
-        done = functools.partial(self.replied, turn)
+        done = (
+            functools.partial(self.replied, turn)
+            if spoken_until is None
+            else functools.partial(self.answered_since, turn, spoken_until)
+        )
         if await (self.silence_until(done, timeout_s) if silence else self.wait(done, timeout_s)):
             return
         if turn in self._finals:
@@ -205,11 +236,15 @@ class ScriptedCaller:
         for turn in turns:
             number = max([0, *self._finals]) + 1
             self.script.append((number, turn))
+            spoken_until = None
             if turn.text is not None:
                 await self._type(turn.text)
             else:
                 await self.speak(turn.audio or b"", fast=fast)
-            await self.wait_for_reply(number, timeout_s, silence=turn.text is None)
+                spoken_until = self.spoken[-1].voice_ended_at
+            await self.wait_for_reply(
+                number, timeout_s, silence=turn.text is None, spoken_until=spoken_until
+            )
             if self.ended:
                 return
 
@@ -226,3 +261,10 @@ class ScriptedCaller:
             await self._send_audio(pcm16[start : start + FRAME_BYTES].ljust(FRAME_BYTES, b"\0"))
             if not fast:
                 await asyncio.sleep(max(0.0, started + (index + 1) * FRAME_S - time.monotonic()))
+
+
+def _voiced_s(pcm16: bytes) -> float:
+    """Seconds into 16 kHz PCM16 audio up to its last sample louder than near-silence."""
+    samples = np.frombuffer(pcm16[: len(pcm16) // 2 * 2], "<i2").astype(np.int32)
+    loud = np.flatnonzero(np.abs(samples) > QUIET)
+    return float(loud[-1] + 1) / RATE if loud.size else 0.0
