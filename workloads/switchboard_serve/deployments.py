@@ -35,6 +35,7 @@ from switchboard_serve.limits import (
     ApiError,
 )
 from switchboard_serve.llm.base import ToolDefinition
+from switchboard_serve.llm.coalesce import coalesced
 from switchboard_serve.threads import iterate_in_thread
 from switchboard_wire.audio import float_to_pcm16, mulaw_encode, resample
 from switchboard_wire.chat import ChatMessage, ReplyEvent
@@ -126,9 +127,11 @@ class LlmServer:
     ) -> AsyncIterator[ReplyEvent]:
         """Stream the events of one completion."""
         definitions = [ToolDefinition(**tool) for tool in tools or []]
-        events = iterate_in_thread(
-            lambda: self._engine.stream_chat(
-                messages, definitions, max_tokens=max_tokens, temperature=temperature
+        events = coalesced(
+            iterate_in_thread(
+                lambda: self._engine.stream_chat(
+                    messages, definitions, max_tokens=max_tokens, temperature=temperature
+                )
             )
         )
         async for event in events:
