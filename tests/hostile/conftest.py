@@ -92,7 +92,9 @@ def hostile(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Hostile]:
     """`switchboard up` with the receptionist, for the whole tier."""
     state_dir = tmp_path_factory.mktemp("hostile-home")
     log = state_dir.parent / "hostile-up.log"
-    process = start_up(state_dir, log)
+    # Up to `fuzz.ADMITTED_AT_ONCE` hostile calls run beside the canary: room for them all (the
+    # default capacity, a call per core, is sized for latency; this tier tests robustness).
+    process = start_up(state_dir, log, "--capacity", "6")
     try:
         running = wait_until_up(process, state_dir, log)
         yield Hostile(Platform(process, state_dir, running, log))

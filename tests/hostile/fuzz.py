@@ -1,9 +1,8 @@
 """The fuzz run: a seeded, shuffled mix of corpus scripts over both transports, many at once.
 
 Calls that present the run's token and a valid start may be admitted, so at most
-`ADMITTED_AT_ONCE` of them run together (the local gateway's capacity is 3 calls a core, 6 on
-2 cores; the canary needs one, and a call whose client vanished holds its place until the
-gateway notices).
+`ADMITTED_AT_ONCE` of them run together (the tier's `switchboard up --capacity 6`; the canary
+needs one, and a call whose client vanished holds its place until the gateway notices).
 Connections that are refused at start need no slot. After the planned scripts, more are played
 until `keep_going()` says stop (the canary is still talking, or too few frames were sent).
 """

@@ -113,10 +113,13 @@ def gateway_config(
     http_port: int,
     grpc_port: int,
     state_dir: Path,
+    capacity: int | None = None,
 ) -> GatewayConfig:
     """The gateway of a local run: console on, records in the state directory's SQLite.
 
     Recordings (agents with `callPolicy.recording`) go to `recordings/` beside `calls.db`.
+    `capacity`: calls admitted at once (`switchboard up --capacity`); by default what the
+    machine's cores serve within the latency objective (`local_capacity`).
     """
     return GatewayConfig(
         model_plane_url=model_plane_url,
@@ -126,7 +129,7 @@ def gateway_config(
         http_port=http_port,
         grpc_port=grpc_port,
         max_concurrent_calls=LOCAL_MAX_CALLS,
-        capacity_calls=local_capacity(local.plane, os.cpu_count() or 1),
+        capacity_calls=capacity or local_capacity(local.plane, os.cpu_count() or 1),
         drain_timeout_seconds=LOCAL_DRAIN_S,
         store=CallStoreConfig(url=f"sqlite:///{(state_dir / 'calls.db').resolve()}"),
         console=True,

@@ -29,7 +29,13 @@ from pydantic import ValidationError
 from switchboard_api.gateway import GatewayConfig, TelephonyConfig
 from switchboard_api.manifests import ManifestError, load_manifests
 from switchboard_cli import interrupts
-from switchboard_cli.local_plan import LocalPlan, PlanError, gateway_config, plan
+from switchboard_cli.local_plan import (
+    LOCAL_MAX_CALLS,
+    LocalPlan,
+    PlanError,
+    gateway_config,
+    plan,
+)
 from switchboard_cli.phone import phone_agents, phone_lines
 from switchboard_cli.state import (
     RunningPlatform,
@@ -38,6 +44,7 @@ from switchboard_cli.state import (
     read_running,
     write_running,
 )
+from switchboard_gateway.capacity import CALLS_PER_CORE
 
 if TYPE_CHECKING:
     from switchboard_cli.knowledge import LocalKnowledge
@@ -88,6 +95,14 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         default=TelephonyConfig().port,
         help="Twilio's and jambonz's webhooks and media sockets, `switchboard dial` (opened "
         "when an agent enables a phone channel)",
+    )
+    parser.add_argument(
+        "--capacity",
+        type=int,
+        default=None,
+        metavar="CALLS",
+        help="calls taken at once before new ones are refused as over capacity (default: "
+        f"{CALLS_PER_CORE:g} per CPU core when every model runs on this machine's CPUs)",
     )
     parser.add_argument(
         "--public-url",
@@ -158,6 +173,12 @@ def run(args: argparse.Namespace) -> int:
             file=sys.stderr,
         )
         return EXIT_BAD_INPUT
+    if args.capacity is not None and not 1 <= args.capacity <= LOCAL_MAX_CALLS:
+        print(
+            f"switchboard up: --capacity must be 1 to {LOCAL_MAX_CALLS} calls, not {args.capacity}",
+            file=sys.stderr,
+        )
+        return EXIT_BAD_INPUT
     if args.public_url and not phone_agents(local.agents):
         print("warning: --public-url is unused: no agent enables a phone channel", file=sys.stderr)
     state_dir = (args.state_dir or default_state_dir()).expanduser().resolve()
@@ -193,7 +214,13 @@ def run(args: argparse.Namespace) -> int:
     os.environ["SWITCHBOARD_CACHE"] = str(state_dir)
     telephony = telephony.model_copy(update={"port": ports.phone})
     return _start(
-        local, ports, args.host, state_dir, quiet=args.log_level != "DEBUG", telephony=telephony
+        local,
+        ports,
+        args.host,
+        state_dir,
+        quiet=args.log_level != "DEBUG",
+        telephony=telephony,
+        capacity=args.capacity,
     )
 
 
@@ -205,6 +232,7 @@ def _start(
     *,
     quiet: bool,
     telephony: TelephonyConfig | None = None,
+    capacity: int | None = None,
 ) -> int:
     from switchboard_cli.progress import Progress
     from switchboard_serve import local as local_plane
@@ -234,6 +262,7 @@ def _start(
             http_port=ports.http,
             grpc_port=ports.grpc,
             state_dir=state_dir,
+            capacity=capacity,
         ).model_copy(
             update={
                 "local_token": secrets.token_urlsafe(32),

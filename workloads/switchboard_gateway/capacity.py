@@ -19,10 +19,12 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
-#: Calls per CPU core the packaged CPU models (whisper-base, SmolLM2-135M, Piper) serve within
-#: the voice-to-voice objective (issue 21: 6 calls at p95 ≤ 1.5 s on 2 cores). See
-#: docs/benchmarks.md for how it is measured.
-CALLS_PER_CORE = 3.0
+#: Calls per CPU core the packaged CPU models (whisper-base, SmolLM2-135M, Piper) serve near
+#: the voice-to-voice objective (p95 ≤ 1.5 s), as measured on a quiet 2-core machine
+#: (docs/benchmarks.md, "Capacity"): one call p50 ~1.0 s; 2 calls speaking at once p50 1.4 s;
+#: 3 calls p50 2.1 s / p95 4.0 s; 6 calls p95 6.6 s. Past 1 a core, every call is slower than a
+#: caller accepts, so new calls are refused instead. `switchboard up --capacity` overrides it.
+CALLS_PER_CORE = 1.0
 #: An admitted call not started within this long no longer counts.
 HOLD_S = 10.0
 #: The reason label and the prefix of the refusal's detail.

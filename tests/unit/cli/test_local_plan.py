@@ -2,13 +2,15 @@
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
+from typing import Any
 
 import pytest
 
 from switchboard_api.gateway import RecordingsConfig
 from switchboard_api.manifests import load_manifests
-from switchboard_cli.local_plan import PlanError, gateway_config, plan
+from switchboard_cli.local_plan import PlanError, gateway_config, local_capacity, plan
 
 pytestmark = pytest.mark.unit
 
@@ -151,3 +153,20 @@ def test_recordings_are_kept_for_the_tenants_recording_days_and_zero_records_not
     assert shorter.retention_days == 3
     none = "{recordingsDays: 0}"
     assert _recordings(tmp_path, recorded + "---" + TENANT % {"retention": none}) is None
+
+
+def test_switchboard_up_capacity_overrides_the_one_derived_from_the_cores(tmp_path: Path) -> None:
+    local = plan(load_manifests([_write(tmp_path, _agent())]))
+    options: dict[str, Any] = {
+        "model_plane_url": "http://127.0.0.1:9",
+        "host": "127.0.0.1",
+        "http_port": 8080,
+        "grpc_port": 50051,
+        "state_dir": tmp_path,
+    }
+
+    derived = gateway_config(local, **options).capacity_calls
+    chosen = gateway_config(local, **options, capacity=5).capacity_calls
+
+    assert derived == local_capacity(local.plane, os.cpu_count() or 1)
+    assert chosen == 5

@@ -134,9 +134,10 @@ def test_a_running_call_holds_its_place_once_and_frees_it_when_it_ends() -> None
     assert isinstance(after, Admission), after
 
 
-def test_the_capacity_of_packaged_cpu_models_is_three_calls_a_core() -> None:
-    assert [calls_for_cores(c) for c in (1, 2, 4)] == [3, 6, 12]
+def test_the_capacity_of_packaged_cpu_models_is_one_call_a_core() -> None:
+    assert [calls_for_cores(c) for c in (1, 2, 4)] == [1, 2, 4]
     assert calls_for_cores(0.2) == 1
+    assert calls_for_cores(2, calls_per_core=1.5) == 3
 
 
 def _agent(pipeline: dict[str, Any]) -> VoiceAgent:
@@ -159,7 +160,7 @@ def test_switchboard_up_sizes_its_capacity_only_for_models_on_its_own_cpus() -> 
     cpu = model_plane([agent_request(_agent({}))])
     hosted = model_plane([agent_request(_agent({"llm": remote}))])
 
-    assert local_capacity(cpu, 2) == 6
+    assert local_capacity(cpu, 2) == 2
     assert local_capacity(hosted, 2) is None
 
 
