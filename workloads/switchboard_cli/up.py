@@ -234,9 +234,12 @@ def _start(
     telephony: TelephonyConfig | None = None,
     capacity: int | None = None,
 ) -> int:
-    from switchboard_cli.progress import Progress
-    from switchboard_serve import local as local_plane
-    from switchboard_serve.packaged import PackagedModelError
+    # `import ray` runs Cython module set-up that swallows a KeyboardInterrupt raised inside it
+    # (and `up` then went on starting): a Ctrl-C during these imports is noted, raised after.
+    with interrupts.deferred():
+        from switchboard_cli.progress import Progress
+        from switchboard_serve import local as local_plane
+        from switchboard_serve.packaged import PackagedModelError
 
     began = time.monotonic()
     interrupts.stop_on_signals()
