@@ -222,13 +222,14 @@ def test_hand_edits_and_deletions_of_the_gateway_are_undone(
             and d["spec"]["replicas"] == 2
         ),
     )
-    apps.patch(
+    edited = apps.patch(
         name="drifty-gateway",
         namespace=NS,
         body={"spec": {"replicas": 7}},
         content_type="application/merge-patch+json",
     )
-    assert get(dyn, "apps/v1", "Deployment", "drifty-gateway", NS)["spec"]["replicas"] == 7
+    # The edit took (read from the patch's answer: the operator may undo it before a new GET).
+    assert edited.spec.replicas == 7
     wait_for(
         "replicas put back to 2",
         lambda: get(dyn, "apps/v1", "Deployment", "drifty-gateway", NS)["spec"]["replicas"] == 2,
