@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import socket
 from typing import Any
 
 from tests.node.cluster import Node
@@ -45,3 +46,52 @@ def pods_ready(pods: list[dict[str, Any]]) -> bool:
     return bool(pods) and all(
         s["ready"] for p in pods for s in p.get("status", {}).get("containerStatuses", [])
     )
+
+
+def _ready_pod_ips(node: Node, service: dict[str, Any], namespace: str) -> set[str]:
+    selector = ",".join(f"{k}={v}" for k, v in service["spec"].get("selector", {}).items())
+    pods = items(node, "pods", namespace, "-l", selector)
+    return {
+        p["status"]["podIP"]
+        for p in pods
+        if not p["metadata"].get("deletionTimestamp")
+        and p.get("status", {}).get("podIP")
+        and pods_ready([p])
+    }
+
+
+def _endpoint_ips(node: Node, service: str, namespace: str) -> set[str]:
+    slices = items(node, "endpointslices", namespace, "-l", f"kubernetes.io/service-name={service}")
+    return {
+        address
+        for found in slices
+        for endpoint in found.get("endpoints") or []
+        if (endpoint.get("conditions") or {}).get("ready")
+        for address in endpoint.get("addresses", [])
+    }
+
+
+#: Connections in a row through the cluster IP that must succeed before a Service counts as
+#: routed: kube-proxy picks an endpoint at random, so one success can hide a stale rule.
+ROUTED_CONNECTS = 6
+
+
+def wait_until_routed(
+    node: Node, service: str, port: int, namespace: str = TENANT_NAMESPACE, timeout: float = 120
+) -> None:
+    """Wait until the Service's ready endpoints are exactly its ready pods and its cluster IP
+    connects `ROUTED_CONNECTS` times in a row. After a rollout the Deployment reports ready
+    before the EndpointSlice controller and kube-proxy follow; a call in between reaches a
+    deleted pod's address (CI saw `tcp handshaker shutdown` for 15 s and more)."""
+
+    def routed() -> bool:
+        found = get(node, "service", service, namespace)
+        pod_ips = _ready_pod_ips(node, found, namespace)
+        if not pod_ips or _endpoint_ips(node, service, namespace) != pod_ips:
+            return False
+        for _ in range(ROUTED_CONNECTS):
+            with socket.create_connection((found["spec"]["clusterIP"], port), timeout=2):
+                pass
+        return True
+
+    node.wait_for(f"Service {service} routing to its ready pods only", routed, timeout)

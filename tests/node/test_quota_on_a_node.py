@@ -22,7 +22,14 @@ from switchboard_gateway.scripted_caller import CallOutcome, scripted_call
 from tests.node.calls import API_KEY, grpc_call
 from tests.node.cluster import Node
 from tests.node.conftest import Applied
-from tests.node.kube import TENANT_NAMESPACE, get, items, pods_ready, service_ip
+from tests.node.kube import (
+    TENANT_NAMESPACE,
+    get,
+    items,
+    pods_ready,
+    service_ip,
+    wait_until_routed,
+)
 
 pytestmark = pytest.mark.node
 
@@ -116,6 +123,7 @@ def test_the_tenants_quota_holds_across_two_gateway_replicas(node: Node, applied
             ROLLOUT_S,
         )
         node.wait_for("no call slot held", lambda: not _slot_holders(node), RELEASE_S)
+        wait_until_routed(node, f"{AGENT}-gateway", 50051)
         pods = {p["metadata"]["name"]: p["status"]["podIP"] for p in _gateway_pods(node)}
         target = f"{service_ip(node, f'{AGENT}-gateway')}:50051"
 
@@ -158,3 +166,7 @@ def test_the_tenants_quota_holds_across_two_gateway_replicas(node: Node, applied
             lambda: _quota_in_config(node) == saved_quota,
             ROLLOUT_S,
         )
+        node.kubectl(
+            "rollout", "status", f"deployment/{AGENT}-gateway", "-n", TENANT_NAMESPACE,
+            f"--timeout={ROLLOUT_S}s", timeout=ROLLOUT_S + 20,
+        )  # fmt: skip

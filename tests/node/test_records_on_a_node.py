@@ -14,7 +14,7 @@ from switchboard_gateway.scripted_caller import Turn
 from tests.node.calls import grpc_call
 from tests.node.cluster import Node
 from tests.node.conftest import RELEASE_NAMESPACE, Applied
-from tests.node.kube import TENANT_NAMESPACE, condition, get, items, service_ip
+from tests.node.kube import TENANT_NAMESPACE, condition, get, items, service_ip, wait_until_routed
 from tests.node.manifests import POSTGRES_DB, POSTGRES_USER
 
 pytestmark = pytest.mark.node
@@ -65,6 +65,9 @@ def test_a_calls_record_survives_a_gateway_rollout_and_a_pod_deletion(
     records = condition(get(node, "voiceagent", "receptionist"), "RecordsReady")
     assert (records.get("status"), records.get("reason")) == ("True", "CallStorePostgres"), records
 
+    # An earlier test may have rolled the gateway: call once the Service routes to it.
+    _rolled_out(node)
+    wait_until_routed(node, GATEWAY, 50051)
     target = f"{service_ip(node, GATEWAY)}:50051"
     outcome = grpc_call(target, "acme/receptionist", [Turn(text="What are your opening hours?")])
     assert outcome.call_id, outcome
