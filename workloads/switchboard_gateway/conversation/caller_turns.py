@@ -4,7 +4,8 @@ A caller turn is numbered when it is heard, its final transcript is sent, and it
 into the history. Until its reply starts, a turn *waits*: words heard meanwhile join it, so a
 call has at most one turn waiting for the LLM. A turn is *unfinished* when the caller cut off
 its reply before hearing a word of it (endpointing ended it at a pause the caller meant to go
-on from); the caller's next words join it too, and it is answered again, whole.
+on from); the caller's next words join it too, and it is answered again, whole (as it stands,
+when what cut the reply off had no words in it).
 """
 
 from __future__ import annotations
@@ -84,7 +85,7 @@ class CallerTurns:
     async def continue_unfinished(
         self, text: str, timing: Callable[[int], TurnTiming]
     ) -> CallerTurn | None:
-        """Join `text` to the unfinished turn, to be answered again; None when none is.
+        """Join `text` (if any) to the unfinished turn, to be answered again; None when none is.
 
         Only while that turn's message is still the history's last (nothing said since).
         """
@@ -93,8 +94,9 @@ class CallerTurns:
         if unfinished is None or not messages or messages[-1] is not unfinished[1]:
             return None
         number, message = unfinished
-        message["content"] = f"{message['content']} {text}"
-        await self._send(TranscriptEvent(number, str(message["content"]), final=True))
+        if text:
+            message["content"] = f"{message['content']} {text}"
+            await self._send(TranscriptEvent(number, str(message["content"]), final=True))
         item = CallerTurn(timing(number), message=message)
         self.waiting = (item, message)
         return item

@@ -42,6 +42,10 @@ class ListenerHooks(Protocol):
         """The caller finished a turn."""
         ...
 
+    async def on_no_words(self) -> None:
+        """A turn ended with nothing in it that ASR put into words (a cough, a noise)."""
+        ...
+
     def on_held_turn(self, turn: HeardTurn) -> None:
         """The caller paused and this is what they said (`decided` not known yet).
 

@@ -229,7 +229,9 @@ class Listener:
             speculation.decided = decided
             if speculation.heard is not None and speculation.heard.text.strip():
                 await self._hooks.on_caller_turn(replace(speculation.heard, decided=decided))
-            return  # done and empty (no turn), or still running (it delivers the turn)
+            elif speculation.heard is not None:
+                await self._hooks.on_no_words()
+            return  # or still running: it delivers the turn
         self._passes.put_nowait(_FinalPass(utterance, self._speech_end, speech_end, decided))
 
     async def _partial(self, job: _PartialPass) -> None:
@@ -274,6 +276,8 @@ class Listener:
         if final.text.strip():
             heard = HeardTurn(final.text, job.speech_end, job.decided, started, self._clock.now())
             await self._hooks.on_caller_turn(heard)
+        else:
+            await self._hooks.on_no_words()
 
     async def _speculative(self, job: Speculation) -> None:
         """The final pass at a pause; its turn is held until endpointing decides, or dropped."""
@@ -296,6 +300,8 @@ class Listener:
         heard = HeardTurn(final.text, job.speech_end, decided, started, self._clock.now())
         if not final.text.strip():
             job.heard = heard
+            if job.decided is not None:
+                await self._hooks.on_no_words()
         elif job.decided is not None:
             await self._hooks.on_caller_turn(heard)
         else:

@@ -205,6 +205,17 @@ class Responder:
         else:
             await self._caller_turn(heard.text, timing(self._turns.advance()))
 
+    async def caller_said_nothing(self) -> None:
+        """A turn with no words: an unfinished turn is answered again as it stands.
+
+        A cough that cut the reply off should not leave the caller waiting for an answer.
+        """
+        if self.handing_off:
+            return
+        now = self._clock.now()
+        if resumed := await self._turns.continue_unfinished("", lambda n: TurnTiming(n, now)):
+            self._items.put_nowait(resumed)
+
     async def interrupt(self) -> Playback | None:
         """Barge-in: stop the reply and its audio at once; the client drops queued audio."""
         if self._protected:  # heard out; a caller talking over the notice wants no greeting

@@ -296,6 +296,10 @@ class CallSession:
         if not await self._handed_off(turn.text):
             await self.responder.caller_said(turn)
 
+    async def on_no_words(self) -> None:
+        """A sound with no words ended a turn: an unfinished turn is answered as it stands."""
+        await self.responder.caller_said_nothing()
+
     def on_held_turn(self, turn: HeardTurn) -> None:
         """The caller paused: the responder may answer in advance, silently, until confirmed.
 

@@ -39,6 +39,9 @@ class Hooks:
     async def on_caller_turn(self, turn: HeardTurn) -> None:
         self.turns.append(turn.text)
 
+    async def on_no_words(self) -> None:
+        pass
+
     def on_held_turn(self, turn: HeardTurn) -> None:
         pass
 

@@ -69,3 +69,22 @@ def test_a_caller_who_heard_part_of_the_reply_starts_a_new_turn() -> None:
     assert str(cut["content"]).startswith("You said")
     assert str(cut["content"]).endswith("…"), "what was heard of the cut reply"
     assert [(lat.turn, lat.interrupted) for lat in result.latencies] == [(1, True), (2, False)]
+
+
+def test_a_sound_with_no_words_that_cut_off_an_unheard_reply_gets_the_turn_answered() -> None:
+    script = (
+        CallScript()
+        .say(at=3.0, seconds=0.6, text="do you have a dentist")
+        .say(at=4.15, seconds=0.5, text="")  # a cough: barge-in, and no words
+        .hangup(at=12)
+    )
+    config = agent_config(prompt={"system": "Test.", "greeting": GREETING})
+    result = asyncio.run(run_scripted_call(config, script))
+
+    assert result.of(ClearEvent), "the reply had begun and was cut off"
+    assert user_messages(result) == ["do you have a dentist"]
+    assert result.history[-1] == {"role": "assistant", "content": "You said do you have a dentist."}
+    finals = [(e.turn, e.text) for _, e in result.of(TranscriptEvent) if e.final]
+    assert finals == [(1, "do you have a dentist")], "nothing new to transcribe"
+    (latency,) = result.latencies
+    assert (latency.turn, latency.interrupted) == (1, False)
