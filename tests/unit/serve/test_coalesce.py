@@ -112,3 +112,16 @@ def test_a_consumer_that_stops_early_closes_the_engine_stream() -> None:
         return closed.is_set()
 
     assert asyncio.run(take_two())
+
+
+def test_text_with_a_break_in_it_leaves_at_once() -> None:
+    plan: list[tuple[float, ReplyEvent]] = [(0.0, ReplyText("We"))]
+    plan += [(0.005, ReplyText(t)) for t in ("'re", " open", " Saturday", ",")]
+    plan += [(0.15, ReplyText(" nine")), (0.0, ReplyDone("stop"))]
+
+    events = received(plan, window_s=0.5)
+
+    texts = [(at, e.text) for at, e in events if isinstance(e, ReplyText)]
+    assert [text for _, text in texts] == ["We", "'re open Saturday,", " nine"]
+    comma_at = texts[1][0]
+    assert comma_at < 0.1, f"the piece ending at the comma waited for the window: {comma_at:.3f} s"

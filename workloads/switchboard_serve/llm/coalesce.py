@@ -4,20 +4,25 @@ Every piece a replica yields crosses Ray twice more (model replica â†’ ingress â
 costs CPU in each process: ~4 ms a token on 2 cores, measured, at ~80 tokens a second. That CPU
 is taken from the TTS replica synthesising the reply's first clause at the same moment. The
 first piece leaves at once (time to first token is untouched); later text is gathered for at
-most `window_s` (a clause boundary reaches the gateway at most that much later, while the
-caller is still hearing the first clause).
+most `window_s`, except that text with punctuation in it leaves at once: the gateway cuts the
+reply into speakable pieces at clause and sentence breaks, and the first one is on the caller's
+critical path.
 """
 
 from __future__ import annotations
 
 import asyncio
 import contextlib
+import re
 from collections.abc import AsyncGenerator, AsyncIterator
 
 from switchboard_wire.chat import ReplyEvent, ReplyText
 
 #: How long later text is gathered before it leaves (after the first piece).
 WINDOW_S = 0.04
+
+#: Where the gateway may end a speakable piece: the text up to it leaves without waiting.
+_BREAK = re.compile(r"[,;:.!?\u2026\u2014\u2013]")
 
 _END = object()
 
@@ -67,10 +72,12 @@ async def coalesced(
 async def _gather_text(
     queue: asyncio.Queue[object], first: ReplyText, window_s: float
 ) -> tuple[ReplyText, object | None]:
-    """`first` joined with the text that follows within `window_s`; and the item that ended it."""
+    """`first` joined with the text after it, up to a break or for `window_s`; what ended it."""
     texts = [first.text]
     deadline = asyncio.get_running_loop().time() + window_s
-    while (left := deadline - asyncio.get_running_loop().time()) > 0:
+    while (
+        not _BREAK.search(texts[-1]) and (left := deadline - asyncio.get_running_loop().time()) > 0
+    ):
         try:
             item = await asyncio.wait_for(queue.get(), left)
         except TimeoutError:
