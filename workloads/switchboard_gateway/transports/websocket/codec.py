@@ -59,6 +59,20 @@ def _string(message: dict[str, Any], key: str, default: str | None = None) -> st
     return value
 
 
+def _characters(value: str, what: str) -> str:
+    """`value`, refused if it holds a lone UTF-16 surrogate.
+
+    JSON's escape of one (backslash, "ud800") parses, but no model, tokenizer or request body can
+    encode it: text the call would hand to its models must be characters.
+    """
+    try:
+        value.encode("utf-8")
+    except UnicodeEncodeError:
+        message = f"{what} holds a lone UTF-16 surrogate, which is not a character"
+        raise ProtocolError(message) from None
+    return value
+
+
 def _format(value: object) -> AudioFormat:
     if value is None:
         return AudioFormat()
@@ -83,6 +97,8 @@ def start_from_json(raw: str | bytes) -> StartCall:
         isinstance(k, str) and isinstance(v, str) for k, v in variables.items()
     ):
         raise ProtocolError("variables must map strings to strings")
+    for name, value in variables.items():
+        _characters(name + value, "variables")
     return StartCall(
         agent=agent,
         api_key=_string(message, "apiKey", ""),
@@ -98,9 +114,9 @@ def inbound_from_json(raw: str | bytes) -> InboundEvent | None:
     message = _object(raw)
     kind = message["type"]
     if kind == "text":
-        return CallerText(_string(message, "text"))
+        return CallerText(_characters(_string(message, "text"), "`text`"))
     if kind == "dtmf":
-        return CallerDtmf(_string(message, "digits"))
+        return CallerDtmf(_characters(_string(message, "digits"), "`digits`"))
     if kind == "hangup":
         return CallerHangup(_string(message, "reason", ""))
     if kind == "played":
